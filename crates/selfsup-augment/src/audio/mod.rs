@@ -1,0 +1,3 @@
+//! Audio: WAV I/O, waveform transforms, spectrogram features and SpecAugment.
+//!
+//! (Filled by the audio-augmentation work.)

@@ -1,0 +1,26 @@
+//! # selfsup-augment
+//!
+//! Image and audio augmentation for self-supervised learning, and the multi-view recipes built from it
+//! (SimCLR, MoCo v2, BYOL, DINO/SwAV multi-crop for images; COLA/BYOL-A style segments for audio).
+//!
+//! ## Design
+//! Every transform implements [`selfsup_core::RandomTransform`]: `sample_params` draws from an explicit
+//! generator, `apply_with` is a pure function of the sample and the parameters. That split is what lets
+//! the parity tests feed torchvision's exact parameters through our code, and what lets a run record
+//! the parameters each view was drawn with. Constructors validate their arguments and return
+//! [`selfsup_core::Error::InvalidConfig`] naming the field and the allowed range.
+//!
+//! - [`image`] (feature `image`): transforms over planar [`selfsup_core::ImageF32`] in `[0, 1]`
+//!   (torchvision v2 float semantics), conversions from the `image` crate, recipes, preview grids.
+//! - [`audio`] (feature `audio`): WAV I/O, waveform transforms, STFT/mel/MFCC features, SpecAugment,
+//!   audio recipes, spectrogram previews.
+//!
+//! ## Must never depend on
+//! `tch`/`torch-sys`: users import this crate alone, without libtorch (`cargo xtask check` enforces it).
+
+pub use selfsup_core::{Error, Result};
+
+#[cfg(feature = "audio")]
+pub mod audio;
+#[cfg(feature = "image")]
+pub mod image;

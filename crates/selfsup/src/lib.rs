@@ -1,0 +1,32 @@
+//! # selfsup
+//!
+//! Self-supervised learning in Rust. This facade only re-exports the workspace crates behind features,
+//! so one dependency gives the whole toolkit while single crates stay importable alone:
+//!
+//! | module | crate | needs libtorch |
+//! | --- | --- | --- |
+//! | [`core`] | `selfsup-core`: samples, `Transform`, keyed RNG, errors | no |
+//! | `augment` | `selfsup-augment`: image and audio augmentation, recipes | no |
+//! | `data` | `selfsup-data`: datasets and the multi-view loader | no |
+//! | `pretext` | `selfsup-pretext`: pretext-task generators | no (its `torch` feature adds heads) |
+//! | `nn` | `selfsup-nn`: backbones, heads, tensor bridge, `Method` | yes |
+//! | `contrastive` | `selfsup-contrastive`: losses, memory bank, methods | yes |
+//! | `autoencoder` | `selfsup-autoencoder`: AE, VAE, MAE | yes |
+//! | `train` | `selfsup-train`: trainer, optimizers, checkpoints, evaluation | yes |
+
+pub use selfsup_core as core;
+
+#[cfg(feature = "augment")]
+pub use selfsup_augment as augment;
+#[cfg(feature = "torch")]
+pub use selfsup_autoencoder as autoencoder;
+#[cfg(feature = "torch")]
+pub use selfsup_contrastive as contrastive;
+#[cfg(feature = "data")]
+pub use selfsup_data as data;
+#[cfg(feature = "torch")]
+pub use selfsup_nn as nn;
+#[cfg(feature = "pretext")]
+pub use selfsup_pretext as pretext;
+#[cfg(feature = "torch")]
+pub use selfsup_train as train;

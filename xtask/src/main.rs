@@ -1,0 +1,79 @@
+//! `cargo xtask <command>`: the project's automation, one file per command.
+//!
+//! - `setup`  — make libtorch 2.13.0 available at `.libtorch/` (see `setup.rs`)
+//! - `test`   — setup if needed, then the whole workspace's tests
+//! - `check`  — fmt, clippy -D warnings, rustdoc -D warnings, and the no-tch invariant
+//! - `ci`     — check + test (what `.github/workflows/ci.yml` runs)
+//! - `doctor` — where libtorch is, its version, threads, CUDA
+//! - `pretrain` — setup if needed, then the main job (`selfsup pretrain`, release build)
+//! - `bench`  — criterion benches side by side with PyTorch, written to `docs/benchmarks.md`
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod bench;
+mod check;
+mod doctor;
+mod setup;
+mod util;
+
+use anyhow::{bail, Result};
+
+const USAGE: &str = "usage: cargo xtask <setup|test|check|ci|doctor|pretrain|bench> [args...]
+
+  setup     make libtorch 2.13.0 available at .libtorch/ (honours LIBTORCH, then a Python with
+            torch 2.13, else assembles a CPU libtorch from the PyPI wheel in a cache)
+  test      setup if needed, then `cargo test --workspace` (extra args go to cargo test)
+  check     cargo fmt --check, clippy -D warnings, rustdoc -D warnings, no-tch invariant
+  ci        check, then test
+  doctor    report libtorch location, version, threads and CUDA availability
+  pretrain  setup if needed, then run the main job: `selfsup pretrain` (extra args passed on)
+  bench     run the benchmarks (criterion + PyTorch side by side when available), write docs/benchmarks.md";
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("xtask: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    let cmd = args.next().unwrap_or_default();
+    let rest: Vec<String> = args.collect();
+    match cmd.as_str() {
+        "setup" => setup::run().map(|_| ()),
+        "test" => {
+            setup::run()?;
+            util::cargo(&[&["test", "--workspace"][..], &util::strs(&rest)].concat())
+        }
+        "check" => {
+            setup::run()?;
+            check::run()
+        }
+        "ci" => {
+            setup::run()?;
+            check::run()?;
+            util::cargo(&["test", "--workspace"])
+        }
+        "doctor" => doctor::run(),
+        "pretrain" => {
+            setup::run()?;
+            util::cargo(
+                &[
+                    &["run", "--release", "-p", "selfsup-cli", "--", "pretrain"][..],
+                    &util::strs(&rest),
+                ]
+                .concat(),
+            )
+        }
+        "bench" => {
+            setup::run()?;
+            bench::run(&rest)
+        }
+        "" | "help" | "-h" | "--help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => bail!("unknown command `{other}`\n\n{USAGE}"),
+    }
+}
