@@ -5,14 +5,62 @@
 //!
 //! ## Design
 //! A [`Dataset`] is lazy and `Send + Sync`: `get(i)` decodes sample `i` on demand, on whichever rayon
-//! worker asks. The loader shuffles indices by `(seed, epoch)`, augments each sample with the generator
-//! of its [`selfsup_core::SampleKey`], and collates views into ndarray batches, so batches are identical
-//! for any thread count and a resumed epoch replays exactly the batches of an uninterrupted one.
+//! worker asks. File-backed datasets ([`ImageFolder`], [`AudioFolder`], [`Fsdd`]) only list paths when
+//! they are built, so memory stays bounded whatever the dataset size; small array datasets
+//! ([`MnistCsv`], [`MnistIdx`], [`Cifar`], [`InMemory`], [`TextTokens`]) hold their bytes in memory.
+//! [`Cached`] keeps decoded items of a small file-backed dataset after their first use.
+//!
+//! The [`Loader`] shuffles indices by `(seed, epoch)`, turns every sample into its views with the
+//! [`ViewPipeline`] and the generator of the sample's [`selfsup_core::SampleKey`]
+//! `{seed, epoch, index, view}`, and collates views into ndarray [`Batch`]es (`N×C×H×W` images,
+//! `N×T` waveforms, `N×F×T` spectrograms, `N×L` tokens). Nothing depends on which thread processed
+//! which sample, so batches are identical for any thread count, and [`Loader::epoch_from`] replays
+//! exactly the batches `k, k+1, …` of an uninterrupted epoch. A producer thread keeps a bounded
+//! queue of prepared batches ahead of the consumer.
+//!
+//! Files that cannot be read or decoded are handled by [`BadFilePolicy`]: `fail` stops with an error
+//! naming the file and the cause; `skip` leaves the sample out of its batch, counts it in
+//! [`LoaderStats`] and logs it with `tracing`.
+//!
+//! Splits: [`train_val_split`] draws a seeded (optionally stratified) split into two [`Subset`]s.
+//!
+//! ## Module map
+//! - [`mnist`], [`cifar`], [`memory`], [`folder`], [`fsdd`], [`text`]: the datasets.
+//! - [`split`]: [`Subset`], [`train_val_split`], [`Cached`].
+//! - [`pipeline`]: [`ViewPipeline`], what runs on each sample.
+//! - [`batch`]: [`Batch`] and collation.
+//! - [`loader`]: [`Loader`], [`LoaderConfig`], [`EpochIter`], [`LoaderStats`].
+//! - [`codec`]: the single place that calls the decoders of `selfsup-augment`.
 //!
 //! ## Must never depend on
 //! `tch`/`torch-sys`: batches are ndarrays; `selfsup-nn` turns them into tensors.
 
+pub mod batch;
+pub mod cifar;
+pub mod codec;
+pub mod folder;
+pub mod fsdd;
+pub mod loader;
+pub mod memory;
+pub mod mnist;
+pub mod pipeline;
+pub mod split;
+pub mod text;
+
+pub use batch::Batch;
+pub use cifar::{Cifar, CifarKind};
+pub use folder::{AudioFolder, FileNamePattern, ImageFolder, IMAGE_EXTENSIONS};
+pub use fsdd::{Fsdd, FsddSplit};
+pub use loader::{BadFilePolicy, EpochIter, Loader, LoaderConfig, LoaderStats};
+pub use memory::InMemory;
+pub use mnist::{MnistCsv, MnistIdx};
+pub use pipeline::{FeatureFn, SampleFn, ViewPipeline};
 pub use selfsup_core::{Error, Result};
+pub use split::{train_val_split, Cached, Subset};
+pub use text::{TextTokens, TokenizerKind, Vocab};
+
+use std::path::PathBuf;
+use std::sync::Arc;
 
 /// One item of a dataset: a sample and its label, if the dataset has labels.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,8 +81,52 @@ pub trait Dataset: Send + Sync {
     }
     /// Decodes sample `index`.
     fn get(&self, index: usize) -> Result<Item>;
+    /// The label of sample `index` without decoding it when the dataset can (file-backed datasets
+    /// know labels from paths). The default decodes the sample.
+    fn label(&self, index: usize) -> Result<Option<i64>> {
+        Ok(self.get(index)?.label)
+    }
     /// Class names, index = label, when the dataset is labelled.
     fn classes(&self) -> Option<&[String]> {
         None
     }
+    /// The file sample `index` comes from, for file-backed datasets (used in logs and errors).
+    fn source(&self, _index: usize) -> Option<PathBuf> {
+        None
+    }
+}
+
+impl<D: Dataset + ?Sized> Dataset for Arc<D> {
+    fn len(&self) -> usize {
+        (**self).len()
+    }
+    fn get(&self, index: usize) -> Result<Item> {
+        (**self).get(index)
+    }
+    fn label(&self, index: usize) -> Result<Option<i64>> {
+        (**self).label(index)
+    }
+    fn classes(&self) -> Option<&[String]> {
+        (**self).classes()
+    }
+    fn source(&self, index: usize) -> Option<PathBuf> {
+        (**self).source(index)
+    }
+}
+
+/// A map from class name to label, built from a dataset's class list.
+pub fn label_map(classes: &[String]) -> std::collections::BTreeMap<String, i64> {
+    classes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.clone(), i as i64))
+        .collect()
+}
+
+/// The error for an index past the end of a dataset.
+pub(crate) fn out_of_range(what: &str, index: usize, len: usize) -> Error {
+    Error::config(
+        "index",
+        format!("{what} has {len} samples (indices 0..{len}), got index {index}"),
+    )
 }

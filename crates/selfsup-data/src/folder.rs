@@ -1,0 +1,505 @@
+//! Folder datasets: [`ImageFolder`] and [`AudioFolder`].
+//!
+//! Both only list files when built (sorted by path, so indices are stable across machines) and
+//! decode on `get`, so memory stays bounded whatever the folder size. Labels come from:
+//! - **class sub-folders** (torchvision's `ImageFolder` rule): each direct sub-folder of the root is a
+//!   class, classes sorted by name, files searched recursively inside each; a class folder without
+//!   any usable file is an error naming it;
+//! - **file names** ([`FileNamePattern`], audio): `"{label}_{speaker}_{take}"` takes the label from
+//!   the first `_`-separated part of the file stem; class names are the sorted distinct labels;
+//! - **nothing** (flat, unlabeled): every usable file under the root, recursively.
+//!
+//! Hidden files and folders (names starting with `.`) are ignored. Extensions are matched without
+//! regard to case.
+
+use crate::codec::{read_audio, read_image};
+use crate::{out_of_range, Dataset, Item};
+use selfsup_core::{Error, Result, Sample};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The file extensions [`ImageFolder`] reads.
+pub const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "bmp", "webp", "tif", "tiff"];
+/// The file extensions [`AudioFolder`] reads.
+pub const AUDIO_EXTENSIONS: &[&str] = &["wav"];
+
+fn has_ext(path: &Path, exts: &[&str]) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| exts.iter().any(|x| x.eq_ignore_ascii_case(e)))
+}
+
+fn is_hidden(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with('.'))
+}
+
+/// All files under `dir` with one of `exts`, recursively, sorted by path.
+fn list_files(dir: &Path, exts: &[&str]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d).map_err(|e| Error::io(&d, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(&d, e))?;
+            let path = entry.path();
+            if is_hidden(&path) {
+                continue;
+            }
+            // Follow symbolic links (metadata, not symlink_metadata).
+            match std::fs::metadata(&path) {
+                Ok(m) if m.is_dir() => stack.push(path),
+                Ok(m) if m.is_file() && has_ext(&path, exts) => out.push(path),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "cannot stat, ignored");
+                }
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Files, labels and class names of a folder dataset.
+#[derive(Clone, Debug, Default)]
+struct FileList {
+    files: Vec<PathBuf>,
+    labels: Option<Vec<i64>>,
+    classes: Option<Vec<String>>,
+}
+
+impl FileList {
+    fn class_folders(root: &Path, exts: &[&str]) -> Result<Self> {
+        let entries = std::fs::read_dir(root).map_err(|e| Error::io(root, e))?;
+        let mut dirs = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(root, e))?;
+            let p = entry.path();
+            if !is_hidden(&p) && p.is_dir() {
+                dirs.push(p);
+            }
+        }
+        dirs.sort();
+        if dirs.is_empty() {
+            return Err(Error::config(
+                "root",
+                format!(
+                    "{} has no class sub-folders (use the flat constructor for an unlabeled folder)",
+                    root.display()
+                ),
+            ));
+        }
+        let mut list = FileList {
+            labels: Some(Vec::new()),
+            classes: Some(Vec::new()),
+            ..Default::default()
+        };
+        for (c, d) in dirs.iter().enumerate() {
+            let files = list_files(d, exts)?;
+            if files.is_empty() {
+                return Err(Error::config(
+                    "root",
+                    format!(
+                        "class folder {} holds no file with an extension in {exts:?}",
+                        d.display()
+                    ),
+                ));
+            }
+            let name = d
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            list.classes.as_mut().expect("set above").push(name);
+            let labels = list.labels.as_mut().expect("set above");
+            labels.extend(std::iter::repeat_n(c as i64, files.len()));
+            list.files.extend(files);
+        }
+        Ok(list)
+    }
+
+    fn flat(root: &Path, exts: &[&str]) -> Result<Self> {
+        let files = list_files(root, exts)?;
+        if files.is_empty() {
+            return Err(Error::config(
+                "root",
+                format!(
+                    "{} holds no file with an extension in {exts:?}",
+                    root.display()
+                ),
+            ));
+        }
+        Ok(FileList {
+            files,
+            ..Default::default()
+        })
+    }
+
+    fn by_pattern(root: &Path, exts: &[&str], pattern: &FileNamePattern) -> Result<Self> {
+        let files = Self::flat(root, exts)?.files;
+        let mut names = Vec::with_capacity(files.len());
+        for f in &files {
+            let stem = f.file_stem().map(|s| s.to_string_lossy()).unwrap_or_default();
+            let label = pattern.label_of(&stem).ok_or_else(|| {
+                Error::config(
+                    "pattern",
+                    format!(
+                        "file {} does not match the pattern `{}`",
+                        f.display(),
+                        pattern.text
+                    ),
+                )
+            })?;
+            names.push(label);
+        }
+        let classes: Vec<String> = names
+            .iter()
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let map = crate::label_map(&classes);
+        Ok(FileList {
+            files,
+            labels: Some(names.iter().map(|n| map[n]).collect()),
+            classes: Some(classes),
+        })
+    }
+
+    fn label(&self, what: &str, index: usize) -> Result<Option<i64>> {
+        if index >= self.files.len() {
+            return Err(out_of_range(what, index, self.files.len()));
+        }
+        Ok(self.labels.as_ref().map(|l| l[index]))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Segment {
+    Literal(String),
+    Field(String),
+}
+
+/// A file-name pattern such as `"{label}_{speaker}_{take}"`, matched against the file stem.
+///
+/// `{name}` matches a non-empty run of characters, literal text must match exactly; the match is
+/// tried in every way (so `{label}_{rest}` on `a_b_c` gives label `a`, the earliest split). The
+/// pattern must contain exactly one `{label}` field; other fields are only read by
+/// [`FileNamePattern::fields`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileNamePattern {
+    text: String,
+    segments: Vec<Segment>,
+}
+
+impl FileNamePattern {
+    /// Parses a pattern; errors name the problem (unbalanced braces, no or several `{label}`s, two
+    /// adjacent fields, which could not be told apart).
+    pub fn new(pattern: &str) -> Result<Self> {
+        let mut segments = Vec::new();
+        let mut rest = pattern;
+        while !rest.is_empty() {
+            if let Some(open) = rest.find('{') {
+                if open > 0 {
+                    segments.push(Segment::Literal(rest[..open].to_string()));
+                }
+                let close = rest[open..].find('}').ok_or_else(|| {
+                    Error::config("pattern", format!("`{pattern}` has a `{{` without `}}`"))
+                })? + open;
+                let name = &rest[open + 1..close];
+                if name.is_empty() || name.contains('{') {
+                    return Err(Error::config(
+                        "pattern",
+                        format!("`{pattern}` has an empty or nested field name"),
+                    ));
+                }
+                if matches!(segments.last(), Some(Segment::Field(_))) {
+                    return Err(Error::config(
+                        "pattern",
+                        format!("`{pattern}` has two adjacent fields; separate them with literal text"),
+                    ));
+                }
+                segments.push(Segment::Field(name.to_string()));
+                rest = &rest[close + 1..];
+            } else {
+                if rest.contains('}') {
+                    return Err(Error::config(
+                        "pattern",
+                        format!("`{pattern}` has a `}}` without `{{`"),
+                    ));
+                }
+                segments.push(Segment::Literal(rest.to_string()));
+                rest = "";
+            }
+        }
+        let n_label = segments
+            .iter()
+            .filter(|s| matches!(s, Segment::Field(n) if n == "label"))
+            .count();
+        if n_label != 1 {
+            return Err(Error::config(
+                "pattern",
+                format!("`{pattern}` must contain exactly one `{{label}}` field, found {n_label}"),
+            ));
+        }
+        Ok(FileNamePattern {
+            text: pattern.to_string(),
+            segments,
+        })
+    }
+
+    /// The fields of `stem` in pattern order, or `None` when it does not match.
+    pub fn fields(&self, stem: &str) -> Option<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        if Self::match_from(&self.segments, stem, &mut out) {
+            Some(out)
+        } else {
+            None
+        }
+    }
+
+    fn match_from(segs: &[Segment], s: &str, out: &mut Vec<(String, String)>) -> bool {
+        match segs.split_first() {
+            None => s.is_empty(),
+            Some((Segment::Literal(l), rest)) => {
+                s.starts_with(l.as_str()) && Self::match_from(rest, &s[l.len()..], out)
+            }
+            Some((Segment::Field(name), rest)) => {
+                let ends: Vec<usize> = s
+                    .char_indices()
+                    .map(|(i, c)| i + c.len_utf8())
+                    .collect();
+                for end in ends {
+                    out.push((name.clone(), s[..end].to_string()));
+                    if Self::match_from(rest, &s[end..], out) {
+                        return true;
+                    }
+                    out.pop();
+                }
+                false
+            }
+        }
+    }
+
+    /// The `{label}` field of `stem`, or `None` when it does not match.
+    pub fn label_of(&self, stem: &str) -> Option<String> {
+        self.fields(stem)?
+            .into_iter()
+            .find(|(n, _)| n == "label")
+            .map(|(_, v)| v)
+    }
+}
+
+/// Images in a folder: labelled by class sub-folders ([`ImageFolder::new`]) or unlabeled
+/// ([`ImageFolder::flat`]). Samples are `ImageU8` as decoded (grey, RGB or RGBA channels as the
+/// decoder gives them).
+#[derive(Clone, Debug)]
+pub struct ImageFolder {
+    root: PathBuf,
+    list: FileList,
+}
+
+impl ImageFolder {
+    /// Class sub-folders of `root`, sorted by name; label = position in that order.
+    pub fn new(root: impl AsRef<Path>) -> Result<Self> {
+        let root = root.as_ref();
+        Ok(ImageFolder {
+            root: root.to_path_buf(),
+            list: FileList::class_folders(root, IMAGE_EXTENSIONS)?,
+        })
+    }
+
+    /// Every image under `root`, recursively, without labels.
+    pub fn flat(root: impl AsRef<Path>) -> Result<Self> {
+        let root = root.as_ref();
+        Ok(ImageFolder {
+            root: root.to_path_buf(),
+            list: FileList::flat(root, IMAGE_EXTENSIONS)?,
+        })
+    }
+
+    /// The root folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The image files, in index order.
+    pub fn files(&self) -> &[PathBuf] {
+        &self.list.files
+    }
+}
+
+impl Dataset for ImageFolder {
+    fn len(&self) -> usize {
+        self.list.files.len()
+    }
+    fn get(&self, index: usize) -> Result<Item> {
+        let label = self.list.label("image folder", index)?;
+        let img = read_image(&self.list.files[index])?;
+        Ok(Item {
+            sample: Sample::ImageU8(img),
+            label,
+        })
+    }
+    fn label(&self, index: usize) -> Result<Option<i64>> {
+        self.list.label("image folder", index)
+    }
+    fn classes(&self) -> Option<&[String]> {
+        self.list.classes.as_deref()
+    }
+    fn source(&self, index: usize) -> Option<PathBuf> {
+        self.list.files.get(index).cloned()
+    }
+}
+
+/// WAV files in a folder: labelled by class sub-folders ([`AudioFolder::new`]), by a file-name
+/// pattern ([`AudioFolder::with_pattern`]), or unlabeled ([`AudioFolder::flat`]).
+///
+/// Clips are downmixed to mono by default ([`AudioFolder::mono`]) and optionally resampled on load
+/// ([`AudioFolder::target_rate`]).
+#[derive(Clone, Debug)]
+pub struct AudioFolder {
+    root: PathBuf,
+    list: FileList,
+    mono: bool,
+    target_rate: Option<u32>,
+}
+
+impl AudioFolder {
+    fn with_list(root: &Path, list: FileList) -> Self {
+        AudioFolder {
+            root: root.to_path_buf(),
+            list,
+            mono: true,
+            target_rate: None,
+        }
+    }
+
+    /// Class sub-folders of `root`, sorted by name.
+    pub fn new(root: impl AsRef<Path>) -> Result<Self> {
+        let root = root.as_ref();
+        Ok(Self::with_list(
+            root,
+            FileList::class_folders(root, AUDIO_EXTENSIONS)?,
+        ))
+    }
+
+    /// Every WAV file under `root`, labelled by the `{label}` field of `pattern` (see
+    /// [`FileNamePattern`]); class names are the sorted distinct labels.
+    pub fn with_pattern(root: impl AsRef<Path>, pattern: &str) -> Result<Self> {
+        let root = root.as_ref();
+        let pattern = FileNamePattern::new(pattern)?;
+        Ok(Self::with_list(
+            root,
+            FileList::by_pattern(root, AUDIO_EXTENSIONS, &pattern)?,
+        ))
+    }
+
+    /// Every WAV file under `root`, without labels.
+    pub fn flat(root: impl AsRef<Path>) -> Result<Self> {
+        let root = root.as_ref();
+        Ok(Self::with_list(root, FileList::flat(root, AUDIO_EXTENSIONS)?))
+    }
+
+    /// Keeps only the files for which `keep(path)` is true (labels and classes are kept as they were).
+    pub fn filter(mut self, keep: impl Fn(&Path) -> bool) -> Self {
+        let mut files = Vec::new();
+        let mut labels = self.list.labels.as_ref().map(|_| Vec::new());
+        for (i, f) in self.list.files.iter().enumerate() {
+            if keep(f) {
+                files.push(f.clone());
+                if let (Some(out), Some(all)) = (labels.as_mut(), self.list.labels.as_ref()) {
+                    out.push(all[i]);
+                }
+            }
+        }
+        self.list.files = files;
+        self.list.labels = labels;
+        self
+    }
+
+    /// Downmix to mono on load (default `true`).
+    pub fn mono(mut self, mono: bool) -> Self {
+        self.mono = mono;
+        self
+    }
+
+    /// Resample to `rate` Hz on load (default: keep the file's rate).
+    pub fn target_rate(mut self, rate: Option<u32>) -> Result<Self> {
+        if rate == Some(0) {
+            return Err(Error::config("target_rate", "must be > 0 Hz, got 0"));
+        }
+        self.target_rate = rate;
+        Ok(self)
+    }
+
+    /// The root folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The WAV files, in index order.
+    pub fn files(&self) -> &[PathBuf] {
+        &self.list.files
+    }
+}
+
+impl Dataset for AudioFolder {
+    fn len(&self) -> usize {
+        self.list.files.len()
+    }
+    fn get(&self, index: usize) -> Result<Item> {
+        let label = self.list.label("audio folder", index)?;
+        let clip = read_audio(&self.list.files[index], self.mono, self.target_rate)?;
+        Ok(Item {
+            sample: Sample::Audio(clip),
+            label,
+        })
+    }
+    fn label(&self, index: usize) -> Result<Option<i64>> {
+        self.list.label("audio folder", index)
+    }
+    fn classes(&self) -> Option<&[String]> {
+        self.list.classes.as_deref()
+    }
+    fn source(&self, index: usize) -> Option<PathBuf> {
+        self.list.files.get(index).cloned()
+    }
+}
+
+/// Groups indices by label (for stratified splits and class counts).
+pub(crate) fn indices_by_label(labels: &[i64]) -> BTreeMap<i64, Vec<usize>> {
+    let mut m: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+    for (i, &l) in labels.iter().enumerate() {
+        m.entry(l).or_default().push(i);
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pattern_extracts_fields_and_rejects_bad_patterns() {
+        let p = FileNamePattern::new("{label}_{speaker}_{take}").unwrap();
+        assert_eq!(p.label_of("7_jackson_32").as_deref(), Some("7"));
+        assert_eq!(
+            p.fields("7_jackson_32").unwrap(),
+            vec![
+                ("label".to_string(), "7".to_string()),
+                ("speaker".to_string(), "jackson".to_string()),
+                ("take".to_string(), "32".to_string())
+            ]
+        );
+        assert_eq!(p.label_of("7_jackson"), None);
+        let q = FileNamePattern::new("rec-{label}").unwrap();
+        assert_eq!(q.label_of("rec-dog").as_deref(), Some("dog"));
+        assert_eq!(q.label_of("dog"), None);
+        for bad in ["{speaker}_{take}", "{label}{take}", "{label", "x}", "{label}_{label}"] {
+            let e = FileNamePattern::new(bad).unwrap_err().to_string();
+            assert!(e.contains("pattern"), "{bad}: {e}");
+        }
+    }
+}

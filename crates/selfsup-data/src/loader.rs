@@ -1,0 +1,577 @@
+//! The deterministic parallel multi-view [`Loader`].
+//!
+//! ## How an epoch runs
+//! 1. **Order**: indices `0..n`, shuffled (when `shuffle`) by the generator keyed
+//!    `("shuffle", seed, epoch)`; batch `k` is positions `k·B .. (k+1)·B` of that order (the last short
+//!    batch is dropped when `drop_last`).
+//! 2. **Per sample**, spread over rayon (the global pool, or a dedicated one of `num_threads`):
+//!    `dataset.get(i)`, then the [`ViewPipeline`] with the key `{seed, epoch, index: i, view: v}`.
+//! 3. **Collation** into a [`Batch`] (in parallel too), in the batch's order.
+//! 4. **Prefetch**: a producer thread prepares the batches in order and hands them over through a
+//!    bounded channel of `prefetch` batches, so batch `k+1…` is being prepared while batch `k` trains
+//!    (at most `prefetch + 1` batches exist beyond the one being consumed). `prefetch = 0` prepares
+//!    each batch synchronously in `next()`.
+//!
+//! Since each view is a function of its key only, batches are identical for any thread count, and
+//! [`Loader::epoch_from`]`(e, k)` yields exactly batches `k, k+1, …` of [`Loader::epoch`]`(e)`.
+//!
+//! ## Bad files
+//! Errors of `dataset.get` that are [`Error::Io`] or [`Error::Decode`] (unreadable, empty, truncated
+//! or corrupt files) follow [`BadFilePolicy`]: `fail` ends the epoch with that error (it names the file
+//! and the cause); `skip` leaves the sample out of its batch, counts it in [`LoaderStats::skipped`],
+//! remembers the file in [`LoaderStats::skipped_files`] and logs a `tracing` warning. A batch whose
+//! samples were all skipped is not yielded (the next batch keeps its own `batch_index`). Errors of the
+//! pipeline or of collation always end the epoch. Where several samples of a batch fail, the error
+//! of the first in batch order is reported, whatever the thread timing.
+
+use crate::batch::{collate, Batch, Processed};
+use crate::pipeline::ViewPipeline;
+use crate::split::Cached;
+use crate::Dataset;
+use rayon::prelude::*;
+use selfsup_core::{check, Error, Generator, Result, SampleKey};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// What to do with a file that cannot be read or decoded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BadFilePolicy {
+    /// Stop with an error naming the file and the cause.
+    #[default]
+    Fail,
+    /// Leave the sample out, count it in the statistics and log it.
+    Skip,
+}
+
+/// Loader settings (PyTorch `DataLoader`-like names).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoaderConfig {
+    /// Samples per batch (>= 1). Default 256.
+    pub batch_size: usize,
+    /// Shuffle the order every epoch, keyed by `(seed, epoch)`. Default true.
+    pub shuffle: bool,
+    /// Drop the last, short batch. Default true.
+    pub drop_last: bool,
+    /// Batches prepared ahead of the consumer (0 = prepare in `next()`). Default 2, at most 64.
+    pub prefetch: usize,
+    /// Worker threads: 0 = rayon's global pool, else a dedicated pool of this size (at most 1024).
+    pub num_threads: usize,
+    /// The run seed (shuffle and augmentation keys).
+    pub seed: u64,
+    /// `"fail"` or `"skip"`. Default `"fail"`.
+    pub bad_files: BadFilePolicy,
+    /// Keep decoded items in memory after their first use (small datasets only). Default false.
+    pub cache: bool,
+}
+
+impl Default for LoaderConfig {
+    fn default() -> Self {
+        LoaderConfig {
+            batch_size: 256,
+            shuffle: true,
+            drop_last: true,
+            prefetch: 2,
+            num_threads: 0,
+            seed: 0,
+            bad_files: BadFilePolicy::Fail,
+            cache: false,
+        }
+    }
+}
+
+impl LoaderConfig {
+    /// Checks every field, naming the first one out of range.
+    pub fn validate(&self) -> Result<()> {
+        check::at_least("loader.batch_size", self.batch_size, 1)?;
+        if self.prefetch > 64 {
+            return Err(Error::config(
+                "loader.prefetch",
+                format!("must be in [0, 64], got {}", self.prefetch),
+            ));
+        }
+        if self.num_threads > 1024 {
+            return Err(Error::config(
+                "loader.num_threads",
+                format!(
+                    "must be in [0, 1024] (0 = rayon default), got {}",
+                    self.num_threads
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Cumulative loader statistics (all epochs so far).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct LoaderStats {
+    /// Samples delivered in batches.
+    pub samples: u64,
+    /// Batches delivered.
+    pub batches: u64,
+    /// Samples skipped because of bad files (policy `skip`).
+    pub skipped: u64,
+    /// The skipped files (first 1,000), or `#index` for samples without a file.
+    pub skipped_files: Vec<String>,
+    /// Seconds the consumer spent waiting for batches (inside `next()`).
+    pub wait_secs: f64,
+    /// Seconds spent producing batches (decode + augmentation + collation, wall time).
+    pub produce_secs: f64,
+    /// Seconds the epoch iterators were alive (from creation to end or drop).
+    pub active_secs: f64,
+    /// Delivered samples per second of iterator life (`samples / active_secs`).
+    pub samples_per_sec: f64,
+    /// Samples per second of production (`samples / produce_secs`).
+    pub produce_samples_per_sec: f64,
+}
+
+const MAX_SKIPPED_FILES: usize = 1000;
+
+#[derive(Default)]
+struct StatsAcc {
+    samples: u64,
+    batches: u64,
+    skipped: u64,
+    skipped_files: Vec<String>,
+    wait: Duration,
+    produce: Duration,
+    active: Duration,
+}
+
+struct Shared {
+    dataset: Arc<dyn Dataset>,
+    pipeline: ViewPipeline,
+    cfg: LoaderConfig,
+    pool: Option<rayon::ThreadPool>,
+    stats: Mutex<StatsAcc>,
+}
+
+/// Batches of multi-view samples, epoch after epoch, identical for any thread count.
+///
+/// Cloning is cheap (the loader is shared); clones share statistics.
+#[derive(Clone)]
+pub struct Loader {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Loader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Loader")
+            .field("len", &self.shared.dataset.len())
+            .field("pipeline", &self.shared.pipeline)
+            .field("cfg", &self.shared.cfg)
+            .finish()
+    }
+}
+
+fn is_bad_file(e: &Error) -> bool {
+    matches!(e, Error::Io { .. } | Error::Decode { .. })
+}
+
+enum Outcome {
+    Done(Processed),
+    BadFile(Error),
+}
+
+impl Shared {
+    fn batches_per_epoch(&self) -> usize {
+        let n = self.dataset.len();
+        let b = self.cfg.batch_size;
+        if self.cfg.drop_last {
+            n / b
+        } else {
+            n.div_ceil(b)
+        }
+    }
+
+    fn order(&self, epoch: u64) -> Vec<usize> {
+        let n = self.dataset.len();
+        if self.cfg.shuffle {
+            Generator::from_domain("shuffle", &[self.cfg.seed, epoch]).permutation(n)
+        } else {
+            (0..n).collect()
+        }
+    }
+
+    fn process(&self, epoch: u64, index: usize) -> Result<Outcome> {
+        let item = match self.dataset.get(index) {
+            Ok(item) => item,
+            Err(e) if is_bad_file(&e) => return Ok(Outcome::BadFile(e)),
+            Err(e) => return Err(e),
+        };
+        let key = SampleKey::new(self.cfg.seed, epoch, index as u64);
+        let views = self.pipeline.views(item.sample, key)?;
+        Ok(Outcome::Done(Processed {
+            index,
+            label: item.label,
+            views,
+        }))
+    }
+
+    fn run<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        match &self.pool {
+            Some(pool) => pool.install(f),
+            None => f(),
+        }
+    }
+
+    /// Builds batch `k` of `order`; `Ok(None)` when every sample was skipped.
+    fn produce(&self, epoch: u64, order: &[usize], k: usize) -> Result<Option<Batch>> {
+        let start = Instant::now();
+        let b = self.cfg.batch_size;
+        let slot = &order[k * b..((k + 1) * b).min(order.len())];
+        let result = self.run(|| -> Result<Option<Batch>> {
+            let outcomes: Vec<Result<Outcome>> =
+                slot.par_iter().map(|&i| self.process(epoch, i)).collect();
+            let mut done = Vec::with_capacity(slot.len());
+            let mut skipped = Vec::new();
+            for (o, &i) in outcomes.into_iter().zip(slot) {
+                match o? {
+                    Outcome::Done(p) => done.push(p),
+                    Outcome::BadFile(e) => match self.cfg.bad_files {
+                        BadFilePolicy::Fail => return Err(e),
+                        BadFilePolicy::Skip => {
+                            let file = self
+                                .dataset
+                                .source(i)
+                                .map_or_else(|| format!("#{i}"), |p: PathBuf| p.display().to_string());
+                            tracing::warn!(index = i, file = %file, error = %e, "skipping a bad file");
+                            skipped.push(file);
+                        }
+                    },
+                }
+            }
+            let n_skipped = skipped.len();
+            if n_skipped > 0 {
+                let mut st = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+                st.skipped += n_skipped as u64;
+                let room = MAX_SKIPPED_FILES.saturating_sub(st.skipped_files.len());
+                st.skipped_files.extend(skipped.into_iter().take(room));
+            }
+            if done.is_empty() {
+                tracing::warn!(epoch, batch = k, "every sample of the batch was skipped");
+                return Ok(None);
+            }
+            collate(done, self.pipeline.n_views(), epoch, k, n_skipped).map(Some)
+        });
+        let mut st = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        st.produce += start.elapsed();
+        result
+    }
+}
+
+impl Loader {
+    /// A loader over `dataset` with `pipeline`; validates `cfg` (errors name the field), refuses an
+    /// empty dataset and a `drop_last` epoch without any batch.
+    pub fn new(
+        dataset: Arc<dyn Dataset>,
+        pipeline: ViewPipeline,
+        cfg: LoaderConfig,
+    ) -> Result<Loader> {
+        cfg.validate()?;
+        let n = dataset.len();
+        if n == 0 {
+            return Err(Error::config("dataset", "the dataset has no samples"));
+        }
+        if cfg.drop_last && n < cfg.batch_size {
+            return Err(Error::config(
+                "loader.batch_size",
+                format!(
+                    "is {} but the dataset has only {n} samples, so with drop_last = true an epoch has no batch; \
+                     use batch_size <= {n} or drop_last = false",
+                    cfg.batch_size
+                ),
+            ));
+        }
+        if pipeline.n_views() == 0 {
+            return Err(Error::config("pipeline", "must produce at least one view"));
+        }
+        let pool = if cfg.num_threads > 0 {
+            Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(cfg.num_threads)
+                    .thread_name(|i| format!("selfsup-loader-{i}"))
+                    .build()
+                    .map_err(|e| {
+                        Error::Other(format!(
+                            "cannot start {} loader threads: {e}",
+                            cfg.num_threads
+                        ))
+                    })?,
+            )
+        } else {
+            None
+        };
+        let dataset = if cfg.cache {
+            Arc::new(Cached::new(dataset)) as Arc<dyn Dataset>
+        } else {
+            dataset
+        };
+        Ok(Loader {
+            shared: Arc::new(Shared {
+                dataset,
+                pipeline,
+                cfg,
+                pool,
+                stats: Mutex::new(StatsAcc::default()),
+            }),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &LoaderConfig {
+        &self.shared.cfg
+    }
+
+    /// The dataset.
+    pub fn dataset(&self) -> &Arc<dyn Dataset> {
+        &self.shared.dataset
+    }
+
+    /// Views per sample.
+    pub fn n_views(&self) -> usize {
+        self.shared.pipeline.n_views()
+    }
+
+    /// Batches in one epoch (before any skipping).
+    pub fn batches_per_epoch(&self) -> usize {
+        self.shared.batches_per_epoch()
+    }
+
+    /// The sample order of `epoch` (what batch `k` draws from: positions `k·B..(k+1)·B`).
+    pub fn order(&self, epoch: u64) -> Vec<usize> {
+        self.shared.order(epoch)
+    }
+
+    /// All batches of `epoch`.
+    pub fn epoch(&self, epoch: u64) -> EpochIter {
+        self.epoch_from(epoch, 0)
+    }
+
+    /// The batches `start, start+1, …` of `epoch` — exactly those of an uninterrupted epoch. A start
+    /// past the last batch yields one error naming the range.
+    pub fn epoch_from(&self, epoch: u64, start: usize) -> EpochIter {
+        let nb = self.batches_per_epoch();
+        let created = Instant::now();
+        if start > nb {
+            return EpochIter {
+                shared: self.shared.clone(),
+                source: Source::Failed(Some(Error::config(
+                    "start",
+                    format!("an epoch has {nb} batches (start in 0..={nb}), got {start}"),
+                ))),
+                created,
+                done: false,
+            };
+        }
+        let order = self.shared.order(epoch);
+        let source = if self.shared.cfg.prefetch == 0 {
+            Source::Sync {
+                epoch,
+                order,
+                next: start,
+                end: nb,
+            }
+        } else {
+            let (tx, rx) = crossbeam_channel::bounded(self.shared.cfg.prefetch);
+            let stop = Arc::new(AtomicBool::new(false));
+            let shared = self.shared.clone();
+            let stop2 = stop.clone();
+            let handle = std::thread::Builder::new()
+                .name("selfsup-loader-producer".into())
+                .spawn(move || {
+                    for k in start..nb {
+                        if stop2.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let r = shared.produce(epoch, &order, k);
+                        let failed = r.is_err();
+                        match r {
+                            Ok(None) => continue,
+                            Ok(Some(b)) => {
+                                if tx.send(Ok(b)).is_err() {
+                                    break;
+                                }
+                            }
+                            Err(e) => {
+                                let _ = tx.send(Err(e));
+                            }
+                        }
+                        if failed {
+                            break;
+                        }
+                    }
+                });
+            match handle {
+                Ok(handle) => Source::Prefetch {
+                    rx: Some(rx),
+                    handle: Some(handle),
+                    stop,
+                },
+                Err(e) => Source::Failed(Some(Error::Other(format!(
+                    "cannot start the loader's producer thread: {e}"
+                )))),
+            }
+        };
+        EpochIter {
+            shared: self.shared.clone(),
+            source,
+            created,
+            done: false,
+        }
+    }
+
+    /// Statistics so far (all epochs).
+    pub fn stats(&self) -> LoaderStats {
+        let st = self.shared.stats.lock().unwrap_or_else(|p| p.into_inner());
+        let rate = |d: Duration| {
+            let s = d.as_secs_f64();
+            if s > 0.0 {
+                st.samples as f64 / s
+            } else {
+                0.0
+            }
+        };
+        LoaderStats {
+            samples: st.samples,
+            batches: st.batches,
+            skipped: st.skipped,
+            skipped_files: st.skipped_files.clone(),
+            wait_secs: st.wait.as_secs_f64(),
+            produce_secs: st.produce.as_secs_f64(),
+            active_secs: st.active.as_secs_f64(),
+            samples_per_sec: rate(st.active),
+            produce_samples_per_sec: rate(st.produce),
+        }
+    }
+}
+
+enum Source {
+    Sync {
+        epoch: u64,
+        order: Vec<usize>,
+        next: usize,
+        end: usize,
+    },
+    Prefetch {
+        rx: Option<crossbeam_channel::Receiver<Result<Batch>>>,
+        handle: Option<JoinHandle<()>>,
+        stop: Arc<AtomicBool>,
+    },
+    Failed(Option<Error>),
+}
+
+/// The batches of one epoch: an iterator of `Result<Batch>`. After an error it yields nothing more.
+/// Dropping it early stops the producer.
+pub struct EpochIter {
+    shared: Arc<Shared>,
+    source: Source,
+    created: Instant,
+    done: bool,
+}
+
+impl EpochIter {
+    fn finish(&mut self) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        if let Source::Prefetch { rx, handle, stop } = &mut self.source {
+            stop.store(true, Ordering::Relaxed);
+            drop(rx.take());
+            if let Some(h) = handle.take() {
+                let _ = h.join();
+            }
+        }
+        let mut st = self.shared.stats.lock().unwrap_or_else(|p| p.into_inner());
+        st.active += self.created.elapsed();
+    }
+
+    fn next_inner(&mut self) -> Option<Result<Batch>> {
+        match &mut self.source {
+            Source::Failed(e) => e.take().map(Err),
+            Source::Sync {
+                epoch,
+                order,
+                next,
+                end,
+            } => {
+                while *next < *end {
+                    let k = *next;
+                    *next += 1;
+                    match self.shared.produce(*epoch, order, k) {
+                        Ok(None) => continue,
+                        Ok(Some(b)) => return Some(Ok(b)),
+                        Err(e) => {
+                            *next = *end;
+                            return Some(Err(e));
+                        }
+                    }
+                }
+                None
+            }
+            Source::Prefetch { rx, handle, .. } => {
+                let r = rx.as_ref()?.recv();
+                match r {
+                    Ok(item) => Some(item),
+                    Err(_) => {
+                        // The producer finished (or died): surface a panic instead of ending silently.
+                        drop(rx.take());
+                        let h = handle.take()?;
+                        match h.join() {
+                            Ok(()) => None,
+                            Err(panic) => {
+                                let msg = panic
+                                    .downcast_ref::<String>()
+                                    .cloned()
+                                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                                    .unwrap_or_else(|| "unknown panic".to_string());
+                                Some(Err(Error::Other(format!(
+                                    "the loader's producer panicked: {msg}"
+                                ))))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Iterator for EpochIter {
+    type Item = Result<Batch>;
+
+    fn next(&mut self) -> Option<Result<Batch>> {
+        if self.done {
+            return None;
+        }
+        let t0 = Instant::now();
+        let item = self.next_inner();
+        let waited = t0.elapsed();
+        {
+            let mut st = self.shared.stats.lock().unwrap_or_else(|p| p.into_inner());
+            st.wait += waited;
+            if let Some(Ok(b)) = &item {
+                st.samples += b.len() as u64;
+                st.batches += 1;
+            }
+        }
+        match &item {
+            None | Some(Err(_)) => self.finish(),
+            Some(Ok(_)) => {}
+        }
+        item
+    }
+}
+
+impl Drop for EpochIter {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
