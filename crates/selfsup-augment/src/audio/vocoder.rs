@@ -1,0 +1,197 @@
+//! Phase-vocoder time stretching and pitch shifting (librosa's `time_stretch` / `pitch_shift` algorithm).
+//!
+//! Time stretch by `rate` (> 1 faster, shorter): STFT (periodic Hann, `n_fft`, hop `n_fft / 4`,
+//! centred with reflect padding); output frame `i` reads the input at fractional frame `t = i · rate`,
+//! interpolates the magnitudes of frames `⌊t⌋` and `⌊t⌋ + 1` linearly, and carries a running phase that
+//! advances by the measured phase difference between those two frames; an inverse STFT with
+//! window-square normalisation gives `round(len / rate)` samples. The running phase is kept as a unit
+//! complex number: librosa's `phase_acc += φ_advance + princarg(Δφ − φ_advance)` equals adding `Δφ`
+//! modulo 2π, so multiplying by `(c1 · conj c0) / |c1 · c0|` is the same update without any trigonometry.
+//!
+//! Pitch shift by `n` semitones: time-stretch by `rate = 2^(−n/12)`, then resample by `rate`
+//! (band-limited, [`super::resample`]) back to the original length, so durations are unchanged and every
+//! frequency is multiplied by `2^(n/12)`.
+//!
+//! `n_fft` defaults to the power of two nearest 64 ms of audio (512 at 8 kHz, 1024 at 16 kHz, 4096 at
+//! 44.1 kHz), which keeps the frequency resolution of librosa's 2048 at 22 kHz across rates.
+
+use crate::audio::resample::{ResampleQuality, Resampler};
+use realfft::num_complex::Complex;
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+/// Forward and inverse plans plus the Hann window for one `n_fft`.
+pub(crate) struct VocoderPlan {
+    n_fft: usize,
+    hop: usize,
+    window: Vec<f32>,
+    fwd: Arc<dyn RealToComplex<f32>>,
+    inv: Arc<dyn ComplexToReal<f32>>,
+}
+
+impl VocoderPlan {
+    fn new(n_fft: usize) -> Self {
+        let mut planner = RealFftPlanner::<f32>::new();
+        VocoderPlan {
+            n_fft,
+            hop: n_fft / 4,
+            window: super::features::WindowKind::Hann.periodic(n_fft),
+            fwd: planner.plan_fft_forward(n_fft),
+            inv: planner.plan_fft_inverse(n_fft),
+        }
+    }
+}
+
+/// A cache of plans keyed by `n_fft`, shared by all threads.
+#[derive(Default)]
+pub(crate) struct PlanCache {
+    plans: RwLock<HashMap<usize, Arc<VocoderPlan>>>,
+}
+
+impl std::fmt::Debug for PlanCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PlanCache")
+    }
+}
+
+impl PlanCache {
+    pub(crate) fn get(&self, n_fft: usize) -> Arc<VocoderPlan> {
+        if let Some(p) = self.plans.read().ok().and_then(|m| m.get(&n_fft).cloned()) {
+            return p;
+        }
+        let plan = Arc::new(VocoderPlan::new(n_fft));
+        if let Ok(mut m) = self.plans.write() {
+            m.entry(n_fft).or_insert_with(|| plan.clone());
+        }
+        plan
+    }
+}
+
+/// The default vocoder FFT size for a sample rate: the power of two nearest 64 ms, in [256, 4096].
+pub fn default_n_fft(sample_rate: u32) -> usize {
+    let target = f64::from(sample_rate) * 0.064;
+    let p = target.log2().round().clamp(8.0, 12.0);
+    1usize << (p as u32)
+}
+
+fn reflect(i: i64, n: i64) -> usize {
+    if n == 1 {
+        return 0;
+    }
+    let period = 2 * (n - 1);
+    let mut k = i.rem_euclid(period);
+    if k >= n {
+        k = period - k;
+    }
+    k as usize
+}
+
+/// Time-stretches one channel by `rate`; the output has exactly `out_len` samples
+/// (`round(len / rate)` for librosa's behaviour).
+pub(crate) fn time_stretch(plan: &VocoderPlan, x: &[f32], rate: f64, out_len: usize) -> Vec<f32> {
+    let n_fft = plan.n_fft;
+    let hop = plan.hop;
+    let nf = n_fft / 2 + 1;
+    if x.is_empty() || out_len == 0 {
+        return vec![0.0; out_len];
+    }
+    // Analysis: centred, reflect-padded STFT.
+    let n = x.len() as i64;
+    let n_frames = 1 + x.len() / hop;
+    let mut spec = vec![Complex::new(0.0f32, 0.0); (n_frames + 2) * nf];
+    let mut frame = vec![0.0f32; n_fft];
+    let mut scratch = vec![Complex::new(0.0f32, 0.0); plan.fwd.get_scratch_len().max(plan.inv.get_scratch_len())];
+    for t in 0..n_frames {
+        let start = (t * hop) as i64 - (n_fft / 2) as i64;
+        if start >= 0 && start + n_fft as i64 <= n {
+            let s = start as usize;
+            for ((f, &v), &w) in frame.iter_mut().zip(&x[s..s + n_fft]).zip(&plan.window) {
+                *f = v * w;
+            }
+        } else {
+            for (j, (f, &w)) in frame.iter_mut().zip(&plan.window).enumerate() {
+                *f = x[reflect(start + j as i64, n)] * w;
+            }
+        }
+        plan.fwd
+            .process_with_scratch(&mut frame, &mut spec[t * nf..(t + 1) * nf], &mut scratch)
+            .expect("plan lengths");
+    }
+    // Synthesis frames needed to cover out_len samples after trimming n_fft/2.
+    let n_out_frames = (0..).map(|i| i as f64 * rate).take_while(|&t| t < n_frames as f64).count();
+    let total = n_fft + hop * (n_out_frames.max(1) - 1);
+    let mut y = vec![0.0f32; total.max(out_len + n_fft / 2)];
+    let mut wsum = vec![0.0f32; y.len()];
+    let mut acc: Vec<Complex<f32>> = spec[..nf]
+        .iter()
+        .map(|c| {
+            let m = c.norm();
+            if m > 0.0 { c / m } else { Complex::new(1.0, 0.0) }
+        })
+        .collect();
+    let mut cur = vec![Complex::new(0.0f32, 0.0); nf];
+    let win2: Vec<f32> = plan.window.iter().map(|w| w * w).collect();
+    let inv_n = 1.0 / n_fft as f32;
+    for i in 0..n_out_frames {
+        let t = i as f64 * rate;
+        let k = t.floor() as usize;
+        let alpha = (t - k as f64) as f32;
+        let c0 = &spec[k * nf..(k + 1) * nf];
+        let c1 = &spec[(k + 1) * nf..(k + 2) * nf];
+        for b in 0..nf {
+            let (a, bb) = (c0[b], c1[b]);
+            let (ma, mb) = (a.norm(), bb.norm());
+            let mag = (1.0 - alpha) * ma + alpha * mb;
+            cur[b] = acc[b] * mag;
+            // Advance the running phase by arg(bb) − arg(a).
+            let d = bb * a.conj();
+            let dm = ma * mb;
+            if dm > 0.0 {
+                let next = acc[b] * (d / dm);
+                // Renormalise to stop rounding drift of the unit phasor.
+                let nm = next.norm();
+                acc[b] = if nm > 0.0 { next / nm } else { Complex::new(1.0, 0.0) };
+            } else {
+                // librosa: angle(0) = 0, so the advance is arg(bb) − arg(a) with the zero one at 0.
+                let ua = if ma > 0.0 { a.conj() / ma } else { Complex::new(1.0, 0.0) };
+                let ub = if mb > 0.0 { bb / mb } else { Complex::new(1.0, 0.0) };
+                acc[b] *= ua * ub;
+            }
+        }
+        cur[0].im = 0.0;
+        cur[nf - 1].im = 0.0;
+        plan.inv
+            .process_with_scratch(&mut cur, &mut frame, &mut scratch)
+            .expect("plan lengths");
+        let off = i * hop;
+        for j in 0..n_fft {
+            y[off + j] += frame[j] * plan.window[j] * inv_n;
+            wsum[off + j] += win2[j];
+        }
+    }
+    let half = n_fft / 2;
+    let mut out = vec![0.0f32; out_len];
+    for (o, idx) in out.iter_mut().zip(half..) {
+        if idx < y.len() {
+            let w = wsum[idx];
+            *o = if w > 1e-8 { y[idx] / w } else { y[idx] };
+        }
+    }
+    out
+}
+
+/// Shifts the pitch of one channel by `semitones`, keeping its length.
+pub(crate) fn pitch_shift(plan: &VocoderPlan, x: &[f32], semitones: f64, quality: ResampleQuality) -> Vec<f32> {
+    if semitones == 0.0 || x.is_empty() {
+        return x.to_vec();
+    }
+    let rate = 2f64.powf(-semitones / 12.0);
+    let stretched_len = (x.len() as f64 / rate).round() as usize;
+    let stretched = time_stretch(plan, x, rate, stretched_len);
+    // Resample from sr / rate to sr: ratio `rate`.
+    let r = Resampler::new(1.0, rate, quality).expect("rate is positive");
+    let mut out = vec![0.0f32; x.len()];
+    r.process_into(&stretched, &mut out);
+    out
+}
