@@ -1,3 +1,45 @@
-//! Image transforms over planar float images in `[0, 1]` with torchvision v2 semantics.
+//! Image augmentation over planar float images in `[0, 1]` with torchvision v2 semantics.
 //!
-//! (Filled by the image-augmentation work: transforms, recipes, conversions, preview.)
+//! ## Layout
+//! - [`convert`]: decoding and conversions to and from the `image` crate (channel and alpha policy).
+//! - [`resize`]: the resampling kernels (nearest, bilinear, bicubic, antialiased) shared by `Resize`
+//!   and `RandomResizedCrop`.
+//! - [`geometry`]: crops, flips, `Resize`, padding modes.
+//! - [`color`]: colour jitter, greyscale, solarize, posterize, equalize, autocontrast, sharpness,
+//!   `Normalize`.
+//! - [`blur`]: Gaussian blur.
+//!
+//! ## Design
+//! Every random transform implements [`selfsup_core::RandomTransform`]: `sample_params` draws from the
+//! keyed generator (and may look at the image size), `apply_with` is a pure function of the image and the
+//! parameters. The pure halves are also exposed as plain functions (`adjust_hue`, `resize_region`, …)
+//! that take torchvision's parameters, which is how the parity tests replay torchvision's draws.
+//!
+//! Transforms accept any channel count. Colour operations treat 3+ channel images as RGB (extra
+//! channels such as alpha are left alone) and 1–2 channel images as grey, where saturation, hue and
+//! greyscale are no-ops — as torchvision does for 1-channel (MNIST-like) images. Zero-sized images are
+//! a [`selfsup_core::Error::Shape`] wherever pixels are needed (crops, resizes), never a panic.
+
+pub mod blur;
+pub mod color;
+pub mod convert;
+pub mod geometry;
+pub mod recipes;
+pub mod resize;
+
+pub use blur::{gaussian_blur, GaussianBlur};
+pub use color::{
+    adjust_brightness, adjust_contrast, adjust_hue, adjust_saturation, adjust_sharpness,
+    autocontrast, equalize, posterize, solarize, to_grayscale, to_grayscale_keep_channels,
+    ColorJitter, ColorJitterParams, Normalize, RandomAdjustSharpness, RandomAutocontrast,
+    RandomEqualize, RandomGrayscale, RandomPosterize, RandomSolarize,
+};
+pub use convert::{decode, from_dynamic, to_rgb8};
+pub use geometry::{
+    center_crop, crop, crop_padded, hflip, vflip, CenterCrop, CropBox, PaddingMode, RandomCrop,
+    RandomHorizontalFlip, RandomResizedCrop, RandomVerticalFlip, Resize, ResizeSize,
+};
+pub use resize::{resize, resize_region, Interpolation};
+pub use recipes::{
+    ByolConfig, ImageRecipe, MocoV2Config, MultiCropConfig, NormalizeConfig, SimClrConfig,
+};
