@@ -110,7 +110,8 @@ fn resampling_a_sine_above_the_new_nyquist_leaves_less_than_minus_60_db() {
         let out = resample_to_8k.apply_with(clip.clone(), &8000).unwrap();
         assert_eq!(out.sample_rate(), 8000);
         assert_eq!(out.frames(), 8000);
-        let alias_db = 20.0 * (rms(out.channel(0)) / rms(clip.channel(0))).log10();
+        // Steady state: the clip's abrupt start and end are broadband, so they are left out.
+        let alias_db = 20.0 * (rms(&out.channel(0)[200..7800]) / rms(clip.channel(0))).log10();
         assert!(alias_db < -60.0, "{f} Hz leaves {alias_db:.1} dB");
     }
     // A sine below the new Nyquist passes at unit gain and the right frequency.
@@ -122,7 +123,7 @@ fn resampling_a_sine_above_the_new_nyquist_leaves_less_than_minus_60_db() {
     // 44.1 kHz -> 16 kHz: a 9 kHz tone (above 8 kHz) is removed as well.
     let clip = sine(9000.0, 44100, 44100, 0.9);
     let out = Resample::to(16000).unwrap().apply_with(clip.clone(), &16000).unwrap();
-    let alias_db = 20.0 * (rms(out.channel(0)) / rms(clip.channel(0))).log10();
+    let alias_db = 20.0 * (rms(&out.channel(0)[400..15600]) / rms(clip.channel(0))).log10();
     assert!(alias_db < -60.0, "44.1k->16k leaves {alias_db:.1} dB");
 }
 

@@ -7,6 +7,10 @@
 //! window-square normalisation gives `round(len / rate)` samples. The running phase is kept as a unit
 //! complex number: librosa's `phase_acc += φ_advance + princarg(Δφ − φ_advance)` equals adding `Δφ`
 //! modulo 2π, so multiplying by `(c1 · conj c0) / |c1 · c0|` is the same update without any trigonometry.
+//! One deliberate difference from librosa: the first analysis frame is mostly reflect padding, so the
+//! running phase starts from frame 1 (moved back by the advance of frames 1 → 2) and the padded pair
+//! (0, 1) borrows that clean advance; otherwise, for rates below 1, the padded pair is used several
+//! times and a pure tone comes out with a third less amplitude.
 //!
 //! Pitch shift by `n` semitones: time-stretch by `rate = 2^(−n/12)`, then resample by `rate`
 //! (band-limited, [`super::resample`]) back to the original length, so durations are unchanged and every
@@ -123,13 +127,25 @@ pub(crate) fn time_stretch(plan: &VocoderPlan, x: &[f32], rate: f64, out_len: us
     let total = n_fft + hop * (n_out_frames.max(1) - 1);
     let mut y = vec![0.0f32; total.max(out_len + n_fft / 2)];
     let mut wsum = vec![0.0f32; y.len()];
-    let mut acc: Vec<Complex<f32>> = spec[..nf]
-        .iter()
-        .map(|c| {
-            let m = c.norm();
-            if m > 0.0 { c / m } else { Complex::new(1.0, 0.0) }
-        })
-        .collect();
+    let unit = |c: Complex<f32>| {
+        let m = c.norm();
+        if m > 0.0 {
+            c / m
+        } else {
+            Complex::new(1.0, 0.0)
+        }
+    };
+    // The first frame is mostly reflect padding, so its phases and its advance to frame 1 are not
+    // those of the signal. librosa uses them anyway; for rates < 1 the pair (0, 1) is then used
+    // several times and its error stays in the running phase for the whole clip (a pure tone loses a
+    // third of its amplitude). Here the running phase starts from frame 1 moved back by the clean
+    // advance of frames 1 → 2, and that advance also serves the pair (0, 1).
+    let clean_start = n_frames >= 3;
+    let mut acc: Vec<Complex<f32>> = if clean_start {
+        (0..nf).map(|b| unit(spec[nf + b]) * unit(spec[nf + b] * spec[2 * nf + b].conj())).collect()
+    } else {
+        spec[..nf].iter().map(|&c| unit(c)).collect()
+    };
     let mut cur = vec![Complex::new(0.0f32, 0.0); nf];
     let win2: Vec<f32> = plan.window.iter().map(|w| w * w).collect();
     let inv_n = 1.0 / n_fft as f32;
@@ -139,11 +155,16 @@ pub(crate) fn time_stretch(plan: &VocoderPlan, x: &[f32], rate: f64, out_len: us
         let alpha = (t - k as f64) as f32;
         let c0 = &spec[k * nf..(k + 1) * nf];
         let c1 = &spec[(k + 1) * nf..(k + 2) * nf];
+        // Phase advance source: the pair (k, k+1), or (1, 2) for the padded first pair.
+        let pk = if k == 0 && clean_start { 1 } else { k };
+        let p0 = &spec[pk * nf..(pk + 1) * nf];
+        let p1 = &spec[(pk + 1) * nf..(pk + 2) * nf];
         for b in 0..nf {
-            let (a, bb) = (c0[b], c1[b]);
-            let (ma, mb) = (a.norm(), bb.norm());
+            let (ma, mb) = (c0[b].norm(), c1[b].norm());
             let mag = (1.0 - alpha) * ma + alpha * mb;
             cur[b] = acc[b] * mag;
+            let (a, bb) = (p0[b], p1[b]);
+            let (ma, mb) = (a.norm(), bb.norm());
             // Advance the running phase by arg(bb) − arg(a).
             let d = bb * a.conj();
             let dm = ma * mb;
@@ -195,3 +216,4 @@ pub(crate) fn pitch_shift(plan: &VocoderPlan, x: &[f32], semitones: f64, quality
     r.process_into(&stretched, &mut out);
     out
 }
+

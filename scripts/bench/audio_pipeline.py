@@ -1,0 +1,92 @@
+"""Python counterparts of crates/selfsup-augment/benches/audio_pipeline.rs (same clips, same settings).
+
+Every 5th FSDD clip (600 clips, sorted by name) is decoded once; each pipeline runs over all of them.
+Every transform has p=1.0. The line whose id matches the criterion bench uses 2 worker processes
+(the Rust side uses 2 rayon threads); `/1worker` lines are single-process figures. Prints one JSON
+object per line: {"id", "per_sec", "unit", "what"}.
+
+    .venv-fixtures/bin/python scripts/bench/audio_pipeline.py
+"""
+import json
+import multiprocessing as mp
+import os
+import time
+import wave
+
+import numpy as np
+
+CLIPS = None
+
+
+def load():
+    d = os.path.join("data", "fsdd", "recordings")
+    names = sorted(n for n in os.listdir(d) if n.endswith(".wav"))[::5]
+    out = []
+    for n in names:
+        with wave.open(os.path.join(d, n)) as w:
+            x = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32768.0
+        out.append(x)
+    return out
+
+
+def make(kind):
+    import torch
+    torch.set_num_threads(1)
+    if kind == "mel":
+        import torchaudio
+        m = torchaudio.transforms.MelSpectrogram(sample_rate=8000, n_fft=256, hop_length=80, n_mels=40)
+        return lambda x: m(torch.from_numpy(x))
+    from audiomentations import AddGaussianNoise, Compose, Gain, PitchShift, Shift, TimeStretch
+    if kind == "full":
+        c = Compose([AddGaussianNoise(p=1.0), TimeStretch(p=1.0), PitchShift(p=1.0), Shift(p=1.0), Gain(p=1.0)])
+    else:
+        c = Compose([AddGaussianNoise(p=1.0), Shift(p=1.0), Gain(p=1.0)])
+    return lambda x: c(samples=x, sample_rate=8000)
+
+
+def work(args):
+    kind, lo, hi = args
+    f = make(kind)
+    for x in CLIPS[lo:hi]:
+        f(x)
+    return hi - lo
+
+
+def measure(kind, workers, repeats=3):
+    n = len(CLIPS)
+    best = 0.0
+    if workers == 1:
+        f = make(kind)
+        f(CLIPS[0])
+        for _ in range(repeats):
+            t = time.perf_counter()
+            for x in CLIPS:
+                f(x)
+            best = max(best, n / (time.perf_counter() - t))
+        return best
+    with mp.get_context("fork").Pool(workers) as pool:
+        pool.map(work, [(kind, 0, 2)] * workers)  # warm up imports in the workers
+        for _ in range(repeats):
+            t = time.perf_counter()
+            step = (n + workers - 1) // workers
+            pool.map(work, [(kind, i, min(n, i + step)) for i in range(0, n, step)])
+            best = max(best, n / (time.perf_counter() - t))
+    return best
+
+
+if __name__ == "__main__":
+    CLIPS = load()
+    cases = [
+        ("audio_pipeline/noise_stretch_pitch_shift_gain", "full",
+         "audiomentations AddGaussianNoise+TimeStretch+PitchShift+Shift+Gain (p=1)"),
+        ("audio_pipeline/noise_shift_gain", "light", "audiomentations AddGaussianNoise+Shift+Gain (p=1)"),
+        ("audio_pipeline/mel_spectrogram_n256_h80_m40", "mel",
+         "torchaudio MelSpectrogram(8 kHz, n_fft 256, hop 80, 40 mels), torch 1 thread per worker"),
+    ]
+    for id_, kind, what in cases:
+        for workers in (2, 1):
+            r = measure(kind, workers)
+            suffix = "" if workers == 2 else "/1worker"
+            print(json.dumps({"id": id_ + suffix, "per_sec": round(r, 1), "unit": "clips/s",
+                              "what": f"{what}, {workers} worker process(es), {len(CLIPS)} FSDD clips"}),
+                  flush=True)
