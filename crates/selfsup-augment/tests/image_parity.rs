@@ -5,7 +5,7 @@
 #![cfg(feature = "image")]
 
 use selfsup_augment::image::{
-    self, color, geometry::PaddingMode, ColorJitter, ColorJitterParams, Interpolation, Normalize,
+    self, color, geometry::PaddingMode, warp, ColorJitter, ColorJitterParams, Interpolation, Normalize,
 };
 use selfsup_core::ImageF32;
 use serde_json::Value;
@@ -122,6 +122,41 @@ fn run(op: &str, a: &Value, x: ImageF32) -> ImageF32 {
                 .normalize(x)
                 .unwrap()
         }
+        "rotate" | "affine" | "perspective" => {
+            let mode = match a["mode"].as_str().unwrap() {
+                "nearest" => Interpolation::Nearest,
+                _ => Interpolation::Bilinear,
+            };
+            let fill: Vec<f32> = a["fill"].as_array().unwrap().iter().map(f).collect();
+            let fl = |k: &str| a[k].as_f64().unwrap();
+            match op {
+                "rotate" => warp::rotate(&x, fl("angle"), mode, Some(&fill)).unwrap(),
+                "affine" => warp::affine(
+                    &x,
+                    fl("angle"),
+                    (a["translate"][0].as_f64().unwrap(), a["translate"][1].as_f64().unwrap()),
+                    fl("scale"),
+                    (a["shear"][0].as_f64().unwrap(), a["shear"][1].as_f64().unwrap()),
+                    mode,
+                    Some(&fill),
+                )
+                .unwrap(),
+                _ => {
+                    let pt = |k: &str, i: usize| {
+                        (a[k][i][0].as_f64().unwrap(), a[k][i][1].as_f64().unwrap())
+                    };
+                    let start = [pt("start", 0), pt("start", 1), pt("start", 2), pt("start", 3)];
+                    let end = [pt("end", 0), pt("end", 1), pt("end", 2), pt("end", 3)];
+                    let c = warp::perspective_coeffs(&start, &end).unwrap();
+                    for (i, (ours, theirs)) in c.iter().zip(a["coeffs"].as_array().unwrap()).enumerate() {
+                        let t = theirs.as_f64().unwrap() as f32;
+                        assert!((ours - t).abs() <= 1e-6 * t.abs().max(1.0), "coeff {i}: {ours} vs {t}");
+                    }
+                    warp::perspective(&x, &c, mode, Some(&fill)).unwrap()
+                }
+            }
+        }
+        "rot90" => warp::rot90(&x, u(&a["k"]) as u8),
         other => panic!("fixture op {other} has no replay"),
     }
 }

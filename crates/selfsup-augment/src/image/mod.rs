@@ -8,6 +8,7 @@
 //! - [`color`]: colour jitter, greyscale, solarize, posterize, equalize, autocontrast, sharpness,
 //!   `Normalize`.
 //! - [`blur`]: Gaussian blur.
+//! - [`warp`]: rotation, affine, perspective (grid sampling) and exact quarter turns.
 //!
 //! ## Design
 //! Every random transform implements [`selfsup_core::RandomTransform`]: `sample_params` draws from the
@@ -26,6 +27,7 @@ pub mod convert;
 pub mod geometry;
 pub mod recipes;
 pub mod resize;
+pub mod warp;
 
 pub use blur::{gaussian_blur, GaussianBlur};
 pub use color::{
@@ -42,4 +44,8 @@ pub use geometry::{
 pub use resize::{resize, resize_region, Interpolation};
 pub use recipes::{
     ByolConfig, ImageRecipe, MocoV2Config, MultiCropConfig, NormalizeConfig, SimClrConfig,
+};
+pub use warp::{
+    affine, perspective, rot90, rotate, AffineParams, RandomAffine, RandomPerspective,
+    RandomRotation, Rot90,
 };
