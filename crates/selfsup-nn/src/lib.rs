@@ -19,9 +19,17 @@
 //! `selfsup-data`, `selfsup-train` or the CLI: data flows in as ndarray/tensors; training policy lives
 //! in `selfsup-train`.
 
+pub mod backbones;
 pub mod bridge;
+pub mod ema;
+pub mod heads;
+pub mod layers;
 pub mod method;
 pub mod mlp;
+
+pub use backbones::{build_backbone, Backbone, BackboneConfig};
+pub use ema::{build_frozen, copy_prefix, cosine_momentum, ema_update, set_trainable};
+pub use heads::{LinearClassifier, ProjectionHead};
 
 pub use bridge::{array_to_tensor, tensor_to_array};
 pub use method::{Batch, Method, StepInfo, StepOutput};

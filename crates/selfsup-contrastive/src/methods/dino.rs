@@ -1,0 +1,271 @@
+//! DINO (Caron et al., 2021): a student (backbone + DINO head) matches a momentum teacher's centred,
+//! sharpened output ([`crate::losses::DinoLoss`]). The first `n_global_views` views are global crops
+//! (seen by teacher and student), the rest local crops (student only).
+//!
+//! DINO head (lightly's `DINOProjectionHead` without BN): `Linear-GELU-Linear-GELU-Linear` to a
+//! bottleneck, L2 normalisation, then a weight-normalised linear layer without bias whose rows are kept
+//! at unit norm (`norm_last_layer = True`): names `head.layers.{0,1,2}`, `head.last_layer.weight_v`.
+//! The last layer gets no gradient during the first `freeze_last_layer_epochs` epochs.
+//! The teacher (`teacher.backbone.*`, `teacher.head.*`) is a non-trainable EMA of the student with a
+//! cosine momentum 0.996 → 1; the centre (`center`, `1×K`) is non-trainable and updated after each loss.
+
+use super::{embed_with, embedding_std, pos_int, view};
+use crate::losses::{normalize, DinoLoss};
+use selfsup_core::check;
+use selfsup_nn::{
+    build_backbone, build_frozen, copy_prefix, cosine_momentum, ema_update, Backbone,
+    BackboneConfig, Batch, Method, Result, StepInfo, StepOutput,
+};
+use serde::{Deserialize, Serialize};
+use tch::nn::{self, Module, VarStore};
+use tch::Tensor;
+
+/// DINO hyper-parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DinoConfig {
+    /// Head hidden width (2048).
+    pub hidden_dim: i64,
+    /// Head bottleneck width (256).
+    pub bottleneck_dim: i64,
+    /// Output width `K` (65536 in the paper).
+    pub output_dim: i64,
+    /// Teacher temperature at epoch 0 (0.04).
+    pub warmup_teacher_temp: f64,
+    /// Teacher temperature after the warm-up (0.04).
+    pub teacher_temp: f64,
+    /// Warm-up epochs of the teacher temperature (30).
+    pub warmup_teacher_temp_epochs: u64,
+    /// Student temperature (0.1).
+    pub student_temp: f64,
+    /// Centre momentum (0.9).
+    pub center_momentum: f64,
+    /// Teacher momentum at step 0 (0.996).
+    pub momentum_start: f64,
+    /// Teacher momentum at the last step (1.0).
+    pub momentum_end: f64,
+    /// Epochs during which the head's last layer is frozen (1).
+    pub freeze_last_layer_epochs: u64,
+    /// Number of global views (2).
+    pub n_global_views: usize,
+}
+
+impl Default for DinoConfig {
+    fn default() -> Self {
+        DinoConfig {
+            hidden_dim: 2048,
+            bottleneck_dim: 256,
+            output_dim: 65536,
+            warmup_teacher_temp: 0.04,
+            teacher_temp: 0.04,
+            warmup_teacher_temp_epochs: 30,
+            student_temp: 0.1,
+            center_momentum: 0.9,
+            momentum_start: 0.996,
+            momentum_end: 1.0,
+            freeze_last_layer_epochs: 1,
+            n_global_views: 2,
+        }
+    }
+}
+
+impl DinoConfig {
+    fn loss(&self) -> DinoLoss {
+        DinoLoss {
+            warmup_teacher_temp: self.warmup_teacher_temp,
+            teacher_temp: self.teacher_temp,
+            warmup_epochs: self.warmup_teacher_temp_epochs,
+            student_temp: self.student_temp,
+            center_momentum: self.center_momentum,
+        }
+    }
+
+    /// Temperatures > 0, momenta in [0, 1], widths ≥ 1, at least one global view.
+    pub fn validate(&self) -> selfsup_core::Result<()> {
+        pos_int("method.hidden_dim", self.hidden_dim)?;
+        pos_int("method.bottleneck_dim", self.bottleneck_dim)?;
+        pos_int("method.output_dim", self.output_dim)?;
+        check::positive("method.warmup_teacher_temp", self.warmup_teacher_temp)?;
+        check::positive("method.teacher_temp", self.teacher_temp)?;
+        check::positive("method.student_temp", self.student_temp)?;
+        check::probability("method.center_momentum", self.center_momentum)?;
+        check::probability("method.momentum_start", self.momentum_start)?;
+        check::probability("method.momentum_end", self.momentum_end)?;
+        check::at_least("method.n_global_views", self.n_global_views, 1)
+    }
+}
+
+/// The DINO projection head; see the module documentation.
+#[derive(Debug)]
+pub struct DinoHead {
+    layers: Vec<nn::Linear>,
+    weight_v: Tensor,
+}
+
+impl DinoHead {
+    /// `input → hidden → hidden → bottleneck → (normalised) → output`.
+    pub fn new(p: &nn::Path<'_>, input: i64, hidden: i64, bottleneck: i64, output: i64) -> Self {
+        let dims = [input, hidden, hidden, bottleneck];
+        let layers = (0..3)
+            .map(|i| nn::linear(p / "layers" / i, dims[i], dims[i + 1], Default::default()))
+            .collect();
+        let weight_v = (p / "last_layer").var(
+            "weight_v",
+            &[output, bottleneck],
+            nn::Init::Randn {
+                mean: 0.0,
+                stdev: 0.02,
+            },
+        );
+        DinoHead { layers, weight_v }
+    }
+
+    /// Forward pass; `freeze_last` stops the gradient into the last layer.
+    pub fn forward(&self, x: &Tensor, freeze_last: bool) -> Tensor {
+        let mut h = x.shallow_clone();
+        for (i, l) in self.layers.iter().enumerate() {
+            h = l.forward(&h);
+            if i < 2 {
+                h = h.gelu("none");
+            }
+        }
+        let h = normalize(&h);
+        let v = if freeze_last {
+            self.weight_v.detach()
+        } else {
+            self.weight_v.shallow_clone()
+        };
+        h.mm(&normalize(&v).tr())
+    }
+}
+
+/// See the module documentation.
+#[derive(Debug)]
+pub struct Dino {
+    vs: VarStore,
+    backbone: Box<dyn Backbone>,
+    head: DinoHead,
+    teacher: (Box<dyn Backbone>, DinoHead),
+    center: Tensor,
+    loss: DinoLoss,
+    cfg: DinoConfig,
+}
+
+impl Dino {
+    /// Builds DINO.
+    pub fn new(vs: VarStore, c: &DinoConfig, b: &BackboneConfig, in_ch: i64) -> Result<Self> {
+        c.validate()?;
+        let root = vs.root();
+        let backbone = build_backbone(&(&root / "backbone"), b, in_ch)?;
+        let d = backbone.output_dim();
+        let head = DinoHead::new(
+            &(&root / "head"),
+            d,
+            c.hidden_dim,
+            c.bottleneck_dim,
+            c.output_dim,
+        );
+        let teacher = build_frozen(&(&root / "teacher"), |p| {
+            let tb = build_backbone(&(p / "backbone"), b, in_ch)?;
+            let th = DinoHead::new(
+                &(p / "head"),
+                d,
+                c.hidden_dim,
+                c.bottleneck_dim,
+                c.output_dim,
+            );
+            Ok((tb, th))
+        })?;
+        copy_prefix(&vs, "backbone", "teacher.backbone")?;
+        copy_prefix(&vs, "head", "teacher.head")?;
+        let center = root.zeros_no_train("center", &[1, c.output_dim]);
+        Ok(Dino {
+            vs,
+            backbone,
+            head,
+            teacher,
+            center,
+            loss: c.loss(),
+            cfg: c.clone(),
+        })
+    }
+}
+
+impl Method for Dino {
+    fn name(&self) -> &str {
+        "dino"
+    }
+
+    fn var_store(&self) -> &VarStore {
+        &self.vs
+    }
+
+    fn var_store_mut(&mut self) -> &mut VarStore {
+        &mut self.vs
+    }
+
+    fn step(&mut self, batch: &Batch, info: &StepInfo) -> Result<StepOutput> {
+        let n_global = self.cfg.n_global_views;
+        view(batch, 0, "dino", n_global.max(2))?;
+        let freeze = info.epoch < self.cfg.freeze_last_layer_epochs;
+        let teacher: Vec<Tensor> = tch::no_grad(|| {
+            batch.views[..n_global]
+                .iter()
+                .map(|x| {
+                    self.teacher
+                        .1
+                        .forward(&self.teacher.0.forward_t(x, true), false)
+                        .detach()
+                })
+                .collect()
+        });
+        let student: Vec<Tensor> = batch
+            .views
+            .iter()
+            .map(|x| self.head.forward(&self.backbone.forward_t(x, true), freeze))
+            .collect();
+        let loss = self
+            .loss
+            .forward(&teacher, &student, &self.center, info.epoch)?;
+        let new_center = self.loss.updated_center(&teacher, &self.center);
+        tch::no_grad(|| {
+            let _ = self.center.copy_(&new_center);
+        });
+        Ok(StepOutput {
+            loss,
+            scalars: vec![
+                ("teacher_temp".into(), self.loss.teacher_temp_at(info.epoch)),
+                (
+                    "momentum".into(),
+                    cosine_momentum(
+                        info.step,
+                        info.total_steps,
+                        self.cfg.momentum_start,
+                        self.cfg.momentum_end,
+                    ),
+                ),
+                ("embedding_std".into(), embedding_std(&student[0])),
+            ],
+        })
+    }
+
+    fn after_optimizer_step(&mut self, info: &StepInfo) -> Result<()> {
+        let m = cosine_momentum(
+            info.step,
+            info.total_steps,
+            self.cfg.momentum_start,
+            self.cfg.momentum_end,
+        );
+        ema_update(&self.vs, "teacher.backbone", "backbone", m)?;
+        ema_update(&self.vs, "teacher.head", "head", m)?;
+        Ok(())
+    }
+
+    fn embed(&self, x: &Tensor) -> Result<Tensor> {
+        embed_with(self.backbone.as_ref(), x)
+    }
+
+    fn embed_dim(&self) -> i64 {
+        self.backbone.output_dim()
+    }
+}

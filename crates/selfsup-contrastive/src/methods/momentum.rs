@@ -1,0 +1,428 @@
+//! Methods with a predictor and/or a momentum (EMA) target network: MoCo v2, MoCo v3, BYOL, SimSiam.
+//!
+//! - **MoCo v2**: query `q = proj(x0)`, key `k = proj_m(x1)` from the momentum network (no gradient);
+//!   NT-Xent with the queue's contents as negatives ([`crate::NtXentLoss::forward_with_negatives`]),
+//!   then the normalised keys are enqueued (FIFO, 65 536 random unit vectors at start as in MoCo's
+//!   code). Head `d-2048-128` without BN, `τ = 0.2`, constant momentum 0.999.
+//! - **MoCo v3**: predictor on the online side; `ctr(q1, k2) + ctr(q2, k1)` with
+//!   `ctr(q, k) = 2τ·CE(q̂ k̂ᵀ/τ, i)` (in-batch negatives only), heads `d-4096-256` (BN, last BN) and
+//!   `256-4096-256` (BN, last BN), momentum cosine 0.99 → 1, `τ = 0.2`.
+//! - **BYOL**: `½(D(p0, sg(t1)) + D(p1, sg(t0)))` with negative cosine `D`, target projections `t` from
+//!   the momentum network, heads `d-4096-256` and `256-4096-256` with BN, momentum cosine 0.996 → 1.
+//! - **SimSiam**: as BYOL but the targets are the online projections with stop-gradient (no momentum
+//!   network); heads `d-2048-2048-2048` (BN, last BN) and `2048-512-2048` (BN).
+//!
+//! The momentum network lives under `momentum.backbone.*` / `momentum.projection_head.*` as
+//! non-trainable variables, initialised as a copy of the online network and updated by
+//! [`selfsup_nn::ema_update`] after every optimizer step with the momentum of that step
+//! ([`selfsup_nn::cosine_momentum`] over the run's steps).
+
+use super::{embed_with, embedding_std, pos_int, view, Net};
+use crate::losses::{arange, cross_entropy, normalize, NegativeCosineSimilarity, NtXentLoss};
+use crate::MemoryBank;
+use selfsup_core::check;
+use selfsup_nn::heads::ProjectionHead;
+use selfsup_nn::{
+    build_frozen, copy_prefix, cosine_momentum, ema_update, BackboneConfig, Batch, Method, Result,
+    StepInfo, StepOutput,
+};
+use serde::{Deserialize, Serialize};
+use tch::nn::{ModuleT, VarStore};
+use tch::Tensor;
+
+/// MoCo v2 hyper-parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MocoV2Config {
+    /// Temperature (0.2).
+    pub temperature: f64,
+    /// Queue length (65536).
+    pub memory_bank_size: i64,
+    /// EMA momentum (0.999).
+    pub momentum: f64,
+    /// Projection hidden width (2048).
+    pub hidden_dim: i64,
+    /// Projection output width (128).
+    pub output_dim: i64,
+}
+
+impl Default for MocoV2Config {
+    fn default() -> Self {
+        MocoV2Config {
+            temperature: 0.2,
+            memory_bank_size: 65536,
+            momentum: 0.999,
+            hidden_dim: 2048,
+            output_dim: 128,
+        }
+    }
+}
+
+impl MocoV2Config {
+    /// Temperature > 0, momentum in [0, 1], sizes ≥ 1.
+    pub fn validate(&self) -> selfsup_core::Result<()> {
+        check::positive("method.temperature", self.temperature)?;
+        check::probability("method.momentum", self.momentum)?;
+        pos_int("method.memory_bank_size", self.memory_bank_size)?;
+        pos_int("method.hidden_dim", self.hidden_dim)?;
+        pos_int("method.output_dim", self.output_dim)
+    }
+}
+
+/// MoCo v3 hyper-parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MocoV3Config {
+    /// Temperature (0.2).
+    pub temperature: f64,
+    /// Momentum at step 0 (0.99).
+    pub momentum_start: f64,
+    /// Momentum at the last step (1.0).
+    pub momentum_end: f64,
+    /// Hidden width of projection and prediction heads (4096).
+    pub hidden_dim: i64,
+    /// Output width (256).
+    pub output_dim: i64,
+}
+
+impl Default for MocoV3Config {
+    fn default() -> Self {
+        MocoV3Config {
+            temperature: 0.2,
+            momentum_start: 0.99,
+            momentum_end: 1.0,
+            hidden_dim: 4096,
+            output_dim: 256,
+        }
+    }
+}
+
+impl MocoV3Config {
+    /// Temperature > 0, momenta in [0, 1], widths ≥ 1.
+    pub fn validate(&self) -> selfsup_core::Result<()> {
+        check::positive("method.temperature", self.temperature)?;
+        check::probability("method.momentum_start", self.momentum_start)?;
+        check::probability("method.momentum_end", self.momentum_end)?;
+        pos_int("method.hidden_dim", self.hidden_dim)?;
+        pos_int("method.output_dim", self.output_dim)
+    }
+}
+
+/// BYOL hyper-parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ByolConfig {
+    /// Momentum at step 0 (0.996).
+    pub momentum_start: f64,
+    /// Momentum at the last step (1.0).
+    pub momentum_end: f64,
+    /// Hidden width of projection and prediction heads (4096).
+    pub hidden_dim: i64,
+    /// Output width (256).
+    pub output_dim: i64,
+}
+
+impl Default for ByolConfig {
+    fn default() -> Self {
+        ByolConfig {
+            momentum_start: 0.996,
+            momentum_end: 1.0,
+            hidden_dim: 4096,
+            output_dim: 256,
+        }
+    }
+}
+
+impl ByolConfig {
+    /// Momenta in [0, 1], widths ≥ 1.
+    pub fn validate(&self) -> selfsup_core::Result<()> {
+        check::probability("method.momentum_start", self.momentum_start)?;
+        check::probability("method.momentum_end", self.momentum_end)?;
+        pos_int("method.hidden_dim", self.hidden_dim)?;
+        pos_int("method.output_dim", self.output_dim)
+    }
+}
+
+/// SimSiam hyper-parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimSiamConfig {
+    /// Projection hidden and output width (2048).
+    pub output_dim: i64,
+    /// Predictor bottleneck width (512).
+    pub predictor_hidden_dim: i64,
+}
+
+impl Default for SimSiamConfig {
+    fn default() -> Self {
+        SimSiamConfig {
+            output_dim: 2048,
+            predictor_hidden_dim: 512,
+        }
+    }
+}
+
+impl SimSiamConfig {
+    /// Widths ≥ 1.
+    pub fn validate(&self) -> selfsup_core::Result<()> {
+        pos_int("method.output_dim", self.output_dim)?;
+        pos_int("method.predictor_hidden_dim", self.predictor_hidden_dim)
+    }
+}
+
+#[derive(Debug)]
+enum Variant {
+    MocoV2 { loss: NtXentLoss, queue: MemoryBank },
+    MocoV3 { temperature: f64 },
+    Byol,
+    SimSiam,
+}
+
+/// One of MoCo v2 / MoCo v3 / BYOL / SimSiam; see the module documentation.
+#[derive(Debug)]
+pub struct MomentumMethod {
+    name: &'static str,
+    vs: VarStore,
+    online: Net,
+    predictor: Option<ProjectionHead>,
+    target: Option<Net>,
+    momentum: (f64, f64),
+    variant: Variant,
+}
+
+impl MomentumMethod {
+    fn build(
+        name: &'static str,
+        vs: VarStore,
+        b: &BackboneConfig,
+        in_ch: i64,
+        head: (&[i64], bool, bool),
+        predictor: Option<(&[i64], bool)>,
+        with_target: bool,
+        momentum: (f64, f64),
+        variant: impl FnOnce(&VarStore) -> Result<Variant>,
+    ) -> Result<Self> {
+        let root = vs.root();
+        let online = Net::build(&root, b, in_ch, head.0, head.1, head.2)?;
+        let predictor = match predictor {
+            Some((dims, last_bn)) => {
+                let mut d = vec![online.projection.output_dim()];
+                d.extend_from_slice(dims);
+                Some(ProjectionHead::new(
+                    &(&root / "prediction_head"),
+                    &d,
+                    true,
+                    last_bn,
+                )?)
+            }
+            None => None,
+        };
+        let target = if with_target {
+            let t = build_frozen(&(&root / "momentum"), |p| {
+                Net::build(p, b, in_ch, head.0, head.1, head.2)
+            })?;
+            copy_prefix(&vs, "backbone", "momentum.backbone")?;
+            copy_prefix(&vs, "projection_head", "momentum.projection_head")?;
+            Some(t)
+        } else {
+            None
+        };
+        let variant = variant(&vs)?;
+        Ok(MomentumMethod {
+            name,
+            vs,
+            online,
+            predictor,
+            target,
+            momentum,
+            variant,
+        })
+    }
+
+    /// MoCo v2.
+    pub fn moco_v2(vs: VarStore, c: &MocoV2Config, b: &BackboneConfig, in_ch: i64) -> Result<Self> {
+        c.validate()?;
+        let (t, size, dim) = (c.temperature, c.memory_bank_size, c.output_dim);
+        Self::build(
+            "moco_v2",
+            vs,
+            b,
+            in_ch,
+            (&[c.hidden_dim, c.output_dim], false, false),
+            None,
+            true,
+            (c.momentum, c.momentum),
+            |vs| {
+                Ok(Variant::MocoV2 {
+                    loss: NtXentLoss::new(t)?,
+                    queue: MemoryBank::new(&(vs.root() / "queue"), size, dim, true)?,
+                })
+            },
+        )
+    }
+
+    /// MoCo v3.
+    pub fn moco_v3(vs: VarStore, c: &MocoV3Config, b: &BackboneConfig, in_ch: i64) -> Result<Self> {
+        c.validate()?;
+        let t = c.temperature;
+        Self::build(
+            "moco_v3",
+            vs,
+            b,
+            in_ch,
+            (&[c.hidden_dim, c.output_dim], true, true),
+            Some((&[c.hidden_dim, c.output_dim], true)),
+            true,
+            (c.momentum_start, c.momentum_end),
+            |_| Ok(Variant::MocoV3 { temperature: t }),
+        )
+    }
+
+    /// BYOL.
+    pub fn byol(vs: VarStore, c: &ByolConfig, b: &BackboneConfig, in_ch: i64) -> Result<Self> {
+        c.validate()?;
+        Self::build(
+            "byol",
+            vs,
+            b,
+            in_ch,
+            (&[c.hidden_dim, c.output_dim], true, false),
+            Some((&[c.hidden_dim, c.output_dim], false)),
+            true,
+            (c.momentum_start, c.momentum_end),
+            |_| Ok(Variant::Byol),
+        )
+    }
+
+    /// SimSiam.
+    pub fn simsiam(
+        vs: VarStore,
+        c: &SimSiamConfig,
+        b: &BackboneConfig,
+        in_ch: i64,
+    ) -> Result<Self> {
+        c.validate()?;
+        Self::build(
+            "simsiam",
+            vs,
+            b,
+            in_ch,
+            (&[c.output_dim, c.output_dim, c.output_dim], true, true),
+            Some((&[c.predictor_hidden_dim, c.output_dim], false)),
+            false,
+            (1.0, 1.0),
+            |_| Ok(Variant::SimSiam),
+        )
+    }
+
+    fn target_z(&self, x: &Tensor) -> Tensor {
+        tch::no_grad(|| match &self.target {
+            Some(t) => t.forward(x, true).1,
+            None => self.online.forward(x, true).1,
+        })
+        .detach()
+    }
+
+    fn predict(&self, z: &Tensor) -> Tensor {
+        match &self.predictor {
+            Some(p) => p.forward_t(z, true),
+            None => z.shallow_clone(),
+        }
+    }
+}
+
+fn moco_v3_ctr(q: &Tensor, k: &Tensor, t: f64) -> Tensor {
+    let logits = normalize(q).mm(&normalize(k).tr()) / t;
+    cross_entropy(&logits, &arange(q.size()[0], q)) * (2.0 * t)
+}
+
+impl Method for MomentumMethod {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn var_store(&self) -> &VarStore {
+        &self.vs
+    }
+
+    fn var_store_mut(&mut self) -> &mut VarStore {
+        &mut self.vs
+    }
+
+    fn step(&mut self, batch: &Batch, info: &StepInfo) -> Result<StepOutput> {
+        let x0 = view(batch, 0, self.name, 2)?;
+        let x1 = view(batch, 1, self.name, 2)?;
+        let mut scalars = Vec::new();
+        let moco_v3_t = match &self.variant {
+            Variant::MocoV3 { temperature } => Some(*temperature),
+            _ => None,
+        };
+        let loss = if let Variant::MocoV2 { loss, queue } = &mut self.variant {
+            let (_, q) = self.online.forward(x0, true);
+            let target = self
+                .target
+                .as_ref()
+                .expect("MoCo v2 has a momentum network");
+            let k = tch::no_grad(|| target.forward(x1, true).1).detach();
+            let l = loss.forward_with_negatives(&q, &k, &queue.contents())?;
+            queue.enqueue(&normalize(&k))?;
+            scalars.push(("embedding_std".into(), embedding_std(&q)));
+            l
+        } else if let Some(t) = moco_v3_t {
+            let (_, z0) = self.online.forward(x0, true);
+            let (_, z1) = self.online.forward(x1, true);
+            let q0 = self.predict(&z0);
+            let q1 = self.predict(&z1);
+            let k0 = self.target_z(x0);
+            let k1 = self.target_z(x1);
+            scalars.push(("embedding_std".into(), embedding_std(&q0)));
+            moco_v3_ctr(&q0, &k1, t) + moco_v3_ctr(&q1, &k0, t)
+        } else {
+            let (_, z0) = self.online.forward(x0, true);
+            let (_, z1) = self.online.forward(x1, true);
+            let p0 = self.predict(&z0);
+            let p1 = self.predict(&z1);
+            let (t0, t1) = if self.target.is_some() {
+                (self.target_z(x0), self.target_z(x1))
+            } else {
+                (z0.detach(), z1.detach())
+            };
+            scalars.push(("embedding_std".into(), embedding_std(&z0)));
+            NegativeCosineSimilarity.symmetric(&p0, &p1, &t0, &t1)?
+        };
+        if self.target.is_some() {
+            scalars.push((
+                "momentum".into(),
+                cosine_momentum(
+                    info.step,
+                    info.total_steps,
+                    self.momentum.0,
+                    self.momentum.1,
+                ),
+            ));
+        }
+        Ok(StepOutput { loss, scalars })
+    }
+
+    fn after_optimizer_step(&mut self, info: &StepInfo) -> Result<()> {
+        if self.target.is_some() {
+            let m = cosine_momentum(
+                info.step,
+                info.total_steps,
+                self.momentum.0,
+                self.momentum.1,
+            );
+            ema_update(&self.vs, "momentum.backbone", "backbone", m)?;
+            ema_update(&self.vs, "momentum.projection_head", "projection_head", m)?;
+        }
+        Ok(())
+    }
+
+    fn embed(&self, x: &Tensor) -> Result<Tensor> {
+        embed_with(self.online.backbone.as_ref(), x)
+    }
+
+    fn embed_dim(&self) -> i64 {
+        self.online.backbone.output_dim()
+    }
+}

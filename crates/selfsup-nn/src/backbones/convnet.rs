@@ -1,0 +1,88 @@
+//! The small VGG-like ConvNet: `len(widths)` blocks of conv3×3 (padding 1, no bias) → BN → ReLU →
+//! 2×2 max-pool, then a global average pool. The default widths 32-64-128-256 are the 4-block network
+//! of the reference benchmark. Max-pooling is skipped once a feature map is smaller than 2×2, so the
+//! network also accepts small inputs (28×28 MNIST goes 28→14→7→3→1).
+//!
+//! Parameter names: `blocks.{i}.conv.weight`, `blocks.{i}.bn.{weight,bias,running_mean,...}`.
+
+use super::{global_avg_pool, positive_i64, Backbone};
+use crate::layers::{conv2d, BatchNorm};
+use crate::Result;
+use serde::{Deserialize, Serialize};
+use tch::nn::{self, Module, ModuleT};
+use tch::Tensor;
+
+/// Configuration of a [`ConvNet`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConvNetConfig {
+    /// Output channels of each block.
+    pub widths: Vec<i64>,
+}
+
+impl Default for ConvNetConfig {
+    fn default() -> Self {
+        ConvNetConfig {
+            widths: vec![32, 64, 128, 256],
+        }
+    }
+}
+
+impl ConvNetConfig {
+    /// At least one block, every width ≥ 1.
+    pub fn validate(&self) -> selfsup_core::Result<()> {
+        selfsup_core::check::at_least("backbone.widths (number of blocks)", self.widths.len(), 1)?;
+        for (i, &w) in self.widths.iter().enumerate() {
+            positive_i64(&format!("backbone.widths[{i}]"), w)?;
+        }
+        Ok(())
+    }
+}
+
+/// See the module documentation.
+#[derive(Debug)]
+pub struct ConvNet {
+    blocks: Vec<(nn::Conv2D, BatchNorm)>,
+    output_dim: i64,
+}
+
+impl ConvNet {
+    /// Builds the network under `p` for `in_channels` input channels.
+    pub fn new(p: &nn::Path<'_>, cfg: &ConvNetConfig, in_channels: i64) -> Result<Self> {
+        cfg.validate()?;
+        let mut c_in = in_channels;
+        let mut blocks = Vec::new();
+        for (i, &w) in cfg.widths.iter().enumerate() {
+            let b = p / "blocks" / i;
+            blocks.push((
+                conv2d(&(&b / "conv"), c_in, w, 3, 1, 1, false),
+                BatchNorm::new(&(&b / "bn"), w),
+            ));
+            c_in = w;
+        }
+        Ok(ConvNet {
+            blocks,
+            output_dim: c_in,
+        })
+    }
+}
+
+impl ModuleT for ConvNet {
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        let mut x = xs.shallow_clone();
+        for (conv, bn) in &self.blocks {
+            x = bn.forward_t(&conv.forward(&x), train).relu();
+            let s = x.size();
+            if s[2] >= 2 && s[3] >= 2 {
+                x = x.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false);
+            }
+        }
+        global_avg_pool(&x)
+    }
+}
+
+impl Backbone for ConvNet {
+    fn output_dim(&self) -> i64 {
+        self.output_dim
+    }
+}

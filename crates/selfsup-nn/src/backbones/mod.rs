@@ -1,0 +1,144 @@
+//! Backbones (encoders): every one is a [`tch::nn::ModuleT`] that maps a batch to `N × output_dim`
+//! features, reports [`Backbone::output_dim`], and is configured from serde through [`BackboneConfig`].
+//!
+//! | kind | input | module |
+//! | --- | --- | --- |
+//! | `mlp` | anything, flattened to `N × input_dim` | [`crate::Mlp`] |
+//! | `conv_net` | `N×C×H×W` | [`ConvNet`]: blocks of conv3×3-BN-ReLU-maxpool, global average pool |
+//! | `resnet18/34/50` | `N×C×H×W` | [`ResNet`] with torchvision's parameter names, ImageNet or CIFAR stem |
+//! | `vit` | `N×C×H×W` | [`Vit`]: patch embedding, pre-norm Transformer, class token |
+//! | `audio_cnn` | `N×1×mels×frames` (log-mel) | [`ConvNet`] over the spectrogram |
+//! | `conv1d` | `N×1×T` (waveform) | [`Conv1dNet`] |
+//! | `transformer_encoder` | `N×L` int64 token ids | [`TokenTransformer`], mean-pooled |
+//!
+//! Every module is built on a `nn::Path`, whose names are the checkpoint names; nothing random is
+//! drawn outside libtorch's generator, which methods seed from the run seed (`tch::manual_seed`).
+
+mod audio;
+mod convnet;
+mod resnet;
+mod transformer;
+
+pub use audio::{Conv1dConfig, Conv1dNet};
+pub use convnet::{ConvNet, ConvNetConfig};
+pub use resnet::{ResNet, ResNetConfig, ResNetDepth, Stem};
+pub use transformer::{TokenTransformer, TransformerConfig, Vit, VitConfig};
+
+use crate::{Mlp, MlpConfig, Result};
+use serde::{Deserialize, Serialize};
+use tch::nn::{self, ModuleT};
+use tch::Tensor;
+
+/// An encoder: a module with a known output width.
+pub trait Backbone: ModuleT {
+    /// Width of the feature vector the backbone produces.
+    fn output_dim(&self) -> i64;
+}
+
+/// Which backbone to build, with its hyper-parameters (`kind = "conv_net"`, `kind = "resnet18"`, ...).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum BackboneConfig {
+    /// Multi-layer perceptron over the flattened input.
+    Mlp(MlpConfig),
+    /// Small VGG-like ConvNet.
+    ConvNet(ConvNetConfig),
+    /// ResNet-18 (BasicBlock, [2,2,2,2]).
+    #[serde(rename = "resnet18")]
+    ResNet18(ResNetConfig),
+    /// ResNet-34 (BasicBlock, [3,4,6,3]).
+    #[serde(rename = "resnet34")]
+    ResNet34(ResNetConfig),
+    /// ResNet-50 (Bottleneck, [3,4,6,3]).
+    #[serde(rename = "resnet50")]
+    ResNet50(ResNetConfig),
+    /// Vision Transformer.
+    Vit(VitConfig),
+    /// 2-D CNN over log-mel spectrograms (`N×1×mels×frames`).
+    AudioCnn(ConvNetConfig),
+    /// 1-D CNN over raw waveforms (`N×1×T`).
+    Conv1d(Conv1dConfig),
+    /// Transformer encoder over token ids (`N×L`, int64).
+    TransformerEncoder(TransformerConfig),
+}
+
+impl Default for BackboneConfig {
+    fn default() -> Self {
+        BackboneConfig::ConvNet(ConvNetConfig::default())
+    }
+}
+
+impl BackboneConfig {
+    /// Checks every field (messages name the field as `backbone.<field>`).
+    pub fn validate(&self) -> selfsup_core::Result<()> {
+        match self {
+            BackboneConfig::Mlp(c) => c.validate(),
+            BackboneConfig::ConvNet(c) | BackboneConfig::AudioCnn(c) => c.validate(),
+            BackboneConfig::ResNet18(c)
+            | BackboneConfig::ResNet34(c)
+            | BackboneConfig::ResNet50(c) => c.validate(),
+            BackboneConfig::Vit(c) => c.validate(),
+            BackboneConfig::Conv1d(c) => c.validate(),
+            BackboneConfig::TransformerEncoder(c) => c.validate(),
+        }
+    }
+
+    /// The backbone's output width (without building it). `in_channels` matters only for no kind
+    /// today, but is part of the signature so that future kinds may depend on it.
+    pub fn output_dim(&self, _in_channels: i64) -> i64 {
+        match self {
+            BackboneConfig::Mlp(c) => c.output_dim,
+            BackboneConfig::ConvNet(c) | BackboneConfig::AudioCnn(c) => {
+                c.widths.last().copied().unwrap_or(0)
+            }
+            BackboneConfig::ResNet18(_) | BackboneConfig::ResNet34(_) => 512,
+            BackboneConfig::ResNet50(_) => 2048,
+            BackboneConfig::Vit(c) => c.dim,
+            BackboneConfig::Conv1d(c) => c.widths.last().copied().unwrap_or(0),
+            BackboneConfig::TransformerEncoder(c) => c.dim,
+        }
+    }
+}
+
+impl Backbone for Mlp {
+    fn output_dim(&self) -> i64 {
+        Mlp::output_dim(self)
+    }
+}
+
+/// Builds the configured backbone under `p`, for inputs with `in_channels` channels (ignored by
+/// `mlp`, which takes `input_dim`, and by `transformer_encoder`, which takes token ids).
+pub fn build_backbone(
+    p: &nn::Path<'_>,
+    cfg: &BackboneConfig,
+    in_channels: i64,
+) -> Result<Box<dyn Backbone>> {
+    cfg.validate()?;
+    selfsup_core::check::at_least("in_channels", in_channels.max(0) as usize, 1)?;
+    Ok(match cfg {
+        BackboneConfig::Mlp(c) => Box::new(Mlp::new(p, c)?),
+        BackboneConfig::ConvNet(c) | BackboneConfig::AudioCnn(c) => {
+            Box::new(ConvNet::new(p, c, in_channels)?)
+        }
+        BackboneConfig::ResNet18(c) => Box::new(ResNet::new(p, ResNetDepth::R18, c, in_channels)?),
+        BackboneConfig::ResNet34(c) => Box::new(ResNet::new(p, ResNetDepth::R34, c, in_channels)?),
+        BackboneConfig::ResNet50(c) => Box::new(ResNet::new(p, ResNetDepth::R50, c, in_channels)?),
+        BackboneConfig::Vit(c) => Box::new(Vit::new(p, c, in_channels)?),
+        BackboneConfig::Conv1d(c) => Box::new(Conv1dNet::new(p, c, in_channels)?),
+        BackboneConfig::TransformerEncoder(c) => Box::new(TokenTransformer::new(p, c)?),
+    })
+}
+
+/// Global average pool over every dimension after the first two: `N×C×…` → `N×C`.
+pub(crate) fn global_avg_pool(x: &Tensor) -> Tensor {
+    let dims: Vec<i64> = (2..x.dim() as i64).collect();
+    if dims.is_empty() {
+        x.shallow_clone()
+    } else {
+        x.mean_dim(&dims[..], false, x.kind())
+    }
+}
+
+fn positive_i64(field: &str, v: i64) -> selfsup_core::Result<()> {
+    selfsup_core::check::at_least(field, v.max(0) as usize, 1)
+}
