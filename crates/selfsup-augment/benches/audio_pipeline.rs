@@ -10,6 +10,9 @@
 //! - `audio_pipeline/noise_shift_gain`: AddGaussianNoise → Shift → Gain
 //! - `audio_pipeline/mel_spectrogram_n256_h80_m40`: MelSpectrogram(8 kHz, n_fft 256, hop 80, 40 mels)
 
+// criterion's macros define undocumented public functions.
+#![allow(missing_docs)]
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use rayon::prelude::*;
 use selfsup_augment::audio::{
@@ -26,7 +29,11 @@ fn clips() -> Vec<Audio> {
         .filter(|p| p.extension().is_some_and(|e| e == "wav"))
         .collect();
     paths.sort();
-    paths.iter().step_by(5).map(|p| read_wav(p).unwrap()).collect()
+    paths
+        .iter()
+        .step_by(5)
+        .map(|p| read_wav(p).unwrap())
+        .collect()
 }
 
 fn run_pipeline(p: &Compose<Audio>, clips: &[Audio]) -> usize {
@@ -42,7 +49,10 @@ fn run_pipeline(p: &Compose<Audio>, clips: &[Audio]) -> usize {
 
 fn bench(c: &mut Criterion) {
     let clips = clips();
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
     let mut g = c.benchmark_group("audio_pipeline");
     g.throughput(Throughput::Elements(clips.len() as u64));
     g.sample_size(10);
@@ -63,7 +73,9 @@ fn bench(c: &mut Criterion) {
         Box::new(Shift::default()),
         Box::new(Gain::default()),
     ]);
-    g.bench_function("noise_shift_gain", |b| b.iter(|| pool.install(|| run_pipeline(&light, &clips))));
+    g.bench_function("noise_shift_gain", |b| {
+        b.iter(|| pool.install(|| run_pipeline(&light, &clips)))
+    });
 
     let mel = MelSpectrogramConfig {
         sample_rate: 8000,

@@ -5,14 +5,19 @@
 #![cfg(feature = "audio")]
 
 use selfsup_augment::audio::{
-    AddBackgroundNoise, AddGaussianSNR, Gain, LowPassFilter, PitchShift, Resample, Shift, SpeedPerturb, TimeStretch,
+    AddBackgroundNoise, AddGaussianSNR, Gain, LowPassFilter, PitchShift, Resample, Shift,
+    SpeedPerturb, TimeStretch,
 };
-use selfsup_core::{apply_batch, Audio, Compose, Generator, RandomApply, RandomTransform, SampleKey, Transform};
 use selfsup_core::rand::RngCore;
+use selfsup_core::{
+    apply_batch, Audio, Compose, Generator, RandomApply, RandomTransform, SampleKey, Transform,
+};
 use std::f64::consts::TAU;
 
 fn sine(freq: f64, sr: u32, n: usize, amp: f64) -> Audio {
-    let data = (0..n).map(|i| (amp * (TAU * freq * i as f64 / f64::from(sr)).sin()) as f32).collect();
+    let data = (0..n)
+        .map(|i| (amp * (TAU * freq * i as f64 / f64::from(sr)).sin()) as f32)
+        .collect();
     Audio::mono(sr, data).unwrap()
 }
 
@@ -31,7 +36,11 @@ fn measured_freq(x: &[f32], sr: u32) -> f64 {
             crossings.push(i as f64 + a / (a - b));
         }
     }
-    assert!(crossings.len() > 10, "too few crossings: {}", crossings.len());
+    assert!(
+        crossings.len() > 10,
+        "too few crossings: {}",
+        crossings.len()
+    );
     let periods = (crossings.len() - 1) as f64;
     f64::from(sr) * periods / (crossings[crossings.len() - 1] - crossings[0])
 }
@@ -46,7 +55,10 @@ fn pitch_shift_by_k_semitones_scales_the_frequency_by_2_pow_k_over_12() {
             assert_eq!(out.frames(), clip.frames(), "pitch shift keeps the length");
             let want = f0 * 2f64.powf(k / 12.0);
             let got = measured_freq(out.channel(0), sr);
-            assert!((got / want - 1.0).abs() < 0.01, "sr {sr} k {k}: {got} Hz, want {want} Hz");
+            assert!(
+                (got / want - 1.0).abs() < 0.01,
+                "sr {sr} k {k}: {got} Hz, want {want} Hz"
+            );
         }
     }
 }
@@ -63,9 +75,16 @@ fn time_stretch_changes_duration_by_1_over_r_and_keeps_the_pitch() {
         assert!((got / 500.0 - 1.0).abs() < 0.01, "rate {r}: {got} Hz");
         // The amplitude is kept too (window-square normalised overlap-add).
         let mid = &out.channel(0)[out.frames() / 4..3 * out.frames() / 4];
-        assert!((rms(mid) / (0.5 / 2f64.sqrt()) - 1.0).abs() < 0.05, "rate {r}: rms {}", rms(mid));
+        assert!(
+            (rms(mid) / (0.5 / 2f64.sqrt()) - 1.0).abs() < 0.05,
+            "rate {r}: rms {}",
+            rms(mid)
+        );
     }
-    let same = TimeStretch::new(0.5, 2.0, true).unwrap().apply_with(clip.clone(), &1.3).unwrap();
+    let same = TimeStretch::new(0.5, 2.0, true)
+        .unwrap()
+        .apply_with(clip.clone(), &1.3)
+        .unwrap();
     assert_eq!(same.frames(), clip.frames());
 }
 
@@ -88,7 +107,9 @@ fn low_pass_gain_at_twice_the_cutoff_matches_the_analytic_response() {
         for f in [2.0 * fc, 0.5 * fc] {
             let clip = sine(f, sr, 32000, 0.5);
             let t = LowPassFilter::new(20.0, 7900.0, std::f64::consts::FRAC_1_SQRT_2).unwrap();
-            let out = t.apply_with(clip.clone(), &(fc, std::f64::consts::FRAC_1_SQRT_2, 0.0)).unwrap();
+            let out = t
+                .apply_with(clip.clone(), &(fc, std::f64::consts::FRAC_1_SQRT_2, 0.0))
+                .unwrap();
             // Steady state: skip the first half (transient), compare RMS.
             let measured = rms(&out.channel(0)[16000..]) / rms(&clip.channel(0)[16000..]);
             let w = TAU * f / f64::from(sr);
@@ -122,7 +143,10 @@ fn resampling_a_sine_above_the_new_nyquist_leaves_less_than_minus_60_db() {
     assert!((measured_freq(out.channel(0), 8000) / 1000.0 - 1.0).abs() < 1e-4);
     // 44.1 kHz -> 16 kHz: a 9 kHz tone (above 8 kHz) is removed as well.
     let clip = sine(9000.0, 44100, 44100, 0.9);
-    let out = Resample::to(16000).unwrap().apply_with(clip.clone(), &16000).unwrap();
+    let out = Resample::to(16000)
+        .unwrap()
+        .apply_with(clip.clone(), &16000)
+        .unwrap();
     let alias_db = 20.0 * (rms(&out.channel(0)[400..15600]) / rms(clip.channel(0))).log10();
     assert!(alias_db < -60.0, "44.1k->16k leaves {alias_db:.1} dB");
 }
@@ -134,18 +158,34 @@ fn noise_at_a_target_snr_measures_that_snr_within_a_tenth_of_a_db() {
     let t = AddGaussianSNR::new(-5.0, 40.0).unwrap();
     for snr in [-5.0, 0.0, 10.0, 25.0, 40.0] {
         let out = t.apply_with(clip.clone(), &(snr, rng.next_u64())).unwrap();
-        let noise: Vec<f32> = out.data().iter().zip(clip.data()).map(|(a, b)| a - b).collect();
+        let noise: Vec<f32> = out
+            .data()
+            .iter()
+            .zip(clip.data())
+            .map(|(a, b)| a - b)
+            .collect();
         let measured = 20.0 * (rms(clip.data()) / rms(&noise)).log10();
-        assert!((measured - snr).abs() < 0.1, "target {snr} dB, measured {measured} dB");
+        assert!(
+            (measured - snr).abs() < 0.1,
+            "target {snr} dB, measured {measured} dB"
+        );
     }
     // Background noise: a different waveform mixed at the drawn SNR.
     let bg = sine(97.0, 16000, 5000, 1.0);
     let t = AddBackgroundNoise::new(vec![bg], 0.0, 30.0).unwrap();
     for snr in [3.0, 12.0, 30.0] {
         let out = t.apply_with(clip.clone(), &(snr, 0, 0)).unwrap();
-        let noise: Vec<f32> = out.data().iter().zip(clip.data()).map(|(a, b)| a - b).collect();
+        let noise: Vec<f32> = out
+            .data()
+            .iter()
+            .zip(clip.data())
+            .map(|(a, b)| a - b)
+            .collect();
         let measured = 20.0 * (rms(clip.data()) / rms(&noise)).log10();
-        assert!((measured - snr).abs() < 0.1, "background target {snr} dB, measured {measured} dB");
+        assert!(
+            (measured - snr).abs() < 0.1,
+            "background target {snr} dB, measured {measured} dB"
+        );
     }
 }
 
@@ -169,11 +209,16 @@ fn pipeline() -> Compose<Audio> {
 
 #[test]
 fn views_depend_on_the_key_only_not_on_threads() {
-    let clips: Vec<Audio> = (0..12).map(|i| sine(200.0 + 50.0 * i as f64, 8000, 3000 + 100 * i, 0.4)).collect();
+    let clips: Vec<Audio> = (0..12)
+        .map(|i| sine(200.0 + 50.0 * i as f64, 8000, 3000 + 100 * i, 0.4))
+        .collect();
     let keys: Vec<SampleKey> = (0..12).map(|i| SampleKey::new(5, 1, i)).collect();
     let p = pipeline();
     let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
         pool.install(|| apply_batch(&p, clips.clone(), &keys).unwrap())
     };
     let one = run(1);

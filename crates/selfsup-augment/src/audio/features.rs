@@ -166,11 +166,23 @@ impl Stft {
         let left = (n_fft - win_length) / 2;
         full[left..left + win_length].copy_from_slice(&w);
         if normalized {
-            let norm = full.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>().sqrt();
-            full.iter_mut().for_each(|v| *v = (f64::from(*v) / norm) as f32);
+            let norm = full
+                .iter()
+                .map(|&v| f64::from(v) * f64::from(v))
+                .sum::<f64>()
+                .sqrt();
+            full.iter_mut()
+                .for_each(|v| *v = (f64::from(*v) / norm) as f32);
         }
         let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n_fft);
-        Ok(Stft { n_fft, hop, center, pad_mode, window: full, fft })
+        Ok(Stft {
+            n_fft,
+            hop,
+            center,
+            pad_mode,
+            window: full,
+            fft,
+        })
     }
 
     /// FFT size.
@@ -200,10 +212,19 @@ impl Stft {
     /// Fills `frame` (length `n_fft`) with windowed frame `t` of `x`.
     fn load_frame(&self, x: &[f32], t: usize, frame: &mut [f32]) {
         let n = x.len() as i64;
-        let start = (t * self.hop) as i64 - if self.center { (self.n_fft / 2) as i64 } else { 0 };
+        let start = (t * self.hop) as i64
+            - if self.center {
+                (self.n_fft / 2) as i64
+            } else {
+                0
+            };
         if start >= 0 && start + self.n_fft as i64 <= n {
             let s = start as usize;
-            for ((f, &xv), &w) in frame.iter_mut().zip(&x[s..s + self.n_fft]).zip(&self.window) {
+            for ((f, &xv), &w) in frame
+                .iter_mut()
+                .zip(&x[s..s + self.n_fft])
+                .zip(&self.window)
+            {
                 *f = xv * w;
             }
             return;
@@ -338,12 +359,23 @@ impl SpectrogramConfig {
         }
         check::at_least(&format!("{prefix}hop_length"), hop, 1)?;
         check::positive(&format!("{prefix}power"), f64::from(self.power))?;
-        Stft::new(self.n_fft, win, hop, self.window, self.center, self.pad_mode, self.normalized)
+        Stft::new(
+            self.n_fft,
+            win,
+            hop,
+            self.window,
+            self.center,
+            self.pad_mode,
+            self.normalized,
+        )
     }
 
     /// Validates and plans.
     pub fn build(&self) -> Result<SpectrogramExtractor> {
-        Ok(SpectrogramExtractor { stft: self.plan("spectrogram.")?, power: self.power })
+        Ok(SpectrogramExtractor {
+            stft: self.plan("spectrogram.")?,
+            power: self.power,
+        })
     }
 }
 
@@ -450,7 +482,13 @@ pub fn mel_filterbank(
 ) -> Vec<f64> {
     let half = f64::from(sample_rate / 2);
     let all_freqs: Vec<f64> = (0..n_freqs)
-        .map(|i| if n_freqs == 1 { 0.0 } else { half * i as f64 / (n_freqs - 1) as f64 })
+        .map(|i| {
+            if n_freqs == 1 {
+                0.0
+            } else {
+                half * i as f64 / (n_freqs - 1) as f64
+            }
+        })
         .collect();
     let (m_min, m_max) = (scale.hz_to_mel(f_min), scale.hz_to_mel(f_max));
     let f_pts: Vec<f64> = (0..n_mels + 2)
@@ -474,7 +512,10 @@ pub fn mel_filterbank(
 impl MelSpectrogramConfig {
     /// Torchaudio defaults at another sample rate.
     pub fn for_rate(sample_rate: u32) -> Self {
-        MelSpectrogramConfig { sample_rate, ..Default::default() }
+        MelSpectrogramConfig {
+            sample_rate,
+            ..Default::default()
+        }
     }
 
     /// Validates, plans the FFT and computes the filterbank.
@@ -487,7 +528,10 @@ impl MelSpectrogramConfig {
         if !(f_max > self.f_min && f_max <= nyq) {
             return Err(Error::config(
                 "mel.f_max",
-                format!("must be in (f_min = {}, sample_rate / 2 = {nyq}], got {f_max}", self.f_min),
+                format!(
+                    "must be in (f_min = {}, sample_rate / 2 = {nyq}], got {f_max}",
+                    self.f_min
+                ),
             ));
         }
         let spec = SpectrogramConfig {
@@ -515,7 +559,10 @@ impl MelSpectrogramConfig {
             .map(|m| {
                 let col: Vec<f64> = (0..n_freqs).map(|k| fb[k * self.n_mels + m]).collect();
                 match col.iter().position(|&w| w != 0.0) {
-                    None => MelFilter { start: 0, weights: Vec::new() },
+                    None => MelFilter {
+                        start: 0,
+                        weights: Vec::new(),
+                    },
                     Some(first) => {
                         let last = col.iter().rposition(|&w| w != 0.0).unwrap_or(first);
                         MelFilter {
@@ -533,7 +580,12 @@ impl MelSpectrogramConfig {
                 "some mel filters cover no FFT bin and stay all zero (too many mels for n_fft)"
             );
         }
-        Ok(MelSpectrogram { stft, power: self.power, sample_rate: self.sample_rate, filters })
+        Ok(MelSpectrogram {
+            stft,
+            power: self.power,
+            sample_rate: self.sample_rate,
+            filters,
+        })
     }
 }
 
@@ -623,7 +675,11 @@ pub struct AmplitudeToDB {
 
 impl Default for AmplitudeToDB {
     fn default() -> Self {
-        AmplitudeToDB { stype: SType::Power, top_db: None, amin: 1e-10 }
+        AmplitudeToDB {
+            stype: SType::Power,
+            top_db: None,
+            amin: 1e-10,
+        }
     }
 }
 
@@ -668,7 +724,10 @@ pub struct LogMelConfig {
 
 impl Default for LogMelConfig {
     fn default() -> Self {
-        LogMelConfig { mel: MelSpectrogramConfig::default(), top_db: Some(80.0) }
+        LogMelConfig {
+            mel: MelSpectrogramConfig::default(),
+            top_db: Some(80.0),
+        }
     }
 }
 
@@ -691,9 +750,16 @@ impl LogMelConfig {
 
     /// Validates and builds.
     pub fn build(&self) -> Result<LogMel> {
-        let db = AmplitudeToDB { stype: SType::Power, top_db: self.top_db, amin: 1e-10 };
+        let db = AmplitudeToDB {
+            stype: SType::Power,
+            top_db: self.top_db,
+            amin: 1e-10,
+        };
         db.validate()?;
-        Ok(LogMel { mel: self.mel.build()?, db })
+        Ok(LogMel {
+            mel: self.mel.build()?,
+            db,
+        })
     }
 }
 
@@ -734,7 +800,12 @@ pub struct MfccConfig {
 
 impl Default for MfccConfig {
     fn default() -> Self {
-        MfccConfig { n_mfcc: 40, ortho: true, log_mels: false, mel: MelSpectrogramConfig::default() }
+        MfccConfig {
+            n_mfcc: 40,
+            ortho: true,
+            log_mels: false,
+            mel: MelSpectrogramConfig::default(),
+        }
     }
 }
 
@@ -769,8 +840,16 @@ impl MfccConfig {
                 format!("must be in [1, mel.n_mels = {n_mels}], got {}", self.n_mfcc),
             ));
         }
-        let dct = dct_matrix(self.n_mfcc, n_mels, self.ortho).into_iter().map(|v| v as f32).collect();
-        Ok(Mfcc { mel, n_mfcc: self.n_mfcc, log_mels: self.log_mels, dct })
+        let dct = dct_matrix(self.n_mfcc, n_mels, self.ortho)
+            .into_iter()
+            .map(|v| v as f32)
+            .collect();
+        Ok(Mfcc {
+            mel,
+            n_mfcc: self.n_mfcc,
+            log_mels: self.log_mels,
+            dct,
+        })
     }
 }
 
@@ -788,9 +867,17 @@ impl Mfcc {
     pub fn compute(&self, audio: &Audio) -> Result<Spectrogram> {
         let mut mel = self.mel.compute(audio)?;
         if self.log_mels {
-            mel.values.data_mut().iter_mut().for_each(|v| *v = (*v + 1e-6).ln());
+            mel.values
+                .data_mut()
+                .iter_mut()
+                .for_each(|v| *v = (*v + 1e-6).ln());
         } else {
-            AmplitudeToDB { stype: SType::Power, top_db: Some(80.0), amin: 1e-10 }.apply(&mut mel);
+            AmplitudeToDB {
+                stype: SType::Power,
+                top_db: Some(80.0),
+                amin: 1e-10,
+            }
+            .apply(&mut mel);
         }
         let (ch, nm, frames) = mel.values.dims();
         let mut out = vec![0.0f32; ch * self.n_mfcc * frames];
@@ -825,8 +912,19 @@ mod tests {
     #[test]
     fn stft_of_a_bin_centred_cosine_against_a_plain_dft() {
         // Rectangular window, no centring: frame 0 of cos(2π·5n/32) has |X[5]| = 16 exactly.
-        let x: Vec<f32> = (0..64).map(|n| (std::f64::consts::TAU * 5.0 * n as f64 / 32.0).cos() as f32).collect();
-        let stft = Stft::new(32, 32, 16, WindowKind::Rectangular, false, PadMode::Reflect, false).unwrap();
+        let x: Vec<f32> = (0..64)
+            .map(|n| (std::f64::consts::TAU * 5.0 * n as f64 / 32.0).cos() as f32)
+            .collect();
+        let stft = Stft::new(
+            32,
+            32,
+            16,
+            WindowKind::Rectangular,
+            false,
+            PadMode::Reflect,
+            false,
+        )
+        .unwrap();
         assert_eq!(stft.n_frames(64), 3);
         let c = stft.complex(&x);
         let frames = 3;
@@ -836,16 +934,34 @@ mod tests {
 
     #[test]
     fn configs_reject_bad_values_naming_the_field() {
-        let e = MelSpectrogramConfig { n_mels: 0, ..Default::default() }.build().unwrap_err();
+        let e = MelSpectrogramConfig {
+            n_mels: 0,
+            ..Default::default()
+        }
+        .build()
+        .unwrap_err();
         assert!(e.to_string().contains("mel.n_mels"), "{e}");
-        let e = MelSpectrogramConfig { win_length: Some(500), ..Default::default() }.build().unwrap_err();
+        let e = MelSpectrogramConfig {
+            win_length: Some(500),
+            ..Default::default()
+        }
+        .build()
+        .unwrap_err();
         assert!(e.to_string().contains("mel.win_length"), "{e}");
-        let e = MfccConfig { n_mfcc: 200, ..Default::default() }.build().unwrap_err();
+        let e = MfccConfig {
+            n_mfcc: 200,
+            ..Default::default()
+        }
+        .build()
+        .unwrap_err();
         assert!(e.to_string().contains("mfcc.n_mfcc"), "{e}");
-        let e: std::result::Result<MelSpectrogramConfig, _> = serde_json::from_str(r#"{"n_mel": 40}"#);
+        let e: std::result::Result<MelSpectrogramConfig, _> =
+            serde_json::from_str(r#"{"n_mel": 40}"#);
         assert!(e.is_err());
         let mel = MelSpectrogramConfig::default().build().unwrap();
-        let e = mel.compute(&Audio::mono(8000, vec![0.0; 100]).unwrap()).unwrap_err();
+        let e = mel
+            .compute(&Audio::mono(8000, vec![0.0; 100]).unwrap())
+            .unwrap_err();
         assert!(e.to_string().contains("8000"), "{e}");
     }
 }

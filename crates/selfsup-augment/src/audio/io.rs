@@ -50,7 +50,10 @@ pub fn read_wav_with(path: &Path, options: &WavOptions) -> Result<Audio> {
     }
     if let Some(rate) = options.target_rate {
         if rate == 0 {
-            return Err(Error::config("wav_options.target_rate", "must be > 0 Hz, got 0"));
+            return Err(Error::config(
+                "wav_options.target_rate",
+                "must be > 0 Hz, got 0",
+            ));
         }
         if rate != audio.sample_rate() {
             audio = resample(&audio, rate)?;
@@ -72,7 +75,10 @@ pub fn decode_wav(bytes: &[u8], path: &Path) -> Result<Audio> {
         return Err(Error::decode(path, "the header declares 0 channels"));
     }
     if spec.sample_rate == 0 {
-        return Err(Error::decode(path, "the header declares a sample rate of 0 Hz"));
+        return Err(Error::decode(
+            path,
+            "the header declares a sample rate of 0 Hz",
+        ));
     }
     let total = reader.len() as usize;
     // A header may claim more samples than the file holds: never trust it for the allocation.
@@ -82,7 +88,10 @@ pub fn decode_wav(bytes: &[u8], path: &Path) -> Result<Audio> {
             if spec.bits_per_sample != 32 {
                 return Err(Error::decode(
                     path,
-                    format!("unsupported float WAV with {} bits per sample (only 32)", spec.bits_per_sample),
+                    format!(
+                        "unsupported float WAV with {} bits per sample (only 32)",
+                        spec.bits_per_sample
+                    ),
                 ));
             }
             for s in reader.samples::<f32>() {
@@ -94,7 +103,9 @@ pub fn decode_wav(bytes: &[u8], path: &Path) -> Result<Audio> {
             if !matches!(bits, 8 | 16 | 24 | 32) {
                 return Err(Error::decode(
                     path,
-                    format!("unsupported integer WAV with {bits} bits per sample (8, 16, 24 or 32)"),
+                    format!(
+                        "unsupported integer WAV with {bits} bits per sample (8, 16, 24 or 32)"
+                    ),
                 ));
             }
             let scale = 1.0 / (1u64 << (bits - 1)) as f64;
@@ -160,8 +171,12 @@ pub fn write_wav(path: &Path, audio: &Audio, bits: u16) -> Result<()> {
 
 /// Writes `audio` as WAV in the given sample format.
 pub fn write_wav_format(path: &Path, audio: &Audio, format: WavSampleFormat) -> Result<()> {
-    let channels = u16::try_from(audio.channels())
-        .map_err(|_| Error::shape(format!("WAV holds at most 65535 channels, got {}", audio.channels())))?;
+    let channels = u16::try_from(audio.channels()).map_err(|_| {
+        Error::shape(format!(
+            "WAV holds at most 65535 channels, got {}",
+            audio.channels()
+        ))
+    })?;
     let (bits, sample_format) = match format {
         WavSampleFormat::Int(b @ (8 | 16 | 24 | 32)) => (b, hound::SampleFormat::Int),
         WavSampleFormat::Int(b) => {
@@ -201,7 +216,11 @@ pub fn write_wav_format(path: &Path, audio: &Audio, format: WavSampleFormat) -> 
             for f in 0..frames {
                 for c in 0..nch {
                     let x = f64::from(data[c * frames + f]);
-                    let q = if x.is_nan() { 0.0 } else { (x * full).round().clamp(lo, hi) };
+                    let q = if x.is_nan() {
+                        0.0
+                    } else {
+                        (x * full).round().clamp(lo, hi)
+                    };
                     if bits == 8 {
                         writer.write_sample(q as i8).map_err(err)?;
                     } else if bits == 16 {
@@ -225,7 +244,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         // Two channels with distinct content; values on the 8-bit grid so every format is exact.
         let left: Vec<f32> = (0..50).map(|i| (i as f32 - 25.0) / 128.0).collect();
-        let right: Vec<f32> = (0..50).map(|i| (12.0 - i as f32 * 0.5).round() / 128.0).collect();
+        let right: Vec<f32> = (0..50)
+            .map(|i| (12.0 - i as f32 * 0.5).round() / 128.0)
+            .collect();
         let data = [left.clone(), right.clone()].concat();
         let audio = Audio::new(22050, 2, data).unwrap();
         for bits in [8u16, 16, 24, 32] {
@@ -240,7 +261,14 @@ mod tests {
         let p = dir.path().join("i32.wav");
         write_wav_format(&p, &audio, WavSampleFormat::Int(32)).unwrap();
         assert_eq!(read_wav(&p).unwrap(), audio);
-        let mono = read_wav_with(&p, &WavOptions { mono: true, target_rate: None }).unwrap();
+        let mono = read_wav_with(
+            &p,
+            &WavOptions {
+                mono: true,
+                target_rate: None,
+            },
+        )
+        .unwrap();
         assert_eq!(mono.channels(), 1);
         assert!((mono.channel(0)[3] - (left[3] + right[3]) / 2.0).abs() < 1e-7);
     }
@@ -250,17 +278,26 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("missing.wav");
         let e = read_wav(&missing).unwrap_err();
-        assert!(matches!(e, Error::Io { .. }) && e.to_string().contains("missing.wav"), "{e}");
+        assert!(
+            matches!(e, Error::Io { .. }) && e.to_string().contains("missing.wav"),
+            "{e}"
+        );
 
         let empty = dir.path().join("empty.wav");
         std::fs::write(&empty, b"").unwrap();
         let e = read_wav(&empty).unwrap_err();
-        assert!(matches!(e, Error::Decode { .. }) && e.to_string().contains("empty.wav"), "{e}");
+        assert!(
+            matches!(e, Error::Decode { .. }) && e.to_string().contains("empty.wav"),
+            "{e}"
+        );
 
         let junk = dir.path().join("junk.wav");
         std::fs::write(&junk, b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk").unwrap();
         let e = read_wav(&junk).unwrap_err();
-        assert!(matches!(e, Error::Decode { .. }) && e.to_string().contains("junk.wav"), "{e}");
+        assert!(
+            matches!(e, Error::Decode { .. }) && e.to_string().contains("junk.wav"),
+            "{e}"
+        );
 
         let good = dir.path().join("good.wav");
         write_wav(&good, &Audio::mono(8000, vec![0.25; 1000]).unwrap(), 16).unwrap();

@@ -31,16 +31,19 @@ pub mod transforms;
 pub mod vocoder;
 
 pub use features::{
-    AmplitudeToDB, LogMel, LogMelConfig, MelNorm, MelScale, MelSpectrogram, MelSpectrogramConfig, Mfcc, MfccConfig,
-    PadMode, SType, SpectrogramConfig, SpectrogramExtractor, Stft, WindowKind,
+    AmplitudeToDB, LogMel, LogMelConfig, MelNorm, MelScale, MelSpectrogram, MelSpectrogramConfig,
+    Mfcc, MfccConfig, PadMode, SType, SpectrogramConfig, SpectrogramExtractor, Stft, WindowKind,
 };
-pub use io::{decode_wav, read_wav, read_wav_with, write_wav, write_wav_format, WavOptions, WavSampleFormat};
+pub use io::{
+    decode_wav, read_wav, read_wav_with, write_wav, write_wav_format, WavOptions, WavSampleFormat,
+};
 pub use preview::save_spectrograms;
 pub use recipes::{AudioRecipe, ByolAConfig, ColaConfig, MixWithSelf};
 pub use resample::{resample, resample_with, ResampleQuality, Resampler};
 pub use specaugment::{FrequencyMasking, TimeMasking};
 pub use transforms::{
-    mixup_batch, AddBackgroundNoise, AddGaussianNoise, AddGaussianSNR, ApplyImpulseResponse, BandPassFilter, Biquad,
-    BiquadKind, ClippingDistortion, Gain, HighPassFilter, HighShelfFilter, LowPassFilter, LowShelfFilter, PadOrCrop,
-    PitchShift, PolarityInversion, RandomCrop, Resample, Shift, SpeedPerturb, TimeMask, TimeStretch,
+    mixup_batch, AddBackgroundNoise, AddGaussianNoise, AddGaussianSNR, ApplyImpulseResponse,
+    BandPassFilter, Biquad, BiquadKind, ClippingDistortion, Gain, HighPassFilter, HighShelfFilter,
+    LowPassFilter, LowShelfFilter, PadOrCrop, PitchShift, PolarityInversion, RandomCrop, Resample,
+    Shift, SpeedPerturb, TimeMask, TimeStretch,
 };

@@ -22,7 +22,11 @@ const CMAP: [[f32; 3]; 6] = [
 ];
 
 fn colour(t: f32) -> [u8; 3] {
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let x = t * (CMAP.len() - 1) as f32;
     let i = (x.floor() as usize).min(CMAP.len() - 2);
     let f = x - i as f32;
@@ -42,7 +46,9 @@ pub fn render_spectrograms(specs: &[Spectrogram]) -> Result<(usize, usize, Vec<u
     let width = specs.iter().map(|s| s.n_frames()).max().unwrap_or(0).max(1);
     let height = specs.iter().map(|s| s.n_freq()).sum::<usize>() + GAP * (specs.len() - 1);
     if height == 0 {
-        return Err(Error::shape("nothing to preview: spectrograms have no rows"));
+        return Err(Error::shape(
+            "nothing to preview: spectrograms have no rows",
+        ));
     }
     let mut px = vec![20u8; width * height * 3];
     let mut y0 = 0;
@@ -53,7 +59,9 @@ pub fn render_spectrograms(specs: &[Spectrogram]) -> Result<(usize, usize, Vec<u
             let (lo, hi) = plane
                 .iter()
                 .filter(|v| v.is_finite())
-                .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+                    (a.min(v), b.max(v))
+                });
             let span = if hi > lo { hi - lo } else { 1.0 };
             for r in 0..rows {
                 let y = y0 + (rows - 1 - r); // low frequencies at the bottom
@@ -81,7 +89,11 @@ fn crc32(bytes: &[u8]) -> u32 {
     for &b in bytes {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc

@@ -17,8 +17,8 @@
 use crate::audio::features::LogMelConfig;
 use crate::audio::transforms::{AddGaussianSNR, Gain, RandomCrop, TimeStretch};
 use selfsup_core::{
-    check, impl_transform, Audio, BoxTransform, Compose, Error, Generator, MultiView, RandomApply, RandomTransform,
-    Result,
+    check, impl_transform, Audio, BoxTransform, Compose, Error, Generator, MultiView, RandomApply,
+    RandomTransform, Result,
 };
 use serde::{Deserialize, Serialize};
 
@@ -59,12 +59,22 @@ impl Default for ColaConfig {
 impl ColaConfig {
     /// The FSDD preset: 8 kHz, 0.5 s segments (FSDD clips average 0.44 s), 40 mels.
     pub fn fsdd() -> Self {
-        ColaConfig { sample_rate: 8000, segment_seconds: 0.5, n_mels: 40, ..Default::default() }
+        ColaConfig {
+            sample_rate: 8000,
+            segment_seconds: 0.5,
+            n_mels: 40,
+            ..Default::default()
+        }
     }
 
     /// Validates every field.
     pub fn validate(&self) -> Result<()> {
-        check::in_range("cola.sample_rate", f64::from(self.sample_rate), 1000.0, 384_000.0)?;
+        check::in_range(
+            "cola.sample_rate",
+            f64::from(self.sample_rate),
+            1000.0,
+            384_000.0,
+        )?;
         check::in_range("cola.segment_seconds", self.segment_seconds, 0.01, 60.0)?;
         check::interval("cola.gain_db", self.gain_db, -60.0, 60.0)?;
         check::probability("cola.gain_p", self.gain_p)?;
@@ -78,7 +88,10 @@ impl ColaConfig {
         let len = (self.segment_seconds * f64::from(self.sample_rate)).round() as usize;
         Ok(Box::new(Compose::new(vec![
             Box::new(RandomCrop::new(len)?),
-            Box::new(RandomApply::new(self.gain_p, Gain::new(self.gain_db.0, self.gain_db.1)?)?),
+            Box::new(RandomApply::new(
+                self.gain_p,
+                Gain::new(self.gain_db.0, self.gain_db.1)?,
+            )?),
             Box::new(RandomApply::new(
                 self.noise_p,
                 AddGaussianSNR::new(self.noise_snr_db.0, self.noise_snr_db.1)?,
@@ -121,7 +134,11 @@ impl RandomTransform<Audio> for MixWithSelf {
     }
     fn sample_params(&self, a: &Audio, rng: &mut Generator) -> Result<(f32, usize)> {
         let lambda = rng.uniform(0.0, self.max_ratio) as f32;
-        let k = if a.frames() > 0 { rng.below(a.frames() as u64) as usize } else { 0 };
+        let k = if a.frames() > 0 {
+            rng.below(a.frames() as u64) as usize
+        } else {
+            0
+        };
         Ok((lambda, k))
     }
     fn apply_with(&self, mut a: Audio, &(lambda, k): &(f32, usize)) -> Result<Audio> {
@@ -183,12 +200,22 @@ impl Default for ByolAConfig {
 impl ByolAConfig {
     /// The FSDD preset: 8 kHz, 0.5 s segments, 40 mels.
     pub fn fsdd() -> Self {
-        ByolAConfig { sample_rate: 8000, segment_seconds: 0.5, n_mels: 40, ..Default::default() }
+        ByolAConfig {
+            sample_rate: 8000,
+            segment_seconds: 0.5,
+            n_mels: 40,
+            ..Default::default()
+        }
     }
 
     /// Validates every field.
     pub fn validate(&self) -> Result<()> {
-        check::in_range("byol_a.sample_rate", f64::from(self.sample_rate), 1000.0, 384_000.0)?;
+        check::in_range(
+            "byol_a.sample_rate",
+            f64::from(self.sample_rate),
+            1000.0,
+            384_000.0,
+        )?;
         check::in_range("byol_a.segment_seconds", self.segment_seconds, 0.01, 60.0)?;
         check::probability("byol_a.mix_ratio", self.mix_ratio)?;
         check::interval("byol_a.noise_snr_db", self.noise_snr_db, -20.0, 120.0)?;
@@ -297,25 +324,53 @@ mod tests {
 
     #[test]
     fn recipes_round_trip_through_serde_and_reject_unknown_fields() {
-        let r: AudioRecipe = serde_json::from_str(r#"{"kind": "cola", "sample_rate": 8000, "n_mels": 40}"#).unwrap();
+        let r: AudioRecipe =
+            serde_json::from_str(r#"{"kind": "cola", "sample_rate": 8000, "n_mels": 40}"#).unwrap();
         assert_eq!(r.sample_rate(), 8000);
         let f = r.features().unwrap();
-        assert_eq!((f.mel.n_mels, f.mel.n_fft, f.mel.hop_length), (40, 256, Some(80)));
+        assert_eq!(
+            (f.mel.n_mels, f.mel.n_fft, f.mel.hop_length),
+            (40, 256, Some(80))
+        );
         let back: AudioRecipe = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
         assert_eq!(back, r);
-        assert!(serde_json::from_str::<AudioRecipe>(r#"{"kind": "cola", "segment": 1.0}"#).is_err());
+        assert!(
+            serde_json::from_str::<AudioRecipe>(r#"{"kind": "cola", "segment": 1.0}"#).is_err()
+        );
         let b: AudioRecipe = toml::from_str("kind = \"byol_a\"\nmix_ratio = 0.3\n").unwrap();
         assert!(matches!(b, AudioRecipe::ByolA(ref c) if c.mix_ratio == 0.3));
-        let e = AudioRecipe::ByolA(ByolAConfig { mix_ratio: 1.5, ..Default::default() }).build().err().unwrap();
+        let e = AudioRecipe::ByolA(ByolAConfig {
+            mix_ratio: 1.5,
+            ..Default::default()
+        })
+        .build()
+        .err()
+        .unwrap();
         assert!(e.to_string().contains("byol_a.mix_ratio"), "{e}");
-        let e = ColaConfig { gain_db: (3.0, -3.0), ..Default::default() }.build().err().unwrap();
+        let e = ColaConfig {
+            gain_db: (3.0, -3.0),
+            ..Default::default()
+        }
+        .build()
+        .err()
+        .unwrap();
         assert!(e.to_string().contains("cola.gain_db"), "{e}");
     }
 
     #[test]
     fn two_views_have_the_segment_length_and_differ() {
-        let clip = Audio::mono(8000, (0..3500).map(|i| ((i as f32) * 0.05).sin() * 0.3).collect()).unwrap();
-        for recipe in [AudioRecipe::Cola(ColaConfig::fsdd()), AudioRecipe::ByolA(ByolAConfig { stretch_p: 1.0, ..ByolAConfig::fsdd() })] {
+        let clip = Audio::mono(
+            8000,
+            (0..3500).map(|i| ((i as f32) * 0.05).sin() * 0.3).collect(),
+        )
+        .unwrap();
+        for recipe in [
+            AudioRecipe::Cola(ColaConfig::fsdd()),
+            AudioRecipe::ByolA(ByolAConfig {
+                stretch_p: 1.0,
+                ..ByolAConfig::fsdd()
+            }),
+        ] {
             let mv = recipe.build().unwrap();
             let views = mv.generate(&clip, SampleKey::new(1, 0, 3)).unwrap();
             assert_eq!(views.len(), 2);

@@ -28,9 +28,17 @@ pub struct ResampleQuality {
 
 impl ResampleQuality {
     /// High attenuation (> 90 dB), for resampling on load and the `Resample` transform.
-    pub const BEST: ResampleQuality = ResampleQuality { zeros: 24, rolloff: 0.94, beta: 12.0 };
+    pub const BEST: ResampleQuality = ResampleQuality {
+        zeros: 24,
+        rolloff: 0.94,
+        beta: 12.0,
+    };
     /// Cheaper (about 60 dB), for the resampling step inside augmentations such as pitch shifting.
-    pub const FAST: ResampleQuality = ResampleQuality { zeros: 8, rolloff: 0.9, beta: 7.0 };
+    pub const FAST: ResampleQuality = ResampleQuality {
+        zeros: 8,
+        rolloff: 0.9,
+        beta: 7.0,
+    };
 }
 
 impl Default for ResampleQuality {
@@ -131,7 +139,12 @@ impl Resampler {
                 .collect();
             Kernels::Table { table, zeros }
         };
-        Ok(Resampler { ratio, cut, half, kernels })
+        Ok(Resampler {
+            ratio,
+            cut,
+            half,
+            kernels,
+        })
     }
 
     /// `new_rate / orig_rate`.
@@ -267,7 +280,11 @@ mod tests {
         let x: Vec<f32> = (0..4000)
             .map(|i| (2.0 * std::f64::consts::PI * 440.0 * i as f64 / sr).sin() as f32)
             .collect();
-        for (new, quality) in [(8000.0, ResampleQuality::BEST), (11025.0, ResampleQuality::BEST), (12345.6, ResampleQuality::FAST)] {
+        for (new, quality) in [
+            (8000.0, ResampleQuality::BEST),
+            (11025.0, ResampleQuality::BEST),
+            (12345.6, ResampleQuality::FAST),
+        ] {
             let r = Resampler::new(sr, new, quality).unwrap();
             let y = r.process(&x);
             assert_eq!(y.len(), (4000.0 * new / sr - 1e-9).ceil() as usize);

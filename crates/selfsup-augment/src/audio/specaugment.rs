@@ -49,7 +49,11 @@ impl Masking {
             Axis::Freq => spec.n_freq(),
         };
         let param = effective_param(self.mask_param, self.p, len);
-        let n = if self.iid_masks { spec.values.channels() } else { 1 };
+        let n = if self.iid_masks {
+            spec.values.channels()
+        } else {
+            1
+        };
         (0..n)
             .map(|_| {
                 if param < 1 {
@@ -65,7 +69,10 @@ impl Masking {
     fn apply(&self, mut spec: Spectrogram, masks: &[(usize, usize)]) -> Result<Spectrogram> {
         let (ch, rows, cols) = spec.values.dims();
         if masks.len() != 1 && masks.len() != ch {
-            return Err(Error::Replay(format!("{} masks for {ch} channels", masks.len())));
+            return Err(Error::Replay(format!(
+                "{} masks for {ch} channels",
+                masks.len()
+            )));
         }
         for c in 0..ch {
             let (s, e) = masks[if masks.len() == 1 { 0 } else { c }];
@@ -157,7 +164,10 @@ mod tests {
         }
         let f = FrequencyMasking::new(3, true).unwrap();
         let out = f.apply_with(spec.clone(), &vec![(1, 2), (0, 0)]).unwrap();
-        assert_eq!(out.values.plane(0).iter().filter(|&&v| v == 0.0).count(), 10);
+        assert_eq!(
+            out.values.plane(0).iter().filter(|&&v| v == 0.0).count(),
+            10
+        );
         assert!(out.values.plane(1).iter().all(|&v| v == 1.0));
         let mut rng = Generator::seed_from_u64(3);
         for _ in 0..100 {

@@ -75,9 +75,15 @@ pub fn load_folder(folder: &Path) -> Result<Vec<Audio>> {
     }
     paths.sort();
     if paths.is_empty() {
-        return Err(Error::config("sounds_path", format!("{} holds no .wav files", folder.display())));
+        return Err(Error::config(
+            "sounds_path",
+            format!("{} holds no .wav files", folder.display()),
+        ));
     }
-    paths.iter().map(|p| read_wav(p).map(|a| a.downmix())).collect()
+    paths
+        .iter()
+        .map(|p| read_wav(p).map(|a| a.downmix()))
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -92,12 +98,18 @@ impl Gain {
     /// Gain in `[min_gain_db, max_gain_db]`, both in `[-120, 120]`.
     pub fn new(min_gain_db: f64, max_gain_db: f64) -> Result<Self> {
         check_range("gain.gain_db", min_gain_db, max_gain_db, -120.0, 120.0)?;
-        Ok(Gain { min_gain_db, max_gain_db })
+        Ok(Gain {
+            min_gain_db,
+            max_gain_db,
+        })
     }
 }
 impl Default for Gain {
     fn default() -> Self {
-        Gain { min_gain_db: -12.0, max_gain_db: 12.0 }
+        Gain {
+            min_gain_db: -12.0,
+            max_gain_db: 12.0,
+        }
     }
 }
 impl RandomTransform<Audio> for Gain {
@@ -124,13 +136,25 @@ pub struct AddGaussianNoise {
 impl AddGaussianNoise {
     /// Noise standard deviation in `[min_amplitude, max_amplitude] ⊂ [0, 10]`.
     pub fn new(min_amplitude: f64, max_amplitude: f64) -> Result<Self> {
-        check_range("add_gaussian_noise.amplitude", min_amplitude, max_amplitude, 0.0, 10.0)?;
-        Ok(AddGaussianNoise { min_amplitude, max_amplitude })
+        check_range(
+            "add_gaussian_noise.amplitude",
+            min_amplitude,
+            max_amplitude,
+            0.0,
+            10.0,
+        )?;
+        Ok(AddGaussianNoise {
+            min_amplitude,
+            max_amplitude,
+        })
     }
 }
 impl Default for AddGaussianNoise {
     fn default() -> Self {
-        AddGaussianNoise { min_amplitude: 0.001, max_amplitude: 0.015 }
+        AddGaussianNoise {
+            min_amplitude: 0.001,
+            max_amplitude: 0.015,
+        }
     }
 }
 impl RandomTransform<Audio> for AddGaussianNoise {
@@ -139,7 +163,10 @@ impl RandomTransform<Audio> for AddGaussianNoise {
         "AddGaussianNoise"
     }
     fn sample_params(&self, _: &Audio, rng: &mut Generator) -> Result<(f64, u64)> {
-        Ok((rng.uniform(self.min_amplitude, self.max_amplitude), rng.next_u64()))
+        Ok((
+            rng.uniform(self.min_amplitude, self.max_amplitude),
+            rng.next_u64(),
+        ))
     }
     fn apply_with(&self, mut a: Audio, &(amp, seed): &(f64, u64)) -> Result<Audio> {
         let mut noise = vec![0.0f32; a.data().len()];
@@ -165,13 +192,25 @@ pub struct AddGaussianSNR {
 impl AddGaussianSNR {
     /// SNR in `[min_snr_db, max_snr_db] ⊂ [-40, 120]`.
     pub fn new(min_snr_db: f64, max_snr_db: f64) -> Result<Self> {
-        check_range("add_gaussian_snr.snr_db", min_snr_db, max_snr_db, -40.0, 120.0)?;
-        Ok(AddGaussianSNR { min_snr_db, max_snr_db })
+        check_range(
+            "add_gaussian_snr.snr_db",
+            min_snr_db,
+            max_snr_db,
+            -40.0,
+            120.0,
+        )?;
+        Ok(AddGaussianSNR {
+            min_snr_db,
+            max_snr_db,
+        })
     }
 }
 impl Default for AddGaussianSNR {
     fn default() -> Self {
-        AddGaussianSNR { min_snr_db: 5.0, max_snr_db: 40.0 }
+        AddGaussianSNR {
+            min_snr_db: 5.0,
+            max_snr_db: 40.0,
+        }
     }
 }
 impl RandomTransform<Audio> for AddGaussianSNR {
@@ -180,7 +219,10 @@ impl RandomTransform<Audio> for AddGaussianSNR {
         "AddGaussianSNR"
     }
     fn sample_params(&self, _: &Audio, rng: &mut Generator) -> Result<(f64, u64)> {
-        Ok((rng.uniform(self.min_snr_db, self.max_snr_db), rng.next_u64()))
+        Ok((
+            rng.uniform(self.min_snr_db, self.max_snr_db),
+            rng.next_u64(),
+        ))
     }
     fn apply_with(&self, mut a: Audio, &(snr, seed): &(f64, u64)) -> Result<Audio> {
         let s = rms(a.data());
@@ -211,10 +253,20 @@ pub struct AddBackgroundNoise {
 impl AddBackgroundNoise {
     /// Background clips given in memory; SNR in `[min_snr_db, max_snr_db] ⊂ [-40, 120]`.
     pub fn new(sounds: Vec<Audio>, min_snr_db: f64, max_snr_db: f64) -> Result<Self> {
-        check_range("add_background_noise.snr_db", min_snr_db, max_snr_db, -40.0, 120.0)?;
+        check_range(
+            "add_background_noise.snr_db",
+            min_snr_db,
+            max_snr_db,
+            -40.0,
+            120.0,
+        )?;
         check::at_least("add_background_noise.sounds", sounds.len(), 1)?;
         let sounds = sounds.into_iter().map(|s| s.downmix()).collect();
-        Ok(AddBackgroundNoise { sounds, min_snr_db, max_snr_db })
+        Ok(AddBackgroundNoise {
+            sounds,
+            min_snr_db,
+            max_snr_db,
+        })
     }
     /// All `.wav` files of a folder, with audiomentations' default SNR range 3 … 30 dB.
     pub fn from_folder(folder: &Path) -> Result<Self> {
@@ -236,15 +288,26 @@ impl RandomTransform<Audio> for AddBackgroundNoise {
         let i = rng.below(self.sounds.len() as u64) as usize;
         let len = self.sounds[i].frames();
         let free = len.saturating_sub(a.frames());
-        let off = if free > 0 { rng.below(free as u64 + 1) as usize } else { 0 };
+        let off = if free > 0 {
+            rng.below(free as u64 + 1) as usize
+        } else {
+            0
+        };
         Ok((snr, i, off))
     }
     fn apply_with(&self, mut a: Audio, &(snr, i, off): &Self::Params) -> Result<Audio> {
-        let bg = self.sounds.get(i).ok_or_else(|| Error::Replay(format!("no background clip {i}")))?;
+        let bg = self
+            .sounds
+            .get(i)
+            .ok_or_else(|| Error::Replay(format!("no background clip {i}")))?;
         if bg.sample_rate() != a.sample_rate() {
             return Err(Error::config(
                 "add_background_noise.sounds",
-                format!("background clip {i} is {} Hz but the clip is {} Hz", bg.sample_rate(), a.sample_rate()),
+                format!(
+                    "background clip {i} is {} Hz but the clip is {} Hz",
+                    bg.sample_rate(),
+                    a.sample_rate()
+                ),
             ));
         }
         let src = bg.channel(0);
@@ -279,12 +342,20 @@ impl Shift {
     /// Shift fraction in `[min_shift, max_shift] ⊂ [-1, 1]` (positive: later).
     pub fn new(min_shift: f64, max_shift: f64, rollover: bool) -> Result<Self> {
         check_range("shift.shift", min_shift, max_shift, -1.0, 1.0)?;
-        Ok(Shift { min_shift, max_shift, rollover })
+        Ok(Shift {
+            min_shift,
+            max_shift,
+            rollover,
+        })
     }
 }
 impl Default for Shift {
     fn default() -> Self {
-        Shift { min_shift: -0.5, max_shift: 0.5, rollover: true }
+        Shift {
+            min_shift: -0.5,
+            max_shift: 0.5,
+            rollover: true,
+        }
     }
 }
 impl RandomTransform<Audio> for Shift {
@@ -337,12 +408,21 @@ impl TimeStretch {
     /// `round(len / rate)` samples.
     pub fn new(min_rate: f64, max_rate: f64, leave_length_unchanged: bool) -> Result<Self> {
         check_range("time_stretch.rate", min_rate, max_rate, 0.1, 10.0)?;
-        Ok(TimeStretch { min_rate, max_rate, leave_length_unchanged, n_fft: None, plans: PlanCache::default() })
+        Ok(TimeStretch {
+            min_rate,
+            max_rate,
+            leave_length_unchanged,
+            n_fft: None,
+            plans: PlanCache::default(),
+        })
     }
     /// Fixes the vocoder FFT size (a power of two in `[64, 16384]`) instead of the rate-based default.
     pub fn with_n_fft(mut self, n_fft: usize) -> Result<Self> {
         if !(64..=16384).contains(&n_fft) || !n_fft.is_power_of_two() {
-            return Err(Error::config("time_stretch.n_fft", format!("must be a power of two in [64, 16384], got {n_fft}")));
+            return Err(Error::config(
+                "time_stretch.n_fft",
+                format!("must be a power of two in [64, 16384], got {n_fft}"),
+            ));
         }
         self.n_fft = Some(n_fft);
         Ok(self)
@@ -364,10 +444,17 @@ impl RandomTransform<Audio> for TimeStretch {
     }
     fn apply_with(&self, a: Audio, &rate: &f64) -> Result<Audio> {
         check::positive("time_stretch.rate", rate)?;
-        let plan = self.plans.get(self.n_fft.unwrap_or_else(|| vocoder::default_n_fft(a.sample_rate())));
+        let plan = self.plans.get(
+            self.n_fft
+                .unwrap_or_else(|| vocoder::default_n_fft(a.sample_rate())),
+        );
         let n = a.frames();
         let stretched = (n as f64 / rate).round() as usize;
-        let out_len = if self.leave_length_unchanged { n } else { stretched };
+        let out_len = if self.leave_length_unchanged {
+            n
+        } else {
+            stretched
+        };
         let mut out = Vec::with_capacity(out_len * a.channels());
         for c in 0..a.channels() {
             let mut y = vocoder::time_stretch(&plan, a.channel(c), rate, stretched);
@@ -390,7 +477,13 @@ pub struct PitchShift {
 impl PitchShift {
     /// Semitones in `[min_semitones, max_semitones] ⊂ [-24, 24]`.
     pub fn new(min_semitones: f64, max_semitones: f64) -> Result<Self> {
-        check_range("pitch_shift.semitones", min_semitones, max_semitones, -24.0, 24.0)?;
+        check_range(
+            "pitch_shift.semitones",
+            min_semitones,
+            max_semitones,
+            -24.0,
+            24.0,
+        )?;
         Ok(PitchShift {
             min_semitones,
             max_semitones,
@@ -407,7 +500,10 @@ impl PitchShift {
     /// Fixes the vocoder FFT size (a power of two in `[64, 16384]`).
     pub fn with_n_fft(mut self, n_fft: usize) -> Result<Self> {
         if !(64..=16384).contains(&n_fft) || !n_fft.is_power_of_two() {
-            return Err(Error::config("pitch_shift.n_fft", format!("must be a power of two in [64, 16384], got {n_fft}")));
+            return Err(Error::config(
+                "pitch_shift.n_fft",
+                format!("must be a power of two in [64, 16384], got {n_fft}"),
+            ));
         }
         self.n_fft = Some(n_fft);
         Ok(self)
@@ -429,7 +525,10 @@ impl RandomTransform<Audio> for PitchShift {
     }
     fn apply_with(&self, a: Audio, &st: &f64) -> Result<Audio> {
         check::in_range("pitch_shift.semitones", st, -48.0, 48.0)?;
-        let plan = self.plans.get(self.n_fft.unwrap_or_else(|| vocoder::default_n_fft(a.sample_rate())));
+        let plan = self.plans.get(
+            self.n_fft
+                .unwrap_or_else(|| vocoder::default_n_fft(a.sample_rate())),
+        );
         let mut out = Vec::with_capacity(a.data().len());
         for c in 0..a.channels() {
             out.extend(vocoder::pitch_shift(&plan, a.channel(c), st, self.quality));
@@ -447,8 +546,17 @@ pub struct Resample {
 impl Resample {
     /// Target rate in `[min_sample_rate, max_sample_rate] ⊂ [1000, 384000]` Hz.
     pub fn new(min_sample_rate: u32, max_sample_rate: u32) -> Result<Self> {
-        check_range("resample.sample_rate", f64::from(min_sample_rate), f64::from(max_sample_rate), 1000.0, 384_000.0)?;
-        Ok(Resample { min_sample_rate, max_sample_rate })
+        check_range(
+            "resample.sample_rate",
+            f64::from(min_sample_rate),
+            f64::from(max_sample_rate),
+            1000.0,
+            384_000.0,
+        )?;
+        Ok(Resample {
+            min_sample_rate,
+            max_sample_rate,
+        })
     }
     /// Always resample to `rate`.
     pub fn to(rate: u32) -> Result<Self> {
@@ -457,7 +565,10 @@ impl Resample {
 }
 impl Default for Resample {
     fn default() -> Self {
-        Resample { min_sample_rate: 8000, max_sample_rate: 44100 }
+        Resample {
+            min_sample_rate: 8000,
+            max_sample_rate: 44100,
+        }
     }
 }
 impl RandomTransform<Audio> for Resample {
@@ -467,7 +578,10 @@ impl RandomTransform<Audio> for Resample {
         "Resample"
     }
     fn sample_params(&self, _: &Audio, rng: &mut Generator) -> Result<u32> {
-        Ok(rng.int_inclusive(i64::from(self.min_sample_rate), i64::from(self.max_sample_rate)) as u32)
+        Ok(rng.int_inclusive(
+            i64::from(self.min_sample_rate),
+            i64::from(self.max_sample_rate),
+        ) as u32)
     }
     fn apply_with(&self, a: Audio, &rate: &u32) -> Result<Audio> {
         crate::audio::resample::resample(&a, rate)
@@ -492,7 +606,9 @@ impl SpeedPerturb {
 }
 impl Default for SpeedPerturb {
     fn default() -> Self {
-        SpeedPerturb { factors: vec![0.9, 1.0, 1.1] }
+        SpeedPerturb {
+            factors: vec![0.9, 1.0, 1.1],
+        }
     }
 }
 impl RandomTransform<Audio> for SpeedPerturb {
@@ -550,14 +666,28 @@ impl Biquad {
         let (sw, cw) = w0.sin_cos();
         let alpha = sw / (2.0 * q);
         let (b, a0, a1, a2) = match kind {
-            BiquadKind::LowPass => ([(1.0 - cw) / 2.0, 1.0 - cw, (1.0 - cw) / 2.0], 1.0 + alpha, -2.0 * cw, 1.0 - alpha),
-            BiquadKind::HighPass => ([(1.0 + cw) / 2.0, -(1.0 + cw), (1.0 + cw) / 2.0], 1.0 + alpha, -2.0 * cw, 1.0 - alpha),
+            BiquadKind::LowPass => (
+                [(1.0 - cw) / 2.0, 1.0 - cw, (1.0 - cw) / 2.0],
+                1.0 + alpha,
+                -2.0 * cw,
+                1.0 - alpha,
+            ),
+            BiquadKind::HighPass => (
+                [(1.0 + cw) / 2.0, -(1.0 + cw), (1.0 + cw) / 2.0],
+                1.0 + alpha,
+                -2.0 * cw,
+                1.0 - alpha,
+            ),
             BiquadKind::BandPass => ([alpha, 0.0, -alpha], 1.0 + alpha, -2.0 * cw, 1.0 - alpha),
             BiquadKind::LowShelf(db) => {
                 let a = 10f64.powf(db / 40.0);
                 let s = 2.0 * a.sqrt() * alpha;
                 (
-                    [a * ((a + 1.0) - (a - 1.0) * cw + s), 2.0 * a * ((a - 1.0) - (a + 1.0) * cw), a * ((a + 1.0) - (a - 1.0) * cw - s)],
+                    [
+                        a * ((a + 1.0) - (a - 1.0) * cw + s),
+                        2.0 * a * ((a - 1.0) - (a + 1.0) * cw),
+                        a * ((a + 1.0) - (a - 1.0) * cw - s),
+                    ],
                     (a + 1.0) + (a - 1.0) * cw + s,
                     -2.0 * ((a - 1.0) + (a + 1.0) * cw),
                     (a + 1.0) + (a - 1.0) * cw - s,
@@ -567,14 +697,21 @@ impl Biquad {
                 let a = 10f64.powf(db / 40.0);
                 let s = 2.0 * a.sqrt() * alpha;
                 (
-                    [a * ((a + 1.0) + (a - 1.0) * cw + s), -2.0 * a * ((a - 1.0) + (a + 1.0) * cw), a * ((a + 1.0) + (a - 1.0) * cw - s)],
+                    [
+                        a * ((a + 1.0) + (a - 1.0) * cw + s),
+                        -2.0 * a * ((a - 1.0) + (a + 1.0) * cw),
+                        a * ((a + 1.0) + (a - 1.0) * cw - s),
+                    ],
                     (a + 1.0) - (a - 1.0) * cw + s,
                     2.0 * ((a - 1.0) - (a + 1.0) * cw),
                     (a + 1.0) - (a - 1.0) * cw - s,
                 )
             }
         };
-        Biquad { b: [b[0] / a0, b[1] / a0, b[2] / a0], a: [a1 / a0, a2 / a0] }
+        Biquad {
+            b: [b[0] / a0, b[1] / a0, b[2] / a0],
+            a: [a1 / a0, a2 / a0],
+        }
     }
 
     /// Filters `x` in place (transposed direct form II, f64 state, zero initial state).
@@ -606,9 +743,21 @@ struct FilterSpec {
 
 impl FilterSpec {
     fn validate(&self, field: &str) -> Result<()> {
-        check_range(&format!("{field}.freq"), self.min_freq, self.max_freq, 1.0, 192_000.0)?;
+        check_range(
+            &format!("{field}.freq"),
+            self.min_freq,
+            self.max_freq,
+            1.0,
+            192_000.0,
+        )?;
         check_range(&format!("{field}.q"), self.min_q, self.max_q, 0.01, 100.0)?;
-        check_range(&format!("{field}.gain_db"), self.min_gain_db, self.max_gain_db, -60.0, 60.0)
+        check_range(
+            &format!("{field}.gain_db"),
+            self.min_gain_db,
+            self.max_gain_db,
+            -60.0,
+            60.0,
+        )
     }
     /// Frequencies are drawn uniformly on a log scale (as audiomentations draws cutoffs in mels-like fashion).
     fn sample(&self, rng: &mut Generator) -> (f64, f64, f64) {
@@ -658,8 +807,18 @@ macro_rules! biquad_transform {
     };
 }
 
-biquad_transform!(LowPassFilter, "low_pass_filter", "Low-pass biquad with a cutoff drawn log-uniformly (default 150 … 7500 Hz, Q 0.707).", |q, g| BiquadKind::LowPass);
-biquad_transform!(HighPassFilter, "high_pass_filter", "High-pass biquad with a cutoff drawn log-uniformly (default 20 … 2400 Hz, Q 0.707).", |q, g| BiquadKind::HighPass);
+biquad_transform!(
+    LowPassFilter,
+    "low_pass_filter",
+    "Low-pass biquad with a cutoff drawn log-uniformly (default 150 … 7500 Hz, Q 0.707).",
+    |q, g| BiquadKind::LowPass
+);
+biquad_transform!(
+    HighPassFilter,
+    "high_pass_filter",
+    "High-pass biquad with a cutoff drawn log-uniformly (default 20 … 2400 Hz, Q 0.707).",
+    |q, g| BiquadKind::HighPass
+);
 biquad_transform!(BandPassFilter, "band_pass_filter", "Band-pass biquad (0 dB peak): centre drawn log-uniformly (default 200 … 4000 Hz), bandwidth a fraction of the centre (default 0.5 … 1.99), `Q = 1 / fraction`.", |q, g| BiquadKind::BandPass);
 biquad_transform!(LowShelfFilter, "low_shelf_filter", "Low-shelf biquad: centre drawn log-uniformly (default 50 … 4000 Hz), gain −18 … 18 dB, Q 0.707.", |q, g| BiquadKind::LowShelf(g));
 biquad_transform!(HighShelfFilter, "high_shelf_filter", "High-shelf biquad: centre drawn log-uniformly (default 300 … 7500 Hz), gain −18 … 18 dB, Q 0.707.", |q, g| BiquadKind::HighShelf(g));
@@ -669,7 +828,15 @@ const Q_BUTTERWORTH: f64 = std::f64::consts::FRAC_1_SQRT_2;
 impl LowPassFilter {
     /// Cutoff in `[min_cutoff_freq, max_cutoff_freq]` Hz, quality `q`.
     pub fn new(min_cutoff_freq: f64, max_cutoff_freq: f64, q: f64) -> Result<Self> {
-        let s = FilterSpec { name: "LowPassFilter", min_freq: min_cutoff_freq, max_freq: max_cutoff_freq, min_q: q, max_q: q, min_gain_db: 0.0, max_gain_db: 0.0 };
+        let s = FilterSpec {
+            name: "LowPassFilter",
+            min_freq: min_cutoff_freq,
+            max_freq: max_cutoff_freq,
+            min_q: q,
+            max_q: q,
+            min_gain_db: 0.0,
+            max_gain_db: 0.0,
+        };
         s.validate("low_pass_filter")?;
         Ok(LowPassFilter(s))
     }
@@ -682,7 +849,15 @@ impl Default for LowPassFilter {
 impl HighPassFilter {
     /// Cutoff in `[min_cutoff_freq, max_cutoff_freq]` Hz, quality `q`.
     pub fn new(min_cutoff_freq: f64, max_cutoff_freq: f64, q: f64) -> Result<Self> {
-        let s = FilterSpec { name: "HighPassFilter", min_freq: min_cutoff_freq, max_freq: max_cutoff_freq, min_q: q, max_q: q, min_gain_db: 0.0, max_gain_db: 0.0 };
+        let s = FilterSpec {
+            name: "HighPassFilter",
+            min_freq: min_cutoff_freq,
+            max_freq: max_cutoff_freq,
+            min_q: q,
+            max_q: q,
+            min_gain_db: 0.0,
+            max_gain_db: 0.0,
+        };
         s.validate("high_pass_filter")?;
         Ok(HighPassFilter(s))
     }
@@ -695,8 +870,19 @@ impl Default for HighPassFilter {
 impl BandPassFilter {
     /// Centre in `[min_center_freq, max_center_freq]` Hz, bandwidth fraction in
     /// `[min_bandwidth_fraction, max_bandwidth_fraction] ⊂ [0.01, 10]`.
-    pub fn new(min_center_freq: f64, max_center_freq: f64, min_bandwidth_fraction: f64, max_bandwidth_fraction: f64) -> Result<Self> {
-        check_range("band_pass_filter.bandwidth_fraction", min_bandwidth_fraction, max_bandwidth_fraction, 0.01, 10.0)?;
+    pub fn new(
+        min_center_freq: f64,
+        max_center_freq: f64,
+        min_bandwidth_fraction: f64,
+        max_bandwidth_fraction: f64,
+    ) -> Result<Self> {
+        check_range(
+            "band_pass_filter.bandwidth_fraction",
+            min_bandwidth_fraction,
+            max_bandwidth_fraction,
+            0.01,
+            10.0,
+        )?;
         let s = FilterSpec {
             name: "BandPassFilter",
             min_freq: min_center_freq,
@@ -717,8 +903,21 @@ impl Default for BandPassFilter {
 }
 impl LowShelfFilter {
     /// Centre in `[min_center_freq, max_center_freq]` Hz, gain in `[min_gain_db, max_gain_db] ⊂ [-60, 60]`.
-    pub fn new(min_center_freq: f64, max_center_freq: f64, min_gain_db: f64, max_gain_db: f64) -> Result<Self> {
-        let s = FilterSpec { name: "LowShelfFilter", min_freq: min_center_freq, max_freq: max_center_freq, min_q: Q_BUTTERWORTH, max_q: Q_BUTTERWORTH, min_gain_db, max_gain_db };
+    pub fn new(
+        min_center_freq: f64,
+        max_center_freq: f64,
+        min_gain_db: f64,
+        max_gain_db: f64,
+    ) -> Result<Self> {
+        let s = FilterSpec {
+            name: "LowShelfFilter",
+            min_freq: min_center_freq,
+            max_freq: max_center_freq,
+            min_q: Q_BUTTERWORTH,
+            max_q: Q_BUTTERWORTH,
+            min_gain_db,
+            max_gain_db,
+        };
         s.validate("low_shelf_filter")?;
         Ok(LowShelfFilter(s))
     }
@@ -730,8 +929,21 @@ impl Default for LowShelfFilter {
 }
 impl HighShelfFilter {
     /// Centre in `[min_center_freq, max_center_freq]` Hz, gain in `[min_gain_db, max_gain_db] ⊂ [-60, 60]`.
-    pub fn new(min_center_freq: f64, max_center_freq: f64, min_gain_db: f64, max_gain_db: f64) -> Result<Self> {
-        let s = FilterSpec { name: "HighShelfFilter", min_freq: min_center_freq, max_freq: max_center_freq, min_q: Q_BUTTERWORTH, max_q: Q_BUTTERWORTH, min_gain_db, max_gain_db };
+    pub fn new(
+        min_center_freq: f64,
+        max_center_freq: f64,
+        min_gain_db: f64,
+        max_gain_db: f64,
+    ) -> Result<Self> {
+        let s = FilterSpec {
+            name: "HighShelfFilter",
+            min_freq: min_center_freq,
+            max_freq: max_center_freq,
+            min_q: Q_BUTTERWORTH,
+            max_q: Q_BUTTERWORTH,
+            min_gain_db,
+            max_gain_db,
+        };
         s.validate("high_shelf_filter")?;
         Ok(HighShelfFilter(s))
     }
@@ -785,7 +997,9 @@ impl ApplyImpulseResponse {
     /// Impulse responses given in memory (mono; at least one).
     pub fn new(irs: Vec<Audio>) -> Result<Self> {
         check::at_least("apply_impulse_response.irs", irs.len(), 1)?;
-        Ok(ApplyImpulseResponse { irs: irs.into_iter().map(|a| a.downmix()).collect() })
+        Ok(ApplyImpulseResponse {
+            irs: irs.into_iter().map(|a| a.downmix()).collect(),
+        })
     }
     /// All `.wav` files of a folder.
     pub fn from_folder(folder: &Path) -> Result<Self> {
@@ -802,11 +1016,18 @@ impl RandomTransform<Audio> for ApplyImpulseResponse {
         Ok(rng.below(self.irs.len() as u64) as usize)
     }
     fn apply_with(&self, mut a: Audio, &i: &usize) -> Result<Audio> {
-        let ir = self.irs.get(i).ok_or_else(|| Error::Replay(format!("no impulse response {i}")))?;
+        let ir = self
+            .irs
+            .get(i)
+            .ok_or_else(|| Error::Replay(format!("no impulse response {i}")))?;
         if ir.sample_rate() != a.sample_rate() {
             return Err(Error::config(
                 "apply_impulse_response.irs",
-                format!("impulse response {i} is {} Hz but the clip is {} Hz", ir.sample_rate(), a.sample_rate()),
+                format!(
+                    "impulse response {i} is {} Hz but the clip is {} Hz",
+                    ir.sample_rate(),
+                    a.sample_rate()
+                ),
             ));
         }
         for c in 0..a.channels() {
@@ -827,13 +1048,25 @@ pub struct ClippingDistortion {
 impl ClippingDistortion {
     /// Percentile threshold in `[min, max] ⊂ [0, 100]`.
     pub fn new(min_percentile_threshold: f64, max_percentile_threshold: f64) -> Result<Self> {
-        check_range("clipping_distortion.percentile_threshold", min_percentile_threshold, max_percentile_threshold, 0.0, 100.0)?;
-        Ok(ClippingDistortion { min_percentile_threshold, max_percentile_threshold })
+        check_range(
+            "clipping_distortion.percentile_threshold",
+            min_percentile_threshold,
+            max_percentile_threshold,
+            0.0,
+            100.0,
+        )?;
+        Ok(ClippingDistortion {
+            min_percentile_threshold,
+            max_percentile_threshold,
+        })
     }
 }
 impl Default for ClippingDistortion {
     fn default() -> Self {
-        ClippingDistortion { min_percentile_threshold: 0.0, max_percentile_threshold: 40.0 }
+        ClippingDistortion {
+            min_percentile_threshold: 0.0,
+            max_percentile_threshold: 40.0,
+        }
     }
 }
 fn percentile(sorted: &[f32], q: f64) -> f32 {
@@ -894,7 +1127,8 @@ fn window_frames(a: &Audio, start: i64, len: usize) -> Result<Audio> {
         let lo = start.max(0);
         let hi = (start + len as i64).min(n);
         if lo < hi {
-            dst[(lo - start) as usize..(hi - start) as usize].copy_from_slice(&src[lo as usize..hi as usize]);
+            dst[(lo - start) as usize..(hi - start) as usize]
+                .copy_from_slice(&src[lo as usize..hi as usize]);
         }
     }
     Audio::new(a.sample_rate(), a.channels(), out)
@@ -927,7 +1161,11 @@ impl RandomTransform<Audio> for RandomCrop {
     fn sample_params(&self, a: &Audio, rng: &mut Generator) -> Result<i64> {
         let n = a.frames() as i64;
         let l = self.length as i64;
-        Ok(if n >= l { rng.int_inclusive(0, n - l) } else { -rng.int_inclusive(0, l - n) })
+        Ok(if n >= l {
+            rng.int_inclusive(0, n - l)
+        } else {
+            -rng.int_inclusive(0, l - n)
+        })
     }
     fn apply_with(&self, a: Audio, &start: &i64) -> Result<Audio> {
         window_frames(&a, start, self.length)
@@ -970,13 +1208,25 @@ pub struct TimeMask {
 impl TimeMask {
     /// Masked fraction in `[min_band_part, max_band_part] ⊂ [0, 1]`.
     pub fn new(min_band_part: f64, max_band_part: f64) -> Result<Self> {
-        check_range("time_mask.band_part", min_band_part, max_band_part, 0.0, 1.0)?;
-        Ok(TimeMask { min_band_part, max_band_part })
+        check_range(
+            "time_mask.band_part",
+            min_band_part,
+            max_band_part,
+            0.0,
+            1.0,
+        )?;
+        Ok(TimeMask {
+            min_band_part,
+            max_band_part,
+        })
     }
 }
 impl Default for TimeMask {
     fn default() -> Self {
-        TimeMask { min_band_part: 0.0, max_band_part: 0.5 }
+        TimeMask {
+            min_band_part: 0.0,
+            max_band_part: 0.5,
+        }
     }
 }
 impl RandomTransform<Audio> for TimeMask {
@@ -1055,12 +1305,20 @@ pub fn beta_symmetric(rng: &mut Generator, alpha: f64) -> f64 {
 /// Batch MixUp: clip `i` becomes `λ_i · x_i + (1 − λ_i) · x_{π(i)}` for a random permutation `π` and
 /// `λ_i ~ Beta(alpha, alpha)`, computed from the *original* clips. Returns `(λ_i, π(i))` per clip so
 /// that labels can be mixed the same way. All clips must share rate, channels and length (crop first).
-pub fn mixup_batch(clips: &mut [Audio], alpha: f64, rng: &mut Generator) -> Result<Vec<(f32, usize)>> {
+pub fn mixup_batch(
+    clips: &mut [Audio],
+    alpha: f64,
+    rng: &mut Generator,
+) -> Result<Vec<(f32, usize)>> {
     check::positive("mixup.alpha", alpha)?;
     if clips.is_empty() {
         return Ok(Vec::new());
     }
-    let (sr, ch, n) = (clips[0].sample_rate(), clips[0].channels(), clips[0].frames());
+    let (sr, ch, n) = (
+        clips[0].sample_rate(),
+        clips[0].channels(),
+        clips[0].frames(),
+    );
     for (i, c) in clips.iter().enumerate() {
         if (c.sample_rate(), c.channels(), c.frames()) != (sr, ch, n) {
             return Err(Error::shape(format!(
@@ -1072,7 +1330,9 @@ pub fn mixup_batch(clips: &mut [Audio], alpha: f64, rng: &mut Generator) -> Resu
         }
     }
     let perm = rng.permutation(clips.len());
-    let lambdas: Vec<f32> = (0..clips.len()).map(|_| beta_symmetric(rng, alpha) as f32).collect();
+    let lambdas: Vec<f32> = (0..clips.len())
+        .map(|_| beta_symmetric(rng, alpha) as f32)
+        .collect();
     let originals: Vec<Vec<f32>> = clips.iter().map(|c| c.data().to_vec()).collect();
     for (i, clip) in clips.iter_mut().enumerate() {
         let l = lambdas[i];
@@ -1095,23 +1355,45 @@ mod tests {
     #[test]
     fn shift_rolls_or_zero_fills() {
         let s = Shift::new(-1.0, 1.0, true).unwrap();
-        assert_eq!(s.apply_with(ramp(5), &2).unwrap().data(), &[3.0, 4.0, 0.0, 1.0, 2.0]);
+        assert_eq!(
+            s.apply_with(ramp(5), &2).unwrap().data(),
+            &[3.0, 4.0, 0.0, 1.0, 2.0]
+        );
         let z = Shift::new(-1.0, 1.0, false).unwrap();
-        assert_eq!(z.apply_with(ramp(5), &2).unwrap().data(), &[0.0, 0.0, 0.0, 1.0, 2.0]);
-        assert_eq!(z.apply_with(ramp(5), &-2).unwrap().data(), &[2.0, 3.0, 4.0, 0.0, 0.0]);
+        assert_eq!(
+            z.apply_with(ramp(5), &2).unwrap().data(),
+            &[0.0, 0.0, 0.0, 1.0, 2.0]
+        );
+        assert_eq!(
+            z.apply_with(ramp(5), &-2).unwrap().data(),
+            &[2.0, 3.0, 4.0, 0.0, 0.0]
+        );
     }
 
     #[test]
     fn crops_and_pads_to_the_exact_length() {
         let c = RandomCrop::new(4).unwrap();
-        assert_eq!(c.apply_with(ramp(6), &1).unwrap().data(), &[1.0, 2.0, 3.0, 4.0]);
-        assert_eq!(c.apply_with(ramp(2), &-1).unwrap().data(), &[0.0, 0.0, 1.0, 0.0]);
+        assert_eq!(
+            c.apply_with(ramp(6), &1).unwrap().data(),
+            &[1.0, 2.0, 3.0, 4.0]
+        );
+        assert_eq!(
+            c.apply_with(ramp(2), &-1).unwrap().data(),
+            &[0.0, 0.0, 1.0, 0.0]
+        );
         let mut rng = Generator::seed_from_u64(1);
         for n in [1, 3, 4, 9] {
             let p = c.sample_params(&ramp(n), &mut rng).unwrap();
             assert_eq!(c.apply_with(ramp(n), &p).unwrap().frames(), 4);
         }
-        assert_eq!(PadOrCrop::new(3).unwrap().apply_with(ramp(2), &()).unwrap().data(), &[0.0, 1.0, 0.0]);
+        assert_eq!(
+            PadOrCrop::new(3)
+                .unwrap()
+                .apply_with(ramp(2), &())
+                .unwrap()
+                .data(),
+            &[0.0, 1.0, 0.0]
+        );
     }
 
     #[test]
@@ -1129,7 +1411,10 @@ mod tests {
         let h = [0.5f32, -0.25, 0.125, 1.0];
         let y = fft_convolve(&x, &h);
         for n in 0..x.len() {
-            let want: f64 = (0..h.len()).filter(|&k| k <= n).map(|k| f64::from(h[k]) * f64::from(x[n - k])).sum();
+            let want: f64 = (0..h.len())
+                .filter(|&k| k <= n)
+                .map(|k| f64::from(h[k]) * f64::from(x[n - k]))
+                .sum();
             assert!((f64::from(y[n]) - want).abs() < 1e-4, "{n}");
         }
     }
@@ -1140,12 +1425,18 @@ mod tests {
         assert!(e.contains("gain.gain_db"), "{e}");
         let e = SpeedPerturb::new(vec![1.0, 0.0]).unwrap_err().to_string();
         assert!(e.contains("speed_perturb.factors[1]"), "{e}");
-        assert!(TimeStretch::new(0.8, 1.2, true).unwrap().with_n_fft(500).is_err());
+        assert!(TimeStretch::new(0.8, 1.2, true)
+            .unwrap()
+            .with_n_fft(500)
+            .is_err());
     }
 
     #[test]
     fn mixup_mixes_with_the_permuted_originals() {
-        let mut clips = vec![Audio::mono(8000, vec![1.0; 4]).unwrap(), Audio::mono(8000, vec![-1.0; 4]).unwrap()];
+        let mut clips = vec![
+            Audio::mono(8000, vec![1.0; 4]).unwrap(),
+            Audio::mono(8000, vec![-1.0; 4]).unwrap(),
+        ];
         let mut rng = Generator::seed_from_u64(2);
         let info = mixup_batch(&mut clips, 0.4, &mut rng).unwrap();
         for (i, &(l, j)) in info.iter().enumerate() {
@@ -1153,12 +1444,18 @@ mod tests {
             let xj = if j == 0 { 1.0 } else { -1.0 };
             assert!((clips[i].data()[0] - (l * xi + (1.0 - l) * xj)).abs() < 1e-6);
         }
-        let mut bad = vec![Audio::mono(8000, vec![1.0; 4]).unwrap(), Audio::mono(8000, vec![1.0; 5]).unwrap()];
+        let mut bad = vec![
+            Audio::mono(8000, vec![1.0; 4]).unwrap(),
+            Audio::mono(8000, vec![1.0; 5]).unwrap(),
+        ];
         assert!(mixup_batch(&mut bad, 0.4, &mut rng).is_err());
         // Beta(a, a) has mean 1/2 and variance 1 / (4 (2a + 1)).
         let xs: Vec<f64> = (0..20000).map(|_| beta_symmetric(&mut rng, 0.4)).collect();
         let m = xs.iter().sum::<f64>() / xs.len() as f64;
         let v = xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / xs.len() as f64;
-        assert!((m - 0.5).abs() < 0.01 && (v - 1.0 / (4.0 * 1.8)).abs() < 0.01, "{m} {v}");
+        assert!(
+            (m - 0.5).abs() < 0.01 && (v - 1.0 / (4.0 * 1.8)).abs() < 0.01,
+            "{m} {v}"
+        );
     }
 }

@@ -105,7 +105,8 @@ pub(crate) fn time_stretch(plan: &VocoderPlan, x: &[f32], rate: f64, out_len: us
     let n_frames = 1 + x.len() / hop;
     let mut spec = vec![Complex::new(0.0f32, 0.0); (n_frames + 2) * nf];
     let mut frame = vec![0.0f32; n_fft];
-    let mut scratch = vec![Complex::new(0.0f32, 0.0); plan.fwd.get_scratch_len().max(plan.inv.get_scratch_len())];
+    let mut scratch =
+        vec![Complex::new(0.0f32, 0.0); plan.fwd.get_scratch_len().max(plan.inv.get_scratch_len())];
     for t in 0..n_frames {
         let start = (t * hop) as i64 - (n_fft / 2) as i64;
         if start >= 0 && start + n_fft as i64 <= n {
@@ -123,7 +124,10 @@ pub(crate) fn time_stretch(plan: &VocoderPlan, x: &[f32], rate: f64, out_len: us
             .expect("plan lengths");
     }
     // Synthesis frames needed to cover out_len samples after trimming n_fft/2.
-    let n_out_frames = (0..).map(|i| i as f64 * rate).take_while(|&t| t < n_frames as f64).count();
+    let n_out_frames = (0..)
+        .map(|i| i as f64 * rate)
+        .take_while(|&t| t < n_frames as f64)
+        .count();
     let total = n_fft + hop * (n_out_frames.max(1) - 1);
     let mut y = vec![0.0f32; total.max(out_len + n_fft / 2)];
     let mut wsum = vec![0.0f32; y.len()];
@@ -142,7 +146,9 @@ pub(crate) fn time_stretch(plan: &VocoderPlan, x: &[f32], rate: f64, out_len: us
     // advance of frames 1 → 2, and that advance also serves the pair (0, 1).
     let clean_start = n_frames >= 3;
     let mut acc: Vec<Complex<f32>> = if clean_start {
-        (0..nf).map(|b| unit(spec[nf + b]) * unit(spec[nf + b] * spec[2 * nf + b].conj())).collect()
+        (0..nf)
+            .map(|b| unit(spec[nf + b]) * unit(spec[nf + b] * spec[2 * nf + b].conj()))
+            .collect()
     } else {
         spec[..nf].iter().map(|&c| unit(c)).collect()
     };
@@ -172,11 +178,23 @@ pub(crate) fn time_stretch(plan: &VocoderPlan, x: &[f32], rate: f64, out_len: us
                 let next = acc[b] * (d / dm);
                 // Renormalise to stop rounding drift of the unit phasor.
                 let nm = next.norm();
-                acc[b] = if nm > 0.0 { next / nm } else { Complex::new(1.0, 0.0) };
+                acc[b] = if nm > 0.0 {
+                    next / nm
+                } else {
+                    Complex::new(1.0, 0.0)
+                };
             } else {
                 // librosa: angle(0) = 0, so the advance is arg(bb) − arg(a) with the zero one at 0.
-                let ua = if ma > 0.0 { a.conj() / ma } else { Complex::new(1.0, 0.0) };
-                let ub = if mb > 0.0 { bb / mb } else { Complex::new(1.0, 0.0) };
+                let ua = if ma > 0.0 {
+                    a.conj() / ma
+                } else {
+                    Complex::new(1.0, 0.0)
+                };
+                let ub = if mb > 0.0 {
+                    bb / mb
+                } else {
+                    Complex::new(1.0, 0.0)
+                };
                 acc[b] *= ua * ub;
             }
         }
@@ -203,7 +221,12 @@ pub(crate) fn time_stretch(plan: &VocoderPlan, x: &[f32], rate: f64, out_len: us
 }
 
 /// Shifts the pitch of one channel by `semitones`, keeping its length.
-pub(crate) fn pitch_shift(plan: &VocoderPlan, x: &[f32], semitones: f64, quality: ResampleQuality) -> Vec<f32> {
+pub(crate) fn pitch_shift(
+    plan: &VocoderPlan,
+    x: &[f32],
+    semitones: f64,
+    quality: ResampleQuality,
+) -> Vec<f32> {
     if semitones == 0.0 || x.is_empty() {
         return x.to_vec();
     }
@@ -216,4 +239,3 @@ pub(crate) fn pitch_shift(plan: &VocoderPlan, x: &[f32], semitones: f64, quality
     r.process_into(&stretched, &mut out);
     out
 }
-
