@@ -5,7 +5,7 @@
 #![cfg(feature = "image")]
 
 use selfsup_augment::image::{
-    self, color, geometry::PaddingMode, warp, ColorJitter, ColorJitterParams, Interpolation, Normalize,
+    self, color, geometry::PaddingMode, policies, warp, ColorJitter, ColorJitterParams, Interpolation, Normalize,
 };
 use selfsup_core::ImageF32;
 use serde_json::Value;
@@ -155,6 +155,25 @@ fn run(op: &str, a: &Value, x: ImageF32) -> ImageF32 {
                     warp::perspective(&x, &c, mode, Some(&fill)).unwrap()
                 }
             }
+        }
+        "policy_op" => {
+            let op = policies::op_from_name(a["op"].as_str().unwrap()).unwrap();
+            let (h, w) = (x.height(), x.width());
+            for (key, wide) in [("rand", false), ("wide", true)] {
+                for bin in 0..31 {
+                    let (ours, signed) = policies::magnitude_bin(op, 31, bin, h, w, wide);
+                    let theirs = a[key].as_array().map(|t| t[bin].as_f64().unwrap());
+                    match (ours, theirs) {
+                        (None, None) => {}
+                        (Some(o), Some(t)) => assert!((o - t).abs() < 1e-5, "{op:?} {key} bin {bin}: {o} vs {t}"),
+                        other => panic!("{op:?} {key}: {other:?}"),
+                    }
+                    if theirs.is_some() {
+                        assert_eq!(signed, a[format!("{key}_signed")].as_bool().unwrap(), "{op:?} {key}");
+                    }
+                }
+            }
+            policies::apply_op(x, op, a["magnitude"].as_f64().unwrap()).unwrap()
         }
         "rot90" => warp::rot90(&x, u(&a["k"]) as u8),
         other => panic!("fixture op {other} has no replay"),

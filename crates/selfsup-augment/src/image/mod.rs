@@ -8,6 +8,7 @@
 //! - [`color`]: colour jitter, greyscale, solarize, posterize, equalize, autocontrast, sharpness,
 //!   `Normalize`.
 //! - [`blur`]: Gaussian blur.
+//! - [`policies`]: RandAugment and TrivialAugmentWide.
 //! - [`warp`]: rotation, affine, perspective (grid sampling) and exact quarter turns.
 //!
 //! ## Design
@@ -25,6 +26,7 @@ pub mod blur;
 pub mod color;
 pub mod convert;
 pub mod geometry;
+pub mod policies;
 pub mod recipes;
 pub mod resize;
 pub mod warp;
@@ -49,3 +51,4 @@ pub use warp::{
     affine, perspective, rot90, rotate, AffineParams, RandomAffine, RandomPerspective,
     RandomRotation, Rot90,
 };
+pub use policies::{RandAugment, TrivialAugmentWide};

@@ -142,8 +142,26 @@ pub fn affine(
     mode: Interpolation,
     fill: Option<&[f32]>,
 ) -> Result<ImageF32> {
+    affine_about(img, None, angle, translate, scale, shear, mode, fill)
+}
+
+/// [`affine`] about `center` (pixel coordinates `(x, y)`; `None` = the image centre), as torchvision's
+/// `affine(..., center=...)`. `fill = None` leaves the outside black without mask blending.
+pub fn affine_about(
+    img: &ImageF32,
+    center: Option<(f64, f64)>,
+    angle: f64,
+    translate: (f64, f64),
+    scale: f64,
+    shear: (f64, f64),
+    mode: Interpolation,
+    fill: Option<&[f32]>,
+) -> Result<ImageF32> {
     check_mode(mode)?;
-    let m = inverse_affine_matrix((0.0, 0.0), angle, translate, scale, shear);
+    let c = center.map_or((0.0, 0.0), |(cx, cy)| {
+        (cx - img.width() as f64 * 0.5, cy - img.height() as f64 * 0.5)
+    });
+    let m = inverse_affine_matrix(c, angle, translate, scale, shear);
     Ok(warp_affine(img, &m, mode, fill))
 }
 
