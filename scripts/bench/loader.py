@@ -1,0 +1,87 @@
+"""PyTorch counterpart of crates/selfsup-data/benches/loader.rs (same ids).
+
+- loader/imagefolder_jpeg_simclr32: torchvision ImageFolder over 1,024 generated 32x32 JPEGs (10 class
+  folders, quality 90, the same synthetic content as the Rust bench) with the SimCLR two-view pipeline
+  (lightly's order: crop, flip, jitter p0.8, greyscale p0.2, no blur at 32 px, to float, ImageNet
+  normalise), DataLoader(batch 256, shuffle, 2 workers, persistent). Counted in pairs (samples) per second.
+- loader/imagefolder_jpeg_simclr32_0workers: the same in the main process (no Rust counterpart).
+Prints one JSON object per line. Threads: torch.set_num_threads(1) in the main process and in workers.
+"""
+
+import json
+import os
+import tempfile
+import time
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader
+from torchvision import datasets
+from torchvision.transforms import v2
+
+torch.set_num_threads(1)
+N, SIZE, BATCH = 1024, 32, 256
+MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+
+
+def write_jpegs(root):
+    y, x = np.meshgrid(np.arange(SIZE), np.arange(SIZE), indexing="ij")
+    for i in range(N):
+        planes = [(x * 255 // SIZE + y * (c + 1) * 7 + i * 13 + ((x * y) % 17) * 3) % 256 for c in range(3)]
+        arr = np.stack(planes, axis=-1).astype(np.uint8)
+        d = os.path.join(root, f"class{i % 10}")
+        os.makedirs(d, exist_ok=True)
+        Image.fromarray(arr).save(os.path.join(d, f"{i:05}.jpg"), format="JPEG", quality=90)
+
+
+class TwoViews:
+    def __init__(self):
+        self.t = v2.Compose([
+            v2.RandomResizedCrop(SIZE, antialias=True),
+            v2.RandomHorizontalFlip(),
+            v2.RandomApply([v2.ColorJitter(0.8, 0.8, 0.8, 0.2)], p=0.8),
+            v2.RandomGrayscale(p=0.2),
+            v2.ToImage(),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize(MEAN, STD),
+        ])
+
+    def __call__(self, img):
+        return self.t(img), self.t(img)
+
+
+def worker_init(_):
+    torch.set_num_threads(1)
+
+
+def bench(root, workers):
+    ds = datasets.ImageFolder(root, transform=TwoViews())
+    loader = DataLoader(ds, batch_size=BATCH, shuffle=True, num_workers=workers,
+                        worker_init_fn=worker_init, persistent_workers=workers > 0)
+    for _ in loader:  # warm-up epoch (starts the workers)
+        pass
+    best = 0.0
+    for _ in range(3):
+        start = time.perf_counter()
+        n = 0
+        for (v1, v2_), _labels in loader:
+            n += v1.shape[0]
+        best = max(best, n / (time.perf_counter() - start))
+    return best
+
+
+def main():
+    with tempfile.TemporaryDirectory() as root:
+        write_jpegs(root)
+        for workers, suffix in [(2, ""), (0, "_0workers")]:
+            print(json.dumps({
+                "id": f"loader/imagefolder_jpeg_simclr32{suffix}",
+                "per_sec": bench(root, workers),
+                "unit": "pairs/s",
+                "what": f"torchvision ImageFolder (JPEG 32x32) + v2 SimCLR two views + DataLoader({workers} workers, batch 256)",
+            }), flush=True)
+
+
+if __name__ == "__main__":
+    main()
