@@ -9,6 +9,9 @@
 //!   `Normalize`.
 //! - [`blur`]: Gaussian blur.
 //! - [`policies`]: RandAugment and TrivialAugmentWide.
+//! - [`erase`]: random erasing.
+//! - [`mix`]: batch-level MixUp and CutMix (soft labels).
+//! - [`preview`]: PNG grids of samples × views.
 //! - [`warp`]: rotation, affine, perspective (grid sampling) and exact quarter turns.
 //!
 //! ## Design
@@ -25,8 +28,11 @@
 pub mod blur;
 pub mod color;
 pub mod convert;
+pub mod erase;
 pub mod geometry;
+pub mod mix;
 pub mod policies;
+pub mod preview;
 pub mod recipes;
 pub mod resize;
 pub mod warp;
@@ -52,3 +58,6 @@ pub use warp::{
     RandomRotation, Rot90,
 };
 pub use policies::{RandAugment, TrivialAugmentWide};
+pub use erase::{EraseValue, RandomErasing};
+pub use mix::{CutMix, MixUp};
+pub use preview::{denormalize, grid, save_grid};
