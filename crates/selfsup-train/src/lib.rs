@@ -4,6 +4,96 @@
 //! schedules, atomic checkpoints with exact resume, NaN guards, metrics (JSONL/CSV/PNG), progress
 //! display, and the downstream evaluations (kNN, linear probe, fine-tuning).
 //!
+//! ## Design
+//! - [`Trainer`] drives one [`selfsup_nn::Method`] over a [`BatchSource`] (the data loader, seen through
+//!   a small trait so that this crate does not depend on how batches are made). One *step* is one
+//!   optimizer step; with gradient accumulation it consumes `grad_accum` micro-batches.
+//! - [`optim::Optimizer`] implements SGD, Adam, AdamW and LARS with tch tensor ops under `no_grad`. Its
+//!   state (momentum buffers, moments, step counts) is ours, named by parameter, and goes into every
+//!   checkpoint, which tch's built-in optimizers cannot offer.
+//! - [`schedule`] holds per-step learning-rate schedules (constant, step, linear warmup + cosine), the
+//!   EMA momentum schedule and the teacher-temperature schedule.
+//! - [`checkpoint`] writes one safetensors file per checkpoint (weights under `model/`, optimizer state
+//!   under `optim/`, and the run state as JSON metadata) through a temporary file, `fsync` and `rename`,
+//!   so a crash never leaves a half-written checkpoint under a final name.
+//! - Exact resume: the loader replays an epoch from any batch (`BatchSource::epoch_from`), torch's global
+//!   generator is re-seeded before every step from `(seed, step)`, and all state is in the checkpoint,
+//!   so an interrupted-and-resumed run computes bit-identical losses (tested).
+//! - [`metrics`] writes `metrics.jsonl` and `metrics.csv` and draws PNG curves; [`eval`] has kNN, the
+//!   linear probe, fine-tuning and embedding export.
+//!
 //! ## Must never depend on
 //! `selfsup-cli`; it never prints (progress bars and logs go through `indicatif`/`tracing`, which the
 //! binary configures).
+
+pub mod checkpoint;
+pub mod config;
+pub mod eval;
+pub mod metrics;
+pub mod optim;
+pub mod plot;
+pub mod schedule;
+pub mod trainer;
+
+pub use checkpoint::{Checkpoint, Checkpointer, RunState};
+pub use config::{
+    CheckpointConfig, OptimizerConfig, OptimizerKind, ProgressMode, ScheduleConfig, ScheduleKind,
+    TrainConfig,
+};
+pub use optim::Optimizer;
+pub use trainer::{
+    install_ctrlc_handler, BatchSource, HostBatch, Outcome, StepRecord, Targets, Trainer,
+};
+
+use std::path::PathBuf;
+
+/// Errors of the trainer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A config, shape or I/O error from the torch-free core.
+    #[error(transparent)]
+    Core(#[from] selfsup_core::Error),
+    /// An error from the tch-side crates (methods, bridge).
+    #[error(transparent)]
+    Nn(#[from] selfsup_nn::Error),
+    /// An error raised by libtorch.
+    #[error("libtorch: {0}")]
+    Torch(#[from] tch::TchError),
+    /// The loss (or the gradient norm) became NaN or infinite.
+    #[error("non-finite {what} at step {step}: {value}; stopped. Last good checkpoint: {}",
+        last_checkpoint.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "none".into()))]
+    NonFinite {
+        /// What was not finite (`loss`, `grad_norm`).
+        what: &'static str,
+        /// The global step (0-based) at which it happened.
+        step: u64,
+        /// The value.
+        value: f64,
+        /// The last checkpoint written before, left untouched.
+        last_checkpoint: Option<PathBuf>,
+    },
+    /// A checkpoint could not be read or does not fit the model.
+    #[error("checkpoint {}: {message}", path.display())]
+    Checkpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl Error {
+    pub(crate) fn ckpt(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::Checkpoint {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+    pub(crate) fn io(path: impl Into<PathBuf>, e: std::io::Error) -> Self {
+        Error::Core(selfsup_core::Error::io(path, e))
+    }
+}
+
+/// Result alias of the trainer.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,571 @@
+//! Checkpoints: one safetensors file per checkpoint, written atomically.
+//!
+//! A checkpoint file `ckpt-step{step:010}.safetensors` in the run's `checkpoints/` folder holds
+//! - `model/{name}`: every variable of the method's `VarStore` (weights, BN statistics, EMA targets,
+//!   queues), bit-exact;
+//! - `optim/{param}/{buffer}`: the optimizer state (see [`crate::optim`]);
+//! - metadata `selfsup.run_state`: the [`RunState`] as JSON (step, epoch, position in the epoch, seed,
+//!   best monitored value, the resolved train config and the caller's run config).
+//!
+//! Writing goes to a hidden temporary file in the same folder, which is flushed and `fsync`ed, then
+//! renamed over the final name, and the folder is `fsync`ed: a crash at any point leaves either the old
+//! set of checkpoints or the old set plus a complete new one, never a truncated file under a final
+//! name. Loading the latest checkpoint still skips (with a warning) any file that fails to parse, so a
+//! file damaged later by other means does not block resuming from the one before.
+//!
+//! `best.safetensors` is the checkpoint with the best monitored value, written the same way.
+
+use crate::config::TrainConfig;
+use crate::optim::Optimizer;
+use crate::{Error, Result};
+use safetensors::{Dtype, SafeTensors};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use tch::nn::VarStore;
+use tch::{Device, Kind, Tensor};
+
+/// Metadata key of the run state.
+pub const STATE_KEY: &str = "selfsup.run_state";
+/// Version of the checkpoint layout.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Where a run stands, as saved in a checkpoint.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunState {
+    /// Layout version ([`FORMAT_VERSION`]).
+    pub format: u32,
+    /// Optimizer steps completed.
+    pub step: u64,
+    /// The epoch the next step belongs to.
+    pub epoch: u64,
+    /// Steps already completed within `epoch`.
+    pub step_in_epoch: u64,
+    /// The run seed.
+    pub seed: u64,
+    /// The method's name.
+    pub method: String,
+    /// Best monitored value so far and its name (higher is better for accuracies, lower for losses).
+    pub best: Option<(String, f64)>,
+    /// The resolved train config.
+    pub train: TrainConfig,
+    /// The caller's resolved run config (dataset, method, backbone, ...), as JSON.
+    pub extra: serde_json::Value,
+}
+
+/// A checkpoint read from disk.
+#[derive(Debug)]
+pub struct Checkpoint {
+    /// The file it came from.
+    pub path: PathBuf,
+    /// The run state.
+    pub state: RunState,
+    /// `VarStore` variables by name.
+    pub model: HashMap<String, Tensor>,
+    /// Optimizer state by `param/buffer`.
+    pub optim: HashMap<String, Tensor>,
+    /// Everything else (e.g. the online probe under `probe/`), by full name.
+    pub other: HashMap<String, Tensor>,
+}
+
+impl Checkpoint {
+    /// Copies the weights into `vs` (every variable of `vs` must be present with the same shape) and
+    /// the optimizer state into `opt`.
+    pub fn restore(&self, vs: &mut VarStore, opt: Option<&mut Optimizer>) -> Result<()> {
+        load_into_var_store(&self.path, &self.model, vs)?;
+        if let Some(opt) = opt {
+            let st: HashMap<String, Tensor> = self
+                .optim
+                .iter()
+                .map(|(k, v)| (k.clone(), v.shallow_clone()))
+                .collect();
+            opt.load_state(st, self.state.step)
+                .map_err(|e| Error::ckpt(&self.path, e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Copies `tensors` into the variables of `vs` by name.
+pub fn load_into_var_store(
+    path: &Path,
+    tensors: &HashMap<String, Tensor>,
+    vs: &mut VarStore,
+) -> Result<()> {
+    let vars = vs.variables();
+    for (name, var) in &vars {
+        let Some(src) = tensors.get(name) else {
+            return Err(Error::ckpt(
+                path,
+                format!("the model has variable `{name}`, which the checkpoint lacks"),
+            ));
+        };
+        if src.size() != var.size() {
+            return Err(Error::ckpt(
+                path,
+                format!(
+                    "variable `{name}` has shape {:?} in the checkpoint, {:?} in the model",
+                    src.size(),
+                    var.size()
+                ),
+            ));
+        }
+        tch::no_grad(|| -> Result<()> {
+            let mut v = var.shallow_clone();
+            v.f_copy_(&src.f_to_kind(var.kind())?.f_to_device(var.device())?)?;
+            Ok(())
+        })?;
+    }
+    Ok(())
+}
+
+fn dtype_of(kind: Kind) -> Option<Dtype> {
+    Some(match kind {
+        Kind::Float => Dtype::F32,
+        Kind::Double => Dtype::F64,
+        Kind::Int64 => Dtype::I64,
+        Kind::Int => Dtype::I32,
+        Kind::Uint8 => Dtype::U8,
+        Kind::Bool => Dtype::BOOL,
+        Kind::Half => Dtype::F16,
+        Kind::BFloat16 => Dtype::BF16,
+        _ => return None,
+    })
+}
+
+fn kind_of(d: Dtype) -> Option<Kind> {
+    Some(match d {
+        Dtype::F32 => Kind::Float,
+        Dtype::F64 => Kind::Double,
+        Dtype::I64 => Kind::Int64,
+        Dtype::I32 => Kind::Int,
+        Dtype::U8 => Kind::Uint8,
+        Dtype::BOOL => Kind::Bool,
+        Dtype::F16 => Kind::Half,
+        Dtype::BF16 => Kind::BFloat16,
+        _ => return None,
+    })
+}
+
+/// One tensor's bytes, ready for safetensors.
+pub struct OwnedTensor {
+    dtype: Dtype,
+    shape: Vec<usize>,
+    data: Vec<u8>,
+}
+
+impl OwnedTensor {
+    /// Copies `t` (any device) to host bytes.
+    pub fn from_tensor(name: &str, t: &Tensor) -> Result<Self> {
+        let t = t.f_detach()?.f_to_device(Device::Cpu)?.f_contiguous()?;
+        let dtype = dtype_of(t.kind()).ok_or_else(|| {
+            Error::Core(selfsup_core::Error::Other(format!(
+                "tensor `{name}` has kind {:?}, which safetensors export does not support",
+                t.kind()
+            )))
+        })?;
+        let numel = t.numel();
+        let mut data = vec![0u8; numel * t.kind().elt_size_in_bytes()];
+        if numel > 0 {
+            t.f_copy_data_u8(&mut data, numel)?;
+        }
+        Ok(OwnedTensor {
+            dtype,
+            shape: t.size().iter().map(|&d| d as usize).collect(),
+            data,
+        })
+    }
+}
+
+impl safetensors::View for &OwnedTensor {
+    fn dtype(&self) -> Dtype {
+        self.dtype
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn data(&self) -> std::borrow::Cow<'_, [u8]> {
+        std::borrow::Cow::Borrowed(&self.data)
+    }
+    fn data_len(&self) -> usize {
+        self.data.len()
+    }
+}
+
+/// Serialises named tensors (+ metadata) to safetensors bytes.
+pub fn to_safetensors_bytes(
+    tensors: &[(String, OwnedTensor)],
+    metadata: Option<HashMap<String, String>>,
+) -> Result<Vec<u8>> {
+    safetensors::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), &metadata).map_err(|e| {
+        Error::Core(selfsup_core::Error::Other(format!(
+            "cannot serialise safetensors: {e}"
+        )))
+    })
+}
+
+/// Writes named tensors to a safetensors file atomically.
+pub fn save_safetensors(
+    path: &Path,
+    tensors: &[(String, Tensor)],
+    metadata: Option<HashMap<String, String>>,
+) -> Result<()> {
+    let owned = tensors
+        .iter()
+        .map(|(n, t)| Ok((n.clone(), OwnedTensor::from_tensor(n, t)?)))
+        .collect::<Result<Vec<_>>>()?;
+    write_atomic(path, &to_safetensors_bytes(&owned, metadata)?)
+}
+
+/// Reads every tensor of a safetensors file (on the CPU) and its metadata.
+pub fn load_safetensors(path: &Path) -> Result<(HashMap<String, Tensor>, HashMap<String, String>)> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let st = SafeTensors::deserialize(&bytes)
+        .map_err(|e| Error::ckpt(path, format!("not a readable safetensors file: {e}")))?;
+    let (_, meta) = SafeTensors::read_metadata(&bytes)
+        .map_err(|e| Error::ckpt(path, format!("not a readable safetensors file: {e}")))?;
+    let mut out = HashMap::new();
+    for (name, view) in st.tensors() {
+        let kind = kind_of(view.dtype()).ok_or_else(|| {
+            Error::ckpt(
+                path,
+                format!("tensor `{name}` has unsupported dtype {:?}", view.dtype()),
+            )
+        })?;
+        let shape: Vec<i64> = safetensors::View::shape(&view)
+            .iter()
+            .map(|&d| d as i64)
+            .collect();
+        let t = Tensor::f_from_data_size(view.data(), &shape, kind)?;
+        out.insert(name, t);
+    }
+    Ok((out, meta.metadata().clone().unwrap_or_default()))
+}
+
+/// Writes `bytes` to `path` atomically: temporary file in the same folder, flush, fsync, rename,
+/// fsync of the folder.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_impl(path, bytes, None)
+}
+
+/// [`write_atomic`] that fails after writing `fail_after` bytes, leaving the temporary file behind as a
+/// crash would. For tests of crash safety only.
+#[doc(hidden)]
+pub fn write_atomic_interrupted(path: &Path, bytes: &[u8], fail_after: usize) -> Result<()> {
+    write_atomic_impl(path, bytes, Some(fail_after))
+}
+
+fn write_atomic_impl(path: &Path, bytes: &[u8], fail_after: Option<usize>) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let fname = path
+        .file_name()
+        .ok_or_else(|| Error::ckpt(path, "not a file path"))?
+        .to_string_lossy()
+        .to_string();
+    let tmp = dir.join(format!(".{fname}.tmp-{}", std::process::id()));
+    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    if let Some(n) = fail_after {
+        let n = n.min(bytes.len());
+        f.write_all(&bytes[..n]).map_err(|e| Error::io(&tmp, e))?;
+        let _ = f.sync_all();
+        return Err(Error::io(
+            &tmp,
+            std::io::Error::other("write interrupted (simulated crash)"),
+        ));
+    }
+    f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
+    f.flush().map_err(|e| Error::io(&tmp, e))?;
+    f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Reads a checkpoint file.
+pub fn load(path: &Path) -> Result<Checkpoint> {
+    let (tensors, meta) = load_safetensors(path)?;
+    let state_json = meta.get(STATE_KEY).ok_or_else(|| {
+        Error::ckpt(
+            path,
+            format!("no `{STATE_KEY}` metadata: not a selfsup checkpoint"),
+        )
+    })?;
+    let state: RunState = serde_json::from_str(state_json)
+        .map_err(|e| Error::ckpt(path, format!("run state is not readable: {e}")))?;
+    if state.format != FORMAT_VERSION {
+        return Err(Error::ckpt(
+            path,
+            format!(
+                "checkpoint format {} (this build reads {FORMAT_VERSION})",
+                state.format
+            ),
+        ));
+    }
+    let mut model = HashMap::new();
+    let mut optim = HashMap::new();
+    let mut other = HashMap::new();
+    for (name, t) in tensors {
+        if let Some(n) = name.strip_prefix("model/") {
+            model.insert(n.to_string(), t);
+        } else if let Some(n) = name.strip_prefix("optim/") {
+            optim.insert(n.to_string(), t);
+        } else {
+            other.insert(name, t);
+        }
+    }
+    Ok(Checkpoint {
+        path: path.to_path_buf(),
+        state,
+        model,
+        optim,
+        other,
+    })
+}
+
+/// Writes and prunes the checkpoints of one run folder.
+#[derive(Clone, Debug)]
+pub struct Checkpointer {
+    dir: PathBuf,
+    keep_last: usize,
+}
+
+impl Checkpointer {
+    /// Checkpoints under `dir` (created if needed), keeping the `keep_last` most recent.
+    pub fn new(dir: impl Into<PathBuf>, keep_last: usize) -> Result<Self> {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        Ok(Checkpointer {
+            dir,
+            keep_last: keep_last.max(1),
+        })
+    }
+
+    /// The folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The file name of the checkpoint after `step` steps.
+    pub fn path_for(&self, step: u64) -> PathBuf {
+        self.dir.join(format!("ckpt-step{step:010}.safetensors"))
+    }
+
+    /// The path of the best checkpoint.
+    pub fn best_path(&self) -> PathBuf {
+        self.dir.join("best.safetensors")
+    }
+
+    /// Serialises a checkpoint (weights, optimizer state, run state, and `extra` tensors stored under
+    /// their own names, which must not start with `model/` or `optim/`).
+    pub fn encode(
+        vs: &VarStore,
+        opt: &Optimizer,
+        state: &RunState,
+        extra: &[(String, Tensor)],
+    ) -> Result<Vec<u8>> {
+        let mut named: Vec<(String, Tensor)> = vs
+            .variables()
+            .into_iter()
+            .map(|(n, t)| (format!("model/{n}"), t))
+            .collect();
+        named.extend(
+            opt.state_tensors()
+                .into_iter()
+                .map(|(n, t)| (format!("optim/{n}"), t)),
+        );
+        named.extend(extra.iter().map(|(n, t)| (n.clone(), t.shallow_clone())));
+        let owned = named
+            .iter()
+            .map(|(n, t)| Ok((n.clone(), OwnedTensor::from_tensor(n, t)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let json = serde_json::to_string(state)
+            .map_err(|e| Error::Core(selfsup_core::Error::Other(format!("run state: {e}"))))?;
+        let meta = HashMap::from([(STATE_KEY.to_string(), json)]);
+        to_safetensors_bytes(&owned, Some(meta))
+    }
+
+    /// Writes the checkpoint for `state.step` and removes the oldest beyond `keep_last`.
+    pub fn save(
+        &self,
+        vs: &VarStore,
+        opt: &Optimizer,
+        state: &RunState,
+        extra: &[(String, Tensor)],
+    ) -> Result<PathBuf> {
+        let path = self.path_for(state.step);
+        write_atomic(&path, &Self::encode(vs, opt, state, extra)?)?;
+        self.prune()?;
+        tracing::debug!(path = %path.display(), "checkpoint written");
+        Ok(path)
+    }
+
+    /// Writes `best.safetensors`.
+    pub fn save_best(
+        &self,
+        vs: &VarStore,
+        opt: &Optimizer,
+        state: &RunState,
+        extra: &[(String, Tensor)],
+    ) -> Result<PathBuf> {
+        let path = self.best_path();
+        write_atomic(&path, &Self::encode(vs, opt, state, extra)?)?;
+        Ok(path)
+    }
+
+    /// The step checkpoints present, oldest first.
+    pub fn list(&self) -> Result<Vec<(u64, PathBuf)>> {
+        let mut out = Vec::new();
+        let rd = std::fs::read_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+        for entry in rd.flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if let Some(step) = name
+                .strip_prefix("ckpt-step")
+                .and_then(|s| s.strip_suffix(".safetensors"))
+                .and_then(|s| s.parse::<u64>().ok())
+            {
+                out.push((step, entry.path()));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    fn prune(&self) -> Result<()> {
+        let list = self.list()?;
+        if list.len() > self.keep_last {
+            for (_, p) in &list[..list.len() - self.keep_last] {
+                std::fs::remove_file(p).map_err(|e| Error::io(p, e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The newest checkpoint that loads; damaged files are skipped with a warning.
+    pub fn latest(&self) -> Result<Option<Checkpoint>> {
+        for (_, p) in self.list()?.into_iter().rev() {
+            match load(&p) {
+                Ok(c) => return Ok(Some(c)),
+                Err(e) => {
+                    tracing::warn!(path = %p.display(), error = %e, "skipping unreadable checkpoint")
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::OptimizerConfig;
+    use tch::nn;
+
+    fn model(seed: i64) -> (VarStore, Optimizer) {
+        tch::manual_seed(seed);
+        let vs = VarStore::new(Device::Cpu);
+        let _l = nn::linear(vs.root() / "fc", 3, 2, Default::default());
+        let _b = nn::batch_norm1d(vs.root() / "bn", 2, Default::default());
+        let opt = Optimizer::new(
+            &vs,
+            &OptimizerConfig {
+                kind: crate::OptimizerKind::Sgd,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        (vs, opt)
+    }
+
+    fn state(step: u64) -> RunState {
+        RunState {
+            format: FORMAT_VERSION,
+            step,
+            epoch: 0,
+            step_in_epoch: step,
+            seed: 7,
+            method: "test".into(),
+            best: None,
+            train: TrainConfig::default(),
+            extra: serde_json::json!({"note": "x"}),
+        }
+    }
+
+    fn weights(vs: &VarStore) -> Vec<(String, Vec<f32>)> {
+        let mut v: Vec<_> = vs
+            .variables()
+            .into_iter()
+            .map(|(n, t)| (n, Vec::<f32>::try_from(t.flatten(0, -1)).unwrap()))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    #[test]
+    fn a_write_interrupted_part_way_leaves_the_previous_checkpoint_loadable() {
+        let dir = tempfile::tempdir().unwrap();
+        let ck = Checkpointer::new(dir.path(), 3).unwrap();
+        let (vs, opt) = model(1);
+        let first = ck.save(&vs, &opt, &state(2), &[]).unwrap();
+        let (vs2, opt2) = model(2);
+        let bytes = Checkpointer::encode(&vs2, &opt2, &state(4), &[]).unwrap();
+        // The crash happens half-way through writing the newer checkpoint.
+        let err = write_atomic_interrupted(&ck.path_for(4), &bytes, bytes.len() / 2).unwrap_err();
+        assert!(err.to_string().contains("interrupted"), "{err}");
+        // Nothing appears under the final name; the partial temp file is ignored.
+        assert!(!ck.path_for(4).exists());
+        let latest = ck.latest().unwrap().unwrap();
+        assert_eq!(latest.path, first);
+        assert_eq!(latest.state, state(2));
+        let (mut vs3, _) = model(3);
+        latest.restore(&mut vs3, None).unwrap();
+        assert_eq!(weights(&vs3), weights(&vs));
+    }
+
+    #[test]
+    fn a_damaged_newest_file_falls_back_to_the_one_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let ck = Checkpointer::new(dir.path(), 3).unwrap();
+        let (vs, opt) = model(1);
+        ck.save(&vs, &opt, &state(1), &[]).unwrap();
+        let p2 = ck.save(&vs, &opt, &state(2), &[]).unwrap();
+        let full = std::fs::read(&p2).unwrap();
+        std::fs::write(&p2, &full[..full.len() / 3]).unwrap();
+        assert_eq!(ck.latest().unwrap().unwrap().state.step, 1);
+    }
+
+    #[test]
+    fn keeps_only_the_last_n() {
+        let dir = tempfile::tempdir().unwrap();
+        let ck = Checkpointer::new(dir.path(), 2).unwrap();
+        let (vs, opt) = model(1);
+        for s in 1..=4 {
+            ck.save(&vs, &opt, &state(s), &[]).unwrap();
+        }
+        let steps: Vec<u64> = ck.list().unwrap().into_iter().map(|(s, _)| s).collect();
+        assert_eq!(steps, vec![3, 4]);
+    }
+
+    #[test]
+    fn loading_into_a_different_model_names_the_variable() {
+        let dir = tempfile::tempdir().unwrap();
+        let ck = Checkpointer::new(dir.path(), 2).unwrap();
+        let (vs, opt) = model(1);
+        let p = ck.save(&vs, &opt, &state(1), &[]).unwrap();
+        let mut other = VarStore::new(Device::Cpu);
+        let _l = nn::linear(other.root() / "head", 3, 2, Default::default());
+        let e = load(&p).unwrap().restore(&mut other, None).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("`head.weight`") || msg.contains("`head.bias`"),
+            "{msg}"
+        );
+    }
+}

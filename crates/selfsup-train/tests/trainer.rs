@@ -1,0 +1,320 @@
+//! The training loop: loss falls, exact resume after an interruption (for every optimizer), gradient
+//! accumulation equals a larger batch, clipping bounds the update, the NaN guard names the step and
+//! leaves the last checkpoint intact, and the run folder holds config, metrics and plots.
+
+mod common;
+
+use common::{serial, weights, ToyMethod, ToySource};
+use selfsup_train::{
+    Error, OptimizerKind, Outcome, ProgressMode, ScheduleKind, TrainConfig, Trainer,
+};
+
+fn cfg(kind: OptimizerKind, epochs: u64) -> TrainConfig {
+    let mut c = TrainConfig {
+        epochs,
+        seed: 11,
+        log_every: 1,
+        progress: ProgressMode::Off,
+        ..Default::default()
+    };
+    c.optimizer.kind = kind;
+    c.optimizer.lr = match kind {
+        OptimizerKind::Sgd => 0.05,
+        OptimizerKind::Lars => 0.5,
+        _ => 0.01,
+    };
+    c.optimizer.weight_decay = 1e-3;
+    c.optimizer.nesterov = kind == OptimizerKind::Sgd;
+    c.schedule.kind = ScheduleKind::WarmupCosine;
+    c.schedule.warmup_epochs = 1.0;
+    c.clip_grad_norm = Some(5.0);
+    c
+}
+
+fn losses(t: &Trainer<'_>) -> Vec<f64> {
+    t.history().iter().map(|r| r.loss).collect()
+}
+
+#[test]
+fn the_loop_trains_and_the_loss_falls() {
+    let _serial = serial();
+    let src = ToySource {
+        n: 32,
+        dim: 6,
+        batch: 8,
+    };
+    let mut c = cfg(OptimizerKind::Adam, 8);
+    c.optimizer.lr = 0.02;
+    let mut t = Trainer::new(Box::new(ToyMethod::new(1, 6)), c, None).unwrap();
+    assert_eq!(t.run(&src).unwrap(), Outcome::Finished);
+    let l = losses(&t);
+    assert_eq!(l.len(), 8 * 4);
+    let first: f64 = l[..4].iter().sum::<f64>() / 4.0;
+    let last: f64 = l[l.len() - 4..].iter().sum::<f64>() / 4.0;
+    assert!(last < 0.5 * first, "loss did not fall: {first} -> {last}");
+    assert_eq!(t.step(), 32);
+}
+
+#[test]
+fn an_interrupted_and_resumed_run_replays_the_uninterrupted_losses_exactly() {
+    let _serial = serial();
+    let src = ToySource {
+        n: 48,
+        dim: 5,
+        batch: 4,
+    };
+    for kind in [
+        OptimizerKind::Sgd,
+        OptimizerKind::Adam,
+        OptimizerKind::Adamw,
+        OptimizerKind::Lars,
+    ] {
+        let mut c = cfg(kind, 3);
+        c.grad_accum = 2; // 12 batches → 6 steps per epoch, 18 in all
+                          // With the online probe: its weights and Adam state must be restored too.
+        let mut full = Trainer::new(Box::new(ToyMethod::new(3, 5)), c.clone(), None)
+            .unwrap()
+            .with_online_probe(3, 0.01)
+            .unwrap();
+        full.run(&src).unwrap();
+        let expected = losses(&full);
+        assert_eq!(expected.len(), 18);
+        let expected_records = full.history().to_vec();
+        assert!(expected_records[0]
+            .scalars
+            .iter()
+            .any(|(n, _)| n == "online_probe_acc"));
+
+        let dir = tempfile::tempdir().unwrap();
+        // Stop mid-epoch (step 8 = epoch 1, step 2 of 6), as Ctrl-C would.
+        let mut a = Trainer::new(Box::new(ToyMethod::new(3, 5)), c.clone(), Some(dir.path()))
+            .unwrap()
+            .with_online_probe(3, 0.01)
+            .unwrap()
+            .stop_at_step(8);
+        let out = a.run(&src).unwrap();
+        assert!(
+            matches!(
+                out,
+                Outcome::Interrupted {
+                    step: 8,
+                    checkpoint: Some(_)
+                }
+            ),
+            "{out:?}"
+        );
+        let mut got = losses(&a);
+        let mut got_records = a.history().to_vec();
+        drop(a);
+        // A fresh process: different initial weights, everything must come from the checkpoint.
+        let mut b = Trainer::new(Box::new(ToyMethod::new(99, 5)), c.clone(), Some(dir.path()))
+            .unwrap()
+            .with_online_probe(3, 0.01)
+            .unwrap();
+        assert!(b.resume().unwrap());
+        assert_eq!(b.step(), 8);
+        assert_eq!(b.run(&src).unwrap(), Outcome::Finished);
+        got.extend(losses(&b));
+        assert_eq!(got, expected, "{kind:?}: resumed losses differ");
+        got_records.extend(b.history().iter().cloned());
+        assert_eq!(
+            got_records, expected_records,
+            "{kind:?}: lr, grad norm or probe scalars differ"
+        );
+        assert_eq!(
+            weights(b.method().var_store()),
+            weights(full.method().var_store()),
+            "{kind:?}"
+        );
+        // The metrics file reads as one run: 18 train rows, steps 1..=18 once each.
+        let rows = selfsup_train::metrics::read_jsonl(&dir.path().join("metrics.jsonl")).unwrap();
+        let steps: Vec<u64> = rows
+            .iter()
+            .filter(|r| r.kind == "train")
+            .map(|r| r.step)
+            .collect();
+        assert_eq!(steps, (1..=18).collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn gradient_accumulation_matches_one_larger_batch() {
+    let _serial = serial();
+    let mut c = cfg(OptimizerKind::Sgd, 2);
+    c.optimizer.weight_decay = 0.0;
+    c.clip_grad_norm = None;
+    // Without dropout and batch norm, the mean loss of 8 samples equals the mean of two means of 4.
+    let mut m1 = ToyMethod::new(5, 4);
+    m1.dropout = 0.0;
+    m1.use_bn = false;
+    let mut m2 = ToyMethod::new(5, 4);
+    m2.dropout = 0.0;
+    m2.use_bn = false;
+    // The toy source cuts batches from one per-epoch order, so 2 × 4 covers the same 8 samples as 1 × 8.
+    let big = ToySource {
+        n: 32,
+        dim: 4,
+        batch: 8,
+    };
+    let small = ToySource {
+        n: 32,
+        dim: 4,
+        batch: 4,
+    };
+    let mut a = Trainer::new(Box::new(m1), c.clone(), None).unwrap();
+    a.run(&big).unwrap();
+    c.grad_accum = 2;
+    let mut b = Trainer::new(Box::new(m2), c, None).unwrap();
+    b.run(&small).unwrap();
+    assert_eq!(a.history().len(), 8);
+    assert_eq!(a.history().len(), b.history().len());
+    for (x, y) in a.history().iter().zip(b.history()) {
+        assert_eq!(x.lr, y.lr);
+        assert!(
+            (x.loss - y.loss).abs() <= 1e-5 * x.loss.abs(),
+            "{} vs {}",
+            x.loss,
+            y.loss
+        );
+        assert!(
+            (x.grad_norm - y.grad_norm).abs() <= 1e-4 * x.grad_norm,
+            "{} vs {}",
+            x.grad_norm,
+            y.grad_norm
+        );
+    }
+    assert_eq!(
+        b.method().var_store().variables().len(),
+        a.method().var_store().variables().len()
+    );
+}
+
+#[test]
+fn the_nan_guard_names_the_step_and_keeps_the_last_checkpoint() {
+    let _serial = serial();
+    let src = ToySource {
+        n: 16,
+        dim: 4,
+        batch: 4,
+    };
+    let mut c = cfg(OptimizerKind::Adam, 3);
+    c.checkpoint.every_steps = 2;
+    c.checkpoint.keep_last = 10;
+    let mut m = ToyMethod::new(1, 4);
+    m.nan_at = Some(5);
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = Trainer::new(Box::new(m), c, Some(dir.path())).unwrap();
+    let e = t.run(&src).unwrap_err();
+    match &e {
+        Error::NonFinite {
+            what,
+            step,
+            last_checkpoint,
+            ..
+        } => {
+            assert_eq!(*what, "loss");
+            assert_eq!(*step, 5);
+            let p = last_checkpoint.as_ref().unwrap();
+            assert!(
+                p.ends_with("ckpt-step0000000004.safetensors"),
+                "{}",
+                p.display()
+            );
+            let ck = selfsup_train::checkpoint::load(p).unwrap();
+            assert_eq!(ck.state.step, 4);
+        }
+        other => panic!("expected NonFinite, got {other}"),
+    }
+    assert!(e.to_string().contains("step 5"), "{e}");
+    let ck = selfsup_train::Checkpointer::new(dir.path().join("checkpoints"), 10).unwrap();
+    let steps: Vec<u64> = ck.list().unwrap().into_iter().map(|(s, _)| s).collect();
+    assert_eq!(steps, vec![2, 4]);
+}
+
+#[test]
+fn clipping_bounds_the_sgd_update_to_lr_times_max_norm() {
+    let _serial = serial();
+    let src = ToySource {
+        n: 8,
+        dim: 4,
+        batch: 8,
+    };
+    let mut c = cfg(OptimizerKind::Sgd, 1);
+    c.optimizer.momentum = 0.0;
+    c.optimizer.nesterov = false;
+    c.optimizer.weight_decay = 0.0;
+    c.schedule.kind = ScheduleKind::Constant;
+    c.schedule.warmup_epochs = 0.0;
+    c.optimizer.lr = 0.1;
+    c.clip_grad_norm = Some(1e-3);
+    let m = ToyMethod::new(2, 4);
+    let before = weights(selfsup_nn::Method::var_store(&m));
+    let mut t = Trainer::new(Box::new(m), c, None).unwrap();
+    t.run(&src).unwrap();
+    let rec = &t.history()[0];
+    assert!(rec.grad_norm > 1e-3);
+    let after = weights(t.method().var_store());
+    // Only trainable parameters count (BN running statistics move without the optimizer).
+    let moved: f64 = before
+        .iter()
+        .zip(&after)
+        .filter(|((n, _), _)| !n.contains("running"))
+        .flat_map(|((_, b), (_, a))| b.iter().zip(a).map(|(x, y)| ((x - y) as f64).powi(2)))
+        .sum::<f64>()
+        .sqrt();
+    let expected = 0.1 * 1e-3 * rec.grad_norm / (rec.grad_norm + 1e-6);
+    assert!(
+        (moved - expected).abs() < 1e-6,
+        "moved {moved}, expected {expected}"
+    );
+}
+
+#[test]
+fn the_run_folder_holds_config_metrics_and_plots() {
+    let _serial = serial();
+    let src = ToySource {
+        n: 16,
+        dim: 4,
+        batch: 4,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let c = cfg(OptimizerKind::Adam, 2);
+    let mut t = Trainer::new(Box::new(ToyMethod::new(1, 4)), c.clone(), Some(dir.path()))
+        .unwrap()
+        .with_epoch_eval(
+            1,
+            Box::new(|_m, epoch| Ok(vec![("fake_acc".into(), epoch as f64 / 10.0)])),
+        );
+    t.run(&src).unwrap();
+    let back =
+        TrainConfig::from_toml(&std::fs::read_to_string(dir.path().join("config.toml")).unwrap())
+            .unwrap();
+    assert_eq!(back, c);
+    let csv = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
+    assert!(csv.starts_with("kind,step,epoch,name,value\n"));
+    assert!(csv.contains("epoch,8,2,fake_acc,0.2"), "{csv}");
+    for f in ["loss.png", "eval.png", "checkpoints/best.safetensors"] {
+        assert!(dir.path().join(f).exists(), "{f} missing");
+    }
+    let img = image::open(dir.path().join("loss.png")).unwrap();
+    assert_eq!((img.width(), img.height()), (800, 500));
+    // best = the epoch with the highest monitored value (fake_acc rises, so the last).
+    let best =
+        selfsup_train::checkpoint::load(&dir.path().join("checkpoints/best.safetensors")).unwrap();
+    assert_eq!(best.state.best, Some(("fake_acc".to_string(), 0.2)));
+}
+
+#[test]
+fn a_device_mismatch_is_a_config_error() {
+    let _serial = serial();
+    let mut c = cfg(OptimizerKind::Adam, 1);
+    c.device = "cuda:0".into();
+    if tch::Cuda::is_available() {
+        return;
+    }
+    let e = match Trainer::new(Box::new(ToyMethod::new(1, 4)), c, None) {
+        Err(e) => e,
+        Ok(_) => panic!("expected an error"),
+    };
+    assert!(e.to_string().contains("device"), "{e}");
+}
