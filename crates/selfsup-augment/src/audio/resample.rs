@@ -14,6 +14,8 @@
 //! `ceil(len · ratio)` samples.
 
 use selfsup_core::{check, Audio, Result};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// The trade-off between speed and stop-band attenuation.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -64,6 +66,40 @@ pub(crate) fn bessel_i0(x: f64) -> f64 {
 
 const TABLE_PER_ZERO: usize = 4096;
 
+/// The kernel table for `(zeros, beta)`, computed once per process (it takes milliseconds; pitch
+/// shifting needs a resampler for a new ratio on every clip).
+fn shared_table(zeros: usize, beta: f64) -> Arc<Vec<f32>> {
+    static TABLES: OnceLock<Mutex<HashMap<(usize, u64), Arc<Vec<f32>>>>> = OnceLock::new();
+    let tables = TABLES.get_or_init(|| Mutex::new(HashMap::new()));
+    let key = (zeros, beta.to_bits());
+    if let Some(t) = tables.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        return t;
+    }
+    let i0b = bessel_i0(beta);
+    let z = zeros as f64;
+    let table: Vec<f32> = (0..zeros * TABLE_PER_ZERO + 2)
+        .map(|i| {
+            let u = i as f64 / TABLE_PER_ZERO as f64;
+            if u >= z {
+                return 0.0;
+            }
+            let x = u / z;
+            let w = bessel_i0(beta * (1.0 - x * x).max(0.0).sqrt()) / i0b;
+            let s = if u == 0.0 {
+                1.0
+            } else {
+                (std::f64::consts::PI * u).sin() / (std::f64::consts::PI * u)
+            };
+            (s * w) as f32
+        })
+        .collect();
+    let table = Arc::new(table);
+    if let Ok(mut m) = tables.lock() {
+        m.entry(key).or_insert_with(|| table.clone());
+    }
+    table
+}
+
 /// A resampler for one rate ratio, with its kernels precomputed.
 #[derive(Clone, Debug)]
 pub struct Resampler {
@@ -78,8 +114,9 @@ pub struct Resampler {
 enum Kernels {
     /// `phases` kernels of `2 * half` taps each; ratio = up / down exactly.
     Poly { up: u64, down: u64, taps: Vec<f32> },
-    /// `h` sampled at `u = c·|t|` in steps of `1 / TABLE_PER_ZERO` (already scaled by `c`).
-    Table { table: Vec<f32>, zeros: f64 },
+    /// `sinc(u)·kaiser(u / zeros)` sampled at `u = c·|t|` in steps of `1 / TABLE_PER_ZERO` (shared
+    /// by every resampler with the same `zeros` and `beta`; the factor `c` is applied per output).
+    Table { table: Arc<Vec<f32>>, zeros: f64 },
 }
 
 fn gcd(a: u64, b: u64) -> u64 {
@@ -133,11 +170,10 @@ impl Resampler {
             }
             Kernels::Poly { up, down, taps }
         } else {
-            let len = quality.zeros * TABLE_PER_ZERO + 2;
-            let table = (0..len)
-                .map(|i| h(i as f64 / TABLE_PER_ZERO as f64 / cut) as f32)
-                .collect();
-            Kernels::Table { table, zeros }
+            Kernels::Table {
+                table: shared_table(quality.zeros, quality.beta),
+                zeros,
+            }
         };
         Ok(Resampler {
             ratio,
@@ -187,6 +223,7 @@ impl Resampler {
             }
             Kernels::Table { table, zeros } => {
                 let scale = self.cut * TABLE_PER_ZERO as f64;
+                let gain = self.cut as f32;
                 let limit = (zeros * TABLE_PER_ZERO as f64) as usize;
                 let mut k = vec![0.0f32; width];
                 for (m, o) in out.iter_mut().enumerate() {
@@ -204,7 +241,7 @@ impl Resampler {
                         };
                     }
                     let start = q as i64 - (half - 1);
-                    *o = dot_clipped(x, n, start, &k);
+                    *o = gain * dot_clipped(x, n, start, &k);
                 }
             }
         }

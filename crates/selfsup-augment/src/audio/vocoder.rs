@@ -131,26 +131,28 @@ pub(crate) fn time_stretch(plan: &VocoderPlan, x: &[f32], rate: f64, out_len: us
     let total = n_fft + hop * (n_out_frames.max(1) - 1);
     let mut y = vec![0.0f32; total.max(out_len + n_fft / 2)];
     let mut wsum = vec![0.0f32; y.len()];
-    let unit = |c: Complex<f32>| {
-        let m = c.norm();
-        if m > 0.0 {
-            c / m
-        } else {
-            Complex::new(1.0, 0.0)
+    // Magnitudes and unit phasors of every analysis frame (a zero bin has phase 0, as numpy's angle).
+    let mut mags = vec![0.0f32; spec.len()];
+    let mut units = vec![Complex::new(1.0f32, 0.0); spec.len()];
+    for ((c, m), u) in spec.iter().zip(mags.iter_mut()).zip(units.iter_mut()) {
+        *m = c.norm();
+        if *m > 0.0 {
+            *u = c / *m;
         }
-    };
+    }
     // The first frame is mostly reflect padding, so its phases and its advance to frame 1 are not
     // those of the signal. librosa uses them anyway; for rates < 1 the pair (0, 1) is then used
     // several times and its error stays in the running phase for the whole clip (a pure tone loses a
     // third of its amplitude). Here the running phase starts from frame 1 moved back by the clean
     // advance of frames 1 → 2, and that advance also serves the pair (0, 1).
     let clean_start = n_frames >= 3;
+    let advance = |k: usize, b: usize| units[(k + 1) * nf + b] * units[k * nf + b].conj();
     let mut acc: Vec<Complex<f32>> = if clean_start {
         (0..nf)
-            .map(|b| unit(spec[nf + b]) * unit(spec[nf + b] * spec[2 * nf + b].conj()))
+            .map(|b| units[nf + b] * advance(1, b).conj())
             .collect()
     } else {
-        spec[..nf].iter().map(|&c| unit(c)).collect()
+        units[..nf].to_vec()
     };
     let mut cur = vec![Complex::new(0.0f32, 0.0); nf];
     let win2: Vec<f32> = plan.window.iter().map(|w| w * w).collect();
@@ -159,44 +161,28 @@ pub(crate) fn time_stretch(plan: &VocoderPlan, x: &[f32], rate: f64, out_len: us
         let t = i as f64 * rate;
         let k = t.floor() as usize;
         let alpha = (t - k as f64) as f32;
-        let c0 = &spec[k * nf..(k + 1) * nf];
-        let c1 = &spec[(k + 1) * nf..(k + 2) * nf];
+        let m0 = &mags[k * nf..(k + 1) * nf];
+        let m1 = &mags[(k + 1) * nf..(k + 2) * nf];
         // Phase advance source: the pair (k, k+1), or (1, 2) for the padded first pair.
         let pk = if k == 0 && clean_start { 1 } else { k };
-        let p0 = &spec[pk * nf..(pk + 1) * nf];
-        let p1 = &spec[(pk + 1) * nf..(pk + 2) * nf];
+        let u0 = &units[pk * nf..(pk + 1) * nf];
+        let u1 = &units[(pk + 1) * nf..(pk + 2) * nf];
+        let renormalise = i % 16 == 15;
         for b in 0..nf {
-            let (ma, mb) = (c0[b].norm(), c1[b].norm());
-            let mag = (1.0 - alpha) * ma + alpha * mb;
+            let mag = (1.0 - alpha) * m0[b] + alpha * m1[b];
             cur[b] = acc[b] * mag;
-            let (a, bb) = (p0[b], p1[b]);
-            let (ma, mb) = (a.norm(), bb.norm());
-            // Advance the running phase by arg(bb) − arg(a).
-            let d = bb * a.conj();
-            let dm = ma * mb;
-            if dm > 0.0 {
-                let next = acc[b] * (d / dm);
-                // Renormalise to stop rounding drift of the unit phasor.
+            // Advance the running phase by arg(u1) − arg(u0).
+            let mut next = acc[b] * (u1[b] * u0[b].conj());
+            if renormalise {
+                // Stop the rounding drift of the unit phasor.
                 let nm = next.norm();
-                acc[b] = if nm > 0.0 {
+                next = if nm > 0.0 {
                     next / nm
                 } else {
                     Complex::new(1.0, 0.0)
                 };
-            } else {
-                // librosa: angle(0) = 0, so the advance is arg(bb) − arg(a) with the zero one at 0.
-                let ua = if ma > 0.0 {
-                    a.conj() / ma
-                } else {
-                    Complex::new(1.0, 0.0)
-                };
-                let ub = if mb > 0.0 {
-                    bb / mb
-                } else {
-                    Complex::new(1.0, 0.0)
-                };
-                acc[b] *= ua * ub;
             }
+            acc[b] = next;
         }
         cur[0].im = 0.0;
         cur[nf - 1].im = 0.0;
