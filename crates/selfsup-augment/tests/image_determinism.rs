@@ -111,3 +111,37 @@ fn unusual_inputs_never_panic() {
     assert_eq!(CenterCrop::new((2, 2)).unwrap().apply(empty.clone(), &mut key.rng()).unwrap().dims(), (3, 2, 2));
     assert!(GaussianBlur::new(3, (1.0, 1.0)).unwrap().apply(empty, &mut key.rng()).unwrap().is_empty());
 }
+
+#[test]
+fn every_random_transform_handles_tiny_grey_and_rgba_inputs() {
+    use selfsup_augment::image::{
+        ElasticTransform, RandAugment, RandomAffine, RandomErasing, RandomPerspective,
+        RandomRotation, Rot90, TrivialAugmentWide,
+    };
+    let ts: Vec<Box<dyn Transform<ImageF32>>> = vec![
+        Box::new(ElasticTransform::default()),
+        Box::new(RandAugment::default()),
+        Box::new(TrivialAugmentWide::default()),
+        Box::new(RandomAffine::new((-30.0, 30.0), Some((0.2, 0.2)), Some((0.8, 1.2)), Some((-10.0, 10.0, -5.0, 5.0))).unwrap()),
+        Box::new(RandomPerspective::new(0.5, 1.0).unwrap()),
+        Box::new(RandomRotation::new((-90.0, 90.0)).unwrap()),
+        Box::new(RandomErasing::default()),
+        Box::new(Rot90),
+    ];
+    let inputs = [
+        ImageF32::new(3, 1, 1, vec![0.1, 0.5, 0.9]).unwrap(),
+        ImageF32::new(1, 7, 5, vec![0.4; 35]).unwrap(),
+        ImageF32::new(4, 6, 6, vec![0.7; 144]).unwrap(),
+        images(1).remove(0),
+        ImageF32::zeros(3, 0, 4),
+    ];
+    for t in &ts {
+        for (i, img) in inputs.iter().enumerate() {
+            for k in 0..8 {
+                let out = t.apply(img.clone(), &mut SampleKey::new(5, k, i as u64).rng()).unwrap();
+                assert_eq!(out.channels(), img.channels(), "{}", t.name());
+                assert!(out.data().iter().all(|v| v.is_finite()), "{}", t.name());
+            }
+        }
+    }
+}

@@ -122,7 +122,7 @@ fn run(op: &str, a: &Value, x: ImageF32) -> ImageF32 {
                 .normalize(x)
                 .unwrap()
         }
-        "rotate" | "affine" | "perspective" => {
+        "rotate" | "affine" | "perspective" | "elastic" => {
             let mode = match a["mode"].as_str().unwrap() {
                 "nearest" => Interpolation::Nearest,
                 _ => Interpolation::Bilinear,
@@ -131,6 +131,10 @@ fn run(op: &str, a: &Value, x: ImageF32) -> ImageF32 {
             let fl = |k: &str| a[k].as_f64().unwrap();
             match op {
                 "rotate" => warp::rotate(&x, fl("angle"), mode, Some(&fill)).unwrap(),
+                "elastic" => {
+                    let d: Vec<f32> = a["displacement"].as_array().unwrap().iter().map(f).collect();
+                    warp::elastic(&x, &d, mode, Some(&fill)).unwrap()
+                }
                 "affine" => warp::affine(
                     &x,
                     fl("angle"),

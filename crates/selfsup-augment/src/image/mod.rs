@@ -12,7 +12,7 @@
 //! - [`erase`]: random erasing.
 //! - [`mix`]: batch-level MixUp and CutMix (soft labels).
 //! - [`preview`]: PNG grids of samples × views.
-//! - [`warp`]: rotation, affine, perspective (grid sampling) and exact quarter turns.
+//! - [`warp`]: rotation, affine, perspective, elastic (grid sampling) and exact quarter turns.
 //!
 //! ## Design
 //! Every random transform implements [`selfsup_core::RandomTransform`]: `sample_params` draws from the
@@ -54,8 +54,8 @@ pub use recipes::{
     ByolConfig, ImageRecipe, MocoV2Config, MultiCropConfig, NormalizeConfig, SimClrConfig,
 };
 pub use warp::{
-    affine, perspective, rot90, rotate, AffineParams, RandomAffine, RandomPerspective,
-    RandomRotation, Rot90,
+    affine, elastic, perspective, rot90, rotate, AffineParams, ElasticTransform, RandomAffine,
+    RandomPerspective, RandomRotation, Rot90,
 };
 pub use policies::{RandAugment, TrivialAugmentWide};
 pub use erase::{EraseValue, RandomErasing};

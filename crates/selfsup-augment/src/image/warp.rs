@@ -523,3 +523,112 @@ mod tests {
         assert!(rotate(&img, 10.0, Interpolation::Bicubic, None).is_err());
     }
 }
+
+/// `torch.linspace(lo, hi, n)` in `f32` (the same two-sided evaluation), element `i`.
+fn linspace_f32(lo: f32, hi: f32, n: usize, i: usize) -> f32 {
+    if n <= 1 {
+        return lo;
+    }
+    let step = (hi - lo) / (n - 1) as f32;
+    if i < n / 2 {
+        lo + step * i as f32
+    } else {
+        hi - step * (n - 1 - i) as f32
+    }
+}
+
+/// torchvision's `elastic(img, displacement)`: `displacement` is `[dx plane, dy plane]` (`2 × H × W`,
+/// in normalised `[-1, 1]` grid units) added to the identity grid, then grid-sampled.
+pub fn elastic(
+    img: &ImageF32,
+    displacement: &[f32],
+    mode: Interpolation,
+    fill: Option<&[f32]>,
+) -> Result<ImageF32> {
+    check_mode(mode)?;
+    let (_, h, w) = img.dims();
+    if displacement.len() != 2 * h * w {
+        return Err(Error::shape(format!(
+            "elastic: displacement has {} values, expected 2x{h}x{w}",
+            displacement.len()
+        )));
+    }
+    if img.is_empty() {
+        return Ok(img.clone());
+    }
+    let (wf, hf) = (w as f32, h as f32);
+    let n = h * w;
+    Ok(grid_sample(img, h, w, mode, fill, |x, y| {
+        let gx = linspace_f32((1.0 - wf) / wf, (wf - 1.0) / wf, w, x) + displacement[y * w + x];
+        let gy = linspace_f32((1.0 - hf) / hf, (hf - 1.0) / hf, h, y) + displacement[n + y * w + x];
+        (((gx + 1.0) * wf - 1.0) / 2.0, ((gy + 1.0) * hf - 1.0) / 2.0)
+    }))
+}
+
+/// Elastic deformation (torchvision's `ElasticTransform(alpha=50, sigma=5)`, bilinear, fill 0): a
+/// uniform `[-1, 1]` displacement field per axis, Gaussian-smoothed (kernel `8σ + 1`, made odd) and
+/// scaled by `alpha / size` (torchvision divides `dx` by the height and `dy` by the width; kept).
+#[derive(Clone, Debug)]
+pub struct ElasticTransform {
+    alpha: (f64, f64),
+    sigma: (f64, f64),
+    mode: Interpolation,
+    fill: Vec<f32>,
+}
+
+impl ElasticTransform {
+    /// `alpha ≥ 0` and `sigma ≥ 0` per axis (`(x, y)`).
+    pub fn new(alpha: (f64, f64), sigma: (f64, f64)) -> Result<Self> {
+        check::non_negative("elastic_transform.alpha[0]", alpha.0)?;
+        check::non_negative("elastic_transform.alpha[1]", alpha.1)?;
+        check::non_negative("elastic_transform.sigma[0]", sigma.0)?;
+        check::non_negative("elastic_transform.sigma[1]", sigma.1)?;
+        Ok(ElasticTransform {
+            alpha,
+            sigma,
+            mode: Interpolation::Bilinear,
+            fill: vec![0.0],
+        })
+    }
+}
+
+impl Default for ElasticTransform {
+    fn default() -> Self {
+        ElasticTransform {
+            alpha: (50.0, 50.0),
+            sigma: (5.0, 5.0),
+            mode: Interpolation::Bilinear,
+            fill: vec![0.0],
+        }
+    }
+}
+
+impl RandomTransform<ImageF32> for ElasticTransform {
+    type Params = Vec<f32>;
+    fn transform_name(&self) -> &str {
+        "ElasticTransform"
+    }
+    fn sample_params(&self, img: &ImageF32, rng: &mut Generator) -> Result<Vec<f32>> {
+        let (h, w) = (img.height(), img.width());
+        let mut planes = Vec::with_capacity(2 * h * w);
+        for (axis, (alpha, denom)) in [(self.alpha.0, h), (self.alpha.1, w)].into_iter().enumerate() {
+            let raw: Vec<f32> = (0..h * w).map(|_| rng.next_f64() as f32 * 2.0 - 1.0).collect();
+            let mut field = ImageF32::new(1, h, w, raw)?;
+            let s = if axis == 0 { self.sigma.0 } else { self.sigma.1 };
+            if s > 0.0 && h > 0 && w > 0 {
+                let mut k = (8.0 * s + 1.0) as usize;
+                if k % 2 == 0 {
+                    k += 1;
+                }
+                field = super::blur::gaussian_blur(&field, (k, k), (self.sigma.0 as f32, self.sigma.1 as f32));
+            }
+            let scale = (alpha / denom.max(1) as f64) as f32;
+            planes.extend(field.data().iter().map(|v| v * scale));
+        }
+        Ok(planes)
+    }
+    fn apply_with(&self, img: ImageF32, d: &Vec<f32>) -> Result<ImageF32> {
+        elastic(&img, d, self.mode, Some(&self.fill))
+    }
+}
+impl_transform!(ElasticTransform => ImageF32);
