@@ -12,7 +12,9 @@ use selfsup_core::{generate_views, Ctx, ImageF32, SampleKey, Trace, Transform};
 fn images(n: usize) -> Vec<ImageF32> {
     (0..n)
         .map(|i| {
-            let data = (0..3 * 40 * 36).map(|k| ((k * 31 + i * 7) % 97) as f32 / 96.0).collect();
+            let data = (0..3 * 40 * 36)
+                .map(|k| ((k * 31 + i * 7) % 97) as f32 / 96.0)
+                .collect();
             ImageF32::new(3, 40, 36, data).unwrap()
         })
         .collect()
@@ -20,7 +22,11 @@ fn images(n: usize) -> Vec<ImageF32> {
 
 #[test]
 fn rayon_batch_equals_sequential_for_1_and_2_threads() {
-    let recipe = ImageRecipe::SimClr(SimClrConfig { input_size: 24, gaussian_blur: Some(0.5), ..Default::default() });
+    let recipe = ImageRecipe::SimClr(SimClrConfig {
+        input_size: 24,
+        gaussian_blur: Some(0.5),
+        ..Default::default()
+    });
     let mv = recipe.build().unwrap();
     let imgs = images(16);
     let keys: Vec<SampleKey> = (0..16).map(|i| SampleKey::new(42, 3, i)).collect();
@@ -30,7 +36,10 @@ fn rayon_batch_equals_sequential_for_1_and_2_threads() {
         .map(|(img, k)| mv.generate(img, *k).unwrap())
         .collect();
     for threads in [1, 2] {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
         let par = pool.install(|| generate_views(&mv, &imgs, &keys)).unwrap();
         assert_eq!(par, sequential, "{threads} threads");
     }
@@ -42,14 +51,22 @@ fn rayon_batch_equals_sequential_for_1_and_2_threads() {
 
 #[test]
 fn recorded_trace_replays_the_same_view() {
-    let mv = MultiCropConfig { input_size: 20, local_size: 8, n_local_views: 2, ..Default::default() }
-        .build()
-        .unwrap();
+    let mv = MultiCropConfig {
+        input_size: 20,
+        local_size: 8,
+        n_local_views: 2,
+        ..Default::default()
+    }
+    .build()
+    .unwrap();
     let img = images(1).remove(0);
     let traced = mv.generate_traced(&img, SampleKey::new(1, 0, 5)).unwrap();
     for (v, (view, trace)) in traced.iter().enumerate() {
         let mut rng = SampleKey::new(999, 9, 9).rng(); // replay ignores the generator
-        let again = mv.view(v).apply_ctx(img.clone(), &mut Ctx::replaying(&mut rng, trace)).unwrap();
+        let again = mv
+            .view(v)
+            .apply_ctx(img.clone(), &mut Ctx::replaying(&mut rng, trace))
+            .unwrap();
         assert_eq!(&again, view);
         assert!(trace.entries.iter().any(|e| e.name == "RandomResizedCrop"));
     }
@@ -58,12 +75,20 @@ fn recorded_trace_replays_the_same_view() {
 
 #[test]
 fn unusual_inputs_never_panic() {
-    let simclr = SimClrConfig { input_size: 8, gaussian_blur: Some(1.0), normalize: None, ..Default::default() }
-        .build()
-        .unwrap();
+    let simclr = SimClrConfig {
+        input_size: 8,
+        gaussian_blur: Some(1.0),
+        normalize: None,
+        ..Default::default()
+    }
+    .build()
+    .unwrap();
     let grey_norm = SimClrConfig {
         input_size: 8,
-        normalize: Some(NormalizeConfig { mean: vec![0.5], std: vec![0.25] }),
+        normalize: Some(NormalizeConfig {
+            mean: vec![0.5],
+            std: vec![0.25],
+        }),
         ..Default::default()
     }
     .build()
@@ -77,7 +102,9 @@ fn unusual_inputs_never_panic() {
         ImageF32::new(4, 6, 6, vec![0.7; 144]).unwrap(),
     ] {
         let views = simclr.generate(&img, key).unwrap();
-        assert!(views.iter().all(|v| v.height() == 8 && v.width() == 8 && v.channels() == img.channels()));
+        assert!(views
+            .iter()
+            .all(|v| v.height() == 8 && v.width() == 8 && v.channels() == img.channels()));
         assert!(views.iter().all(|v| v.data().iter().all(|x| x.is_finite())));
         if img.channels() == 1 {
             grey_norm.generate(&img, key).unwrap();
@@ -89,12 +116,18 @@ fn unusual_inputs_never_panic() {
     let out = jitter.apply(rgba, &mut key.rng()).unwrap();
     assert!(out.plane(3).iter().all(|&a| a == 0.9));
     // ImageNet normalisation on a grey image is a clear error, not a panic.
-    let e = SimClrConfig { input_size: 8, ..Default::default() }
-        .build()
-        .unwrap()
-        .generate(&ImageF32::zeros(1, 4, 4), key)
-        .unwrap_err();
-    assert!(e.to_string().contains("3 means") && e.to_string().contains("1 channels"), "{e}");
+    let e = SimClrConfig {
+        input_size: 8,
+        ..Default::default()
+    }
+    .build()
+    .unwrap()
+    .generate(&ImageF32::zeros(1, 4, 4), key)
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("3 means") && e.to_string().contains("1 channels"),
+        "{e}"
+    );
     // Zero-sized input: errors that say so, from every transform that needs pixels.
     let empty = ImageF32::zeros(3, 0, 7);
     let ts: Vec<Box<dyn Transform<ImageF32>>> = vec![
@@ -104,12 +137,31 @@ fn unusual_inputs_never_panic() {
     ];
     for t in &ts {
         let e = t.apply(empty.clone(), &mut key.rng()).unwrap_err();
-        assert!(e.to_string().contains("empty") || e.to_string().contains("smaller"), "{}: {e}", t.name());
+        assert!(
+            e.to_string().contains("empty") || e.to_string().contains("smaller"),
+            "{}: {e}",
+            t.name()
+        );
     }
-    assert!(simclr.generate(&empty, key).unwrap_err().to_string().contains("empty"));
+    assert!(simclr
+        .generate(&empty, key)
+        .unwrap_err()
+        .to_string()
+        .contains("empty"));
     // Centre crop and blur of empty images are defined (zeros / unchanged).
-    assert_eq!(CenterCrop::new((2, 2)).unwrap().apply(empty.clone(), &mut key.rng()).unwrap().dims(), (3, 2, 2));
-    assert!(GaussianBlur::new(3, (1.0, 1.0)).unwrap().apply(empty, &mut key.rng()).unwrap().is_empty());
+    assert_eq!(
+        CenterCrop::new((2, 2))
+            .unwrap()
+            .apply(empty.clone(), &mut key.rng())
+            .unwrap()
+            .dims(),
+        (3, 2, 2)
+    );
+    assert!(GaussianBlur::new(3, (1.0, 1.0))
+        .unwrap()
+        .apply(empty, &mut key.rng())
+        .unwrap()
+        .is_empty());
 }
 
 #[test]
@@ -122,7 +174,15 @@ fn every_random_transform_handles_tiny_grey_and_rgba_inputs() {
         Box::new(ElasticTransform::default()),
         Box::new(RandAugment::default()),
         Box::new(TrivialAugmentWide::default()),
-        Box::new(RandomAffine::new((-30.0, 30.0), Some((0.2, 0.2)), Some((0.8, 1.2)), Some((-10.0, 10.0, -5.0, 5.0))).unwrap()),
+        Box::new(
+            RandomAffine::new(
+                (-30.0, 30.0),
+                Some((0.2, 0.2)),
+                Some((0.8, 1.2)),
+                Some((-10.0, 10.0, -5.0, 5.0)),
+            )
+            .unwrap(),
+        ),
         Box::new(RandomPerspective::new(0.5, 1.0).unwrap()),
         Box::new(RandomRotation::new((-90.0, 90.0)).unwrap()),
         Box::new(RandomErasing::default()),
@@ -138,7 +198,9 @@ fn every_random_transform_handles_tiny_grey_and_rgba_inputs() {
     for t in &ts {
         for (i, img) in inputs.iter().enumerate() {
             for k in 0..8 {
-                let out = t.apply(img.clone(), &mut SampleKey::new(5, k, i as u64).rng()).unwrap();
+                let out = t
+                    .apply(img.clone(), &mut SampleKey::new(5, k, i as u64).rng())
+                    .unwrap();
                 assert_eq!(out.channels(), img.channels(), "{}", t.name());
                 assert!(out.data().iter().all(|v| v.is_finite()), "{}", t.name());
             }

@@ -44,7 +44,10 @@ fn random_resized_crop_area_aspect_and_position_follow_the_law() {
     assert!(m.abs() < 0.005, "log-ratio mean {m}");
     assert!((v - span * span / 12.0).abs() < 0.002, "log-ratio var {v}");
     let (m, v) = mean_var(&tops);
-    assert!((m - 0.5).abs() < 0.01 && (v - 1.0 / 12.0).abs() < 0.005, "top {m} {v}");
+    assert!(
+        (m - 0.5).abs() < 0.01 && (v - 1.0 / 12.0).abs() < 0.005,
+        "top {m} {v}"
+    );
 }
 
 #[test]
@@ -53,7 +56,9 @@ fn random_resized_crop_falls_back_to_a_centred_clamped_box() {
     // → h = 1, w = round(1 · 4/3) = 1, centred.
     let img = ImageF32::zeros(1, 1, 100);
     let t = RandomResizedCrop::new(4).unwrap();
-    let b = t.sample_params(&img, &mut Generator::seed_from_u64(3)).unwrap();
+    let b = t
+        .sample_params(&img, &mut Generator::seed_from_u64(3))
+        .unwrap();
     assert_eq!((b.top, b.left, b.height, b.width), (0, 49, 1, 1));
 }
 
@@ -79,11 +84,20 @@ fn color_jitter_factors_are_uniform_and_orders_are_all_permutations() {
         hue.push(h);
     }
     assert_eq!(counts.len(), 24, "all 24 orders appear");
-    assert!(counts.values().all(|&c| (800..1200).contains(&c)), "{counts:?}");
+    assert!(
+        counts.values().all(|&c| (800..1200).contains(&c)),
+        "{counts:?}"
+    );
     let (m, v) = mean_var(&b);
-    assert!((m - 1.0).abs() < 0.01 && (v - 1.6f64.powi(2) / 12.0).abs() < 0.01, "brightness {m} {v}");
+    assert!(
+        (m - 1.0).abs() < 0.01 && (v - 1.6f64.powi(2) / 12.0).abs() < 0.01,
+        "brightness {m} {v}"
+    );
     let (m, v) = mean_var(&hue);
-    assert!(m.abs() < 0.003 && (v - 0.4f64.powi(2) / 12.0).abs() < 0.001, "hue {m} {v}");
+    assert!(
+        m.abs() < 0.003 && (v - 0.4f64.powi(2) / 12.0).abs() < 0.001,
+        "hue {m} {v}"
+    );
 }
 
 #[test]
@@ -92,10 +106,14 @@ fn coin_flips_and_blur_sigma_follow_their_parameters() {
     let mut g = Generator::seed_from_u64(9);
     let n = 20_000;
     let flip = RandomHorizontalFlip::new(0.3).unwrap();
-    let k = (0..n).filter(|_| flip.sample_params(&img, &mut g).unwrap()).count();
+    let k = (0..n)
+        .filter(|_| flip.sample_params(&img, &mut g).unwrap())
+        .count();
     assert!((k as f64 / n as f64 - 0.3).abs() < 0.015, "{k}");
     let grey = RandomGrayscale::new(0.2).unwrap();
-    let k = (0..n).filter(|_| grey.sample_params(&img, &mut g).unwrap()).count();
+    let k = (0..n)
+        .filter(|_| grey.sample_params(&img, &mut g).unwrap())
+        .count();
     assert!((k as f64 / n as f64 - 0.2).abs() < 0.015, "{k}");
     let blur = GaussianBlur::new(5, (0.1, 2.0)).unwrap();
     let s: Vec<f64> = (0..n)
@@ -103,5 +121,8 @@ fn coin_flips_and_blur_sigma_follow_their_parameters() {
         .collect();
     assert!(s.iter().all(|v| (0.1..=2.0).contains(v)));
     let (m, v) = mean_var(&s);
-    assert!((m - 1.05).abs() < 0.02 && (v - 1.9f64.powi(2) / 12.0).abs() < 0.01, "sigma {m} {v}");
+    assert!(
+        (m - 1.05).abs() < 0.02 && (v - 1.9f64.powi(2) / 12.0).abs() < 0.01,
+        "sigma {m} {v}"
+    );
 }

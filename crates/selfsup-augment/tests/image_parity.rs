@@ -5,7 +5,8 @@
 #![cfg(feature = "image")]
 
 use selfsup_augment::image::{
-    self, color, geometry::PaddingMode, policies, warp, ColorJitter, ColorJitterParams, Interpolation, Normalize,
+    self, color, geometry::PaddingMode, policies, warp, ColorJitter, ColorJitterParams,
+    Interpolation, Normalize,
 };
 use selfsup_core::ImageF32;
 use serde_json::Value;
@@ -53,7 +54,13 @@ fn run(op: &str, a: &Value, x: ImageF32) -> ImageF32 {
                 "bilinear" => Interpolation::Bilinear,
                 _ => Interpolation::Bicubic,
             };
-            image::resize(&x, pair(&a["size"]), mode, a["antialias"].as_bool().unwrap()).unwrap()
+            image::resize(
+                &x,
+                pair(&a["size"]),
+                mode,
+                a["antialias"].as_bool().unwrap(),
+            )
+            .unwrap()
         }
         "resized_crop" => image::resize_region(
             &x,
@@ -132,15 +139,26 @@ fn run(op: &str, a: &Value, x: ImageF32) -> ImageF32 {
             match op {
                 "rotate" => warp::rotate(&x, fl("angle"), mode, Some(&fill)).unwrap(),
                 "elastic" => {
-                    let d: Vec<f32> = a["displacement"].as_array().unwrap().iter().map(f).collect();
+                    let d: Vec<f32> = a["displacement"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(f)
+                        .collect();
                     warp::elastic(&x, &d, mode, Some(&fill)).unwrap()
                 }
                 "affine" => warp::affine(
                     &x,
                     fl("angle"),
-                    (a["translate"][0].as_f64().unwrap(), a["translate"][1].as_f64().unwrap()),
+                    (
+                        a["translate"][0].as_f64().unwrap(),
+                        a["translate"][1].as_f64().unwrap(),
+                    ),
                     fl("scale"),
-                    (a["shear"][0].as_f64().unwrap(), a["shear"][1].as_f64().unwrap()),
+                    (
+                        a["shear"][0].as_f64().unwrap(),
+                        a["shear"][1].as_f64().unwrap(),
+                    ),
                     mode,
                     Some(&fill),
                 )
@@ -149,12 +167,22 @@ fn run(op: &str, a: &Value, x: ImageF32) -> ImageF32 {
                     let pt = |k: &str, i: usize| {
                         (a[k][i][0].as_f64().unwrap(), a[k][i][1].as_f64().unwrap())
                     };
-                    let start = [pt("start", 0), pt("start", 1), pt("start", 2), pt("start", 3)];
+                    let start = [
+                        pt("start", 0),
+                        pt("start", 1),
+                        pt("start", 2),
+                        pt("start", 3),
+                    ];
                     let end = [pt("end", 0), pt("end", 1), pt("end", 2), pt("end", 3)];
                     let c = warp::perspective_coeffs(&start, &end).unwrap();
-                    for (i, (ours, theirs)) in c.iter().zip(a["coeffs"].as_array().unwrap()).enumerate() {
+                    for (i, (ours, theirs)) in
+                        c.iter().zip(a["coeffs"].as_array().unwrap()).enumerate()
+                    {
                         let t = theirs.as_f64().unwrap() as f32;
-                        assert!((ours - t).abs() <= 1e-6 * t.abs().max(1.0), "coeff {i}: {ours} vs {t}");
+                        assert!(
+                            (ours - t).abs() <= 1e-6 * t.abs().max(1.0),
+                            "coeff {i}: {ours} vs {t}"
+                        );
                     }
                     warp::perspective(&x, &c, mode, Some(&fill)).unwrap()
                 }
@@ -169,11 +197,17 @@ fn run(op: &str, a: &Value, x: ImageF32) -> ImageF32 {
                     let theirs = a[key].as_array().map(|t| t[bin].as_f64().unwrap());
                     match (ours, theirs) {
                         (None, None) => {}
-                        (Some(o), Some(t)) => assert!((o - t).abs() < 1e-5, "{op:?} {key} bin {bin}: {o} vs {t}"),
+                        (Some(o), Some(t)) => {
+                            assert!((o - t).abs() < 1e-5, "{op:?} {key} bin {bin}: {o} vs {t}")
+                        }
                         other => panic!("{op:?} {key}: {other:?}"),
                     }
                     if theirs.is_some() {
-                        assert_eq!(signed, a[format!("{key}_signed")].as_bool().unwrap(), "{op:?} {key}");
+                        assert_eq!(
+                            signed,
+                            a[format!("{key}_signed")].as_bool().unwrap(),
+                            "{op:?} {key}"
+                        );
                     }
                 }
             }
@@ -198,7 +232,11 @@ fn every_torchvision_case_matches_to_1e5() {
         let expect = image_at(&data, &c["shape"], &c["offset"]);
         let got = run(c["op"].as_str().unwrap(), &c["args"], x);
         if got.dims() != expect.dims() {
-            failures.push(format!("{name}: shape {:?} vs torchvision {:?}", got.dims(), expect.dims()));
+            failures.push(format!(
+                "{name}: shape {:?} vs torchvision {:?}",
+                got.dims(),
+                expect.dims()
+            ));
             continue;
         }
         let (worst, at) = got
@@ -216,5 +254,11 @@ fn every_torchvision_case_matches_to_1e5() {
             ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }

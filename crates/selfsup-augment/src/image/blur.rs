@@ -135,7 +135,9 @@ mod tests {
     fn reference(img: &ImageF32, k: usize, sigma: f64) -> Vec<f64> {
         let (c, h, w) = img.dims();
         let half = (k as f64 - 1.0) / 2.0;
-        let g: Vec<f64> = (0..k).map(|i| (-((i as f64 - half).powi(2)) / (2.0 * sigma * sigma)).exp()).collect();
+        let g: Vec<f64> = (0..k)
+            .map(|i| (-((i as f64 - half).powi(2)) / (2.0 * sigma * sigma)).exp())
+            .collect();
         let s: f64 = g.iter().sum();
         let refl = |i: i64, n: i64| -> usize {
             let mut i = i;
@@ -166,7 +168,9 @@ mod tests {
 
     #[test]
     fn matches_a_float64_2d_convolution() {
-        let data: Vec<f32> = (0..3 * 9 * 7).map(|i| ((i * 37) % 101) as f32 / 100.0).collect();
+        let data: Vec<f32> = (0..3 * 9 * 7)
+            .map(|i| ((i * 37) % 101) as f32 / 100.0)
+            .collect();
         let img = ImageF32::new(3, 9, 7, data).unwrap();
         for (k, s) in [(3, 0.5), (5, 1.3), (7, 2.0)] {
             let ours = gaussian_blur(&img, (k, k), (s as f32, s as f32));

@@ -187,8 +187,13 @@ pub fn to_grayscale(img: &ImageF32) -> ImageF32 {
         Some(g) => ImageF32::new(1, img.height(), img.width(), g).expect("size"),
         None => {
             let n = img.height() * img.width();
-            ImageF32::new(1, img.height(), img.width(), img.data()[..n.min(img.data().len())].to_vec())
-                .unwrap_or_else(|_| ImageF32::zeros(1, img.height(), img.width()))
+            ImageF32::new(
+                1,
+                img.height(),
+                img.width(),
+                img.data()[..n.min(img.data().len())].to_vec(),
+            )
+            .unwrap_or_else(|_| ImageF32::zeros(1, img.height(), img.width()))
         }
     }
 }
@@ -263,7 +268,11 @@ pub fn autocontrast(mut img: ImageF32) -> ImageF32 {
         }
         let lo = plane.iter().copied().fold(f32::INFINITY, f32::min);
         let hi = plane.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let (lo, inv_scale) = if hi == lo { (0.0, 1.0) } else { (lo, (hi - lo) * 1.0) };
+        let (lo, inv_scale) = if hi == lo {
+            (0.0, 1.0)
+        } else {
+            (lo, (hi - lo) * 1.0)
+        };
         for v in plane.iter_mut() {
             *v = ((*v - lo) / inv_scale).clamp(0.0, 1.0);
         }
@@ -516,7 +525,11 @@ impl RandomTransform<ImageF32> for RandomSolarize {
         Ok(rng.bernoulli(self.p))
     }
     fn apply_with(&self, img: ImageF32, on: &bool) -> Result<ImageF32> {
-        Ok(if *on { solarize(img, self.threshold) } else { img })
+        Ok(if *on {
+            solarize(img, self.threshold)
+        } else {
+            img
+        })
     }
 }
 impl_transform!(RandomSolarize => ImageF32);
@@ -532,7 +545,10 @@ impl RandomPosterize {
     /// `bits ∈ [0, 8]`, `p ∈ [0, 1]`.
     pub fn new(bits: u8, p: f64) -> Result<Self> {
         if bits > 8 {
-            return Err(Error::config("random_posterize.bits", format!("must be in [0, 8], got {bits}")));
+            return Err(Error::config(
+                "random_posterize.bits",
+                format!("must be in [0, 8], got {bits}"),
+            ));
         }
         check::probability("random_posterize.p", p)?;
         Ok(RandomPosterize { bits, p })
@@ -581,7 +597,11 @@ impl RandomTransform<ImageF32> for RandomAdjustSharpness {
         Ok(rng.bernoulli(self.p))
     }
     fn apply_with(&self, img: ImageF32, on: &bool) -> Result<ImageF32> {
-        Ok(if *on { adjust_sharpness(img, self.factor) } else { img })
+        Ok(if *on {
+            adjust_sharpness(img, self.factor)
+        } else {
+            img
+        })
     }
 }
 impl_transform!(RandomAdjustSharpness => ImageF32);
@@ -605,7 +625,11 @@ impl Normalize {
         if mean.len() != std.len() {
             return Err(Error::config(
                 "normalize.std",
-                format!("needs as many values as normalize.mean ({}), got {}", mean.len(), std.len()),
+                format!(
+                    "needs as many values as normalize.mean ({}), got {}",
+                    mean.len(),
+                    std.len()
+                ),
             ));
         }
         for (i, &s) in std.iter().enumerate() {
@@ -613,7 +637,10 @@ impl Normalize {
         }
         for (i, &m) in mean.iter().enumerate() {
             if !m.is_finite() {
-                return Err(Error::config(format!("normalize.mean[{i}]"), "must be finite"));
+                return Err(Error::config(
+                    format!("normalize.mean[{i}]"),
+                    "must be finite",
+                ));
             }
         }
         Ok(Normalize { mean, std })
@@ -673,7 +700,11 @@ mod tests {
     fn hue_shift_by_a_third_cycles_primaries() {
         // Closed form: +1/3 turn maps red → green → blue.
         let out = adjust_hue(px(1.0, 0.0, 0.0), 1.0 / 3.0);
-        assert!((out.data()[1] - 1.0).abs() < 1e-5 && out.data()[0] < 1e-5, "{:?}", out.data());
+        assert!(
+            (out.data()[1] - 1.0).abs() < 1e-5 && out.data()[0] < 1e-5,
+            "{:?}",
+            out.data()
+        );
         let out = adjust_hue(px(0.2, 0.6, 0.4), 0.0);
         for (a, b) in out.data().iter().zip([0.2, 0.6, 0.4]) {
             assert!((a - b).abs() < 1e-6);
@@ -688,7 +719,11 @@ mod tests {
     fn blends_follow_closed_forms() {
         let img = ImageF32::new(3, 1, 2, vec![0.2, 0.4, 0.6, 0.8, 0.1, 0.3]).unwrap();
         let grey: Vec<f64> = (0..2)
-            .map(|i| 0.2989 * img.data()[i] as f64 + 0.587 * img.data()[2 + i] as f64 + 0.114 * img.data()[4 + i] as f64)
+            .map(|i| {
+                0.2989 * img.data()[i] as f64
+                    + 0.587 * img.data()[2 + i] as f64
+                    + 0.114 * img.data()[4 + i] as f64
+            })
             .collect();
         let mean = (grey[0] + grey[1]) / 2.0;
         let c = adjust_contrast(img.clone(), 0.5);
@@ -707,17 +742,25 @@ mod tests {
     #[test]
     fn jitter_validates_and_disables_zero_strength() {
         assert!(ColorJitter::new(-0.1, 0.0, 0.0, 0.0).is_err());
-        let e = ColorJitter::new(0.4, 0.4, 0.4, 0.6).unwrap_err().to_string();
+        let e = ColorJitter::new(0.4, 0.4, 0.4, 0.6)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("color_jitter.hue"), "{e}");
         let j = ColorJitter::new(0.0, 1.5, 0.0, 0.1).unwrap();
-        assert_eq!(j.ranges(), [None, Some((0.0, 2.5)), None, Some((-0.1, 0.1))]);
+        assert_eq!(
+            j.ranges(),
+            [None, Some((0.0, 2.5)), None, Some((-0.1, 0.1))]
+        );
     }
 
     #[test]
     fn posterize_solarize_equalize_closed_forms() {
         let img = ImageF32::new(1, 1, 4, vec![0.0, 0.3, 0.5, 0.99]).unwrap();
         assert_eq!(posterize(img.clone(), 1).data(), &[0.0, 0.0, 0.5, 0.5]);
-        assert_eq!(solarize(img.clone(), 0.5).data(), &[0.0, 0.3, 0.5, 1.0 - 0.99]);
+        assert_eq!(
+            solarize(img.clone(), 0.5).data(),
+            &[0.0, 0.3, 0.5, 1.0 - 0.99]
+        );
         // Two-level image: equalize maps the low level to 0 (step = n_low / 255 = 0 → unchanged).
         let auto = autocontrast(img);
         assert_eq!(auto.data()[0], 0.0);

@@ -157,7 +157,9 @@ pub fn from_dynamic_f32(img: &DynamicImage) -> ImageF32 {
     let (w, h) = (img.width(), img.height());
     let s16 = 1.0 / 65535.0;
     let (c, data): (usize, Vec<f32>) = match img {
-        DynamicImage::ImageLuma16(b) => (1, b.as_raw().iter().map(|&v| f32::from(v) * s16).collect()),
+        DynamicImage::ImageLuma16(b) => {
+            (1, b.as_raw().iter().map(|&v| f32::from(v) * s16).collect())
+        }
         DynamicImage::ImageLumaA16(b) => (
             1,
             planar::<u16, 2>(b.as_raw(), w, h, 1)
@@ -304,13 +306,20 @@ mod tests {
         assert!((f.data()[2] - 32896.0 / 65535.0).abs() < 1e-7);
         // survives a PNG round trip at 16 bits
         let bytes = encode(&d, image::ImageFormat::Png);
-        assert_eq!(decode(&bytes, Path::new("x.png")).unwrap().data(), &[0, 1, 128, 255]);
+        assert_eq!(
+            decode(&bytes, Path::new("x.png")).unwrap().data(),
+            &[0, 1, 128, 255]
+        );
     }
 
     #[test]
     fn bad_input_is_a_decode_error_naming_the_file() {
         let p = Path::new("dir/broken.png");
-        for bytes in [&b""[..], &b"not an image"[..], &b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"[..]] {
+        for bytes in [
+            &b""[..],
+            &b"not an image"[..],
+            &b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"[..],
+        ] {
             let e = decode(bytes, p).unwrap_err();
             assert!(matches!(e, Error::Decode { .. }), "{e:?}");
             assert!(e.to_string().contains("broken.png"), "{e}");

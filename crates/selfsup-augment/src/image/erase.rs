@@ -59,7 +59,12 @@ impl RandomErasing {
         if let EraseValue::Constant(v) = &value {
             check::at_least("random_erasing.value", v.len(), 1)?;
         }
-        Ok(RandomErasing { p, scale, ratio, value })
+        Ok(RandomErasing {
+            p,
+            scale,
+            ratio,
+            value,
+        })
     }
 }
 
@@ -123,7 +128,13 @@ impl RandomTransform<ImageF32> for RandomErasing {
             };
             let top = rng.below((h - eh + 1) as u64) as usize;
             let left = rng.below((w - ew + 1) as u64) as usize;
-            return Ok(Some(EraseParams { top, left, height: eh, width: ew, values }));
+            return Ok(Some(EraseParams {
+                top,
+                left,
+                height: eh,
+                width: ew,
+                values,
+            }));
         }
         Ok(None)
     }
@@ -142,7 +153,13 @@ mod tests {
 
     #[test]
     fn erases_inside_the_image_with_the_documented_area() {
-        let t = RandomErasing::new(1.0, (0.02, 0.33), (0.3, 3.3), EraseValue::Constant(vec![0.5])).unwrap();
+        let t = RandomErasing::new(
+            1.0,
+            (0.02, 0.33),
+            (0.3, 3.3),
+            EraseValue::Constant(vec![0.5]),
+        )
+        .unwrap();
         let img = ImageF32::zeros(3, 40, 40);
         let mut g = Generator::seed_from_u64(2);
         let mut seen = 0;
@@ -157,10 +174,15 @@ mod tests {
             }
         }
         assert!(seen > 450);
-        assert!(RandomErasing::new(1.0, (0.02, 0.33), (0.3, 3.3), EraseValue::Constant(vec![0.0; 2]))
-            .unwrap()
-            .sample_params(&img, &mut g)
-            .is_err());
+        assert!(RandomErasing::new(
+            1.0,
+            (0.02, 0.33),
+            (0.3, 3.3),
+            EraseValue::Constant(vec![0.0; 2])
+        )
+        .unwrap()
+        .sample_params(&img, &mut g)
+        .is_err());
         // A 1×1 image can only hold an empty rectangle (as in torchvision): unchanged.
         let one = ImageF32::zeros(3, 1, 1);
         for _ in 0..20 {

@@ -83,14 +83,24 @@ pub fn crop_padded(
     let inside = top >= 0 && left >= 0 && top as usize + out_h <= h && left as usize + out_w <= w;
     let mut out = vec![fill; c * out_h * out_w];
     let cols: Vec<Option<usize>> = (0..out_w)
-        .map(|x| if w == 0 { None } else { map_index(left + x as i64, w, mode) })
+        .map(|x| {
+            if w == 0 {
+                None
+            } else {
+                map_index(left + x as i64, w, mode)
+            }
+        })
         .collect();
     for ch in 0..c {
         let plane = img.plane(ch);
         let dst = &mut out[ch * out_h * out_w..(ch + 1) * out_h * out_w];
         for y in 0..out_h {
             let row = &mut dst[y * out_w..(y + 1) * out_w];
-            let sy = if h == 0 { None } else { map_index(top + y as i64, h, mode) };
+            let sy = if h == 0 {
+                None
+            } else {
+                map_index(top + y as i64, h, mode)
+            };
             let Some(sy) = sy else { continue };
             let src = &plane[sy * w..(sy + 1) * w];
             if inside {
@@ -109,21 +119,37 @@ pub fn crop_padded(
 }
 
 /// Crops the in-bounds rectangle `(top, left, height, width)`.
-pub fn crop(img: &ImageF32, top: usize, left: usize, height: usize, width: usize) -> Result<ImageF32> {
+pub fn crop(
+    img: &ImageF32,
+    top: usize,
+    left: usize,
+    height: usize,
+    width: usize,
+) -> Result<ImageF32> {
     let (c, h, w) = img.dims();
     if top + height > h || left + width > w {
         return Err(Error::shape(format!(
             "crop (top {top}, left {left}, {height}x{width}) is outside the {c}x{h}x{w} image"
         )));
     }
-    crop_padded(img, top as i64, left as i64, height, width, PaddingMode::Constant, 0.0)
+    crop_padded(
+        img,
+        top as i64,
+        left as i64,
+        height,
+        width,
+        PaddingMode::Constant,
+        0.0,
+    )
 }
 
 /// Mirrors the image left–right.
 pub fn hflip(mut img: ImageF32) -> ImageF32 {
     let w = img.width();
     if w > 0 {
-        img.data_mut().chunks_exact_mut(w).for_each(|row| row.reverse());
+        img.data_mut()
+            .chunks_exact_mut(w)
+            .for_each(|row| row.reverse());
     }
     img
 }
@@ -415,7 +441,12 @@ impl RandomCrop {
     }
 
     /// Pads `(left, top, right, bottom)` pixels first, with `mode` (and `fill` for constant).
-    pub fn padding(mut self, ltrb: (usize, usize, usize, usize), mode: PaddingMode, fill: f32) -> Self {
+    pub fn padding(
+        mut self,
+        ltrb: (usize, usize, usize, usize),
+        mode: PaddingMode,
+        fill: f32,
+    ) -> Self {
         self.padding = ltrb;
         self.padding_mode = mode;
         self.fill = fill;
@@ -457,15 +488,31 @@ impl RandomTransform<ImageF32> for RandomCrop {
                 "RandomCrop: the (padded) image is {ph}x{pw}, smaller than the crop {ch}x{cw}; set pad_if_needed or more padding"
             )));
         }
-        let top = if ph > ch { rng.below((ph - ch + 1) as u64) as i64 } else { 0 };
-        let left = if pw > cw { rng.below((pw - cw + 1) as u64) as i64 } else { 0 };
+        let top = if ph > ch {
+            rng.below((ph - ch + 1) as u64) as i64
+        } else {
+            0
+        };
+        let left = if pw > cw {
+            rng.below((pw - cw + 1) as u64) as i64
+        } else {
+            0
+        };
         Ok(RandomCropParams {
             top: top - pt as i64,
             left: left - pl as i64,
         })
     }
     fn apply_with(&self, img: ImageF32, p: &RandomCropParams) -> Result<ImageF32> {
-        crop_padded(&img, p.top, p.left, self.size.0, self.size.1, self.padding_mode, self.fill)
+        crop_padded(
+            &img,
+            p.top,
+            p.left,
+            self.size.0,
+            self.size.1,
+            self.padding_mode,
+            self.fill,
+        )
     }
 }
 impl_transform!(RandomCrop => ImageF32);

@@ -41,7 +41,11 @@ pub fn beta(rng: &mut Generator, a: f64, b: f64) -> f64 {
     }
 }
 
-fn check_batch(images: &[ImageF32], labels: &[usize], num_classes: usize) -> Result<(usize, usize, usize)> {
+fn check_batch(
+    images: &[ImageF32],
+    labels: &[usize],
+    num_classes: usize,
+) -> Result<(usize, usize, usize)> {
     if images.len() != labels.len() {
         return Err(Error::shape(format!(
             "mix: {} images but {} labels",
@@ -51,10 +55,14 @@ fn check_batch(images: &[ImageF32], labels: &[usize], num_classes: usize) -> Res
     }
     let dims = images.first().map(|i| i.dims()).unwrap_or((0, 0, 0));
     if images.iter().any(|i| i.dims() != dims) {
-        return Err(Error::shape("mix: all images of a batch must have the same size"));
+        return Err(Error::shape(
+            "mix: all images of a batch must have the same size",
+        ));
     }
     if let Some(&l) = labels.iter().find(|&&l| l >= num_classes) {
-        return Err(Error::shape(format!("mix: label {l} is not < num_classes = {num_classes}")));
+        return Err(Error::shape(format!(
+            "mix: label {l} is not < num_classes = {num_classes}"
+        )));
     }
     Ok(dims)
 }
@@ -91,7 +99,12 @@ impl MixUp {
         beta(rng, self.alpha, self.alpha)
     }
     /// Mixes in place with a fixed `λ`; returns the soft labels.
-    pub fn apply_with(&self, images: &mut [ImageF32], labels: &[usize], lam: f64) -> Result<Vec<Vec<f32>>> {
+    pub fn apply_with(
+        &self,
+        images: &mut [ImageF32],
+        labels: &[usize],
+        lam: f64,
+    ) -> Result<Vec<Vec<f32>>> {
         check_batch(images, labels, self.num_classes)?;
         let n = images.len();
         if n == 0 {
@@ -107,7 +120,12 @@ impl MixUp {
         Ok(mixed_labels(labels, self.num_classes, lam32))
     }
     /// Draws `λ` and mixes.
-    pub fn apply(&self, images: &mut [ImageF32], labels: &[usize], rng: &mut Generator) -> Result<Vec<Vec<f32>>> {
+    pub fn apply(
+        &self,
+        images: &mut [ImageF32],
+        labels: &[usize],
+        rng: &mut Generator,
+    ) -> Result<Vec<Vec<f32>>> {
         let lam = self.sample_lambda(rng);
         self.apply_with(images, labels, lam)
     }
@@ -150,10 +168,18 @@ impl CutMix {
         let y2 = ((ry + rh) as usize).min(h);
         let area = ((x2 - x1) * (y2 - y1)) as f64;
         let lam = 1.0 - area / (w * h).max(1) as f64;
-        CutMixParams { bbox: (x1, y1, x2, y2), lam }
+        CutMixParams {
+            bbox: (x1, y1, x2, y2),
+            lam,
+        }
     }
     /// Pastes the box from each rolled neighbour in place; returns the soft labels.
-    pub fn apply_with(&self, images: &mut [ImageF32], labels: &[usize], p: &CutMixParams) -> Result<Vec<Vec<f32>>> {
+    pub fn apply_with(
+        &self,
+        images: &mut [ImageF32],
+        labels: &[usize],
+        p: &CutMixParams,
+    ) -> Result<Vec<Vec<f32>>> {
         let (c, h, w) = check_batch(images, labels, self.num_classes)?;
         let (x1, y1, x2, y2) = p.bbox;
         if x2 > w || y2 > h || x1 > x2 || y1 > y2 {
@@ -175,7 +201,12 @@ impl CutMix {
         Ok(mixed_labels(labels, self.num_classes, p.lam as f32))
     }
     /// Draws a box and mixes.
-    pub fn apply(&self, images: &mut [ImageF32], labels: &[usize], rng: &mut Generator) -> Result<Vec<Vec<f32>>> {
+    pub fn apply(
+        &self,
+        images: &mut [ImageF32],
+        labels: &[usize],
+        rng: &mut Generator,
+    ) -> Result<Vec<Vec<f32>>> {
         let (_, h, w) = images.first().map(|i| i.dims()).unwrap_or((0, 0, 0));
         let p = self.sample_params(h, w, rng);
         self.apply_with(images, labels, &p)
@@ -196,7 +227,10 @@ mod tests {
             let v = xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / n as f64;
             let em = a / (a + b);
             let ev = a * b / ((a + b).powi(2) * (a + b + 1.0));
-            assert!((m - em).abs() < 0.01 && (v - ev).abs() < 0.01, "Beta({a},{b}): {m} {v}");
+            assert!(
+                (m - em).abs() < 0.01 && (v - ev).abs() < 0.01,
+                "Beta({a},{b}): {m} {v}"
+            );
         }
     }
 
@@ -206,13 +240,19 @@ mod tests {
         let mut batch = vec![mk(0.0), mk(1.0)];
         let labels = mixed_labels(&[0, 1], 2, 0.25);
         assert_eq!(labels, vec![vec![0.25, 0.75], vec![0.75, 0.25]]);
-        let soft = MixUp::new(1.0, 2).unwrap().apply_with(&mut batch, &[0, 1], 0.25).unwrap();
+        let soft = MixUp::new(1.0, 2)
+            .unwrap()
+            .apply_with(&mut batch, &[0, 1], 0.25)
+            .unwrap();
         assert_eq!(soft, labels);
         assert!(batch[0].data().iter().all(|&v| (v - 0.75).abs() < 1e-6));
         assert!(batch[1].data().iter().all(|&v| (v - 0.25).abs() < 1e-6));
         let mut batch = vec![mk(0.0), mk(1.0)];
         let cm = CutMix::new(1.0, 2).unwrap();
-        let p = CutMixParams { bbox: (1, 0, 3, 2), lam: 0.75 };
+        let p = CutMixParams {
+            bbox: (1, 0, 3, 2),
+            lam: 0.75,
+        };
         let soft = cm.apply_with(&mut batch, &[0, 1], &p).unwrap();
         assert_eq!(batch[0].data().iter().filter(|&&v| v == 1.0).count(), 4);
         assert_eq!(soft[0], vec![0.75, 0.25]);
@@ -223,6 +263,9 @@ mod tests {
             assert!(x2 <= 12 && y2 <= 10 && x1 <= x2 && y1 <= y2);
             assert!((p.lam - (1.0 - ((x2 - x1) * (y2 - y1)) as f64 / 120.0)).abs() < 1e-12);
         }
-        assert!(MixUp::new(1.0, 2).unwrap().apply_with(&mut [mk(0.0)], &[5], 0.5).is_err());
+        assert!(MixUp::new(1.0, 2)
+            .unwrap()
+            .apply_with(&mut [mk(0.0)], &[5], 0.5)
+            .is_err());
     }
 }

@@ -45,19 +45,19 @@ pub use color::{
     RandomEqualize, RandomGrayscale, RandomPosterize, RandomSolarize,
 };
 pub use convert::{decode, from_dynamic, to_rgb8};
+pub use erase::{EraseValue, RandomErasing};
 pub use geometry::{
     center_crop, crop, crop_padded, hflip, vflip, CenterCrop, CropBox, PaddingMode, RandomCrop,
     RandomHorizontalFlip, RandomResizedCrop, RandomVerticalFlip, Resize, ResizeSize,
 };
-pub use resize::{resize, resize_region, Interpolation};
+pub use mix::{CutMix, MixUp};
+pub use policies::{RandAugment, TrivialAugmentWide};
+pub use preview::{denormalize, grid, save_grid};
 pub use recipes::{
     ByolConfig, ImageRecipe, MocoV2Config, MultiCropConfig, NormalizeConfig, SimClrConfig,
 };
+pub use resize::{resize, resize_region, Interpolation};
 pub use warp::{
     affine, elastic, perspective, rot90, rotate, AffineParams, ElasticTransform, RandomAffine,
     RandomPerspective, RandomRotation, Rot90,
 };
-pub use policies::{RandAugment, TrivialAugmentWide};
-pub use erase::{EraseValue, RandomErasing};
-pub use mix::{CutMix, MixUp};
-pub use preview::{denormalize, grid, save_grid};

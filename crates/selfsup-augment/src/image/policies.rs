@@ -83,13 +83,24 @@ fn linspace(lo: f64, hi: f64, n: usize, i: usize) -> f64 {
     }
     // torch.linspace in float32: start + i·step for the first half, end − (n−1−i)·step for the rest.
     let step = (hi - lo) / (n - 1) as f64;
-    let v = if i < n / 2 { lo + step * i as f64 } else { hi - step * (n - 1 - i) as f64 };
+    let v = if i < n / 2 {
+        lo + step * i as f64
+    } else {
+        hi - step * (n - 1 - i) as f64
+    };
     f64::from(v as f32)
 }
 
 /// Magnitude of bin `bin` of `n` bins and whether the op is signed, for the RandAugment (`wide =
 /// false`) or TrivialAugmentWide (`wide = true`) space. `None` = the op has no magnitude.
-pub fn magnitude_bin(op: Op, n: usize, bin: usize, h: usize, w: usize, wide: bool) -> (Option<f64>, bool) {
+pub fn magnitude_bin(
+    op: Op,
+    n: usize,
+    bin: usize,
+    h: usize,
+    w: usize,
+    wide: bool,
+) -> (Option<f64>, bool) {
     let posterize_bits = |div: f64| {
         let v = 8.0 - (bin as f64 / ((n as f64 - 1.0) / div));
         Some(v.round_ties_even())
@@ -212,9 +223,13 @@ impl RandomTransform<ImageF32> for RandAugment {
         Ok((0..self.num_ops)
             .map(|_| {
                 let op = OPS[rng.below(OPS.len() as u64) as usize];
-                let (m, s) = magnitude_bin(op, self.num_magnitude_bins, self.magnitude, h, w, false);
+                let (m, s) =
+                    magnitude_bin(op, self.num_magnitude_bins, self.magnitude, h, w, false);
                 let m = m.unwrap_or(0.0);
-                PolicyOp { op, magnitude: signed(rng, m, s) }
+                PolicyOp {
+                    op,
+                    magnitude: signed(rng, m, s),
+                }
             })
             .collect())
     }
@@ -236,7 +251,11 @@ pub struct TrivialAugmentWide {
 impl TrivialAugmentWide {
     /// torchvision default: 31 bins.
     pub fn new(num_magnitude_bins: usize) -> Result<Self> {
-        check::at_least("trivial_augment_wide.num_magnitude_bins", num_magnitude_bins, 2)?;
+        check::at_least(
+            "trivial_augment_wide.num_magnitude_bins",
+            num_magnitude_bins,
+            2,
+        )?;
         Ok(TrivialAugmentWide { num_magnitude_bins })
     }
 }
@@ -257,9 +276,19 @@ impl RandomTransform<ImageF32> for TrivialAugmentWide {
     fn sample_params(&self, img: &ImageF32, rng: &mut Generator) -> Result<PolicyOp> {
         let op = OPS[rng.below(OPS.len() as u64) as usize];
         let bin = rng.below(self.num_magnitude_bins as u64) as usize;
-        let (m, s) = magnitude_bin(op, self.num_magnitude_bins, bin, img.height(), img.width(), true);
+        let (m, s) = magnitude_bin(
+            op,
+            self.num_magnitude_bins,
+            bin,
+            img.height(),
+            img.width(),
+            true,
+        );
         let m = m.unwrap_or(0.0);
-        Ok(PolicyOp { op, magnitude: signed(rng, m, s) })
+        Ok(PolicyOp {
+            op,
+            magnitude: signed(rng, m, s),
+        })
     }
     fn apply_with(&self, img: ImageF32, p: &PolicyOp) -> Result<ImageF32> {
         apply_op(img, p.op, p.magnitude)
@@ -270,8 +299,20 @@ impl_transform!(TrivialAugmentWide => ImageF32);
 /// Parses torchvision's op name (`"ShearX"`, `"Color"`, …).
 pub fn op_from_name(name: &str) -> Option<Op> {
     let names = [
-        "Identity", "ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate", "Brightness", "Color",
-        "Contrast", "Sharpness", "Posterize", "Solarize", "AutoContrast", "Equalize",
+        "Identity",
+        "ShearX",
+        "ShearY",
+        "TranslateX",
+        "TranslateY",
+        "Rotate",
+        "Brightness",
+        "Color",
+        "Contrast",
+        "Sharpness",
+        "Posterize",
+        "Solarize",
+        "AutoContrast",
+        "Equalize",
     ];
     names.iter().position(|n| *n == name).map(|i| OPS[i])
 }
@@ -283,11 +324,20 @@ mod tests {
     #[test]
     fn magnitude_bins_match_torchvision_tables() {
         // torchvision: RandAugment posterize bins = (8 - arange(31) / (30 / 4)).round() → bin 9: 8 - 1.2 = 6.8 → 7
-        assert_eq!(magnitude_bin(Op::Posterize, 31, 9, 32, 32, false).0, Some(7.0));
-        assert_eq!(magnitude_bin(Op::Posterize, 31, 30, 32, 32, true).0, Some(2.0));
+        assert_eq!(
+            magnitude_bin(Op::Posterize, 31, 9, 32, 32, false).0,
+            Some(7.0)
+        );
+        assert_eq!(
+            magnitude_bin(Op::Posterize, 31, 30, 32, 32, true).0,
+            Some(2.0)
+        );
         assert!((magnitude_bin(Op::Rotate, 31, 9, 32, 32, false).0.unwrap() - 9.0).abs() < 1e-5);
         assert!((magnitude_bin(Op::Solarize, 31, 30, 32, 32, true).0.unwrap()).abs() < 1e-7);
-        assert_eq!(magnitude_bin(Op::Equalize, 31, 3, 32, 32, true), (None, false));
+        assert_eq!(
+            magnitude_bin(Op::Equalize, 31, 3, 32, 32, true),
+            (None, false)
+        );
         assert!(RandAugment::new(2, 31, 31).is_err());
     }
 }

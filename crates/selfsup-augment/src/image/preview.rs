@@ -76,7 +76,12 @@ mod tests {
         let p = dir.path().join("grid.png");
         save_grid(&p, &[vec![ImageF32::zeros(3, 4, 4)]], 2).unwrap();
         assert_eq!(image::open(&p).unwrap().width(), 8);
-        let e = save_grid(Path::new("/nonexistent-dir/x.png"), &[vec![ImageF32::zeros(3, 4, 4)]], 2).unwrap_err();
+        let e = save_grid(
+            Path::new("/nonexistent-dir/x.png"),
+            &[vec![ImageF32::zeros(3, 4, 4)]],
+            2,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("x.png"), "{e}");
         let d = denormalize(&ImageF32::zeros(3, 1, 1), &[0.5, 0.4, 0.3], &[0.2]);
         assert_eq!(d.data(), &[0.5, 0.4, 0.3]);

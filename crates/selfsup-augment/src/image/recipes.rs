@@ -79,7 +79,10 @@ fn view_pipeline(s: &ViewSpec) -> Result<BoxTransform<ImageF32>> {
     }
     if s.cj_prob > 0.0 {
         let (b, ct, sa, h) = s.cj;
-        c.push(RandomApply::new(s.cj_prob, ColorJitter::new(b, ct, sa, h)?)?);
+        c.push(RandomApply::new(
+            s.cj_prob,
+            ColorJitter::new(b, ct, sa, h)?,
+        )?);
     }
     if s.gray > 0.0 {
         c.push(RandomGrayscale::new(s.gray)?);
@@ -116,7 +119,12 @@ fn check_common(
     for (f, v) in cj {
         check::non_negative(&format!("{prefix}.{f}"), *v)?;
     }
-    check::in_range(&format!("{prefix}.cj_hue (times cj_strength)"), hue, 0.0, 0.5)?;
+    check::in_range(
+        &format!("{prefix}.cj_hue (times cj_strength)"),
+        hue,
+        0.0,
+        0.5,
+    )?;
     check::interval(&format!("{prefix}.sigmas"), sigmas, 0.0, f64::MAX)?;
     check::positive(&format!("{prefix}.sigmas[0]"), sigmas.0)?;
     Ok(())
@@ -125,7 +133,9 @@ fn check_common(
 fn check_normalize(prefix: &str, n: &Option<NormalizeConfig>) -> Result<()> {
     if let Some(n) = n {
         Normalize::new(n.mean.clone(), n.std.clone()).map_err(|e| match e {
-            Error::InvalidConfig { field, message } => Error::config(format!("{prefix}.{field}"), message),
+            Error::InvalidConfig { field, message } => {
+                Error::config(format!("{prefix}.{field}"), message)
+            }
             other => other,
         })?;
     }
@@ -393,11 +403,24 @@ impl ByolConfig {
             hf_prob: self.hf_prob,
             vf_prob: self.vf_prob,
             cj_prob: self.cj_prob,
-            cj: (self.cj_bright * s, self.cj_contrast * s, self.cj_sat * s, self.cj_hue * s),
+            cj: (
+                self.cj_bright * s,
+                self.cj_contrast * s,
+                self.cj_sat * s,
+                self.cj_hue * s,
+            ),
             gray: self.random_gray_scale,
-            blur: if view == 0 { self.gaussian_blur.0 } else { self.gaussian_blur.1 },
+            blur: if view == 0 {
+                self.gaussian_blur.0
+            } else {
+                self.gaussian_blur.1
+            },
             sigmas: self.sigmas,
-            solarize: if view == 0 { self.solarization_prob.0 } else { self.solarization_prob.1 },
+            solarize: if view == 0 {
+                self.solarization_prob.0
+            } else {
+                self.solarization_prob.1
+            },
             normalize: self.normalize.clone(),
         }
     }
@@ -405,7 +428,10 @@ impl ByolConfig {
     /// Two views with different pipelines.
     pub fn build(&self) -> Result<MultiView<ImageF32>> {
         self.validate()?;
-        MultiView::new(vec![view_pipeline(&self.spec(0))?, view_pipeline(&self.spec(1))?])
+        MultiView::new(vec![
+            view_pipeline(&self.spec(0))?,
+            view_pipeline(&self.spec(1))?,
+        ])
     }
 }
 
@@ -503,7 +529,12 @@ impl MultiCropConfig {
         let s = self.cj_strength;
         check::at_least("multi_crop.n_global_views", self.n_global_views, 1)?;
         check::at_least("multi_crop.local_size", self.local_size, 1)?;
-        check::interval("multi_crop.local_crop_scale", self.local_crop_scale, 0.0, 1.0)?;
+        check::interval(
+            "multi_crop.local_crop_scale",
+            self.local_crop_scale,
+            0.0,
+            1.0,
+        )?;
         check::positive("multi_crop.local_crop_scale[1]", self.local_crop_scale.1)?;
         check_common(
             "multi_crop",
@@ -541,7 +572,12 @@ impl MultiCropConfig {
             hf_prob: self.hf_prob,
             vf_prob: self.vf_prob,
             cj_prob: self.cj_prob,
-            cj: (self.cj_bright * s, self.cj_contrast * s, self.cj_sat * s, self.cj_hue * s),
+            cj: (
+                self.cj_bright * s,
+                self.cj_contrast * s,
+                self.cj_sat * s,
+                self.cj_hue * s,
+            ),
             gray: self.random_gray_scale,
             blur,
             sigmas: self.sigmas,
@@ -558,9 +594,17 @@ impl MultiCropConfig {
             let (blur, sol) = if g == 0 {
                 (self.gaussian_blur.0, 0.0)
             } else {
-                (self.gaussian_blur.1, if g == 1 { self.solarization_prob } else { 0.0 })
+                (
+                    self.gaussian_blur.1,
+                    if g == 1 { self.solarization_prob } else { 0.0 },
+                )
             };
-            views.push(view_pipeline(&self.spec(self.input_size, self.global_crop_scale, blur, sol))?);
+            views.push(view_pipeline(&self.spec(
+                self.input_size,
+                self.global_crop_scale,
+                blur,
+                sol,
+            ))?);
         }
         for _ in 0..self.n_local_views {
             views.push(view_pipeline(&self.spec(
@@ -668,11 +712,32 @@ mod tests {
 
     #[test]
     fn recipes_build_and_produce_the_configured_views() {
-        let img = ImageF32::new(3, 40, 50, (0..6000).map(|i| (i % 255) as f32 / 255.0).collect()).unwrap();
+        let img = ImageF32::new(
+            3,
+            40,
+            50,
+            (0..6000).map(|i| (i % 255) as f32 / 255.0).collect(),
+        )
+        .unwrap();
         for (recipe, sizes) in [
-            (ImageRecipe::SimClr(SimClrConfig { input_size: 32, ..Default::default() }), vec![32, 32]),
-            (ImageRecipe::MocoV2(MocoV2Config::default()).with_input_size(24), vec![24, 24]),
-            (ImageRecipe::Byol(ByolConfig { input_size: 16, ..Default::default() }), vec![16, 16]),
+            (
+                ImageRecipe::SimClr(SimClrConfig {
+                    input_size: 32,
+                    ..Default::default()
+                }),
+                vec![32, 32],
+            ),
+            (
+                ImageRecipe::MocoV2(MocoV2Config::default()).with_input_size(24),
+                vec![24, 24],
+            ),
+            (
+                ImageRecipe::Byol(ByolConfig {
+                    input_size: 16,
+                    ..Default::default()
+                }),
+                vec![16, 16],
+            ),
             (
                 ImageRecipe::MultiCrop(MultiCropConfig {
                     input_size: 32,
@@ -688,34 +753,78 @@ mod tests {
             let views = mv.generate(&img, SampleKey::new(1, 0, 0)).unwrap();
             let got: Vec<usize> = views.iter().map(|v| v.height()).collect();
             assert_eq!(got, sizes);
-            assert!(views.iter().all(|v| v.channels() == 3 && v.width() == v.height()));
+            assert!(views
+                .iter()
+                .all(|v| v.channels() == 3 && v.width() == v.height()));
         }
     }
 
     #[test]
     fn configs_parse_with_kind_and_reject_unknown_fields() {
-        let r: ImageRecipe = serde_json::from_str(r#"{"kind": "sim_clr", "input_size": 32}"#).unwrap();
-        assert_eq!(r, ImageRecipe::SimClr(SimClrConfig { input_size: 32, ..Default::default() }));
+        let r: ImageRecipe =
+            serde_json::from_str(r#"{"kind": "sim_clr", "input_size": 32}"#).unwrap();
+        assert_eq!(
+            r,
+            ImageRecipe::SimClr(SimClrConfig {
+                input_size: 32,
+                ..Default::default()
+            })
+        );
         let r: ImageRecipe = toml::from_str("kind = \"byol\"\ninput_size = 64\n").unwrap();
-        assert!(matches!(r, ImageRecipe::Byol(ByolConfig { input_size: 64, .. })));
-        assert!(serde_json::from_str::<ImageRecipe>(r#"{"kind": "sim_clr", "input_sise": 32}"#).is_err());
-        let r: ImageRecipe = serde_json::from_str(r#"{"kind": "moco_v2", "cj_hue": 0.05}"#).unwrap();
+        assert!(matches!(
+            r,
+            ImageRecipe::Byol(ByolConfig { input_size: 64, .. })
+        ));
+        assert!(
+            serde_json::from_str::<ImageRecipe>(r#"{"kind": "sim_clr", "input_sise": 32}"#)
+                .is_err()
+        );
+        let r: ImageRecipe =
+            serde_json::from_str(r#"{"kind": "moco_v2", "cj_hue": 0.05}"#).unwrap();
         let ImageRecipe::MocoV2(m) = r else { panic!() };
         assert_eq!((m.cj_hue, m.min_scale), (0.05, 0.2));
     }
 
     #[test]
     fn validation_names_the_field_and_blur_is_off_at_32px() {
-        let bad = SimClrConfig { cj_prob: 1.5, ..Default::default() };
-        assert!(bad.validate().unwrap_err().to_string().contains("sim_clr.cj_prob"));
-        let bad = MultiCropConfig { n_global_views: 0, ..Default::default() };
-        assert!(bad.validate().unwrap_err().to_string().contains("n_global_views"));
-        assert_eq!(SimClrConfig { input_size: 32, ..Default::default() }.blur_prob(), 0.0);
-        assert_eq!(SimClrConfig::default().blur_prob(), 0.5);
-        let grey = SimClrConfig {
-            normalize: Some(NormalizeConfig { mean: vec![0.5], std: vec![0.0] }),
+        let bad = SimClrConfig {
+            cj_prob: 1.5,
             ..Default::default()
         };
-        assert!(grey.validate().unwrap_err().to_string().contains("sim_clr.normalize.std[0]"));
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("sim_clr.cj_prob"));
+        let bad = MultiCropConfig {
+            n_global_views: 0,
+            ..Default::default()
+        };
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("n_global_views"));
+        assert_eq!(
+            SimClrConfig {
+                input_size: 32,
+                ..Default::default()
+            }
+            .blur_prob(),
+            0.0
+        );
+        assert_eq!(SimClrConfig::default().blur_prob(), 0.5);
+        let grey = SimClrConfig {
+            normalize: Some(NormalizeConfig {
+                mean: vec![0.5],
+                std: vec![0.0],
+            }),
+            ..Default::default()
+        };
+        assert!(grey
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("sim_clr.normalize.std[0]"));
     }
 }

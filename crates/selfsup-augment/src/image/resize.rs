@@ -74,7 +74,12 @@ fn cubic(x: f32, a: f32) -> f32 {
 impl AxisWeights {
     /// Weights that resample `in_size` source values (starting at `offset` in the full axis of length
     /// `full`, only used to keep indices in range) to `out_size` values.
-    pub(crate) fn new(in_size: usize, out_size: usize, mode: Interpolation, antialias: bool) -> Self {
+    pub(crate) fn new(
+        in_size: usize,
+        out_size: usize,
+        mode: Interpolation,
+        antialias: bool,
+    ) -> Self {
         let scale = in_size as f32 / out_size as f32;
         match (mode, antialias) {
             (Interpolation::Nearest, _) => {
@@ -122,7 +127,12 @@ impl AxisWeights {
                     let f = src.floor();
                     let t = src - f;
                     let i0 = f as i64;
-                    let c = [cubic(t + 1.0, a), cubic(t, a), cubic(1.0 - t, a), cubic(2.0 - t, a)];
+                    let c = [
+                        cubic(t + 1.0, a),
+                        cubic(t, a),
+                        cubic(1.0 - t, a),
+                        cubic(2.0 - t, a),
+                    ];
                     let taps: Vec<(usize, f32)> = (0..4)
                         .map(|k| {
                             let idx = (i0 - 1 + k as i64).clamp(0, in_size as i64 - 1) as usize;
@@ -223,7 +233,8 @@ pub fn resize_region(
     antialias: bool,
 ) -> Result<ImageF32> {
     let (c, h, w) = img.dims();
-    if height == 0 || width == 0 || out_h == 0 || out_w == 0 || top + height > h || left + width > w {
+    if height == 0 || width == 0 || out_h == 0 || out_w == 0 || top + height > h || left + width > w
+    {
         return Err(Error::shape(format!(
             "resize: cannot resample region (top {top}, left {left}, {height}x{width}) of a {c}x{h}x{w} image to {out_h}x{out_w}"
         )));
@@ -265,12 +276,20 @@ fn horizontal(src: &[f32], dst: &mut [f32], ax: &AxisWeights) {
             }
         }
         2 => {
-            for ((o, &s), w) in dst.iter_mut().zip(&ax.starts).zip(ax.weights.chunks_exact(2)) {
+            for ((o, &s), w) in dst
+                .iter_mut()
+                .zip(&ax.starts)
+                .zip(ax.weights.chunks_exact(2))
+            {
                 *o = src[s] * w[0] + src[s + 1] * w[1];
             }
         }
         _ => {
-            for ((o, &s), w) in dst.iter_mut().zip(&ax.starts).zip(ax.weights.chunks_exact(t)) {
+            for ((o, &s), w) in dst
+                .iter_mut()
+                .zip(&ax.starts)
+                .zip(ax.weights.chunks_exact(t))
+            {
                 let window = &src[s..s + t];
                 let mut acc = 0.0f32;
                 for k in 0..t {
@@ -341,9 +360,22 @@ mod tests {
 
     #[test]
     fn weights_sum_to_one_and_stay_in_range() {
-        for mode in [Interpolation::Nearest, Interpolation::Bilinear, Interpolation::Bicubic] {
+        for mode in [
+            Interpolation::Nearest,
+            Interpolation::Bilinear,
+            Interpolation::Bicubic,
+        ] {
             for aa in [false, true] {
-                for (i, o) in [(1, 5), (5, 1), (7, 3), (3, 7), (224, 32), (32, 224), (2, 2), (100, 99)] {
+                for (i, o) in [
+                    (1, 5),
+                    (5, 1),
+                    (7, 3),
+                    (3, 7),
+                    (224, 32),
+                    (32, 224),
+                    (2, 2),
+                    (100, 99),
+                ] {
                     let ax = AxisWeights::new(i, o, mode, aa);
                     for (k, &s) in ax.starts.iter().enumerate() {
                         assert!(s + ax.taps <= i, "{mode:?} {aa} {i}->{o}");
@@ -358,7 +390,11 @@ mod tests {
     #[test]
     fn constant_image_stays_constant() {
         let img = ImageF32::new(2, 5, 7, vec![0.25; 70]).unwrap();
-        for mode in [Interpolation::Nearest, Interpolation::Bilinear, Interpolation::Bicubic] {
+        for mode in [
+            Interpolation::Nearest,
+            Interpolation::Bilinear,
+            Interpolation::Bicubic,
+        ] {
             for aa in [false, true] {
                 let r = resize(&img, (3, 11), mode, aa).unwrap();
                 assert_eq!(r.dims(), (2, 3, 11));
@@ -388,7 +424,13 @@ mod tests {
         let img = ImageF32::zeros(3, 4, 4);
         assert!(resize_region(&img, (2, 0, 3, 4), (2, 2), Interpolation::Bilinear, true).is_err());
         assert!(resize(&img, (0, 3), Interpolation::Bilinear, true).is_err());
-        assert!(resize(&ImageF32::zeros(3, 0, 4), (2, 2), Interpolation::Bilinear, true).is_err());
+        assert!(resize(
+            &ImageF32::zeros(3, 0, 4),
+            (2, 2),
+            Interpolation::Bilinear,
+            true
+        )
+        .is_err());
     }
 
     #[test]

@@ -103,7 +103,11 @@ fn grid_sample(
     }
     if let Some(fill) = fill {
         for ch in 0..c {
-            let f = if fill.len() == 1 { fill[0] } else { fill[ch.min(fill.len() - 1)] };
+            let f = if fill.len() == 1 {
+                fill[0]
+            } else {
+                fill[ch.min(fill.len() - 1)]
+            };
             let plane = &mut out[ch * n..(ch + 1) * n];
             for (v, &m) in plane.iter_mut().zip(&mask) {
                 *v = match mode {
@@ -159,7 +163,10 @@ pub fn affine_about(
 ) -> Result<ImageF32> {
     check_mode(mode)?;
     let c = center.map_or((0.0, 0.0), |(cx, cy)| {
-        (cx - img.width() as f64 * 0.5, cy - img.height() as f64 * 0.5)
+        (
+            cx - img.width() as f64 * 0.5,
+            cy - img.height() as f64 * 0.5,
+        )
     });
     let m = inverse_affine_matrix(c, angle, translate, scale, shear);
     Ok(warp_affine(img, &m, mode, fill))
@@ -167,13 +174,23 @@ pub fn affine_about(
 
 /// Rotates by `angle` degrees counter-clockwise about the centre, keeping the size (torchvision's
 /// `rotate(expand=False)`).
-pub fn rotate(img: &ImageF32, angle: f64, mode: Interpolation, fill: Option<&[f32]>) -> Result<ImageF32> {
+pub fn rotate(
+    img: &ImageF32,
+    angle: f64,
+    mode: Interpolation,
+    fill: Option<&[f32]>,
+) -> Result<ImageF32> {
     check_mode(mode)?;
     let m = inverse_affine_matrix((0.0, 0.0), -angle, (0.0, 0.0), 1.0, (0.0, 0.0));
     Ok(warp_affine(img, &m, mode, fill))
 }
 
-fn warp_affine(img: &ImageF32, m: &[f64; 6], mode: Interpolation, fill: Option<&[f32]>) -> ImageF32 {
+fn warp_affine(
+    img: &ImageF32,
+    m: &[f64; 6],
+    mode: Interpolation,
+    fill: Option<&[f32]>,
+) -> ImageF32 {
     let (_, h, w) = img.dims();
     if img.is_empty() {
         return img.clone();
@@ -182,11 +199,26 @@ fn warp_affine(img: &ImageF32, m: &[f64; 6], mode: Interpolation, fill: Option<&
     // ix = ((gx + 1)·W − 1) / 2.
     let t: Vec<f32> = m.iter().map(|&v| v as f32).collect();
     let (hw, hh) = (0.5 * w as f32, 0.5 * h as f32);
-    let r = [t[0] / hw, t[1] / hw, t[2] / hw, t[3] / hh, t[4] / hh, t[5] / hh];
+    let r = [
+        t[0] / hw,
+        t[1] / hw,
+        t[2] / hw,
+        t[3] / hh,
+        t[4] / hh,
+        t[5] / hh,
+    ];
     let (x0, y0) = ((1.0 - w as f32) * 0.5, (1.0 - h as f32) * 0.5);
     let (xstep, ystep) = (
-        if w > 1 { ((w as f32 - 1.0) * 0.5 - x0) / (w as f32 - 1.0) } else { 0.0 },
-        if h > 1 { ((h as f32 - 1.0) * 0.5 - y0) / (h as f32 - 1.0) } else { 0.0 },
+        if w > 1 {
+            ((w as f32 - 1.0) * 0.5 - x0) / (w as f32 - 1.0)
+        } else {
+            0.0
+        },
+        if h > 1 {
+            ((h as f32 - 1.0) * 0.5 - y0) / (h as f32 - 1.0)
+        } else {
+            0.0
+        },
     );
     let (wf, hf) = (w as f32, h as f32);
     grid_sample(img, h, w, mode, fill, |x, y| {
@@ -204,8 +236,28 @@ pub fn perspective_coeffs(start: &[(f64, f64); 4], end: &[(f64, f64); 4]) -> Res
     let mut a = [[0.0f64; 9]; 8];
     for i in 0..4 {
         let (p1, p2) = (end[i], start[i]);
-        a[2 * i] = [p1.0, p1.1, 1.0, 0.0, 0.0, 0.0, -p2.0 * p1.0, -p2.0 * p1.1, p2.0];
-        a[2 * i + 1] = [0.0, 0.0, 0.0, p1.0, p1.1, 1.0, -p2.1 * p1.0, -p2.1 * p1.1, p2.1];
+        a[2 * i] = [
+            p1.0,
+            p1.1,
+            1.0,
+            0.0,
+            0.0,
+            0.0,
+            -p2.0 * p1.0,
+            -p2.0 * p1.1,
+            p2.0,
+        ];
+        a[2 * i + 1] = [
+            0.0,
+            0.0,
+            0.0,
+            p1.0,
+            p1.1,
+            1.0,
+            -p2.1 * p1.0,
+            -p2.1 * p1.1,
+            p2.1,
+        ];
     }
     // Gaussian elimination with partial pivoting.
     for col in 0..8 {
@@ -233,7 +285,12 @@ pub fn perspective_coeffs(start: &[(f64, f64); 4], end: &[(f64, f64); 4]) -> Res
 }
 
 /// Warps with perspective coefficients (torchvision's `perspective` with `coefficients`).
-pub fn perspective(img: &ImageF32, c: &[f32; 8], mode: Interpolation, fill: Option<&[f32]>) -> Result<ImageF32> {
+pub fn perspective(
+    img: &ImageF32,
+    c: &[f32; 8],
+    mode: Interpolation,
+    fill: Option<&[f32]>,
+) -> Result<ImageF32> {
     check_mode(mode)?;
     let (_, h, w) = img.dims();
     if img.is_empty() {
@@ -370,7 +427,10 @@ impl RandomTransform<ImageF32> for RandomAffine {
             Some((tx, ty)) => {
                 let mx = (tx * w).round_ties_even();
                 let my = (ty * h).round_ties_even();
-                (rng.uniform(-mx, mx).round_ties_even(), rng.uniform(-my, my).round_ties_even())
+                (
+                    rng.uniform(-mx, mx).round_ties_even(),
+                    rng.uniform(-my, my).round_ties_even(),
+                )
             }
             None => (0.0, 0.0),
         };
@@ -387,7 +447,15 @@ impl RandomTransform<ImageF32> for RandomAffine {
         })
     }
     fn apply_with(&self, img: ImageF32, p: &AffineParams) -> Result<ImageF32> {
-        affine(&img, p.angle, p.translate, p.scale, p.shear, self.mode, Some(&self.fill))
+        affine(
+            &img,
+            p.angle,
+            p.translate,
+            p.scale,
+            p.shear,
+            self.mode,
+            Some(&self.fill),
+        )
     }
 }
 impl_transform!(RandomAffine => ImageF32);
@@ -404,7 +472,12 @@ pub struct RandomPerspective {
 impl RandomPerspective {
     /// `distortion_scale ∈ [0, 1]` (default 0.5), probability `p` (default 0.5).
     pub fn new(distortion_scale: f64, p: f64) -> Result<Self> {
-        check::in_range("random_perspective.distortion_scale", distortion_scale, 0.0, 1.0)?;
+        check::in_range(
+            "random_perspective.distortion_scale",
+            distortion_scale,
+            0.0,
+            1.0,
+        )?;
         check::probability("random_perspective.p", p)?;
         Ok(RandomPerspective {
             distortion_scale,
@@ -611,16 +684,29 @@ impl RandomTransform<ImageF32> for ElasticTransform {
     fn sample_params(&self, img: &ImageF32, rng: &mut Generator) -> Result<Vec<f32>> {
         let (h, w) = (img.height(), img.width());
         let mut planes = Vec::with_capacity(2 * h * w);
-        for (axis, (alpha, denom)) in [(self.alpha.0, h), (self.alpha.1, w)].into_iter().enumerate() {
-            let raw: Vec<f32> = (0..h * w).map(|_| rng.next_f64() as f32 * 2.0 - 1.0).collect();
+        for (axis, (alpha, denom)) in [(self.alpha.0, h), (self.alpha.1, w)]
+            .into_iter()
+            .enumerate()
+        {
+            let raw: Vec<f32> = (0..h * w)
+                .map(|_| rng.next_f64() as f32 * 2.0 - 1.0)
+                .collect();
             let mut field = ImageF32::new(1, h, w, raw)?;
-            let s = if axis == 0 { self.sigma.0 } else { self.sigma.1 };
+            let s = if axis == 0 {
+                self.sigma.0
+            } else {
+                self.sigma.1
+            };
             if s > 0.0 && h > 0 && w > 0 {
                 let mut k = (8.0 * s + 1.0) as usize;
                 if k % 2 == 0 {
                     k += 1;
                 }
-                field = super::blur::gaussian_blur(&field, (k, k), (self.sigma.0 as f32, self.sigma.1 as f32));
+                field = super::blur::gaussian_blur(
+                    &field,
+                    (k, k),
+                    (self.sigma.0 as f32, self.sigma.1 as f32),
+                );
             }
             let scale = (alpha / denom.max(1) as f64) as f32;
             planes.extend(field.data().iter().map(|v| v * scale));

@@ -1,0 +1,112 @@
+"""torchvision v2 counterpart of crates/selfsup-augment/benches/image_pipeline.rs (same ids).
+
+- image_simclr/two_view_2threads/{32,96}px: the SimCLR two-view pipeline (lightly's order: crop, flip,
+  jitter p0.8, greyscale p0.2, blur p0.5 except at 32 px, to float, ImageNet normalise) on JPEG-decoded PIL
+  images through a DataLoader with 2 workers, batch 256 (the `..._0workers` ids: in the main process).
+- image_transform_224/<op>: one transform on a 224x224 float tensor, one thread.
+Prints one JSON object per line. Threads: torch.set_num_threads(1) in the main process and in workers.
+"""
+
+import io
+import json
+import time
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+from torchvision.transforms import v2
+
+torch.set_num_threads(1)
+MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+
+
+def decoded_images(n, size):
+    """Same synthetic content as the Rust bench, JPEG-encoded then decoded to PIL."""
+    y, x = np.meshgrid(np.arange(size), np.arange(size), indexing="ij")
+    out = []
+    for i in range(n):
+        planes = [(x * 255 // size + y * (c + 1) * 7 + i * 13 + ((x * y) % 17) * 3) % 256 for c in range(3)]
+        arr = np.stack(planes, axis=-1).astype(np.uint8)
+        buf = io.BytesIO()
+        Image.fromarray(arr).save(buf, format="JPEG", quality=95)
+        out.append(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+    return out
+
+
+def simclr_view(size):
+    ts = [
+        v2.RandomResizedCrop(size, antialias=True),
+        v2.RandomHorizontalFlip(),
+        v2.RandomApply([v2.ColorJitter(0.8, 0.8, 0.8, 0.2)], p=0.8),
+        v2.RandomGrayscale(p=0.2),
+    ]
+    if size > 32:
+        k = int(0.1 * size)
+        k = k + 1 if k % 2 == 0 else k
+        ts.append(v2.RandomApply([v2.GaussianBlur(k, sigma=(0.1, 2.0))], p=0.5))
+    ts += [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(MEAN, STD)]
+    return v2.Compose(ts)
+
+
+class TwoViews(Dataset):
+    def __init__(self, imgs, size):
+        self.imgs, self.t = imgs, simclr_view(size)
+
+    def __len__(self):
+        return len(self.imgs)
+
+    def __getitem__(self, i):
+        img = self.imgs[i]
+        return self.t(img), self.t(img)
+
+
+def worker_init(_):
+    torch.set_num_threads(1)
+
+
+def bench_pipeline(size, workers, n=2048, batch=256):
+    ds = TwoViews(decoded_images(n, size), size)
+    loader = DataLoader(ds, batch_size=batch, shuffle=True, num_workers=workers,
+                        worker_init_fn=worker_init, persistent_workers=workers > 0)
+    for _ in loader:  # warm-up epoch (starts workers)
+        pass
+    best = 0.0
+    for _ in range(2):
+        start = time.perf_counter()
+        for _ in loader:
+            pass
+        best = max(best, n / (time.perf_counter() - start))
+    return best
+
+
+def bench_single(t, min_time=1.5):
+    g = torch.Generator().manual_seed(0)
+    img = torch.rand(3, 224, 224, generator=g)
+    for _ in range(5):
+        t(img)
+    iters, start = 0, time.perf_counter()
+    while time.perf_counter() - start < min_time:
+        t(img)
+        iters += 1
+    return iters / (time.perf_counter() - start)
+
+
+for size in [32, 96]:
+    for workers, suffix in [(2, "2threads"), (0, "0workers")]:
+        per_sec = bench_pipeline(size, workers)
+        print(json.dumps({"id": f"image_simclr/two_view_{suffix}/{size}px", "per_sec": per_sec, "unit": "pairs/s",
+                          "what": f"torchvision v2 SimCLR two views, {size}x{size} JPEG-decoded PIL, "
+                                  f"DataLoader {workers} workers, batch 256"}), flush=True)
+
+SINGLE = [
+    ("random_resized_crop", v2.RandomResizedCrop(224, antialias=True)),
+    ("horizontal_flip", v2.RandomHorizontalFlip(p=1.0)),
+    ("color_jitter", v2.ColorJitter(0.4, 0.4, 0.4, 0.1)),
+    ("gaussian_blur_k5", v2.GaussianBlur(5, sigma=(0.1, 2.0))),
+    ("grayscale", v2.RandomGrayscale(p=1.0)),
+    ("normalize", v2.Normalize(MEAN, STD)),
+]
+for name, t in SINGLE:
+    print(json.dumps({"id": f"image_transform_224/{name}", "per_sec": bench_single(t), "unit": "img/s",
+                      "what": f"torchvision v2 {type(t).__name__} on a 3x224x224 float tensor, 1 thread"}), flush=True)
