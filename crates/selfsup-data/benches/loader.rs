@@ -10,6 +10,9 @@
 //! Counterpart: `scripts/bench/loader.py` (torchvision ImageFolder + DataLoader, 2 workers, same id).
 //! Run: `cargo bench -p selfsup-data --bench loader`. Uses rayon's global pool (all cores).
 
+// criterion's macros define undocumented public functions.
+#![allow(missing_docs)]
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use rayon::prelude::*;
 use selfsup_augment::image::SimClrConfig;
@@ -29,7 +32,8 @@ fn images(n: usize) -> Vec<ImageU8> {
             for c in 0..3 {
                 for y in 0..SIZE {
                     for x in 0..SIZE {
-                        let v = (x * 255 / SIZE + y * (c + 1) * 7 + i * 13 + ((x * y) % 17) * 3) % 256;
+                        let v =
+                            (x * 255 / SIZE + y * (c + 1) * 7 + i * 13 + ((x * y) % 17) * 3) % 256;
                         data.push(v as u8);
                     }
                 }

@@ -60,10 +60,7 @@ fn sample_shape(s: &Sample) -> (Vec<usize>, bool) {
         Sample::Spectrogram(s) if s.values.channels() == 1 => {
             (vec![s.n_freq(), s.n_frames()], false)
         }
-        Sample::Spectrogram(s) => (
-            vec![s.values.channels(), s.n_freq(), s.n_frames()],
-            false,
-        ),
+        Sample::Spectrogram(s) => (vec![s.values.channels(), s.n_freq(), s.n_frames()], false),
         Sample::Tokens(t) => (vec![t.ids.len()], true),
     }
 }
@@ -99,7 +96,9 @@ pub(crate) fn collate(
     let indices = Array1::from_iter(items.iter().map(|p| p.index as i64));
     let labels = match items.iter().filter(|p| p.label.is_some()).count() {
         0 => None,
-        k if k == n => Some(Array1::from_iter(items.iter().map(|p| p.label.unwrap_or(0)))),
+        k if k == n => Some(Array1::from_iter(
+            items.iter().map(|p| p.label.unwrap_or(0)),
+        )),
         _ => {
             return Err(Error::shape(
                 "some samples of the batch have labels and others do not".to_string(),
@@ -111,7 +110,10 @@ pub(crate) fn collate(
     for v in 0..n_views {
         let Some(first) = items.first() else { break };
         let first_view = first.views.get(v).ok_or_else(|| {
-            Error::shape(format!("sample {} has fewer than {n_views} views", first.index))
+            Error::shape(format!(
+                "sample {} has fewer than {n_views} views",
+                first.index
+            ))
         })?;
         let (shape, is_tokens) = sample_shape(first_view);
         let kind = describe(first_view);

@@ -107,7 +107,11 @@ impl Cifar {
     /// Reads the given batch files, in order.
     pub fn from_files(files: &[PathBuf], kind: CifarKind) -> Result<Self> {
         let rec = kind.record_len();
-        let label_offset = if kind == CifarKind::Cifar100Fine { 1 } else { 0 };
+        let label_offset = if kind == CifarKind::Cifar100Fine {
+            1
+        } else {
+            0
+        };
         let mut pixels = Vec::new();
         let mut labels = Vec::new();
         for f in files {

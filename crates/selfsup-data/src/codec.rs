@@ -36,7 +36,9 @@ pub fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>> {
         let mut out = Vec::with_capacity(raw.len() * 4);
         flate2::read::MultiGzDecoder::new(&raw[..])
             .read_to_end(&mut out)
-            .map_err(|e| Error::decode(path, format!("gzip stream is corrupt or truncated: {e}")))?;
+            .map_err(|e| {
+                Error::decode(path, format!("gzip stream is corrupt or truncated: {e}"))
+            })?;
         Ok(out)
     } else {
         Ok(raw)

@@ -140,7 +140,10 @@ impl FileList {
         let files = Self::flat(root, exts)?.files;
         let mut names = Vec::with_capacity(files.len());
         for f in &files {
-            let stem = f.file_stem().map(|s| s.to_string_lossy()).unwrap_or_default();
+            let stem = f
+                .file_stem()
+                .map(|s| s.to_string_lossy())
+                .unwrap_or_default();
             let label = pattern.label_of(&stem).ok_or_else(|| {
                 Error::config(
                     "pattern",
@@ -217,7 +220,9 @@ impl FileNamePattern {
                 if matches!(segments.last(), Some(Segment::Field(_))) {
                     return Err(Error::config(
                         "pattern",
-                        format!("`{pattern}` has two adjacent fields; separate them with literal text"),
+                        format!(
+                            "`{pattern}` has two adjacent fields; separate them with literal text"
+                        ),
                     ));
                 }
                 segments.push(Segment::Field(name.to_string()));
@@ -266,10 +271,7 @@ impl FileNamePattern {
                 s.starts_with(l.as_str()) && Self::match_from(rest, &s[l.len()..], out)
             }
             Some((Segment::Field(name), rest)) => {
-                let ends: Vec<usize> = s
-                    .char_indices()
-                    .map(|(i, c)| i + c.len_utf8())
-                    .collect();
+                let ends: Vec<usize> = s.char_indices().map(|(i, c)| i + c.len_utf8()).collect();
                 for end in ends {
                     out.push((name.clone(), s[..end].to_string()));
                     if Self::match_from(rest, &s[end..], out) {
@@ -399,7 +401,10 @@ impl AudioFolder {
     /// Every WAV file under `root`, without labels.
     pub fn flat(root: impl AsRef<Path>) -> Result<Self> {
         let root = root.as_ref();
-        Ok(Self::with_list(root, FileList::flat(root, AUDIO_EXTENSIONS)?))
+        Ok(Self::with_list(
+            root,
+            FileList::flat(root, AUDIO_EXTENSIONS)?,
+        ))
     }
 
     /// Keeps only the files for which `keep(path)` is true (labels and classes are kept as they were).
@@ -497,7 +502,13 @@ mod tests {
         let q = FileNamePattern::new("rec-{label}").unwrap();
         assert_eq!(q.label_of("rec-dog").as_deref(), Some("dog"));
         assert_eq!(q.label_of("dog"), None);
-        for bad in ["{speaker}_{take}", "{label}{take}", "{label", "x}", "{label}_{label}"] {
+        for bad in [
+            "{speaker}_{take}",
+            "{label}{take}",
+            "{label",
+            "x}",
+            "{label}_{label}",
+        ] {
             let e = FileNamePattern::new(bad).unwrap_err().to_string();
             assert!(e.contains("pattern"), "{bad}: {e}");
         }

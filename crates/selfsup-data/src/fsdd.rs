@@ -78,7 +78,12 @@ impl Fsdd {
 
     /// The speaker of sample `index` (from its file name).
     pub fn speaker(&self, index: usize) -> Option<String> {
-        let stem = self.files().get(index)?.file_stem()?.to_string_lossy().into_owned();
+        let stem = self
+            .files()
+            .get(index)?
+            .file_stem()?
+            .to_string_lossy()
+            .into_owned();
         let pattern = FileNamePattern::new(FSDD_PATTERN).ok()?;
         pattern
             .fields(&stem)?

@@ -56,7 +56,11 @@ impl InMemory {
         let (n, c, h, w) = array.dim();
         let mut images = Vec::with_capacity(n);
         for i in 0..n {
-            let data: Vec<u8> = array.index_axis(ndarray::Axis(0), i).iter().copied().collect();
+            let data: Vec<u8> = array
+                .index_axis(ndarray::Axis(0), i)
+                .iter()
+                .copied()
+                .collect();
             images.push(ImageU8::new(c, h, w, data)?);
         }
         Self::from_images_u8(images, labels)

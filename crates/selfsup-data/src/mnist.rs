@@ -114,7 +114,10 @@ impl MnistCsv {
             if !(0.0..=9.0).contains(&label) || label.fract() != 0.0 {
                 return Err(Error::decode(
                     path,
-                    format!("line {}: label must be an integer in 0..=9, got {label}", line_no + 1),
+                    format!(
+                        "line {}: label must be an integer in 0..=9, got {label}",
+                        line_no + 1
+                    ),
                 ));
             }
             for &v in px {
@@ -158,7 +161,8 @@ impl Dataset for MnistCsv {
         self.arrays.labels.len()
     }
     fn get(&self, index: usize) -> Result<Item> {
-        self.arrays.item(&format!("MNIST CSV {}", self.path.display()), index)
+        self.arrays
+            .item(&format!("MNIST CSV {}", self.path.display()), index)
     }
     fn label(&self, index: usize) -> Result<Option<i64>> {
         self.arrays
@@ -183,7 +187,10 @@ fn idx_payload<'a>(path: &Path, bytes: &'a [u8], ndim: u8) -> Result<(Vec<usize>
     if bytes.len() < 4 {
         return Err(Error::decode(
             path,
-            format!("IDX file too short ({} bytes) for its 4-byte magic number", bytes.len()),
+            format!(
+                "IDX file too short ({} bytes) for its 4-byte magic number",
+                bytes.len()
+            ),
         ));
     }
     if bytes[0] != 0 || bytes[1] != 0 || bytes[2] != 0x08 || bytes[3] != ndim {

@@ -114,10 +114,7 @@ impl ViewPipeline {
                 let out = views.generate(&clip, key)?;
                 match features {
                     None => Ok(out.into_iter().map(Sample::Audio).collect()),
-                    Some(f) => out
-                        .iter()
-                        .map(|a| f(a).map(Sample::Spectrogram))
-                        .collect(),
+                    Some(f) => out.iter().map(|a| f(a).map(Sample::Spectrogram)).collect(),
                 }
             }
             ViewPipeline::Spectrogram(mv) => {

@@ -16,7 +16,10 @@ fn image_tree(root: &Path) -> Vec<&'static str> {
     write_bytes(&root.join("c/a_empty.png"), b"");
     let mut jpeg = Vec::new();
     rgb_pixels(9, 16, 16)
-        .write_to(&mut std::io::Cursor::new(&mut jpeg), image::ImageFormat::Jpeg)
+        .write_to(
+            &mut std::io::Cursor::new(&mut jpeg),
+            image::ImageFormat::Jpeg,
+        )
         .unwrap();
     write_bytes(&root.join("c/b_truncated.jpg"), &jpeg[..jpeg.len() / 2]);
     write_png(&root.join("c/c_good.png"), 1, 6, 5);
@@ -35,7 +38,10 @@ fn audio_tree(root: &Path) -> Vec<&'static str> {
     write_wav(&root.join("k/c_full.wav"), 8000, &[2000; 64]);
     let full = std::fs::read(root.join("k/c_full.wav")).unwrap();
     write_bytes(&root.join("k/d_truncated.wav"), &full[..30]);
-    write_bytes(&root.join("k/e_corrupt.wav"), b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk");
+    write_bytes(
+        &root.join("k/e_corrupt.wav"),
+        b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk",
+    );
     write_wav(&root.join("k/f_good.wav"), 8000, &[3000; 32]);
     vec!["b_empty.wav", "d_truncated.wav", "e_corrupt.wav"]
 }
@@ -78,7 +84,10 @@ fn bad_images_fail_with_the_file_named_or_are_skipped_and_counted() {
     let l = Loader::new(ds.clone(), ViewPipeline::Identity, cfg(BadFilePolicy::Fail)).unwrap();
     let mut it = l.epoch(0);
     let e = it.next().unwrap().unwrap_err().to_string();
-    assert!(e.contains("a_empty.png"), "first bad file in batch order: {e}");
+    assert!(
+        e.contains("a_empty.png"),
+        "first bad file in batch order: {e}"
+    );
     assert!(it.next().is_none(), "an error ends the epoch");
 
     let l = Loader::new(ds.clone(), ViewPipeline::Identity, cfg(BadFilePolicy::Skip)).unwrap();

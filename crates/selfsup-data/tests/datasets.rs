@@ -78,7 +78,11 @@ fn mnist_csv_errors_name_the_file_and_line() {
     };
     let cases = [
         ("short.csv", "1,2,3\n".to_string(), "line 1"),
-        ("nan.csv", format!("{}\n{}\n", row("1", "0"), row("1", "x")), "line 2"),
+        (
+            "nan.csv",
+            format!("{}\n{}\n", row("1", "0"), row("1", "x")),
+            "line 2",
+        ),
         ("pixel.csv", format!("{}\n", row("1", "300")), "0..=255"),
         ("label.csv", format!("{}\n", row("12", "0")), "label"),
         ("empty.csv", String::new(), "no data rows"),
@@ -148,7 +152,9 @@ fn mnist_idx_reads_plain_and_gzip_and_rejects_truncation() {
     .unwrap_err()
     .to_string();
     assert!(e.contains("magic"), "{e}");
-    let e = MnistIdx::from_dir(dir.path(), false).unwrap_err().to_string();
+    let e = MnistIdx::from_dir(dir.path(), false)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("t10k-images-idx3-ubyte"), "{e}");
 }
 
@@ -178,7 +184,11 @@ fn cifar_binary_records_map_to_planar_images() {
     assert_eq!(img.get(1, 1, 3), (32 + 3) as u8);
     assert_eq!(img.get(2, 31, 31), 235);
 
-    std::fs::write(dir.path().join("batches.meta.txt"), "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\n").unwrap();
+    std::fs::write(
+        dir.path().join("batches.meta.txt"),
+        "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\n",
+    )
+    .unwrap();
     let named = Cifar::from_dir(dir.path(), CifarKind::Cifar10, false).unwrap();
     assert_eq!(named.classes().unwrap()[7], "h");
 
@@ -214,13 +224,19 @@ fn image_folder_follows_torchvision_class_rules_and_decodes_pixels() {
     write_png(&root.join("cat/.hidden.png"), 5, 4, 3);
     write_png(&root.join(".git/x.png"), 6, 4, 3);
     let ds = ImageFolder::new(root).unwrap();
-    assert_eq!(ds.classes().unwrap(), &["cat".to_string(), "dog".to_string()]);
+    assert_eq!(
+        ds.classes().unwrap(),
+        &["cat".to_string(), "dog".to_string()]
+    );
     let names: Vec<String> = ds
         .files()
         .iter()
         .map(|p| p.strip_prefix(root).unwrap().display().to_string())
         .collect();
-    assert_eq!(names, ["cat/y.jpg", "cat/z.png", "dog/b.png", "dog/sub/a.PNG"]);
+    assert_eq!(
+        names,
+        ["cat/y.jpg", "cat/z.png", "dog/b.png", "dog/sub/a.PNG"]
+    );
     let labels: Vec<_> = (0..4).map(|i| ds.label(i).unwrap().unwrap()).collect();
     assert_eq!(labels, [0, 0, 1, 1]);
     // PNG is lossless: the pixels written come back, planar.
@@ -246,7 +262,9 @@ fn image_folder_follows_torchvision_class_rules_and_decodes_pixels() {
     std::fs::create_dir_all(root.join("empty_class")).unwrap();
     let e = ImageFolder::new(root).unwrap_err().to_string();
     assert!(e.contains("empty_class"), "{e}");
-    let e = ImageFolder::new(root.join("missing")).unwrap_err().to_string();
+    let e = ImageFolder::new(root.join("missing"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("missing"), "{e}");
 }
 
@@ -257,7 +275,10 @@ fn audio_folder_labels_from_folders_and_from_patterns() {
     write_wav(&root.join("yes/a.wav"), 16000, &[0, 16384, -16384, 32767]);
     write_wav(&root.join("no/b.WAV"), 16000, &[100; 10]);
     let ds = AudioFolder::new(root).unwrap();
-    assert_eq!(ds.classes().unwrap(), &["no".to_string(), "yes".to_string()]);
+    assert_eq!(
+        ds.classes().unwrap(),
+        &["no".to_string(), "yes".to_string()]
+    );
     let item = ds.get(1).unwrap();
     assert_eq!(item.label, Some(1));
     let Sample::Audio(a) = item.sample else {
@@ -271,7 +292,10 @@ fn audio_folder_labels_from_folders_and_from_patterns() {
     write_wav(&flat.path().join("cat_2.wav"), 8000, &[2; 4]);
     write_wav(&flat.path().join("dog_3.wav"), 8000, &[3; 4]);
     let by_name = AudioFolder::with_pattern(flat.path(), "{label}_{n}").unwrap();
-    assert_eq!(by_name.classes().unwrap(), &["cat".to_string(), "dog".to_string()]);
+    assert_eq!(
+        by_name.classes().unwrap(),
+        &["cat".to_string(), "dog".to_string()]
+    );
     let labels: Vec<_> = (0..3).map(|i| by_name.label(i).unwrap().unwrap()).collect();
     assert_eq!(labels, [0, 1, 1]);
     write_wav(&flat.path().join("nounderscore.wav"), 8000, &[3; 4]);
@@ -312,13 +336,19 @@ fn fsdd_official_split_and_clips_match_python() {
         let Sample::Audio(a) = item.sample else {
             panic!("audio expected")
         };
-        assert_eq!(i64::from(a.sample_rate()), clip["sample_rate"].as_i64().unwrap());
+        assert_eq!(
+            i64::from(a.sample_rate()),
+            clip["sample_rate"].as_i64().unwrap()
+        );
         assert_eq!(a.frames() as i64, clip["frames"].as_i64().unwrap());
         for (k, v) in clip["first"].as_array().unwrap().iter().enumerate() {
             assert!((f64::from(a.data()[k]) - v.as_f64().unwrap()).abs() < 1e-7);
         }
         let sum: f64 = a.data().iter().map(|&v| f64::from(v)).sum();
-        assert!((sum - clip["sum"].as_f64().unwrap()).abs() < 1e-4, "{name}: {sum}");
+        assert!(
+            (sum - clip["sum"].as_f64().unwrap()).abs() < 1e-4,
+            "{name}: {sum}"
+        );
     }
     let speaker = all.speaker(0).unwrap();
     assert_eq!(speaker, "george");
@@ -340,9 +370,13 @@ fn in_memory_checks_labels_and_classes() {
         .unwrap();
     assert_eq!(ds.get(2).unwrap().label, Some(1));
     assert_eq!(selfsup_data::label_map(ds.classes().unwrap())["b"], 1);
-    let arr = ndarray::Array4::from_shape_fn((2, 1, 2, 2), |(n, _, y, x)| (n * 10 + y * 2 + x) as u8);
+    let arr =
+        ndarray::Array4::from_shape_fn((2, 1, 2, 2), |(n, _, y, x)| (n * 10 + y * 2 + x) as u8);
     let ds = InMemory::from_array_u8(&arr, None).unwrap();
-    assert_eq!(image_u8(ds.get(1).unwrap().sample).data(), &[10, 11, 12, 13]);
+    assert_eq!(
+        image_u8(ds.get(1).unwrap().sample).data(),
+        &[10, 11, 12, 13]
+    );
 }
 
 #[test]
@@ -385,9 +419,15 @@ fn text_tokens_byte_and_whitespace_tokenizers() {
     };
     assert_eq!(t.ids, vec![3, 1, 4, 1, 3]); // truncated to 5
 
-    let e = TextTokens::from_texts(&["ab".to_string()], &TextConfig { seq_len: 0, ..TextConfig::default() })
-        .unwrap_err()
-        .to_string();
+    let e = TextTokens::from_texts(
+        &["ab".to_string()],
+        &TextConfig {
+            seq_len: 0,
+            ..TextConfig::default()
+        },
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("seq_len"), "{e}");
     let e = serde_json::from_str::<TextConfig>(r#"{"seq_len": 4, "typo": 1}"#)
         .unwrap_err()
@@ -416,12 +456,16 @@ fn splits_are_seeded_disjoint_and_stratified_exactly() {
     let (tr4, va4) = train_val_split(ds.clone(), 0.25, 3, false).unwrap();
     assert_eq!((tr4.len(), va4.len()), (3750, 1250));
     assert_eq!(va4.get(0).unwrap(), ds.get(va4.indices()[0]).unwrap());
-    let e = train_val_split(ds.clone(), 1.5, 0, false).unwrap_err().to_string();
+    let e = train_val_split(ds.clone(), 1.5, 0, false)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("val_fraction"), "{e}");
     let unlabeled: Arc<dyn Dataset> = Arc::new(
         InMemory::from_images_u8(vec![selfsup_core::ImageU8::zeros(1, 1, 1); 4], None).unwrap(),
     );
-    let e = train_val_split(unlabeled, 0.5, 0, true).unwrap_err().to_string();
+    let e = train_val_split(unlabeled, 0.5, 0, true)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("stratified"), "{e}");
 }
 

@@ -6,9 +6,7 @@ mod common;
 use common::*;
 use ndarray::Axis;
 use selfsup_core::{Audio, ImageU8, Sample, SampleKey, Spectrogram, Tokens};
-use selfsup_data::{
-    Batch, Dataset, InMemory, Loader, LoaderConfig, ViewPipeline,
-};
+use selfsup_data::{Batch, Dataset, InMemory, Loader, LoaderConfig, ViewPipeline};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -16,7 +14,13 @@ use std::sync::Arc;
 fn images(n: usize) -> Arc<dyn Dataset> {
     let imgs = (0..n)
         .map(|i| {
-            ImageU8::new(3, 4, 5, (0..60).map(|p| ((i * 7 + p) % 256) as u8).collect()).unwrap()
+            ImageU8::new(
+                3,
+                4,
+                5,
+                (0..60).map(|p| ((i * 7 + p) % 256) as u8).collect(),
+            )
+            .unwrap()
         })
         .collect();
     let labels = (0..n as i64).map(|i| i % 3).collect();
@@ -86,7 +90,10 @@ fn shuffle_is_keyed_by_seed_and_epoch() {
     let other_seed = Loader::new(
         ds.clone(),
         ViewPipeline::Identity,
-        LoaderConfig { seed: 12, ..cfg(50) },
+        LoaderConfig {
+            seed: 12,
+            ..cfg(50)
+        },
     )
     .unwrap();
     assert_ne!(collect(&other_seed, 0, 0)[0].indices.to_vec(), e0);
@@ -99,7 +106,10 @@ fn shuffle_is_keyed_by_seed_and_epoch() {
         },
     )
     .unwrap();
-    assert_eq!(collect(&plain, 0, 0)[0].indices.to_vec(), (0..50).collect::<Vec<_>>());
+    assert_eq!(
+        collect(&plain, 0, 0)[0].indices.to_vec(),
+        (0..50).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -195,7 +205,11 @@ fn audio_spectrogram_and_token_batches_have_their_shapes() {
 
     // Features: a 2×(T/10) "spectrogram" of frame means, checked against the same function by hand.
     let feat = |a: &Audio| {
-        let frames: Vec<f32> = a.data().chunks(10).map(|c| c.iter().sum::<f32>() / 10.0).collect();
+        let frames: Vec<f32> = a
+            .data()
+            .chunks(10)
+            .map(|c| c.iter().sum::<f32>() / 10.0)
+            .collect();
         let mut data = frames.clone();
         data.extend(frames.iter().map(|v| v * 2.0));
         Spectrogram::new(1, 2, frames.len(), data)
@@ -238,7 +252,10 @@ fn bad_configs_and_mismatched_samples_are_clear_errors() {
     let e = Loader::new(ds.clone(), ViewPipeline::Identity, cfg(11))
         .unwrap_err()
         .to_string();
-    assert!(e.contains("loader.batch_size") && e.contains("drop_last"), "{e}");
+    assert!(
+        e.contains("loader.batch_size") && e.contains("drop_last"),
+        "{e}"
+    );
     let e = Loader::new(ds.clone(), ViewPipeline::Identity, cfg(0))
         .unwrap_err()
         .to_string();
@@ -279,11 +296,8 @@ fn bad_configs_and_mismatched_samples_are_clear_errors() {
 
     // Images of different sizes cannot be stacked.
     let mixed: Arc<dyn Dataset> = Arc::new(
-        InMemory::from_images_u8(
-            vec![ImageU8::zeros(1, 2, 2), ImageU8::zeros(1, 3, 3)],
-            None,
-        )
-        .unwrap(),
+        InMemory::from_images_u8(vec![ImageU8::zeros(1, 2, 2), ImageU8::zeros(1, 3, 3)], None)
+            .unwrap(),
     );
     let l = Loader::new(mixed, ViewPipeline::Identity, cfg(2)).unwrap();
     let e = l.epoch(0).next().unwrap().unwrap_err().to_string();
@@ -305,6 +319,10 @@ fn a_panicking_pipeline_is_reported_not_dropped() {
     let l = Loader::new(ds, pipeline, cfg(4)).unwrap();
     let results: Vec<_> = l.epoch(0).collect();
     assert!(results.iter().any(|r| r.is_err()), "the panic must surface");
-    let e = results.into_iter().find_map(|r| r.err()).unwrap().to_string();
+    let e = results
+        .into_iter()
+        .find_map(|r| r.err())
+        .unwrap()
+        .to_string();
     assert!(e.contains("panicked") && e.contains("boom at 5"), "{e}");
 }

@@ -79,9 +79,7 @@ where
 
 /// An RGB test image whose pixels encode its number `k` (lossless formats read it back exactly).
 pub fn rgb_pixels(k: u8, w: u32, h: u32) -> image::RgbImage {
-    image::RgbImage::from_fn(w, h, |x, y| {
-        image::Rgb([k, (x * 10) as u8, (y * 20) as u8])
-    })
+    image::RgbImage::from_fn(w, h, |x, y| image::Rgb([k, (x * 10) as u8, (y * 20) as u8]))
 }
 
 /// Writes a PNG.
