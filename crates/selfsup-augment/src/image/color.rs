@@ -110,11 +110,21 @@ pub fn adjust_saturation(mut img: ImageF32, f: f32) -> ImageF32 {
     img
 }
 
-/// Rotates the hue by `f ∈ [−0.5, 0.5]` turns (no-op for grey images).
+/// Rotates the hue by `f ∈ [−0.5, 0.5]` turns (no-op for grey images; other values are taken modulo 1).
 pub fn adjust_hue(mut img: ImageF32, f: f32) -> ImageF32 {
     if !is_rgb(&img) {
         return img;
     }
+    let f = if (-0.5..=0.5).contains(&f) {
+        f
+    } else {
+        let r = f - f.floor();
+        if r > 0.5 {
+            r - 1.0
+        } else {
+            r
+        }
+    };
     let n = img.height() * img.width();
     let data = img.data_mut();
     let (r, rest) = data.split_at_mut(n);
@@ -148,20 +158,30 @@ pub(crate) fn hue_shift_px(r: f32, g: f32, b: f32, f: f32) -> (f32, f32, f32) {
     } else {
         gc + 4.0 - rc
     };
-    let h = (h * (1.0f32 / 6.0) + 1.0) % 1.0;
-    // torch.remainder(h + f, 1.0) = a − ⌊a⌋
-    let a = h + f;
-    let h = a - a.floor();
+    // torchvision: (h / 6 + 1) fmod 1, then (h + f) remainder 1. Both arguments stay within one period of
+    // [0, 1), so a single conditional subtraction/addition gives the same value (exactly: x − 1 is exact
+    // for x ∈ [1, 2)) without the slow library calls.
+    let mut h = h * (1.0f32 / 6.0) + 1.0;
+    if h >= 1.0 {
+        h -= 1.0;
+    }
+    let mut h = h + f;
+    if h < 0.0 {
+        h += 1.0;
+    } else if h >= 1.0 {
+        h -= 1.0;
+    }
     let v = maxc;
     let h6 = h * 6.0;
-    let i = h6.floor();
-    let fr = h6 - i;
+    // h6 ≥ 0, so truncation is floor.
+    let i = h6 as i32;
+    let fr = h6 - i as f32;
     let sxf = s * fr;
     let one_minus_s = 1.0 - s;
     let q = ((1.0 - sxf) * v).clamp(0.0, 1.0);
     let t = ((sxf + one_minus_s) * v).clamp(0.0, 1.0);
     let p = (one_minus_s * v).clamp(0.0, 1.0);
-    match (i as i32).rem_euclid(6) {
+    match i % 6 {
         0 => (v, t, p),
         1 => (q, v, p),
         2 => (p, v, t),
