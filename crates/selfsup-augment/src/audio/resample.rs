@@ -9,8 +9,9 @@
 //!
 //! When the ratio reduces to `new / orig` with at most 2048 phases (every integer pair of common audio
 //! rates), the kernel of every phase is precomputed exactly; otherwise (the irrational ratios of pitch
-//! shifting) a finely tabulated kernel is interpolated linearly (4096 points per zero crossing,
-//! error below 1e-6). Outside the clip the signal counts as zero, as in torchaudio. The output has
+//! shifting) the kernel is tabulated once per process (4096 points per zero crossing) and each
+//! resampler derives kernels at 129 fractional positions from it; an output between two positions
+//! blends their two dot products linearly (kernel error below 1e-5). Outside the clip the signal counts as zero, as in torchaudio. The output has
 //! `ceil(len · ratio)` samples.
 
 use selfsup_core::{check, Audio, Result};
@@ -65,6 +66,8 @@ pub(crate) fn bessel_i0(x: f64) -> f64 {
 }
 
 const TABLE_PER_ZERO: usize = 4096;
+/// Fractional positions tabulated per resampler for irrational ratios.
+const PHASES: usize = 128;
 
 /// The kernel table for `(zeros, beta)`, computed once per process (it takes milliseconds; pitch
 /// shifting needs a resampler for a new ratio on every clip).
@@ -104,7 +107,6 @@ fn shared_table(zeros: usize, beta: f64) -> Arc<Vec<f32>> {
 #[derive(Clone, Debug)]
 pub struct Resampler {
     ratio: f64,
-    cut: f64,
     /// Half width of the kernel in input samples.
     half: usize,
     kernels: Kernels,
@@ -114,9 +116,10 @@ pub struct Resampler {
 enum Kernels {
     /// `phases` kernels of `2 * half` taps each; ratio = up / down exactly.
     Poly { up: u64, down: u64, taps: Vec<f32> },
-    /// `sinc(u)·kaiser(u / zeros)` sampled at `u = c·|t|` in steps of `1 / TABLE_PER_ZERO` (shared
-    /// by every resampler with the same `zeros` and `beta`; the factor `c` is applied per output).
-    Table { table: Arc<Vec<f32>>, zeros: f64 },
+    /// Kernels at `PHASES + 1` evenly spaced fractional positions (`frac = p / PHASES`), each of
+    /// `2 * half` taps, from the shared `sinc·kaiser` table; an output between two phases blends
+    /// the two dot products linearly (the kernel is smooth, so the error is below 1e-5).
+    Table { bank: Vec<f32> },
 }
 
 fn gcd(a: u64, b: u64) -> u64 {
@@ -170,14 +173,29 @@ impl Resampler {
             }
             Kernels::Poly { up, down, taps }
         } else {
-            Kernels::Table {
-                table: shared_table(quality.zeros, quality.beta),
-                zeros,
+            let table = shared_table(quality.zeros, quality.beta);
+            let width = 2 * half;
+            let scale = cut * TABLE_PER_ZERO as f64;
+            let limit = quality.zeros * TABLE_PER_ZERO;
+            let mut bank = vec![0.0f32; (PHASES + 1) * width];
+            for p in 0..=PHASES {
+                let frac = p as f64 / PHASES as f64;
+                for j in 0..width {
+                    let t = ((j as f64 - (half as f64 - 1.0)) - frac).abs() * scale;
+                    let i = t as usize;
+                    bank[p * width + j] = if i >= limit {
+                        0.0
+                    } else {
+                        let f = t - i as f64;
+                        let (a, b) = (f64::from(table[i]), f64::from(table[i + 1]));
+                        (cut * (a + (b - a) * f)) as f32
+                    };
+                }
             }
+            Kernels::Table { bank }
         };
         Ok(Resampler {
             ratio,
-            cut,
             half,
             kernels,
         })
@@ -221,27 +239,17 @@ impl Resampler {
                     *o = dot_clipped(x, n, start, k);
                 }
             }
-            Kernels::Table { table, zeros } => {
-                let scale = self.cut * TABLE_PER_ZERO as f64;
-                let gain = self.cut as f32;
-                let limit = (zeros * TABLE_PER_ZERO as f64) as usize;
-                let mut k = vec![0.0f32; width];
+            Kernels::Table { bank } => {
                 for (m, o) in out.iter_mut().enumerate() {
                     let pos = m as f64 / self.ratio;
                     let q = pos.floor();
-                    let frac = pos - q;
-                    for (j, kj) in k.iter_mut().enumerate() {
-                        let t = ((j as f64 - (half as f64 - 1.0)) - frac).abs() * scale;
-                        let i = t as usize;
-                        *kj = if i >= limit {
-                            0.0
-                        } else {
-                            let f = (t - i as f64) as f32;
-                            table[i] + (table[i + 1] - table[i]) * f
-                        };
-                    }
+                    let fp = (pos - q) * PHASES as f64;
+                    let p = (fp as usize).min(PHASES - 1);
+                    let w = (fp - p as f64) as f32;
                     let start = q as i64 - (half - 1);
-                    *o = gain * dot_clipped(x, n, start, &k);
+                    let a = dot_clipped(x, n, start, &bank[p * width..(p + 1) * width]);
+                    let b = dot_clipped(x, n, start, &bank[(p + 1) * width..(p + 2) * width]);
+                    *o = a + (b - a) * w;
                 }
             }
         }

@@ -135,7 +135,7 @@ pub(crate) fn time_stretch(plan: &VocoderPlan, x: &[f32], rate: f64, out_len: us
     let mut mags = vec![0.0f32; spec.len()];
     let mut units = vec![Complex::new(1.0f32, 0.0); spec.len()];
     for ((c, m), u) in spec.iter().zip(mags.iter_mut()).zip(units.iter_mut()) {
-        *m = c.norm();
+        *m = (c.re * c.re + c.im * c.im).sqrt();
         if *m > 0.0 {
             *u = c / *m;
         }
@@ -175,7 +175,7 @@ pub(crate) fn time_stretch(plan: &VocoderPlan, x: &[f32], rate: f64, out_len: us
             let mut next = acc[b] * (u1[b] * u0[b].conj());
             if renormalise {
                 // Stop the rounding drift of the unit phasor.
-                let nm = next.norm();
+                let nm = (next.re * next.re + next.im * next.im).sqrt();
                 next = if nm > 0.0 {
                     next / nm
                 } else {
