@@ -351,6 +351,7 @@ fn cpc_matches_reference() {
 }
 
 /// Central finite differences of `f` at a few coordinates of both inputs vs autograd.
+#[allow(clippy::ptr_arg)]
 fn grad_check(name: &str, f: &dyn Fn(&Tensor, &Tensor) -> Tensor, a: &M, b: &M) {
     let ta = t64(a).set_requires_grad(true);
     let tb = t64(b).set_requires_grad(true);

@@ -1,7 +1,7 @@
 //! Shared test helpers: deterministic test data, tensor conversions and the float64 plain-loop
 //! reference implementations of every loss (written from the papers' formulas, independently of the
 //! tensor code under test).
-#![allow(dead_code)]
+#![allow(dead_code, clippy::ptr_arg)]
 
 use tch::{Kind, Tensor};
 
