@@ -7,7 +7,7 @@
 // criterion_group! generates undocumented items.
 #![allow(missing_docs)]
 
-use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, BatchSize, BenchmarkId, Criterion, Throughput};
 use selfsup_augment::image::{
     ColorJitter, GaussianBlur, ImageRecipe, Normalize, RandomGrayscale, RandomHorizontalFlip,
     RandomResizedCrop, SimClrConfig,
@@ -145,4 +145,111 @@ fn bench_transforms(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench_simclr, bench_transforms);
-criterion_main!(benches);
+
+/// This process's user + system CPU time in seconds (from `/proc/self/stat`, 10 ms resolution).
+fn process_cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// `SELFSUP_CPU_REPORT=1 cargo bench ... --bench image_pipeline`: instead of criterion, runs each case
+/// for a fixed amount of work and prints wall-clock and CPU-time throughput. On a shared, overloaded
+/// machine wall-clock figures mostly measure the other load; items per CPU-second (× threads used)
+/// estimate the throughput on an idle machine.
+fn cpu_report() {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let report = |id: &str, items: usize, threads: f64, f: &mut dyn FnMut()| {
+        f();
+        let (t0, c0) = (std::time::Instant::now(), process_cpu_secs().unwrap_or(0.0));
+        let mut n = 0usize;
+        while t0.elapsed().as_secs_f64() < 5.0 {
+            f();
+            n += items;
+        }
+        let wall = t0.elapsed().as_secs_f64();
+        let cpu = process_cpu_secs().unwrap_or(0.0) - c0;
+        let line = format!(
+            "{{\"id\": \"{id}\", \"wall_per_sec\": {:.0}, \"per_cpu_sec\": {:.0}, \"idle_estimate_per_sec\": {:.0}, \"threads\": {threads}}}",
+            n as f64 / wall,
+            n as f64 / cpu,
+            n as f64 / cpu * threads
+        );
+        std::io::Write::write_all(&mut std::io::stdout(), format!("{line}\n").as_bytes()).unwrap();
+    };
+    for size in [32usize, 96] {
+        let imgs = decoded_images(256, size);
+        let mv = ImageRecipe::SimClr(SimClrConfig {
+            input_size: size,
+            ..Default::default()
+        })
+        .build()
+        .unwrap();
+        let mut epoch = 0;
+        report(
+            &format!("image_simclr/two_view_2threads/{size}px"),
+            256,
+            2.0,
+            &mut || {
+                epoch += 1;
+                pool.install(|| black_box(simclr_batch(&mv, &imgs, epoch)));
+            },
+        );
+    }
+    let img = decoded_images(1, 224).remove(0).to_f32();
+    let single: Vec<(&str, Box<dyn Transform<ImageF32>>)> = vec![
+        (
+            "random_resized_crop",
+            Box::new(RandomResizedCrop::new(224).unwrap()),
+        ),
+        (
+            "horizontal_flip",
+            Box::new(Always(RandomHorizontalFlip::new(1.0).unwrap())),
+        ),
+        (
+            "color_jitter",
+            Box::new(ColorJitter::new(0.4, 0.4, 0.4, 0.1).unwrap()),
+        ),
+        (
+            "gaussian_blur_k5",
+            Box::new(GaussianBlur::new(5, (0.1, 2.0)).unwrap()),
+        ),
+        (
+            "grayscale",
+            Box::new(Always(RandomGrayscale::new(1.0).unwrap())),
+        ),
+        ("normalize", Box::new(Normalize::imagenet())),
+    ];
+    report(
+        "image_transform_224/clone_only_baseline",
+        1,
+        1.0,
+        &mut || {
+            black_box(img.clone());
+        },
+    );
+    for (name, t) in &single {
+        let mut i = 0u64;
+        report(&format!("image_transform_224/{name}"), 1, 1.0, &mut || {
+            i += 1;
+            black_box(
+                t.apply(img.clone(), &mut SampleKey::new(0, 0, i).rng())
+                    .unwrap(),
+            );
+        });
+    }
+}
+
+fn main() {
+    if std::env::var_os("SELFSUP_CPU_REPORT").is_some() {
+        cpu_report();
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -37,7 +37,6 @@ pub fn gaussian_blur(img: &ImageF32, (kx, ky): (usize, usize), (sx, sy): (f32, f
     let (px, py) = (kx / 2, ky / 2);
     let mut out = ImageF32::zeros(c, h, w);
     let mut padded = vec![0.0f32; w + 2 * px];
-    let mut tmp = vec![0.0f32; (h + 2 * py) * w];
     let col_src: Vec<usize> = (0..w + 2 * px)
         .map(|i| map_index(i as i64 - px as i64, w, PaddingMode::Reflect).unwrap_or(0))
         .collect();
@@ -61,14 +60,12 @@ pub fn gaussian_blur(img: &ImageF32, (kx, ky): (usize, usize), (sx, sy): (f32, f
                 }
             }
         }
-        for (yy, &sy_) in row_src.iter().enumerate() {
-            tmp[yy * w..(yy + 1) * w].copy_from_slice(&hrows[sy_ * w..(sy_ + 1) * w]);
-        }
         let dst_plane = out.plane_mut(ch);
         for y in 0..h {
             let row = &mut dst_plane[y * w..(y + 1) * w];
             for (j, &kj) in kyv.iter().enumerate() {
-                let src = &tmp[(y + j) * w..(y + j + 1) * w];
+                let sy_ = row_src[y + j];
+                let src = &hrows[sy_ * w..(sy_ + 1) * w];
                 for (o, &v) in row.iter_mut().zip(src) {
                     *o += v * kj;
                 }

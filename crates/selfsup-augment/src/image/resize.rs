@@ -150,24 +150,33 @@ impl AxisWeights {
                 };
                 let support = if scale >= 1.0 { radius * scale } else { radius };
                 let invscale = if scale >= 1.0 { 1.0 / scale } else { 1.0 };
-                let mut rows = Vec::with_capacity(out_size);
+                // Dense windows of a fixed tap count, written in place (no per-row allocation).
+                let taps = ((support * 2.0).ceil() as usize + 1).clamp(1, in_size);
+                let mut starts = Vec::with_capacity(out_size);
+                let mut weights = vec![0.0f32; out_size * taps];
                 for i in 0..out_size {
                     let center = scale * (i as f32 + 0.5);
                     let xmin = ((center - support + 0.5) as i64).max(0) as usize;
                     let xmax = ((center + support + 0.5) as i64).min(in_size as i64) as usize;
-                    let mut taps: Vec<(usize, f32)> = (xmin..xmax.max(xmin))
-                        .map(|j| (j, filter((j as f32 - center + 0.5) * invscale)))
-                        .collect();
-                    let total: f32 = taps.iter().map(|t| t.1).sum();
+                    let xmax = xmax.max(xmin).min(xmin + taps);
+                    let start = xmin.min(in_size - taps);
+                    let w = &mut weights[i * taps..(i + 1) * taps];
+                    let mut total = 0.0f32;
+                    for j in xmin..xmax {
+                        let v = filter((j as f32 - center + 0.5) * invscale);
+                        w[j - start] = v;
+                        total += v;
+                    }
                     if total != 0.0 {
-                        taps.iter_mut().for_each(|t| t.1 /= total);
+                        w.iter_mut().for_each(|v| *v /= total);
                     }
-                    if taps.is_empty() {
-                        taps.push((xmin.min(in_size - 1), 0.0));
-                    }
-                    rows.push((0, taps));
+                    starts.push(start);
                 }
-                Self::from_sparse(in_size, rows)
+                AxisWeights {
+                    taps,
+                    starts,
+                    weights,
+                }
             }
         }
     }
