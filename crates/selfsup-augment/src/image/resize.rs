@@ -293,6 +293,12 @@ fn horizontal(src: &[f32], dst: &mut [f32], ax: &AxisWeights) {
                 *o = src[s] * w[0] + src[s + 1] * w[1];
             }
         }
+        3 => horizontal_n::<3>(src, dst, ax),
+        4 => horizontal_n::<4>(src, dst, ax),
+        5 => horizontal_n::<5>(src, dst, ax),
+        6 => horizontal_n::<6>(src, dst, ax),
+        7 => horizontal_n::<7>(src, dst, ax),
+        8 => horizontal_n::<8>(src, dst, ax),
         _ => {
             for ((o, &s), w) in dst
                 .iter_mut()
@@ -307,6 +313,29 @@ fn horizontal(src: &[f32], dst: &mut [f32], ax: &AxisWeights) {
                 *o = acc;
             }
         }
+    }
+}
+
+/// The horizontal dot products with a compile-time tap count (unrolled, no bounds checks inside).
+#[inline(always)]
+fn horizontal_n<const N: usize>(src: &[f32], dst: &mut [f32], ax: &AxisWeights) {
+    for ((o, &s), w) in dst
+        .iter_mut()
+        .zip(&ax.starts)
+        .zip(ax.weights.chunks_exact(N))
+    {
+        let (Some(win), Ok(w)) = (
+            src.get(s..s + N)
+                .and_then(|x| <&[f32; N]>::try_from(x).ok()),
+            <&[f32; N]>::try_from(w),
+        ) else {
+            continue;
+        };
+        let mut acc = 0.0f32;
+        for k in 0..N {
+            acc += win[k] * w[k];
+        }
+        *o = acc;
     }
 }
 
