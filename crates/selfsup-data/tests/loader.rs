@@ -326,3 +326,30 @@ fn a_panicking_pipeline_is_reported_not_dropped() {
         .to_string();
     assert!(e.contains("panicked") && e.contains("boom at 5"), "{e}");
 }
+
+#[test]
+fn the_decoded_item_cache_changes_nothing_but_speed() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..12u8 {
+        write_png(&dir.path().join(format!("c{}/{i}.png", i % 2)), i, 5, 4);
+    }
+    let ds: Arc<dyn Dataset> = Arc::new(selfsup_data::ImageFolder::new(dir.path()).unwrap());
+    let plain = Loader::new(ds.clone(), ViewPipeline::Image(offsets(2)), cfg(4)).unwrap();
+    let cached = Loader::new(
+        ds,
+        ViewPipeline::Image(offsets(2)),
+        LoaderConfig {
+            cache: true,
+            ..cfg(4)
+        },
+    )
+    .unwrap();
+    let expect = collect(&plain, 0, 0);
+    assert_eq!(collect(&cached, 0, 0), expect);
+    // Every file was decoded once; the next epoch needs none of them.
+    for i in 0..12u8 {
+        std::fs::remove_file(dir.path().join(format!("c{}/{i}.png", i % 2))).unwrap();
+    }
+    assert_eq!(collect(&cached, 1, 0).len(), 3);
+    assert!(plain.epoch(1).next().unwrap().is_err());
+}
