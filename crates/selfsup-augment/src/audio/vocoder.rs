@@ -134,11 +134,13 @@ pub(crate) fn time_stretch(plan: &VocoderPlan, x: &[f32], rate: f64, out_len: us
     // Magnitudes and unit phasors of every analysis frame (a zero bin has phase 0, as numpy's angle).
     let mut mags = vec![0.0f32; spec.len()];
     let mut units = vec![Complex::new(1.0f32, 0.0); spec.len()];
-    for ((c, m), u) in spec.iter().zip(mags.iter_mut()).zip(units.iter_mut()) {
+    for (c, m) in spec.iter().zip(mags.iter_mut()) {
         *m = (c.re * c.re + c.im * c.im).sqrt();
-        if *m > 0.0 {
-            *u = c / *m;
-        }
+    }
+    for ((c, &m), u) in spec.iter().zip(&mags).zip(units.iter_mut()) {
+        let inv = if m > 0.0 { 1.0 / m } else { 0.0 };
+        let z = *c * inv;
+        *u = if m > 0.0 { z } else { Complex::new(1.0, 0.0) };
     }
     // The first frame is mostly reflect padding, so its phases and its advance to frame 1 are not
     // those of the signal. librosa uses them anyway; for rates < 1 the pair (0, 1) is then used
