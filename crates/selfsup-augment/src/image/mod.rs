@@ -2,7 +2,7 @@
 //!
 //! ## Layout
 //! - [`convert`]: decoding and conversions to and from the `image` crate (channel and alpha policy).
-//! - [`resize`]: the resampling kernels (nearest, bilinear, bicubic, antialiased) shared by `Resize`
+//! - [`resize`](mod@resize): the resampling kernels (nearest, bilinear, bicubic, antialiased) shared by `Resize`
 //!   and `RandomResizedCrop`.
 //! - [`geometry`]: crops, flips, `Resize`, padding modes.
 //! - [`color`]: colour jitter, greyscale, solarize, posterize, equalize, autocontrast, sharpness,
