@@ -233,3 +233,79 @@ fn views_depend_on_the_key_only_not_on_threads() {
     let two = apply_batch(&p, clips.clone(), &other).unwrap();
     assert!(one.iter().zip(&two).filter(|(a, b)| a != b).count() >= 10);
 }
+
+#[test]
+fn tiny_and_silent_clips_never_panic() {
+    use selfsup_augment::audio::{
+        AddGaussianNoise, BandPassFilter, ClippingDistortion, HighShelfFilter, LogMelConfig,
+        MfccConfig, PadOrCrop, PolarityInversion, RandomCrop, TimeMask,
+    };
+    let p = Compose::new(vec![
+        Box::new(AddGaussianNoise::default()),
+        Box::new(AddGaussianSNR::default()),
+        Box::new(TimeStretch::default()),
+        Box::new(PitchShift::default()),
+        Box::new(Shift::default()),
+        Box::new(Gain::default()),
+        Box::new(BandPassFilter::default()),
+        Box::new(HighShelfFilter::default()),
+        Box::new(ClippingDistortion::default()),
+        Box::new(PolarityInversion),
+        Box::new(TimeMask::default()),
+        Box::new(SpeedPerturb::default()),
+        Box::new(Resample::new(8000, 16000).unwrap()),
+    ]);
+    let logmel = LogMelConfig::for_rate(8000, 40).build().unwrap();
+    let mfcc = MfccConfig {
+        n_mfcc: 13,
+        mel: LogMelConfig::for_rate(8000, 40).mel,
+        ..Default::default()
+    }
+    .build()
+    .unwrap();
+    for n in [0usize, 1, 2, 3, 7, 64, 300] {
+        for silent in [false, true] {
+            let data = (0..n)
+                .map(|i| {
+                    if silent {
+                        0.0
+                    } else {
+                        ((i * 37) % 11) as f32 / 11.0 - 0.5
+                    }
+                })
+                .collect();
+            let clip = Audio::mono(8000, data).unwrap();
+            for k in 0..4 {
+                let out = p
+                    .apply(clip.clone(), &mut SampleKey::new(1, 0, k).rng())
+                    .unwrap();
+                assert!(
+                    out.data().iter().all(|v| v.is_finite()),
+                    "n {n} silent {silent}: non-finite output"
+                );
+            }
+            let m = logmel.compute(&clip).unwrap();
+            assert!(m.values.data().iter().all(|v| v.is_finite()));
+            assert!(mfcc
+                .compute(&clip)
+                .unwrap()
+                .values
+                .data()
+                .iter()
+                .all(|v| v.is_finite()));
+            let c = RandomCrop::new(100)
+                .unwrap()
+                .apply(clip.clone(), &mut Generator::seed_from_u64(n as u64))
+                .unwrap();
+            assert_eq!(c.frames(), 100);
+            assert_eq!(
+                PadOrCrop::new(5)
+                    .unwrap()
+                    .apply(clip, &mut Generator::seed_from_u64(0))
+                    .unwrap()
+                    .frames(),
+                5
+            );
+        }
+    }
+}
