@@ -10,9 +10,9 @@
 //! the parameters each view was drawn with. Constructors validate their arguments and return
 //! [`selfsup_core::Error::InvalidConfig`] naming the field and the allowed range.
 //!
-//! - [`image`] (feature `image`): transforms over planar [`selfsup_core::ImageF32`] in `[0, 1]`
+//! - `image` (feature `image`): transforms over planar [`selfsup_core::ImageF32`] in `[0, 1]`
 //!   (torchvision v2 float semantics), conversions from the `image` crate, recipes, preview grids.
-//! - [`audio`] (feature `audio`): WAV I/O, waveform transforms, STFT/mel/MFCC features, SpecAugment,
+//! - `audio` (feature `audio`): WAV I/O, waveform transforms, STFT/mel/MFCC features, SpecAugment,
 //!   audio recipes, spectrogram previews.
 //!
 //! ## Must never depend on
