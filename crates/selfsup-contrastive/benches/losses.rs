@@ -2,6 +2,9 @@
 //! `scripts/bench/losses.py` (lightly, same ids). Throughput is in pairs (`N`) per second.
 //! Threads: `BENCH_THREADS` (default 2), set on both sides.
 
+// criterion_group! generates an undocumented public function.
+#![allow(missing_docs)]
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use selfsup_contrastive::losses::*;
 use tch::{Device, Kind, Tensor};

@@ -128,7 +128,7 @@ fn simclr_trains_on_mnist_and_loss_falls() {
 }
 
 #[test]
-fn supcon_dcl_and_moco_train() {
+fn supcon_trains() {
     let r = train(
         MethodConfig::Supcon(SupConConfig {
             hidden_dim: 64,
@@ -140,6 +140,10 @@ fn supcon_dcl_and_moco_train() {
         3e-3,
     );
     assert_falls("supcon", &r);
+}
+
+#[test]
+fn dclw_trains() {
     let r = train(
         MethodConfig::Dcl(DclConfig {
             hidden_dim: 64,
@@ -152,6 +156,10 @@ fn supcon_dcl_and_moco_train() {
         3e-3,
     );
     assert_falls("dclw", &r);
+}
+
+#[test]
+fn moco_v2_trains_once_its_queue_is_full() {
     // MoCo's queue starts with random unit vectors, so its loss first rises while the queue fills
     // with real keys (256 / 64 = 4 steps); it must fall from then on.
     let r = train_from(
@@ -168,6 +176,10 @@ fn supcon_dcl_and_moco_train() {
         4,
     );
     assert_falls("moco_v2", &r);
+}
+
+#[test]
+fn moco_v3_trains() {
     let r = train(
         MethodConfig::MocoV3(MocoV3Config {
             hidden_dim: 64,
@@ -181,57 +193,68 @@ fn supcon_dcl_and_moco_train() {
     assert_falls("moco_v3", &r);
 }
 
-#[test]
-fn non_contrastive_methods_train_without_collapse() {
-    let d = 32.0f64;
-    let floor = 0.3 / d.sqrt();
-    let cases = vec![
-        (
-            "byol",
-            MethodConfig::Byol(ByolConfig {
-                hidden_dim: 64,
-                output_dim: 32,
-                momentum_start: 0.9,
-                ..Default::default()
-            }),
-        ),
-        (
-            "simsiam",
-            MethodConfig::Simsiam(SimSiamConfig {
-                output_dim: 32,
-                predictor_hidden_dim: 16,
-            }),
-        ),
-        (
-            "vicreg",
-            MethodConfig::Vicreg(VicRegConfig {
-                hidden_dim: 64,
-                output_dim: 32,
-                ..Default::default()
-            }),
-        ),
-        (
-            "barlow_twins",
-            MethodConfig::BarlowTwins(BarlowTwinsConfig {
-                hidden_dim: 64,
-                output_dim: 32,
-                ..Default::default()
-            }),
-        ),
-    ];
-    for (name, cfg) in cases {
-        let r = train(cfg, 2, 24, 3e-3);
-        assert_falls(name, &r);
-        assert!(
-            r.std > floor,
-            "{name} collapsed: embedding std {} <= {floor}",
-            r.std
-        );
-    }
+/// Trains and checks the loss falls and the embedding does not collapse (std > 0.3/√32).
+fn trains_without_collapse(name: &str, cfg: MethodConfig) {
+    let floor = 0.3 / 32f64.sqrt();
+    let r = train(cfg, 2, 24, 3e-3);
+    assert_falls(name, &r);
+    assert!(
+        r.std > floor,
+        "{name} collapsed: embedding std {} <= {floor}",
+        r.std
+    );
 }
 
 #[test]
-fn nnclr_dino_and_swav_train() {
+fn byol_trains_without_collapse() {
+    trains_without_collapse(
+        "byol",
+        MethodConfig::Byol(ByolConfig {
+            hidden_dim: 64,
+            output_dim: 32,
+            momentum_start: 0.9,
+            ..Default::default()
+        }),
+    );
+}
+
+#[test]
+fn simsiam_trains_without_collapse() {
+    trains_without_collapse(
+        "simsiam",
+        MethodConfig::Simsiam(SimSiamConfig {
+            output_dim: 32,
+            predictor_hidden_dim: 16,
+        }),
+    );
+}
+
+#[test]
+fn vicreg_trains_without_collapse() {
+    trains_without_collapse(
+        "vicreg",
+        MethodConfig::Vicreg(VicRegConfig {
+            hidden_dim: 64,
+            output_dim: 32,
+            ..Default::default()
+        }),
+    );
+}
+
+#[test]
+fn barlow_twins_trains_without_collapse() {
+    trains_without_collapse(
+        "barlow_twins",
+        MethodConfig::BarlowTwins(BarlowTwinsConfig {
+            hidden_dim: 64,
+            output_dim: 32,
+            ..Default::default()
+        }),
+    );
+}
+
+#[test]
+fn nnclr_trains() {
     let r = train(
         MethodConfig::Nnclr(NnclrConfig {
             hidden_dim: 64,
@@ -245,6 +268,10 @@ fn nnclr_dino_and_swav_train() {
         3e-3,
     );
     assert_falls("nnclr", &r);
+}
+
+#[test]
+fn dino_trains_against_a_frozen_teacher() {
     let r = train(
         // With a frozen teacher (momentum 1) and a fixed centre, DINO is plain distillation and
         // the student's loss must fall. (With a moving teacher this tiny problem's loss first falls,
@@ -263,6 +290,10 @@ fn nnclr_dino_and_swav_train() {
         3e-3,
     );
     assert_falls("dino (frozen teacher)", &r);
+}
+
+#[test]
+fn swav_trains() {
     let r = train(
         MethodConfig::Swav(SwavConfig {
             hidden_dim: 64,

@@ -59,7 +59,7 @@ impl DclLoss {
         if let Some(sigma) = self.sigma {
             let sim = (z0.detach() * z1.detach()).sum_dim_intlist(1, false, z0.kind()) / sigma;
             let w = -(sim.softmax(0, z0.kind()) * n as f64) + 2.0;
-            pos = pos * w;
+            pos *= w;
         }
         let s01 = s01.masked_fill(&mask, f64::NEG_INFINITY);
         let negs = Tensor::cat(&[s00, s01], 1);

@@ -18,7 +18,7 @@ pub fn sinkhorn(scores: &Tensor, iterations: usize, epsilon: f64) -> Tensor {
         let kind = scores.kind();
         let mut q = (scores.detach() / epsilon).exp().tr();
         let s = q.sum(kind);
-        q = q / s;
+        q /= s;
         let sz = q.size();
         let (k, b) = (sz[0] as f64, sz[1] as f64);
         for _ in 0..iterations {

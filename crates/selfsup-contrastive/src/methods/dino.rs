@@ -229,7 +229,7 @@ impl Method for Dino {
             .forward(&teacher, &student, &self.center, info.epoch)?;
         let new_center = self.loss.updated_center(&teacher, &self.center);
         tch::no_grad(|| {
-            let _ = self.center.copy_(&new_center);
+            self.center.copy_(&new_center);
         });
         Ok(StepOutput {
             loss,

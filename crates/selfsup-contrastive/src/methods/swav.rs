@@ -122,7 +122,7 @@ impl Method for Swav {
         view(batch, 0, "swav", nh.max(2))?;
         tch::no_grad(|| {
             let unit = normalize(&self.prototypes);
-            let _ = self.prototypes.copy_(&unit);
+            self.prototypes.copy_(&unit);
         });
         let protos = if info.epoch < self.cfg.freeze_prototypes_epochs {
             self.prototypes.detach()
