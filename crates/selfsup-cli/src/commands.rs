@@ -1,0 +1,232 @@
+//! `selfsup eval`, `selfsup preview` and `selfsup export`.
+
+use crate::config::RunConfig;
+use crate::{data, pretrain};
+use anyhow::{bail, Context, Result};
+use image::{GrayImage, Luma};
+use selfsup_data::{Loader, LoaderConfig};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Flags of `selfsup eval`.
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    /// `knn` or `linear`.
+    pub protocol: String,
+    /// The run folder (holds config.toml and checkpoints/).
+    #[arg(long)]
+    pub run: PathBuf,
+    /// A checkpoint file (default: checkpoints/best.safetensors, else the newest).
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// kNN neighbours (default from the run config, 200).
+    #[arg(long)]
+    pub k: Option<usize>,
+}
+
+/// Flags of `selfsup preview`.
+#[derive(Debug, clap::Args)]
+pub struct PreviewArgs {
+    /// Dataset preset or kind, as for `pretrain` (`mnist`, `fsdd`, ...).
+    #[arg(long, default_value = "mnist")]
+    pub dataset: String,
+    /// Dataset file or folder (default: the vendored copy).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Augmentation recipe.
+    #[arg(long)]
+    pub recipe: Option<String>,
+    /// Samples (rows).
+    #[arg(long, default_value_t = 8)]
+    pub n: usize,
+    /// Output PNG path.
+    #[arg(long, default_value = "preview.png")]
+    pub out: PathBuf,
+}
+
+/// Flags of `selfsup export`.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// The run folder.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// A checkpoint file (default: best, else the newest).
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// Output file.
+    #[arg(long, default_value = "encoder.safetensors")]
+    pub out: PathBuf,
+}
+
+fn pick_checkpoint(run: &Path, given: &Option<PathBuf>) -> Result<selfsup_train::Checkpoint> {
+    if let Some(p) = given {
+        return Ok(selfsup_train::checkpoint::load(p)?);
+    }
+    let best = run.join("checkpoints").join("best.safetensors");
+    if best.exists() {
+        return Ok(selfsup_train::checkpoint::load(&best)?);
+    }
+    let ck = selfsup_train::Checkpointer::new(run.join("checkpoints"), usize::MAX)?;
+    ck.latest()?
+        .with_context(|| format!("no checkpoint in {}", run.join("checkpoints").display()))
+}
+
+fn restored_method(
+    run: &Path,
+    ckpt: &Option<PathBuf>,
+) -> Result<(RunConfig, Box<dyn selfsup_nn::Method>)> {
+    let cfg = RunConfig::from_file(&run.join("config.toml"))?;
+    let c = pick_checkpoint(run, ckpt)?;
+    let in_channels = c
+        .state
+        .extra
+        .get("in_channels")
+        .and_then(|v| v.as_i64())
+        .context(
+            "the checkpoint does not record in_channels (not written by `selfsup pretrain`)",
+        )?;
+    let mut m = pretrain::build(&cfg, in_channels)?;
+    c.restore(m.var_store_mut(), None)?;
+    tracing::info!(checkpoint = %c.path.display(), step = c.state.step, "weights loaded");
+    Ok((cfg, m))
+}
+
+/// `selfsup eval knn|linear`.
+pub fn eval(a: &EvalArgs) -> Result<()> {
+    if a.protocol != "knn" && a.protocol != "linear" {
+        bail!("invalid protocol `{}`: allowed knn, linear", a.protocol);
+    }
+    let (mut cfg, m) = restored_method(&a.run, &a.checkpoint)?;
+    if let Some(k) = a.k {
+        cfg.eval.knn.k = k;
+    }
+    let splits = data::open_splits(&cfg)?;
+    let ev = pretrain::eval_data(&cfg, &splits)?;
+    let mut out = std::io::stdout();
+    if a.protocol == "knn" {
+        let k = pretrain::knn(m.as_ref(), &ev, &cfg)?;
+        writeln!(
+            out,
+            "kNN (k={}, T={}) accuracy on the held-out split: {k:.4}",
+            cfg.eval.knn.k, cfg.eval.knn.temperature
+        )?;
+    } else {
+        let (_, p) = pretrain::evaluate(m.as_ref(), &ev, &cfg)?;
+        writeln!(
+            out,
+            "linear probe accuracy: held-out {:.4}, train {:.4} (final loss {:.4})",
+            p.test_acc, p.train_acc, p.final_loss
+        )?;
+    }
+    Ok(())
+}
+
+/// `selfsup export`.
+pub fn export(a: &ExportArgs) -> Result<()> {
+    let (_, m) = restored_method(&a.run, &a.checkpoint)?;
+    let n = pretrain::export_encoder(m.as_ref(), &a.out)?;
+    writeln!(
+        std::io::stdout(),
+        "wrote {} ({n} tensors, prefix `{}.` removed)",
+        a.out.display(),
+        m.encoder_prefix()
+    )?;
+    Ok(())
+}
+
+/// Draws each `N×C×H×W` (or `N×1×F×T`) array as a row of grey tiles.
+fn tile_rows(arrays: &[ndarray::ArrayD<f32>], n: usize, normalise: bool) -> Result<GrayImage> {
+    let shape = arrays[0].shape().to_vec();
+    if shape.len() != 4 {
+        bail!("cannot preview arrays of shape {shape:?}");
+    }
+    let (h, w) = (shape[2], shape[3]);
+    let scale = if h < 64 { 3 } else { 1 };
+    let pad = 2;
+    let cols = arrays.len();
+    let rows = n.min(shape[0]);
+    let mut img = GrayImage::from_pixel(
+        (cols * (w * scale + pad) + pad) as u32,
+        (rows * (h * scale + pad) + pad) as u32,
+        Luma([128]),
+    );
+    for (c, a) in arrays.iter().enumerate() {
+        for r in 0..rows {
+            let tile = a.index_axis(ndarray::Axis(0), r);
+            let plane = tile.index_axis(ndarray::Axis(0), 0);
+            let (lo, hi) = if normalise {
+                plane
+                    .iter()
+                    .fold((f32::MAX, f32::MIN), |(l, h), &v| (l.min(v), h.max(v)))
+            } else {
+                (0.0, 1.0)
+            };
+            for y in 0..h {
+                for x in 0..w {
+                    // Spectrograms: low frequencies at the bottom.
+                    let yy = if normalise { h - 1 - y } else { y };
+                    let v = ((plane[[yy, x]] - lo) / (hi - lo).max(1e-6)).clamp(0.0, 1.0);
+                    for dy in 0..scale {
+                        for dx in 0..scale {
+                            img.put_pixel(
+                                (pad + c * (w * scale + pad) + x * scale + dx) as u32,
+                                (pad + r * (h * scale + pad) + y * scale + dy) as u32,
+                                Luma([(v * 255.0).round() as u8]),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(img)
+}
+
+/// `selfsup preview`.
+pub fn preview(a: &PreviewArgs) -> Result<()> {
+    let args = pretrain::PretrainArgs {
+        dataset: Some(a.dataset.clone()),
+        data: a.data.clone(),
+        recipe: a.recipe.clone(),
+        ..Default::default()
+    };
+    let cfg = pretrain::resolve(&args)?;
+    let splits = data::open_splits(&cfg)?;
+    let n = a.n.clamp(1, splits.train.len());
+    let lc = LoaderConfig {
+        batch_size: n,
+        shuffle: false,
+        drop_last: false,
+        seed: cfg.train.seed,
+        ..Default::default()
+    };
+    let views = Loader::new(
+        splits.train.clone(),
+        crate::views::train_pipeline(&cfg)?,
+        lc.clone(),
+    )?
+    .epoch(0)
+    .next()
+    .context("no batch")??;
+    let orig = Loader::new(splits.train.clone(), crate::views::eval_pipeline(&cfg)?, lc)?
+        .epoch(0)
+        .next()
+        .context("no batch")??;
+    let mut arrays = orig.views;
+    arrays.extend(views.views);
+    let img = tile_rows(&arrays, n, cfg.data.kind.is_audio())?;
+    img.save(&a.out)
+        .with_context(|| format!("cannot write {}", a.out.display()))?;
+    writeln!(
+        std::io::stdout(),
+        "wrote {}: {n} samples; columns = original, then {} augmented views ({})",
+        a.out.display(),
+        arrays.len() - 1,
+        if cfg.data.kind.is_audio() {
+            "log-mel spectrograms"
+        } else {
+            "images"
+        }
+    )?;
+    Ok(())
+}

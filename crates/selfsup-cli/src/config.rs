@@ -1,0 +1,327 @@
+//! The run configuration of `selfsup pretrain`: one TOML file (or the defaults plus command-line
+//! flags) holding the dataset, the augmentation recipe, the method, the backbone, the trainer and the
+//! evaluation. Unknown keys are errors; `validate` names the bad field and its allowed values before
+//! anything is loaded or trained. The resolved config is written to the run folder as `config.toml`.
+
+use anyhow::{bail, Context, Result};
+use selfsup_contrastive::MethodConfig;
+use selfsup_nn::BackboneConfig;
+use selfsup_train::eval::{KnnConfig, LinearProbeConfig};
+use selfsup_train::TrainConfig;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The dataset formats the CLI reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DataKind {
+    /// MNIST as CSV (784 pixels then the label per row, optionally gzipped): the vendored subset.
+    MnistCsv,
+    /// MNIST IDX files in a folder (`train-images-idx3-ubyte`, ...).
+    MnistIdx,
+    /// CIFAR-10 binary batches in a folder.
+    Cifar,
+    /// One sub-folder of images per class.
+    ImageFolder,
+    /// One sub-folder of WAV files per class.
+    AudioFolder,
+    /// Free Spoken Digit Dataset recordings (`{digit}_{speaker}_{index}.wav`).
+    Fsdd,
+    /// A text file (token sequences).
+    Text,
+}
+
+impl DataKind {
+    /// The allowed spellings.
+    pub const NAMES: &'static str =
+        "mnist-csv, mnist-idx, cifar, image-folder, audio-folder, fsdd, text";
+
+    /// True for the audio datasets.
+    pub fn is_audio(self) -> bool {
+        matches!(self, DataKind::AudioFolder | DataKind::Fsdd)
+    }
+}
+
+/// `[data]`: where the samples come from and how they are batched.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConfig {
+    /// The format.
+    pub kind: DataKind,
+    /// File or folder; absent = the vendored copy under `data/` (MNIST subset, FSDD).
+    pub path: Option<PathBuf>,
+    /// Samples per batch.
+    pub batch_size: usize,
+    /// Loader threads (0 = all cores).
+    pub num_threads: usize,
+    /// Fraction of the samples held out (stratified by class) as the evaluation split.
+    pub val_fraction: f64,
+    /// Use at most this many samples (0 = all): quick runs.
+    pub max_samples: usize,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        DataConfig {
+            kind: DataKind::MnistCsv,
+            path: None,
+            batch_size: 256,
+            num_threads: 0,
+            val_fraction: 0.2,
+            max_samples: 0,
+        }
+    }
+}
+
+/// `[augment]`: the multi-view recipe.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AugmentConfig {
+    /// Recipe name: images `simclr`, `moco_v2`, `byol`, `mnist` (a light recipe for 28×28 digits);
+    /// audio `contrastive`.
+    pub recipe: String,
+    /// Output side of image crops (absent = the dataset's native size).
+    pub image_size: Option<u32>,
+    /// Audio: clip length in seconds of each view.
+    pub clip_seconds: f64,
+    /// Audio: sample rate the clips are resampled to.
+    pub sample_rate: u32,
+    /// Audio: mel bands of the log-mel features.
+    pub n_mels: usize,
+}
+
+impl Default for AugmentConfig {
+    fn default() -> Self {
+        AugmentConfig {
+            recipe: "mnist".into(),
+            image_size: None,
+            clip_seconds: 0.5,
+            sample_rate: 8000,
+            n_mels: 40,
+        }
+    }
+}
+
+/// `[eval]`: the downstream evaluations.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvalConfig {
+    /// Evaluate before training (random initialisation) too.
+    pub before: bool,
+    /// kNN every this many epochs during training (0 = only at the end).
+    pub every_epochs: u64,
+    /// kNN settings.
+    pub knn: KnnConfig,
+    /// Linear-probe settings.
+    pub probe: LinearProbeConfig,
+}
+
+impl Default for EvalConfig {
+    fn default() -> Self {
+        EvalConfig {
+            before: true,
+            every_epochs: 1,
+            knn: KnnConfig::default(),
+            probe: LinearProbeConfig::default(),
+        }
+    }
+}
+
+/// A whole `selfsup pretrain` run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunConfig {
+    /// The run folder (checkpoints, metrics, plots, config).
+    pub out_dir: PathBuf,
+    /// Dataset.
+    pub data: DataConfig,
+    /// Augmentation.
+    pub augment: AugmentConfig,
+    /// Method (`kind = "simclr"`, ...).
+    pub method: MethodConfig,
+    /// Backbone (`kind = "conv_net"`, ...).
+    pub backbone: BackboneConfig,
+    /// Trainer.
+    pub train: TrainConfig,
+    /// Evaluation.
+    pub eval: EvalConfig,
+}
+
+impl Default for RunConfig {
+    /// The main job: SimCLR on the vendored MNIST subset with a small ConvNet.
+    fn default() -> Self {
+        let mut train = TrainConfig {
+            epochs: 15,
+            log_every: 5,
+            ..Default::default()
+        };
+        train.optimizer.kind = selfsup_train::OptimizerKind::Adamw;
+        train.optimizer.lr = 2e-3;
+        train.optimizer.weight_decay = 1e-4;
+        train.schedule.warmup_epochs = 1.0;
+        RunConfig {
+            out_dir: PathBuf::from("runs/simclr-mnist"),
+            data: DataConfig::default(),
+            augment: AugmentConfig::default(),
+            method: MethodConfig::Simclr(selfsup_contrastive::methods::SimClrConfig {
+                temperature: 0.5,
+                hidden_dim: 256,
+                output_dim: 64,
+                batch_norm: true,
+            }),
+            backbone: BackboneConfig::ConvNet(selfsup_nn::backbones::ConvNetConfig {
+                widths: vec![32, 64, 128],
+            }),
+            train,
+            eval: EvalConfig::default(),
+        }
+    }
+}
+
+impl RunConfig {
+    /// The FSDD preset: the audio recipe on the vendored spoken digits, a small CNN over log-mels.
+    pub fn fsdd() -> Self {
+        let mut c = RunConfig {
+            out_dir: PathBuf::from("runs/simclr-fsdd"),
+            ..Default::default()
+        };
+        c.data.kind = DataKind::Fsdd;
+        c.data.batch_size = 128;
+        c.augment.recipe = "contrastive".into();
+        c.backbone = BackboneConfig::AudioCnn(selfsup_nn::backbones::ConvNetConfig {
+            widths: vec![32, 64, 128],
+        });
+        c.train.epochs = 20;
+        c
+    }
+
+    /// Reads a TOML run file; unknown keys are errors naming the key.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the run config {}", path.display()))?;
+        Self::from_toml(&text).with_context(|| format!("in {}", path.display()))
+    }
+
+    /// Parses a TOML run config.
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let cfg: RunConfig =
+            toml::from_str(text).map_err(|e| anyhow::anyhow!("invalid run config: {e}"))?;
+        Ok(cfg)
+    }
+
+    /// Checks every section; the error names the field and the allowed values.
+    pub fn validate(&self) -> Result<()> {
+        self.train.validate()?;
+        self.method.validate()?;
+        self.backbone.validate()?;
+        self.eval.knn.validate()?;
+        self.eval.probe.validate()?;
+        selfsup_core::check::at_least("data.batch_size", self.data.batch_size, 2)?;
+        if !(0.0..1.0).contains(&self.data.val_fraction) || self.data.val_fraction <= 0.0 {
+            bail!(
+                "invalid value for `data.val_fraction`: must be in (0, 1), got {}",
+                self.data.val_fraction
+            );
+        }
+        let audio_recipes = ["contrastive"];
+        let image_recipes = ["mnist", "simclr", "moco_v2", "byol"];
+        let ok = if self.data.kind.is_audio() {
+            audio_recipes.contains(&self.augment.recipe.as_str())
+        } else {
+            image_recipes.contains(&self.augment.recipe.as_str())
+        };
+        if !ok && self.data.kind != DataKind::Text {
+            bail!(
+                "invalid value for `augment.recipe`: `{}` is not a recipe for {:?} data; allowed: {}",
+                self.augment.recipe,
+                self.data.kind,
+                if self.data.kind.is_audio() { audio_recipes.join(", ") } else { image_recipes.join(", ") }
+            );
+        }
+        if self.data.kind == DataKind::Text {
+            bail!("invalid value for `data.kind`: `text` pretraining is not wired into `selfsup pretrain` yet (token methods arrive with the pretext crate); allowed here: mnist-csv, mnist-idx, cifar, image-folder, audio-folder, fsdd");
+        }
+        if self.augment.clip_seconds <= 0.0 {
+            bail!(
+                "invalid value for `augment.clip_seconds`: must be > 0, got {}",
+                self.augment.clip_seconds
+            );
+        }
+        Ok(())
+    }
+
+    /// The config as TOML text.
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string(self).context("cannot serialise the run config")
+    }
+}
+
+/// Finds the vendored `data/` folder: `$SELFSUP_DATA`, else `data/` in the current folder or one of its
+/// parents, else next to the executable (`target/<profile>/selfsup` → `../../data`).
+pub fn find_data_dir() -> Option<PathBuf> {
+    if let Ok(d) = std::env::var("SELFSUP_DATA") {
+        return Some(PathBuf::from(d));
+    }
+    let mut starts = Vec::new();
+    if let Ok(cwd) = std::env::current_dir() {
+        starts.push(cwd);
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        if let Some(p) = exe.parent() {
+            starts.push(p.to_path_buf());
+        }
+    }
+    for s in starts {
+        for dir in s.ancestors() {
+            let d = dir.join("data");
+            if d.join("mnist5k").is_dir() || d.join("fsdd").is_dir() {
+                return Some(d);
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_and_fsdd_presets_validate_and_round_trip() {
+        for c in [RunConfig::default(), RunConfig::fsdd()] {
+            c.validate().unwrap();
+            let back = RunConfig::from_toml(&c.to_toml().unwrap()).unwrap();
+            assert_eq!(back, c);
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_field() {
+        let e = RunConfig::from_toml("[data]\nbatch_sise = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("batch_sise"), "{e}");
+        let e = RunConfig::from_toml("[data]\nkind = \"mnist\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("mnist-csv"), "{e}");
+        let mut c = RunConfig::default();
+        c.augment.recipe = "jitter".into();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("augment.recipe") && e.contains("simclr"), "{e}");
+        let mut c = RunConfig::default();
+        c.train.epochs = 0;
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("train.epochs"));
+        let mut c = RunConfig::default();
+        c.data.val_fraction = 1.5;
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("data.val_fraction"));
+    }
+}

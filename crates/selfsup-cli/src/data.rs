@@ -1,0 +1,204 @@
+//! Datasets, splits and loaders for the CLI, and the adapter that lets the trainer pull batches from a
+//! `selfsup_data::Loader`.
+//!
+//! Splits: datasets with an official split use it (FSDD takes 0–4 as test, CIFAR and MNIST-IDX test
+//! files); the others hold out `data.val_fraction` of every class with a seeded stratified split. The
+//! *train* split is what pretraining sees (without labels being used) and is the kNN bank; the *val*
+//! split gives the reported accuracies.
+
+use crate::config::{DataConfig, DataKind, RunConfig};
+use crate::views;
+use anyhow::{bail, Context, Result};
+use ndarray::{ArrayD, Axis, IxDyn};
+use selfsup_data::{
+    train_val_split, AudioFolder, Cifar, CifarKind, Dataset, Fsdd, FsddSplit, ImageFolder, Loader,
+    LoaderConfig, MnistCsv, MnistIdx, ViewPipeline,
+};
+use selfsup_train::{BatchSource, HostBatch};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The two splits of a run.
+pub struct Splits {
+    /// What pretraining sees; also the kNN bank and the probe's training set.
+    pub train: Arc<dyn Dataset>,
+    /// Held-out samples for the reported accuracies.
+    pub val: Arc<dyn Dataset>,
+}
+
+/// The dataset path: the configured one, else the vendored copy.
+pub fn resolve_path(cfg: &DataConfig) -> Result<PathBuf> {
+    if let Some(p) = &cfg.path {
+        if !p.exists() {
+            bail!(
+                "invalid value for `data.path`: {} does not exist",
+                p.display()
+            );
+        }
+        return Ok(p.clone());
+    }
+    let rel = match cfg.kind {
+        DataKind::MnistCsv => "mnist5k/mnist_5k.csv.gz",
+        DataKind::Fsdd => "fsdd/recordings",
+        other => bail!(
+            "`data.path` is required for `data.kind = {}` (only mnist-csv and fsdd have a vendored copy)",
+            serde_json::to_string(&other).unwrap_or_default()
+        ),
+    };
+    let dir = crate::config::find_data_dir().context(
+        "cannot find the vendored `data/` folder (looked in the current folder, its parents and next to the executable); pass --data <path> or set SELFSUP_DATA",
+    )?;
+    let p = dir.join(rel);
+    if !p.exists() {
+        bail!(
+            "the vendored dataset {} is missing; pass --data <path>",
+            p.display()
+        );
+    }
+    Ok(p)
+}
+
+fn limit(ds: Arc<dyn Dataset>, max: usize) -> Result<Arc<dyn Dataset>> {
+    if max == 0 || ds.len() <= max {
+        return Ok(ds);
+    }
+    // Evenly spaced samples keep every class represented.
+    let n = ds.len();
+    let idx: Vec<usize> = (0..max).map(|i| i * n / max).collect();
+    Ok(Arc::new(selfsup_data::Subset::new(ds, idx)?))
+}
+
+/// Opens the configured dataset and splits it.
+pub fn open_splits(cfg: &RunConfig) -> Result<Splits> {
+    let d = &cfg.data;
+    let path = resolve_path(d)?;
+    let seed = cfg.train.seed;
+    let split = |all: Arc<dyn Dataset>| -> Result<Splits> {
+        let all = limit(all, d.max_samples)?;
+        let (train, val) = train_val_split(all, d.val_fraction, seed, true)?;
+        Ok(Splits {
+            train: Arc::new(train),
+            val: Arc::new(val),
+        })
+    };
+    let s = match d.kind {
+        DataKind::MnistCsv => split(Arc::new(MnistCsv::new(&path)?))?,
+        DataKind::ImageFolder => split(Arc::new(ImageFolder::new(&path)?))?,
+        DataKind::AudioFolder => split(Arc::new(
+            AudioFolder::new(&path)?.target_rate(Some(cfg.augment.sample_rate))?,
+        ))?,
+        DataKind::MnistIdx => Splits {
+            train: limit(Arc::new(MnistIdx::from_dir(&path, true)?), d.max_samples)?,
+            val: Arc::new(MnistIdx::from_dir(&path, false)?),
+        },
+        DataKind::Cifar => Splits {
+            train: limit(
+                Arc::new(Cifar::from_dir(&path, CifarKind::Cifar10, true)?),
+                d.max_samples,
+            )?,
+            val: Arc::new(Cifar::from_dir(&path, CifarKind::Cifar10, false)?),
+        },
+        DataKind::Fsdd => {
+            let rate = Some(cfg.augment.sample_rate);
+            Splits {
+                train: limit(
+                    Arc::new(Fsdd::new(&path, FsddSplit::Train)?.target_rate(rate)?),
+                    d.max_samples,
+                )?,
+                val: Arc::new(Fsdd::new(&path, FsddSplit::Test)?.target_rate(rate)?),
+            }
+        }
+        DataKind::Text => bail!("`data.kind = text` is not supported by `selfsup pretrain` yet"),
+    };
+    if s.train.is_empty() || s.val.is_empty() {
+        bail!(
+            "the dataset at {} gave an empty split (train {}, val {})",
+            path.display(),
+            s.train.len(),
+            s.val.len()
+        );
+    }
+    Ok(s)
+}
+
+/// The training loader (augmented views, shuffled, last short batch dropped).
+pub fn train_loader(cfg: &RunConfig, train: Arc<dyn Dataset>) -> Result<Loader> {
+    let pipeline = views::train_pipeline(cfg)?;
+    let lc = LoaderConfig {
+        batch_size: cfg.data.batch_size.min(train.len()),
+        shuffle: true,
+        drop_last: true,
+        num_threads: cfg.data.num_threads,
+        seed: cfg.train.seed,
+        ..Default::default()
+    };
+    Ok(Loader::new(train, pipeline, lc)?)
+}
+
+/// Every sample of `ds` through the evaluation pipeline (no augmentation), stacked: `(N × ..., labels)`.
+pub fn eval_arrays(cfg: &RunConfig, ds: Arc<dyn Dataset>) -> Result<(ArrayD<f32>, Vec<i64>)> {
+    let pipeline: ViewPipeline = views::eval_pipeline(cfg)?;
+    let lc = LoaderConfig {
+        batch_size: 256.min(ds.len()),
+        shuffle: false,
+        drop_last: false,
+        num_threads: cfg.data.num_threads,
+        seed: cfg.train.seed,
+        ..Default::default()
+    };
+    let loader = Loader::new(ds, pipeline, lc)?;
+    let mut parts = Vec::new();
+    let mut labels = Vec::new();
+    for b in loader.epoch(0) {
+        let b = b?;
+        let l = b
+            .labels
+            .as_ref()
+            .context("the evaluation needs labels, and this dataset has none")?;
+        labels.extend(l.iter().copied());
+        parts.push(b.views.into_iter().next().context("no view")?);
+    }
+    let views: Vec<_> = parts.iter().map(|a| a.view()).collect();
+    let x = ndarray::concatenate(Axis(0), &views).context("cannot stack the evaluation batches")?;
+    Ok((x, labels))
+}
+
+/// The trainer's view of a loader.
+pub struct LoaderSource(pub Loader);
+
+impl BatchSource for LoaderSource {
+    fn batches_per_epoch(&self) -> usize {
+        self.0.batches_per_epoch()
+    }
+
+    fn epoch_from(
+        &self,
+        epoch: u64,
+        skip: usize,
+    ) -> Box<dyn Iterator<Item = selfsup_train::Result<HostBatch>> + '_> {
+        Box::new(self.0.epoch_from(epoch, skip).map(|r| {
+            let b = r?;
+            Ok(HostBatch {
+                views: b.views,
+                labels: b.labels.map(|l| l.to_vec()),
+                targets: None,
+                indices: b.indices.iter().map(|&i| i as u64).collect(),
+            })
+        }))
+    }
+}
+
+/// Shape helper: `(channels)` of an `N×C×...` array.
+pub fn channels_of(x: &ArrayD<f32>) -> i64 {
+    if x.ndim() >= 3 {
+        x.shape()[1] as i64
+    } else {
+        1
+    }
+}
+
+/// An empty array (for typing).
+#[allow(dead_code)]
+pub fn empty() -> ArrayD<f32> {
+    ArrayD::zeros(IxDyn(&[0]))
+}

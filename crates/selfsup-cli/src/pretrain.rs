@@ -1,0 +1,432 @@
+//! `selfsup pretrain`: resolve the run config, load the data, evaluate the randomly initialised
+//! encoder, pretrain, evaluate again, and leave a run folder with checkpoints, metrics, plots, the
+//! resolved config, the encoder weights and the evaluation results.
+
+use crate::config::{DataKind, RunConfig};
+use crate::data::{self, LoaderSource};
+use anyhow::{Context, Result};
+use ndarray::ArrayD;
+use selfsup_nn::Method;
+use selfsup_train::eval::{self, ProbeResult};
+use selfsup_train::{Outcome, Trainer};
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+use tch::{Kind, Tensor};
+
+/// Flags of `selfsup pretrain` (each overrides the config file or the preset).
+#[derive(Debug, Default, clap::Args)]
+pub struct PretrainArgs {
+    /// A TOML run configuration (sections data, augment, method, backbone, train, eval).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Dataset preset (`mnist`, `fsdd`) or kind (`mnist-csv`, `mnist-idx`, `cifar`, `image-folder`,
+    /// `audio-folder`, `fsdd`).
+    #[arg(long)]
+    pub dataset: Option<String>,
+    /// Dataset file or folder (default: the vendored copy under data/).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Method: simclr, moco_v2, moco_v3, byol, simsiam, barlow_twins, vicreg, nnclr, dino, swav, dcl.
+    #[arg(long)]
+    pub method: Option<String>,
+    /// Backbone: conv_net, resnet18, resnet34, resnet50, mlp, vit, audio_cnn, conv1d.
+    #[arg(long)]
+    pub backbone: Option<String>,
+    /// Augmentation recipe (`mnist`, `simclr`, `moco_v2`, `byol`; audio `contrastive`).
+    #[arg(long)]
+    pub recipe: Option<String>,
+    /// Optimizer: sgd, adam, adamw, lars.
+    #[arg(long)]
+    pub optimizer: Option<String>,
+    /// Learning-rate schedule: constant, step, warmup_cosine.
+    #[arg(long)]
+    pub schedule: Option<String>,
+    /// Peak learning rate.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Epochs.
+    #[arg(long)]
+    pub epochs: Option<u64>,
+    /// Batch size.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Use at most this many samples.
+    #[arg(long)]
+    pub max_samples: Option<usize>,
+    /// Run seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// cpu, cuda or cuda:N.
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Run folder.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue the run in the run folder from its newest checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+    /// Print the resolved config and exit.
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+fn set_tagged<T: serde::de::DeserializeOwned>(field: &str, kind: &str, allowed: &str) -> Result<T> {
+    let v: toml::Value = toml::from_str(&format!("kind = \"{kind}\"")).context("kind")?;
+    v.try_into().map_err(|e| {
+        anyhow::anyhow!("invalid value for `{field}`: `{kind}` ({e}); allowed: {allowed}")
+    })
+}
+
+fn parse_enum<T: serde::de::DeserializeOwned>(field: &str, v: &str, allowed: &str) -> Result<T> {
+    serde_json::from_value(serde_json::Value::String(v.to_string()))
+        .map_err(|_| anyhow::anyhow!("invalid value for `{field}`: `{v}`; allowed: {allowed}"))
+}
+
+/// The config file (or preset) with the flags applied, validated.
+pub fn resolve(args: &PretrainArgs) -> Result<RunConfig> {
+    let mut cfg = match (&args.config, args.dataset.as_deref()) {
+        (Some(p), _) => RunConfig::from_file(p)?,
+        (None, Some("fsdd")) => RunConfig::fsdd(),
+        (None, _) => RunConfig::default(),
+    };
+    if let Some(d) = args.dataset.as_deref() {
+        match d {
+            "mnist" => cfg.data.kind = DataKind::MnistCsv,
+            "fsdd" if args.config.is_some() => cfg.data.kind = DataKind::Fsdd,
+            "fsdd" => {}
+            other => {
+                cfg.data.kind = parse_enum(
+                    "data.kind",
+                    other,
+                    &format!("mnist, fsdd, {}", DataKind::NAMES),
+                )?
+            }
+        }
+    }
+    if let Some(p) = &args.data {
+        cfg.data.path = Some(p.clone());
+    }
+    if let Some(m) = &args.method {
+        cfg.method = set_tagged(
+            "method",
+            m,
+            "simclr, moco_v2, moco_v3, byol, simsiam, barlow_twins, vicreg, nnclr, dino, swav, supcon, dcl",
+        )?;
+    }
+    if let Some(b) = &args.backbone {
+        cfg.backbone = set_tagged(
+            "backbone",
+            b,
+            "mlp, conv_net, resnet18, resnet34, resnet50, vit, audio_cnn, conv1d, transformer_encoder",
+        )?;
+    }
+    if let Some(r) = &args.recipe {
+        cfg.augment.recipe = r.clone();
+    }
+    if let Some(o) = &args.optimizer {
+        cfg.train.optimizer.kind =
+            parse_enum("optimizer.kind", o, selfsup_train::OptimizerKind::NAMES)?;
+    }
+    if let Some(s) = &args.schedule {
+        cfg.train.schedule.kind =
+            parse_enum("schedule.kind", s, selfsup_train::ScheduleKind::NAMES)?;
+    }
+    if let Some(v) = args.lr {
+        cfg.train.optimizer.lr = v;
+    }
+    if let Some(v) = args.epochs {
+        cfg.train.epochs = v;
+    }
+    if let Some(v) = args.batch_size {
+        cfg.data.batch_size = v;
+    }
+    if let Some(v) = args.max_samples {
+        cfg.data.max_samples = v;
+    }
+    if let Some(v) = args.seed {
+        cfg.train.seed = v;
+    }
+    if let Some(v) = &args.device {
+        cfg.train.device = v.clone();
+    }
+    if let Some(v) = &args.out {
+        cfg.out_dir = v.clone();
+    } else if args.config.is_none() {
+        cfg.out_dir = PathBuf::from(format!(
+            "runs/{}-{}",
+            cfg.method.name(),
+            serde_json::to_value(cfg.data.kind)?
+                .as_str()
+                .unwrap_or("data")
+        ));
+    }
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+/// Labelled arrays of both splits, for kNN and the probe.
+pub struct EvalData {
+    /// Training split inputs (the kNN bank, the probe's training set).
+    pub train_x: ArrayD<f32>,
+    /// Training split labels.
+    pub train_y: Tensor,
+    /// Held-out inputs.
+    pub val_x: ArrayD<f32>,
+    /// Held-out labels.
+    pub val_y: Tensor,
+    /// Number of classes.
+    pub num_classes: i64,
+}
+
+/// Embeds both splits and runs kNN.
+pub fn knn(method: &dyn Method, d: &EvalData, cfg: &RunConfig) -> Result<f64> {
+    let bank = eval::embed_array(method, d.train_x.view(), 512)?;
+    let q = eval::embed_array(method, d.val_x.view(), 512)?;
+    Ok(eval::knn_accuracy(
+        &bank,
+        &d.train_y,
+        &q,
+        &d.val_y,
+        d.num_classes,
+        &cfg.eval.knn,
+    )?)
+}
+
+/// Embeds both splits and runs kNN and the linear probe.
+pub fn evaluate(method: &dyn Method, d: &EvalData, cfg: &RunConfig) -> Result<(f64, ProbeResult)> {
+    let bank = eval::embed_array(method, d.train_x.view(), 512)?;
+    let q = eval::embed_array(method, d.val_x.view(), 512)?;
+    let k = eval::knn_accuracy(
+        &bank,
+        &d.train_y,
+        &q,
+        &d.val_y,
+        d.num_classes,
+        &cfg.eval.knn,
+    )?;
+    let p = eval::linear_probe(
+        &bank,
+        &d.train_y,
+        &q,
+        &d.val_y,
+        d.num_classes,
+        &cfg.eval.probe,
+    )?;
+    Ok((k, p))
+}
+
+/// Loads the evaluation arrays of a run config.
+pub fn eval_data(cfg: &RunConfig, splits: &data::Splits) -> Result<EvalData> {
+    let (train_x, ty) = data::eval_arrays(cfg, splits.train.clone())?;
+    let (val_x, vy) = data::eval_arrays(cfg, splits.val.clone())?;
+    let num_classes = ty.iter().chain(&vy).copied().max().unwrap_or(0) + 1;
+    Ok(EvalData {
+        train_x,
+        train_y: Tensor::from_slice(&ty).to_kind(Kind::Int64),
+        val_x,
+        val_y: Tensor::from_slice(&vy).to_kind(Kind::Int64),
+        num_classes,
+    })
+}
+
+/// Builds the configured method for inputs with `in_channels` channels.
+pub fn build(cfg: &RunConfig, in_channels: i64) -> Result<Box<dyn Method>> {
+    let device = selfsup_nn::parse_device(&cfg.train.device)?;
+    Ok(selfsup_contrastive::build_method(
+        &cfg.method,
+        &cfg.backbone,
+        in_channels,
+        device,
+        cfg.train.seed,
+    )?)
+}
+
+/// Writes the encoder's variables (prefix stripped) as safetensors.
+pub fn export_encoder(method: &dyn Method, path: &std::path::Path) -> Result<usize> {
+    let prefix = format!("{}.", method.encoder_prefix());
+    let mut t: Vec<(String, Tensor)> = method
+        .var_store()
+        .variables()
+        .into_iter()
+        .filter_map(|(n, v)| n.strip_prefix(&prefix).map(|s| (s.to_string(), v)))
+        .collect();
+    t.sort_by(|a, b| a.0.cmp(&b.0));
+    let n = t.len();
+    selfsup_train::checkpoint::save_safetensors(path, &t, None)?;
+    Ok(n)
+}
+
+/// What a finished pretraining run measured.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RunSummary {
+    /// kNN and probe accuracy of the random initialisation (absent when skipped or resumed).
+    pub before: Option<(f64, f64)>,
+    /// kNN and probe accuracy after pretraining (absent when interrupted).
+    pub after: Option<(f64, f64)>,
+    /// Seconds spent in the training loop.
+    pub train_seconds: f64,
+}
+
+/// Runs `selfsup pretrain`.
+pub fn run(args: &PretrainArgs) -> Result<()> {
+    let mut cfg = resolve(args)?;
+    if args.out.is_none() && args.config.is_none() && !args.resume {
+        // The default folder is taken by an earlier run: use the next free `-2`, `-3`, ... folder.
+        let base = cfg.out_dir.clone();
+        let mut i = 2;
+        while cfg.out_dir.join("checkpoints").is_dir() {
+            cfg.out_dir = PathBuf::from(format!("{}-{i}", base.display()));
+            i += 1;
+        }
+    }
+    if args.print_config {
+        write!(std::io::stdout(), "{}", cfg.to_toml()?)?;
+        return Ok(());
+    }
+    run_config(&cfg, args.resume).map(|_| ())
+}
+
+/// Pretrains with a resolved config (evaluating before and after), printing progress to stdout.
+pub fn run_config(cfg: &RunConfig, resume: bool) -> Result<RunSummary> {
+    cfg.validate()?;
+    let cfg = cfg.clone();
+    let text = cfg.to_toml()?;
+    let mut out = std::io::stdout();
+    let args = PretrainArgs {
+        resume,
+        ..Default::default()
+    };
+    let t0 = Instant::now();
+    let dir = cfg.out_dir.clone();
+    if !args.resume && dir.join("checkpoints").is_dir() {
+        let has = std::fs::read_dir(dir.join("checkpoints"))?.next().is_some();
+        if has {
+            anyhow::bail!(
+                "the run folder {} already has checkpoints: pass --resume to continue it, or --out <new folder>",
+                dir.display()
+            );
+        }
+    }
+    let splits = data::open_splits(&cfg)?;
+    tracing::info!(
+        train = splits.train.len(),
+        val = splits.val.len(),
+        "dataset split"
+    );
+    let ev = eval_data(&cfg, &splits)?;
+    let in_channels = data::channels_of(&ev.train_x);
+    let loader = data::train_loader(&cfg, splits.train.clone())?;
+    let method = build(&cfg, in_channels)?;
+    writeln!(
+        out,
+        "selfsup pretrain: {} + {:?} on {} ({} train / {} val samples, {} classes), {} epochs of {} steps, device {}",
+        cfg.method.name(),
+        serde_json::to_value(&cfg.backbone)?.get("kind").and_then(|k| k.as_str()).unwrap_or("?").to_string(),
+        serde_json::to_value(cfg.data.kind)?.as_str().unwrap_or("?"),
+        splits.train.len(),
+        splits.val.len(),
+        ev.num_classes,
+        cfg.train.epochs,
+        loader.batches_per_epoch() as u64 / cfg.train.grad_accum,
+        cfg.train.device,
+    )?;
+    let before = if cfg.eval.before && !args.resume {
+        let t = Instant::now();
+        let (k, p) = evaluate(method.as_ref(), &ev, &cfg)?;
+        writeln!(
+            out,
+            "before pretraining (random init): kNN acc {:.4}, linear probe acc {:.4}  [{:.1}s]",
+            k,
+            p.test_acc,
+            t.elapsed().as_secs_f64()
+        )?;
+        Some((k, p))
+    } else {
+        None
+    };
+    let mut json = serde_json::to_value(&cfg)?;
+    if let serde_json::Value::Object(m) = &mut json {
+        m.insert("in_channels".into(), in_channels.into());
+    }
+    let every = cfg.eval.every_epochs;
+    let ev_ref = &ev;
+    let cfg_ref = &cfg;
+    let mut trainer = Trainer::new(method, cfg.train.clone(), Some(&dir))?
+        .with_run_config(text, json)
+        .with_stop_flag(selfsup_train::install_ctrlc_handler()?);
+    if every > 0 {
+        trainer = trainer.with_epoch_eval(
+            every,
+            Box::new(move |m: &dyn Method, _epoch| {
+                let k = knn(m, ev_ref, cfg_ref)
+                    .map_err(|e| selfsup_core::Error::Other(format!("kNN evaluation: {e:#}")))?;
+                Ok(vec![("knn_acc".to_string(), k)])
+            }),
+        );
+    }
+    if args.resume {
+        if !trainer.resume()? {
+            anyhow::bail!(
+                "--resume: no checkpoint in {}",
+                dir.join("checkpoints").display()
+            );
+        }
+        writeln!(out, "resumed at step {}", trainer.step())?;
+    }
+    let tt = Instant::now();
+    let outcome = trainer.run(&LoaderSource(loader))?;
+    let train_secs = tt.elapsed().as_secs_f64();
+    if let Outcome::Interrupted { checkpoint, step } = &outcome {
+        writeln!(
+            out,
+            "interrupted at step {step}; checkpoint {}; continue with --resume",
+            checkpoint
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        )?;
+        return Ok(RunSummary {
+            before: before.map(|(k, p)| (k, p.test_acc)),
+            after: None,
+            train_seconds: train_secs,
+        });
+    }
+    let method = trainer.into_method();
+    let (k, p) = evaluate(method.as_ref(), &ev, &cfg)?;
+    writeln!(
+        out,
+        "after pretraining:               kNN acc {:.4}, linear probe acc {:.4}  [training {:.1}s]",
+        k, p.test_acc, train_secs
+    )?;
+    let n = export_encoder(method.as_ref(), &dir.join("encoder.safetensors"))?;
+    let result = serde_json::json!({
+        "before": before.as_ref().map(|(k, p)| serde_json::json!({"knn_acc": k, "linear_probe_acc": p.test_acc, "linear_probe_train_acc": p.train_acc})),
+        "after": {"knn_acc": k, "linear_probe_acc": p.test_acc, "linear_probe_train_acc": p.train_acc},
+        "train_seconds": train_secs,
+        "total_seconds": t0.elapsed().as_secs_f64(),
+    });
+    selfsup_train::checkpoint::write_atomic(
+        &dir.join("eval.json"),
+        serde_json::to_string_pretty(&result)?.as_bytes(),
+    )?;
+    if let Some((kb, pb)) = &before {
+        writeln!(
+            out,
+            "change: kNN {:+.4}, linear probe {:+.4}",
+            k - *kb,
+            p.test_acc - pb.test_acc
+        )?;
+    }
+    writeln!(
+        out,
+        "run folder {}: config.toml, metrics.jsonl/csv, loss.png, eval.png, checkpoints/, encoder.safetensors ({n} tensors), eval.json  [total {:.1}s]",
+        dir.display(),
+        t0.elapsed().as_secs_f64()
+    )?;
+    Ok(RunSummary {
+        before: before.map(|(k, p)| (k, p.test_acc)),
+        after: Some((k, p.test_acc)),
+        train_seconds: train_secs,
+    })
+}
