@@ -1,0 +1,24 @@
+//! Audio contrastive pretraining on the vendored Free Spoken Digit Dataset: two random 0.5 s windows
+//! of a recording (random gain, noise at a random SNR) as the positive pair, log-mel features, a small
+//! CNN; kNN and linear-probe digit accuracy on FSDD's official test takes before and after.
+//!
+//! `cargo run --release -p selfsup-examples --example audio_fsdd -- [epochs]`
+
+use anyhow::Result;
+use selfsup_cli::config::RunConfig;
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .init();
+    let epochs: u64 = std::env::args()
+        .nth(1)
+        .map(|e| e.parse())
+        .transpose()?
+        .unwrap_or(20);
+    let mut cfg = RunConfig::fsdd();
+    cfg.train.epochs = epochs;
+    cfg.out_dir = "runs/example-audio-fsdd".into();
+    selfsup_cli::pretrain::run_config(&cfg, false)?;
+    Ok(())
+}
