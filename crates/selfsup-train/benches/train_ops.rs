@@ -6,7 +6,7 @@
 //!
 //! Single-threaded libtorch (`tch::set_num_threads(1)`), as the Python side.
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_main, Criterion, Throughput};
 use selfsup_train::eval::{knn_predict, KnnConfig};
 use selfsup_train::{Optimizer, OptimizerConfig, OptimizerKind};
 use tch::nn::VarStore;
@@ -58,5 +58,8 @@ fn optim(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, knn, optim);
-criterion_main!(benches);
+#[allow(missing_docs)]
+mod group {
+    criterion::criterion_group!(benches, super::knn, super::optim);
+}
+criterion_main!(group::benches);

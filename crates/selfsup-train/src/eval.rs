@@ -545,7 +545,7 @@ pub fn finetune(
         .filter(|(_, t)| t.requires_grad())
         .map(|(n, t)| (format!("encoder.{n}"), t))
         .collect();
-    params.extend(head_vs.variables().into_iter().map(|(n, t)| (n, t)));
+    params.extend(head_vs.variables());
     let mut opt = Optimizer::from_params(params, &cfg.optimizer)?;
     let (x, y) = (
         train.0.f_to_device(device)?,

@@ -62,7 +62,7 @@ impl Method for ToyMethod {
         let out = self.fc2.forward(&h);
         let mut loss = (out - &batch.views[1]).square().mean(Kind::Float);
         if self.nan_at == Some(info.step) {
-            loss = loss * f64::NAN;
+            loss *= f64::NAN;
         }
         let v = loss.double_value(&[]);
         Ok(StepOutput {
