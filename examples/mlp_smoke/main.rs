@@ -1,6 +1,8 @@
 //! The smallest selfsup program: checks libtorch and trains a two-layer MLP on the vendored MNIST subset
 //! for a few dozen steps, printing the loss. Run: `cargo run --release -p selfsup-examples --example mlp_smoke`.
 
+#![allow(clippy::print_stdout)] // an example program reports to its user
+
 use anyhow::Result;
 use selfsup::nn::{Mlp, MlpConfig};
 use std::io::Read;

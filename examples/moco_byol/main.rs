@@ -18,9 +18,11 @@ fn main() -> Result<()> {
         .unwrap_or(10);
     let mut results = Vec::new();
     for method in ["moco_v2", "byol"] {
-        let mut cfg = RunConfig::default();
         // The method's own defaults (queue size, momentum, head widths), from its config type.
-        cfg.method = serde_json::from_value(serde_json::json!({ "kind": method }))?;
+        let mut cfg = RunConfig {
+            method: serde_json::from_value(serde_json::json!({ "kind": method }))?,
+            ..Default::default()
+        };
         cfg.train.epochs = epochs;
         cfg.out_dir = PathBuf::from(format!("runs/example-{method}-mnist"));
         let s = selfsup_cli::pretrain::run_config(&cfg, false)?;

@@ -4,7 +4,7 @@
 //! [`Audio`] (channel 0's frames, then channel 1's, …) with integer samples scaled by `1 / 2^(bits-1)`
 //! into `[-1, 1)`, the convention of torchaudio's `load(normalize=True)` and soundfile.
 //! [`read_wav_with`] can also downmix to mono and resample (band-limited, see
-//! [`super::resample`]) on load. [`write_wav`] writes 8/16/24-bit integer PCM or 32-bit float.
+//! [`super::resample`](mod@super::resample)) on load. [`write_wav`] writes 8/16/24-bit integer PCM or 32-bit float.
 //!
 //! Every failure names the file: a missing or unreadable file is [`Error::Io`]; an empty, truncated,
 //! corrupt or unsupported file is [`Error::Decode`]. Nothing here panics on bad input. The whole file is

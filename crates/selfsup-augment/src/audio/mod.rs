@@ -3,7 +3,7 @@
 //!
 //! ## Map
 //! - [`io`]: [`read_wav`], [`read_wav_with`] (downmix / resample on load), [`write_wav`]; errors name the file.
-//! - [`resample`]: windowed-sinc (Kaiser) resampling for any rate ratio ([`Resampler`]).
+//! - [`resample`](mod@resample): windowed-sinc (Kaiser) resampling for any rate ratio ([`Resampler`]).
 //! - [`transforms`]: waveform [`selfsup_core::RandomTransform`]s with audiomentations' names and
 //!   default ranges (gain, noise at an SNR, background noise, shift, time stretch, pitch shift,
 //!   resample, speed perturbation, biquad filters, impulse responses, clipping, polarity, crop/pad,

@@ -13,7 +13,7 @@
 //! times and a pure tone comes out with a third less amplitude.
 //!
 //! Pitch shift by `n` semitones: time-stretch by `rate = 2^(−n/12)`, then resample by `rate`
-//! (band-limited, [`super::resample`]) back to the original length, so durations are unchanged and every
+//! (band-limited, [`super::resample`](mod@super::resample)) back to the original length, so durations are unchanged and every
 //! frequency is multiplied by `2^(n/12)`.
 //!
 //! `n_fft` defaults to the power of two nearest 64 ms of audio (512 at 8 kHz, 1024 at 16 kHz, 4096 at

@@ -43,13 +43,13 @@ pub enum BackboneConfig {
     Mlp(MlpConfig),
     /// Small VGG-like ConvNet.
     ConvNet(ConvNetConfig),
-    /// ResNet-18 (BasicBlock, [2,2,2,2]).
+    /// ResNet-18 (BasicBlock, `[2,2,2,2]`).
     #[serde(rename = "resnet18")]
     ResNet18(ResNetConfig),
-    /// ResNet-34 (BasicBlock, [3,4,6,3]).
+    /// ResNet-34 (BasicBlock, `[3,4,6,3]`).
     #[serde(rename = "resnet34")]
     ResNet34(ResNetConfig),
-    /// ResNet-50 (Bottleneck, [3,4,6,3]).
+    /// ResNet-50 (Bottleneck, `[3,4,6,3]`).
     #[serde(rename = "resnet50")]
     ResNet50(ResNetConfig),
     /// Vision Transformer.
