@@ -198,6 +198,8 @@ def one(pattern):
 os.makedirs(os.path.join(out, "lib"))
 with zipfile.ZipFile(one("torch-2.13.0-*.whl")) as z:
     for n in z.namelist():
+        if n.endswith("/"):
+            continue
         if n.startswith(("torch/include/", "torch/share/")) or (n.startswith("torch/lib/") and os.path.basename(n) in keep):
             target = os.path.join(out, n[len("torch/"):])
             os.makedirs(os.path.dirname(target), exist_ok=True)
