@@ -221,10 +221,12 @@ missing = [f for f in sorted(keep) + ["libcudart.so.13", "libcupti.so.13"] if no
 if missing:
     sys.exit("the wheels lack " + ", ".join(missing))
 "#;
+    // Run from a file so that the echoed command line stays one short line.
+    let script_path = cache.join("unpack_libtorch.py");
+    std::fs::write(&script_path, script)?;
     let unpack = util::run(
         Command::new(&py)
-            .arg("-c")
-            .arg(script)
+            .arg(&script_path)
             .arg(&wheels)
             .arg(&staging),
     );
