@@ -315,7 +315,16 @@ pub fn run_config(cfg: &RunConfig, resume: bool) -> Result<RunSummary> {
         "dataset split"
     );
     let ev = eval_data(&cfg, &splits)?;
-    let in_channels = data::channels_of(&ev.train_x);
+    // Spectrogram batches are N×F×T; the audio CNN adds the channel axis itself (one channel).
+    let in_channels = if matches!(
+        cfg.backbone,
+        selfsup_nn::backbones::BackboneConfig::AudioCnn(_)
+    ) && ev.train_x.ndim() == 3
+    {
+        1
+    } else {
+        data::channels_of(&ev.train_x)
+    };
     let loader = data::train_loader(&cfg, splits.train.clone())?;
     let method = build(&cfg, in_channels)?;
     writeln!(

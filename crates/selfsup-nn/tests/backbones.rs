@@ -81,6 +81,14 @@ fn every_backbone_produces_n_by_output_dim() {
             Tensor::rand([3, 1, 40, 101], (Kind::Float, Device::Cpu)),
         ),
         (
+            // The loader collates one-channel spectrograms as N×F×T: the audio CNN adds the channel axis.
+            BackboneConfig::AudioCnn(ConvNetConfig {
+                widths: vec![8, 16, 32],
+            }),
+            1,
+            Tensor::rand([3, 40, 101], (Kind::Float, Device::Cpu)),
+        ),
+        (
             BackboneConfig::Conv1d(Conv1dConfig::default()),
             1,
             Tensor::rand([3, 1, 8000], (Kind::Float, Device::Cpu)),

@@ -7,7 +7,7 @@
 //! | `conv_net` | `N×C×H×W` | [`ConvNet`]: blocks of conv3×3-BN-ReLU-maxpool, global average pool |
 //! | `resnet18/34/50` | `N×C×H×W` | [`ResNet`] with torchvision's parameter names, ImageNet or CIFAR stem |
 //! | `vit` | `N×C×H×W` | [`Vit`]: patch embedding, pre-norm Transformer, class token |
-//! | `audio_cnn` | `N×1×mels×frames` (log-mel) | [`ConvNet`] over the spectrogram |
+//! | `audio_cnn` | `N×1×mels×frames` or `N×mels×frames` (log-mel) | [`ConvNet`] over the spectrogram |
 //! | `conv1d` | `N×1×T` (waveform) | [`Conv1dNet`] |
 //! | `transformer_encoder` | `N×L` int64 token ids | [`TokenTransformer`], mean-pooled |
 //!
@@ -117,9 +117,8 @@ pub fn build_backbone(
     selfsup_core::check::at_least("in_channels", in_channels.max(0) as usize, 1)?;
     Ok(match cfg {
         BackboneConfig::Mlp(c) => Box::new(Mlp::new(p, c)?),
-        BackboneConfig::ConvNet(c) | BackboneConfig::AudioCnn(c) => {
-            Box::new(ConvNet::new(p, c, in_channels)?)
-        }
+        BackboneConfig::ConvNet(c) => Box::new(ConvNet::new(p, c, in_channels)?),
+        BackboneConfig::AudioCnn(c) => Box::new(SpectrogramCnn(ConvNet::new(p, c, in_channels)?)),
         BackboneConfig::ResNet18(c) => Box::new(ResNet::new(p, ResNetDepth::R18, c, in_channels)?),
         BackboneConfig::ResNet34(c) => Box::new(ResNet::new(p, ResNetDepth::R34, c, in_channels)?),
         BackboneConfig::ResNet50(c) => Box::new(ResNet::new(p, ResNetDepth::R50, c, in_channels)?),
@@ -127,6 +126,27 @@ pub fn build_backbone(
         BackboneConfig::Conv1d(c) => Box::new(Conv1dNet::new(p, c, in_channels)?),
         BackboneConfig::TransformerEncoder(c) => Box::new(TokenTransformer::new(p, c)?),
     })
+}
+
+/// The `audio_cnn` backbone: a [`ConvNet`] over spectrograms that also accepts `N×mels×frames` batches
+/// (what the loader collates for one-channel spectrograms) by adding the channel axis.
+#[derive(Debug)]
+struct SpectrogramCnn(ConvNet);
+
+impl ModuleT for SpectrogramCnn {
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        if xs.dim() == 3 {
+            self.0.forward_t(&xs.unsqueeze(1), train)
+        } else {
+            self.0.forward_t(xs, train)
+        }
+    }
+}
+
+impl Backbone for SpectrogramCnn {
+    fn output_dim(&self) -> i64 {
+        self.0.output_dim()
+    }
 }
 
 /// Global average pool over every dimension after the first two: `N×C×…` → `N×C`.
