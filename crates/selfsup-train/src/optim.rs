@@ -149,23 +149,7 @@ impl Optimizer {
                             g
                         };
                         if cfg.momentum != 0.0 {
-                            let buf = match st.get_mut("momentum_buffer") {
-                                None => {
-                                    let b = d.f_detach()?.copy();
-                                    st.insert("momentum_buffer".into(), b.shallow_clone());
-                                    b
-                                }
-                                Some(b) => {
-                                    let _ = b.f_mul_scalar_(cfg.momentum)?;
-                                    let _ = b.f_add_(&d.f_mul_scalar(1.0 - cfg.dampening)?)?;
-                                    b.shallow_clone()
-                                }
-                            };
-                            d = if cfg.nesterov {
-                                d.f_add(&buf.f_mul_scalar(cfg.momentum)?)?
-                            } else {
-                                buf
-                            };
+                            d = momentum_direction(st, d, &cfg)?;
                         }
                         let _ = p.f_sub_(&d.f_mul_scalar(lr)?)?;
                     }
@@ -211,23 +195,7 @@ impl Optimizer {
                             }
                         }
                         if cfg.momentum != 0.0 {
-                            let buf = match st.get_mut("momentum_buffer") {
-                                None => {
-                                    let b = d.f_detach()?.copy();
-                                    st.insert("momentum_buffer".into(), b.shallow_clone());
-                                    b
-                                }
-                                Some(b) => {
-                                    let _ = b.f_mul_scalar_(cfg.momentum)?;
-                                    let _ = b.f_add_(&d.f_mul_scalar(1.0 - cfg.dampening)?)?;
-                                    b.shallow_clone()
-                                }
-                            };
-                            d = if cfg.nesterov {
-                                d.f_add(&buf.f_mul_scalar(cfg.momentum)?)?
-                            } else {
-                                buf
-                            };
+                            d = momentum_direction(st, d, &cfg)?;
                         }
                         let _ = p.f_sub_(&d.f_mul_scalar(lr)?)?;
                     }
@@ -286,4 +254,31 @@ impl Optimizer {
         self.steps = steps;
         Ok(())
     }
+}
+
+/// SGD's heavy-ball momentum (shared by SGD and LARS, as in `torch.optim.SGD`): the buffer starts as the
+/// first direction, then `buf = momentum·buf + (1 − dampening)·d`; the step direction is `buf`, or
+/// `d + momentum·buf` with Nesterov.
+fn momentum_direction(
+    st: &mut BTreeMap<String, Tensor>,
+    d: Tensor,
+    cfg: &OptimizerConfig,
+) -> Result<Tensor> {
+    let buf = match st.get_mut("momentum_buffer") {
+        None => {
+            let b = d.f_detach()?.copy();
+            st.insert("momentum_buffer".into(), b.shallow_clone());
+            b
+        }
+        Some(b) => {
+            let _ = b.f_mul_scalar_(cfg.momentum)?;
+            let _ = b.f_add_(&d.f_mul_scalar(1.0 - cfg.dampening)?)?;
+            b.shallow_clone()
+        }
+    };
+    Ok(if cfg.nesterov {
+        d.f_add(&buf.f_mul_scalar(cfg.momentum)?)?
+    } else {
+        buf
+    })
 }
