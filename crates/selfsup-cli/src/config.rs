@@ -40,6 +40,24 @@ impl DataKind {
     pub fn is_audio(self) -> bool {
         matches!(self, DataKind::AudioFolder | DataKind::Fsdd)
     }
+
+    /// The config spelling (`mnist-csv`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            DataKind::MnistCsv => "mnist-csv",
+            DataKind::MnistIdx => "mnist-idx",
+            DataKind::Cifar => "cifar",
+            DataKind::ImageFolder => "image-folder",
+            DataKind::AudioFolder => "audio-folder",
+            DataKind::Fsdd => "fsdd",
+            DataKind::Text => "text",
+        }
+    }
+
+    /// True when the samples carry class labels (kNN, probes): every kind but `text`.
+    pub fn has_labels(self) -> bool {
+        self != DataKind::Text
+    }
 }
 
 /// `[data]`: where the samples come from and how they are batched.
@@ -114,6 +132,13 @@ pub struct EvalConfig {
     pub knn: KnnConfig,
     /// Linear-probe settings.
     pub probe: LinearProbeConfig,
+    /// Train a linear classifier on the detached features of each training batch's first view during
+    /// pretraining (the "online" probe), logging `online_probe_loss` / `online_probe_acc` per step.
+    /// Absent = on when the dataset has labels (every kind but `text`); `true` on unlabelled data is
+    /// an error.
+    pub online_probe: Option<bool>,
+    /// Adam learning rate of the online probe.
+    pub online_probe_lr: f64,
 }
 
 impl Default for EvalConfig {
@@ -123,6 +148,8 @@ impl Default for EvalConfig {
             every_epochs: 1,
             knn: KnnConfig::default(),
             probe: LinearProbeConfig::default(),
+            online_probe: None,
+            online_probe_lr: 1e-3,
         }
     }
 }
@@ -179,6 +206,13 @@ impl Default for RunConfig {
 }
 
 impl RunConfig {
+    /// Whether the online probe runs: `eval.online_probe`, or when absent, whether the data has labels.
+    pub fn online_probe_enabled(&self) -> bool {
+        self.eval
+            .online_probe
+            .unwrap_or_else(|| self.data.kind.has_labels())
+    }
+
     /// The FSDD preset: the audio recipe on the vendored spoken digits, a small CNN over log-mels.
     pub fn fsdd() -> Self {
         let mut c = RunConfig {
@@ -216,6 +250,13 @@ impl RunConfig {
         self.backbone.validate()?;
         self.eval.knn.validate()?;
         self.eval.probe.validate()?;
+        selfsup_core::check::positive("eval.online_probe_lr", self.eval.online_probe_lr)?;
+        if self.eval.online_probe == Some(true) && !self.data.kind.has_labels() {
+            bail!(
+                "invalid value for `eval.online_probe`: `true` needs class labels, and `data.kind = {}` has none; set it to false or leave it out",
+                self.data.kind.name()
+            );
+        }
         selfsup_core::check::at_least("data.batch_size", self.data.batch_size, 2)?;
         if !(0.0..1.0).contains(&self.data.val_fraction) || self.data.val_fraction <= 0.0 {
             bail!(
@@ -293,6 +334,37 @@ mod tests {
             let back = RunConfig::from_toml(&c.to_toml().unwrap()).unwrap();
             assert_eq!(back, c);
         }
+    }
+
+    #[test]
+    fn kind_names_are_the_config_spellings() {
+        for k in [
+            DataKind::MnistCsv,
+            DataKind::MnistIdx,
+            DataKind::Cifar,
+            DataKind::ImageFolder,
+            DataKind::AudioFolder,
+            DataKind::Fsdd,
+            DataKind::Text,
+        ] {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.name());
+            assert!(DataKind::NAMES.contains(k.name()));
+        }
+    }
+
+    #[test]
+    fn the_online_probe_defaults_to_labelled_data_and_validates() {
+        let mut c = RunConfig::default();
+        assert!(c.online_probe_enabled());
+        c.eval.online_probe = Some(false);
+        assert!(!c.online_probe_enabled());
+        c.eval.online_probe_lr = 0.0;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("eval.online_probe_lr"), "{e}");
+        let e = RunConfig::from_toml("[eval]\nonline_probe = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("online_probe"), "{e}");
     }
 
     #[test]

@@ -66,6 +66,10 @@ pub struct PretrainArgs {
     /// Continue the run in the run folder from its newest checkpoint.
     #[arg(long)]
     pub resume: bool,
+    /// Stop (writing a checkpoint, as Ctrl-C does) once this many steps are done in all; continue
+    /// later with --resume. For time-boxed runs.
+    #[arg(long)]
+    pub stop_at_step: Option<u64>,
     /// Print the resolved config and exit.
     #[arg(long)]
     pub print_config: bool,
@@ -264,8 +268,55 @@ pub struct RunSummary {
     pub before: Option<(f64, f64)>,
     /// kNN and probe accuracy after pretraining (absent when interrupted).
     pub after: Option<(f64, f64)>,
+    /// The online probe's mean training-batch accuracy and loss over the last epoch's steps that
+    /// this process ran (absent when the probe is off or no step ran).
+    pub online_probe: Option<(f64, f64)>,
     /// Seconds spent in the training loop.
     pub train_seconds: f64,
+}
+
+/// How [`run_config_with`] runs.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Continue from the newest checkpoint of the run folder.
+    pub resume: bool,
+    /// Stop with a checkpoint once this many steps are done in all (as Ctrl-C would).
+    pub stop_at_step: Option<u64>,
+}
+
+/// Mean online-probe accuracy and loss over the records of the last epoch in `history`.
+fn online_probe_summary(history: &[selfsup_train::StepRecord]) -> Option<(f64, f64)> {
+    let last = history.last()?.epoch;
+    let (mut acc, mut loss, mut n) = (0.0, 0.0, 0usize);
+    for r in history.iter().filter(|r| r.epoch == last) {
+        let get = |k: &str| r.scalars.iter().find(|(n, _)| n == k).map(|(_, v)| *v);
+        if let (Some(a), Some(l)) = (get("online_probe_acc"), get("online_probe_loss")) {
+            acc += a;
+            loss += l;
+            n += 1;
+        }
+    }
+    (n > 0).then(|| (acc / n as f64, loss / n as f64))
+}
+
+/// Draws `online_probe.png` (the online probe's logged training-batch accuracy per step) from the
+/// run folder's `metrics.jsonl`.
+fn plot_online_probe(dir: &std::path::Path) -> Result<()> {
+    let rows = selfsup_train::metrics::read_jsonl(&dir.join("metrics.jsonl"))?;
+    let pts: Vec<(f64, f64)> = rows
+        .iter()
+        .filter(|r| r.kind == "train")
+        .filter_map(|r| Some((r.step as f64, *r.values.get("online_probe_acc")?)))
+        .collect();
+    if !pts.is_empty() {
+        selfsup_train::plot::line_chart(
+            &dir.join("online_probe.png"),
+            "online linear probe (training batches)",
+            "step",
+            &[("online_probe_acc".into(), pts)],
+        )?;
+    }
+    Ok(())
 }
 
 /// Runs `selfsup pretrain`.
@@ -284,19 +335,34 @@ pub fn run(args: &PretrainArgs) -> Result<()> {
         write!(std::io::stdout(), "{}", cfg.to_toml()?)?;
         return Ok(());
     }
-    run_config(&cfg, args.resume).map(|_| ())
+    run_config_with(
+        &cfg,
+        &RunOptions {
+            resume: args.resume,
+            stop_at_step: args.stop_at_step,
+        },
+    )
+    .map(|_| ())
 }
 
 /// Pretrains with a resolved config (evaluating before and after), printing progress to stdout.
 pub fn run_config(cfg: &RunConfig, resume: bool) -> Result<RunSummary> {
+    run_config_with(
+        cfg,
+        &RunOptions {
+            resume,
+            stop_at_step: None,
+        },
+    )
+}
+
+/// [`run_config`] with every option.
+pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary> {
     cfg.validate()?;
     let cfg = cfg.clone();
     let text = cfg.to_toml()?;
     let mut out = std::io::stdout();
-    let args = PretrainArgs {
-        resume,
-        ..Default::default()
-    };
+    let args = opts;
     let t0 = Instant::now();
     let dir = cfg.out_dir.clone();
     if !args.resume && dir.join("checkpoints").is_dir() {
@@ -374,8 +440,23 @@ pub fn run_config(cfg: &RunConfig, resume: bool) -> Result<RunSummary> {
             }),
         );
     }
+    if cfg.online_probe_enabled() {
+        // Its own seed, so that its initial weights do not depend on what ran before.
+        tch::manual_seed(selfsup_train::trainer::step_seed(cfg.train.seed, u64::MAX) ^ 0x0b5e);
+        trainer = trainer.with_online_probe(ev.num_classes, cfg.eval.online_probe_lr)?;
+    }
+    if let Some(s) = args.stop_at_step {
+        trainer = trainer.stop_at_step(s);
+    }
     if args.resume {
-        if !trainer.resume()? {
+        let resumed = trainer.resume().with_context(|| {
+            if cfg.online_probe_enabled() {
+                "cannot resume (the online probe is on: a run started without it resumes with `eval.online_probe = false`)"
+            } else {
+                "cannot resume"
+            }
+        })?;
+        if !resumed {
             anyhow::bail!(
                 "--resume: no checkpoint in {}",
                 dir.join("checkpoints").display()
@@ -386,6 +467,18 @@ pub fn run_config(cfg: &RunConfig, resume: bool) -> Result<RunSummary> {
     let tt = Instant::now();
     let outcome = trainer.run(&LoaderSource(loader))?;
     let train_secs = tt.elapsed().as_secs_f64();
+    let online = online_probe_summary(trainer.history());
+    if online.is_some() {
+        if let Err(e) = plot_online_probe(&dir) {
+            tracing::warn!(error = %e, "could not draw online_probe.png");
+        }
+    }
+    if let Some((a, l)) = online {
+        writeln!(
+            out,
+            "online linear probe (training batches of the last epoch): acc {a:.4}, loss {l:.4}"
+        )?;
+    }
     if let Outcome::Interrupted { checkpoint, step } = &outcome {
         writeln!(
             out,
@@ -398,6 +491,7 @@ pub fn run_config(cfg: &RunConfig, resume: bool) -> Result<RunSummary> {
         return Ok(RunSummary {
             before: before.map(|(k, p)| (k, p.test_acc)),
             after: None,
+            online_probe: online,
             train_seconds: train_secs,
         });
     }
@@ -412,6 +506,7 @@ pub fn run_config(cfg: &RunConfig, resume: bool) -> Result<RunSummary> {
     let result = serde_json::json!({
         "before": before.as_ref().map(|(k, p)| serde_json::json!({"knn_acc": k, "linear_probe_acc": p.test_acc, "linear_probe_train_acc": p.train_acc})),
         "after": {"knn_acc": k, "linear_probe_acc": p.test_acc, "linear_probe_train_acc": p.train_acc},
+        "online_probe_last_epoch": online.map(|(a, l)| serde_json::json!({"train_batch_acc": a, "loss": l})),
         "train_seconds": train_secs,
         "total_seconds": t0.elapsed().as_secs_f64(),
     });
@@ -429,13 +524,15 @@ pub fn run_config(cfg: &RunConfig, resume: bool) -> Result<RunSummary> {
     }
     writeln!(
         out,
-        "run folder {}: config.toml, metrics.jsonl/csv, loss.png, eval.png, checkpoints/, encoder.safetensors ({n} tensors), eval.json  [total {:.1}s]",
+        "run folder {}: config.toml, metrics.jsonl/csv, loss.png, eval.png, {}checkpoints/, encoder.safetensors ({n} tensors), eval.json  [total {:.1}s]",
         dir.display(),
+        if online.is_some() { "online_probe.png, " } else { "" },
         t0.elapsed().as_secs_f64()
     )?;
     Ok(RunSummary {
         before: before.map(|(k, p)| (k, p.test_acc)),
         after: Some((k, p.test_acc)),
+        online_probe: online,
         train_seconds: train_secs,
     })
 }

@@ -148,3 +148,110 @@ epochs = 20
     // 3 columns (original + 2 views) × 2 rows of 28 px tiles drawn 3× with 2 px gaps.
     assert_eq!((img.width(), img.height()), (3 * 86 + 2, 2 * 86 + 2));
 }
+
+/// The `train` and `epoch` rows of a run's metrics.jsonl without the wall-clock `samples_per_sec`.
+fn metric_rows(run: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut().unwrap().remove("samples_per_sec");
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn the_online_probe_is_logged_and_an_interrupted_run_resumes_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    // 120 training samples in batches of 32: 3 steps per epoch, 6 in all; every step logged.
+    let cfg = r#"
+[data]
+max_samples = 160
+batch_size = 32
+val_fraction = 0.25
+[backbone]
+kind = "conv_net"
+widths = [8, 16]
+[method]
+kind = "simclr"
+hidden_dim = 32
+output_dim = 16
+[train]
+epochs = 2
+log_every = 1
+progress = "off"
+[eval]
+before = false
+online_probe_lr = 0.01
+[eval.knn]
+k = 10
+[eval.probe]
+epochs = 5
+"#;
+    let p = dir.path().join("run.toml");
+    std::fs::write(&p, cfg).unwrap();
+    let c = p.to_str().unwrap();
+    let (ok, out, err) = selfsup(&["pretrain", "--config", c, "--out", "full"], dir.path());
+    assert!(ok, "stdout: {out}\nstderr: {err}");
+    assert!(out.contains("online linear probe"), "{out}");
+    let full = dir.path().join("full");
+    let rows = metric_rows(&full);
+    let train: Vec<_> = rows.iter().filter(|r| r["kind"] == "train").collect();
+    assert_eq!(train.len(), 6, "{rows:?}");
+    for r in &train {
+        let acc = r["online_probe_acc"]
+            .as_f64()
+            .expect("online_probe_acc logged");
+        let loss = r["online_probe_loss"]
+            .as_f64()
+            .expect("online_probe_loss logged");
+        assert!(
+            (0.0..=1.0).contains(&acc) && loss.is_finite() && loss > 0.0,
+            "{r}"
+        );
+    }
+    let csv = std::fs::read_to_string(full.join("metrics.csv")).unwrap();
+    assert_eq!(csv.matches(",online_probe_acc,").count(), 6);
+    assert!(full.join("online_probe.png").exists());
+    let ev: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(full.join("eval.json")).unwrap()).unwrap();
+    assert!(
+        ev["online_probe_last_epoch"]["train_batch_acc"].is_f64(),
+        "{ev}"
+    );
+
+    // The same run stopped after step 4 (mid-epoch 2) and resumed in a new process.
+    let (ok, out, err) = selfsup(
+        &[
+            "pretrain",
+            "--config",
+            c,
+            "--out",
+            "part",
+            "--stop-at-step",
+            "4",
+        ],
+        dir.path(),
+    );
+    assert!(ok && out.contains("interrupted at step 4"), "{out}{err}");
+    let (ok, out, err) = selfsup(
+        &["pretrain", "--config", c, "--out", "part", "--resume"],
+        dir.path(),
+    );
+    assert!(ok && out.contains("resumed at step 4"), "{out}{err}");
+    // Losses, learning rates, gradient norms, online-probe loss and accuracy, kNN: all identical.
+    assert_eq!(metric_rows(&dir.path().join("part")), rows);
+
+    // Unlabelled data cannot have the probe switched on.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[data]\nkind = \"text\"\n[eval]\nonline_probe = true\n",
+    )
+    .unwrap();
+    let (ok, _, err) = selfsup(&["pretrain", "--config", bad.to_str().unwrap()], dir.path());
+    assert!(!ok && err.contains("eval.online_probe"), "{err}");
+}
