@@ -40,7 +40,7 @@ pub fn run(args: &[String]) -> Result<()> {
     }
 
     let criterion_dir = target_dir(&root).join("criterion");
-    let mut cargo_args: Vec<String> = ["bench", "--workspace", "--benches", "--", "--noplot"]
+    let mut cargo_args: Vec<String> = ["bench", "--workspace", "--bench", "*", "--", "--noplot"]
         .iter()
         .map(|s| s.to_string())
         .collect();

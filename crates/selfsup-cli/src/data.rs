@@ -186,6 +186,10 @@ impl BatchSource for LoaderSource {
             })
         }))
     }
+
+    fn recycle(&self, batch: HostBatch) {
+        self.0.recycle_views(batch.views);
+    }
 }
 
 /// Shape helper: `(channels)` of an `N×C×...` array.

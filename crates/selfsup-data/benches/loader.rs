@@ -3,7 +3,9 @@
 //! - `loader/bare_simclr32_inmemory`: the augmentation alone — u8→f32 and two views of 1,024 in-memory
 //!   images over rayon, no dataset, no batching, no queue. The ceiling the loader is measured against.
 //! - `loader/loader_simclr32_inmemory`: one epoch of the [`Loader`] over the same images (InMemory
-//!   dataset, batch 256, prefetch 2, collation into `N×3×32×32` arrays).
+//!   dataset, batch 256, prefetch 2, collation into `N×3×32×32` arrays), each consumed batch handed
+//!   back with [`Loader::recycle`] as the trainer does.
+//! - `loader/loader_simclr32_inmemory_no_recycle`: the same, batches dropped instead (fresh buffers).
 //! - `loader/imagefolder_jpeg_simclr32`: one epoch of the loader over an ImageFolder of 1,024
 //!   generated 32×32 JPEGs (10 class folders): read + decode + two views + collation.
 //!
@@ -59,12 +61,15 @@ fn cfg() -> LoaderConfig {
     }
 }
 
-fn run_epoch(loader: &Loader, epoch: u64) -> usize {
+fn run_epoch(loader: &Loader, epoch: u64, recycle: bool) -> usize {
     let mut n = 0;
     for b in loader.epoch(epoch) {
         let b = b.unwrap();
         n += b.len();
         black_box(&b.views);
+        if recycle {
+            loader.recycle(b);
+        }
     }
     n
 }
@@ -98,7 +103,13 @@ fn bench_inmemory(c: &mut Criterion) {
     g.bench_function("loader_simclr32_inmemory", |b| {
         b.iter(|| {
             epoch += 1;
-            assert_eq!(run_epoch(&loader, epoch), N);
+            assert_eq!(run_epoch(&loader, epoch, true), N);
+        })
+    });
+    g.bench_function("loader_simclr32_inmemory_no_recycle", |b| {
+        b.iter(|| {
+            epoch += 1;
+            assert_eq!(run_epoch(&loader, epoch, false), N);
         })
     });
     g.finish();
@@ -134,7 +145,7 @@ fn bench_imagefolder(c: &mut Criterion) {
     g.bench_function("imagefolder_jpeg_simclr32", |b| {
         b.iter(|| {
             epoch += 1;
-            assert_eq!(run_epoch(&loader, epoch), N);
+            assert_eq!(run_epoch(&loader, epoch, true), N);
         })
     });
     g.finish();

@@ -7,10 +7,13 @@
 //! 2. **Per sample**, spread over rayon (the global pool, or a dedicated one of `num_threads`):
 //!    `dataset.get(i)`, then the [`ViewPipeline`] with the key `{seed, epoch, index: i, view: v}`.
 //! 3. **Collation** into a [`Batch`] (in parallel too), in the batch's order.
-//! 4. **Prefetch**: a producer thread prepares the batches in order and hands them over through a
-//!    bounded channel of `prefetch` batches, so batch `k+1…` is being prepared while batch `k` trains
-//!    (at most `prefetch + 1` batches exist beyond the one being consumed). `prefetch = 0` prepares
+//! 4. **Prefetch**: `prefetch` batches are in flight at once, each a task on the pool, so batch
+//!    `k+1…k+prefetch` are being prepared while batch `k` trains. The batches in flight overlap on the
+//!    pool: when one batch's last samples leave threads idle, the next batch's samples fill them, so
+//!    there is no barrier between batches. `next()` hands them over in order. `prefetch = 0` prepares
 //!    each batch synchronously in `next()`.
+//! 5. **Buffers**: [`Loader::recycle`] gives a consumed batch's buffers back for reuse (see
+//!    [`crate::batch`]); optional, but it spares the page faults of fresh multi-megabyte buffers.
 //!
 //! Since each view is a function of its key only, batches are identical for any thread count, and
 //! [`Loader::epoch_from`]`(e, k)` yields exactly batches `k, k+1, …` of [`Loader::epoch`]`(e)`.
@@ -24,17 +27,17 @@
 //! pipeline or of collation always end the epoch. Where several samples of a batch fail, the error
 //! of the first in batch order is reported, whatever the thread timing.
 
-use crate::batch::{collate, Batch, Processed};
+use crate::batch::{collate, Batch, BufferPool, Processed};
 use crate::pipeline::ViewPipeline;
 use crate::split::Cached;
 use crate::Dataset;
 use rayon::prelude::*;
 use selfsup_core::{check, Error, Generator, Result, SampleKey};
 use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// What to do with a file that cannot be read or decoded.
@@ -121,13 +124,14 @@ pub struct LoaderStats {
     pub skipped_files: Vec<String>,
     /// Seconds the consumer spent waiting for batches (inside `next()`).
     pub wait_secs: f64,
-    /// Seconds spent producing batches (decode + augmentation + collation, wall time).
+    /// Seconds spent producing batches (decode + augmentation + collation), summed over batches;
+    /// batches in flight overlap, so this can exceed the time the iterators were alive.
     pub produce_secs: f64,
     /// Seconds the epoch iterators were alive (from creation to end or drop).
     pub active_secs: f64,
     /// Delivered samples per second of iterator life (`samples / active_secs`).
     pub samples_per_sec: f64,
-    /// Samples per second of production (`samples / produce_secs`).
+    /// Samples per second of production of one batch at a time (`samples / produce_secs`).
     pub produce_samples_per_sec: f64,
 }
 
@@ -149,6 +153,7 @@ struct Shared {
     pipeline: ViewPipeline,
     cfg: LoaderConfig,
     pool: Option<rayon::ThreadPool>,
+    buffers: BufferPool,
     stats: Mutex<StatsAcc>,
 }
 
@@ -258,11 +263,56 @@ impl Shared {
                 tracing::warn!(epoch, batch = k, "every sample of the batch was skipped");
                 return Ok(None);
             }
-            collate(done, self.pipeline.n_views(), epoch, k, n_skipped).map(Some)
+            collate(
+                &self.buffers,
+                done,
+                self.pipeline.n_views(),
+                epoch,
+                k,
+                n_skipped,
+            )
+            .map(Some)
         });
         let mut st = self.stats.lock().unwrap_or_else(|p| p.into_inner());
         st.produce += start.elapsed();
         result
+    }
+
+    /// Starts batch `k` of `order` as a task on the pool; its result arrives on the returned channel
+    /// (which disconnects without a value when `stop` was set before the task started).
+    fn spawn_batch(
+        self: &Arc<Self>,
+        epoch: u64,
+        order: &Arc<Vec<usize>>,
+        k: usize,
+        stop: &Arc<AtomicBool>,
+    ) -> crossbeam_channel::Receiver<Result<Option<Batch>>> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let (shared, order, stop) = (self.clone(), order.clone(), stop.clone());
+        let job = move || {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                shared.produce(epoch, &order, k)
+            }))
+            .unwrap_or_else(|panic| {
+                let msg = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "unknown panic".to_string());
+                Err(Error::Other(format!(
+                    "preparing batch {k} of epoch {epoch} panicked: {msg}"
+                )))
+            });
+            let _ = tx.send(r);
+        };
+        match &self.pool {
+            Some(pool) => pool.spawn(job),
+            None => rayon::spawn(job),
+        }
+        rx
     }
 }
 
@@ -308,6 +358,7 @@ impl Loader {
         } else {
             None
         };
+        let buffers = BufferPool::new((cfg.prefetch + 2) * pipeline.n_views());
         let dataset = if cfg.cache {
             Arc::new(Cached::new(dataset)) as Arc<dyn Dataset>
         } else {
@@ -319,6 +370,7 @@ impl Loader {
                 pipeline,
                 cfg,
                 pool,
+                buffers,
                 stats: Mutex::new(StatsAcc::default()),
             }),
         })
@@ -379,44 +431,13 @@ impl Loader {
                 end: nb,
             }
         } else {
-            let (tx, rx) = crossbeam_channel::bounded(self.shared.cfg.prefetch);
-            let stop = Arc::new(AtomicBool::new(false));
-            let shared = self.shared.clone();
-            let stop2 = stop.clone();
-            let handle = std::thread::Builder::new()
-                .name("selfsup-loader-producer".into())
-                .spawn(move || {
-                    for k in start..nb {
-                        if stop2.load(Ordering::Relaxed) {
-                            break;
-                        }
-                        let r = shared.produce(epoch, &order, k);
-                        let failed = r.is_err();
-                        match r {
-                            Ok(None) => continue,
-                            Ok(Some(b)) => {
-                                if tx.send(Ok(b)).is_err() {
-                                    break;
-                                }
-                            }
-                            Err(e) => {
-                                let _ = tx.send(Err(e));
-                            }
-                        }
-                        if failed {
-                            break;
-                        }
-                    }
-                });
-            match handle {
-                Ok(handle) => Source::Prefetch {
-                    rx: Some(rx),
-                    handle: Some(handle),
-                    stop,
-                },
-                Err(e) => Source::Failed(Some(Error::Other(format!(
-                    "cannot start the loader's producer thread: {e}"
-                )))),
+            Source::Prefetch {
+                epoch,
+                order: Arc::new(order),
+                next: start,
+                end: nb,
+                in_flight: VecDeque::new(),
+                stop: Arc::new(AtomicBool::new(false)),
             }
         };
         EpochIter {
@@ -425,6 +446,18 @@ impl Loader {
             created,
             done: false,
         }
+    }
+
+    /// Hands a consumed batch back so that the next batches reuse its buffers instead of allocating
+    /// (and page-faulting) new ones. Optional; call it when done with the batch's arrays.
+    pub fn recycle(&self, batch: Batch) {
+        self.recycle_views(batch.views);
+    }
+
+    /// [`Loader::recycle`] for float view arrays already taken out of their [`Batch`] (arrays of other
+    /// shapes or origins are accepted too; they are simply kept for a batch of their size).
+    pub fn recycle_views(&self, views: Vec<ndarray::ArrayD<f32>>) {
+        self.shared.buffers.recycle(views);
     }
 
     /// Statistics so far (all epochs).
@@ -460,15 +493,20 @@ enum Source {
         end: usize,
     },
     Prefetch {
-        rx: Option<crossbeam_channel::Receiver<Result<Batch>>>,
-        handle: Option<JoinHandle<()>>,
+        epoch: u64,
+        order: Arc<Vec<usize>>,
+        /// The next batch to start.
+        next: usize,
+        end: usize,
+        /// Batches started and not yet handed over, in order.
+        in_flight: VecDeque<crossbeam_channel::Receiver<Result<Option<Batch>>>>,
         stop: Arc<AtomicBool>,
     },
     Failed(Option<Error>),
 }
 
 /// The batches of one epoch: an iterator of `Result<Batch>`. After an error it yields nothing more.
-/// Dropping it early stops the producer.
+/// Dropping it early cancels the batches not yet started and waits for those being prepared.
 pub struct EpochIter {
     shared: Arc<Shared>,
     source: Source,
@@ -482,11 +520,14 @@ impl EpochIter {
             return;
         }
         self.done = true;
-        if let Source::Prefetch { rx, handle, stop } = &mut self.source {
+        if let Source::Prefetch {
+            in_flight, stop, ..
+        } = &mut self.source
+        {
             stop.store(true, Ordering::Relaxed);
-            drop(rx.take());
-            if let Some(h) = handle.take() {
-                let _ = h.join();
+            for rx in in_flight.drain(..) {
+                // Returns at once for a cancelled task; waits for one that is running.
+                let _ = rx.recv();
             }
         }
         let mut st = self.shared.stats.lock().unwrap_or_else(|p| p.into_inner());
@@ -516,30 +557,38 @@ impl EpochIter {
                 }
                 None
             }
-            Source::Prefetch { rx, handle, .. } => {
-                let r = rx.as_ref()?.recv();
-                match r {
-                    Ok(item) => Some(item),
-                    Err(_) => {
-                        // The producer finished (or died): surface a panic instead of ending silently.
-                        drop(rx.take());
-                        let h = handle.take()?;
-                        match h.join() {
-                            Ok(()) => None,
-                            Err(panic) => {
-                                let msg = panic
-                                    .downcast_ref::<String>()
-                                    .cloned()
-                                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                                    .unwrap_or_else(|| "unknown panic".to_string());
-                                Some(Err(Error::Other(format!(
-                                    "the loader's producer panicked: {msg}"
-                                ))))
-                            }
+            Source::Prefetch {
+                epoch,
+                order,
+                next,
+                end,
+                in_flight,
+                stop,
+            } => loop {
+                while in_flight.len() < self.shared.cfg.prefetch.max(1) && *next < *end {
+                    in_flight.push_back(self.shared.spawn_batch(*epoch, order, *next, stop));
+                    *next += 1;
+                }
+                let rx = in_flight.pop_front()?;
+                match rx.recv() {
+                    Ok(Ok(None)) => continue,
+                    Ok(Ok(Some(b))) => {
+                        // Keep `prefetch` batches in flight while this one is consumed.
+                        while in_flight.len() < self.shared.cfg.prefetch && *next < *end {
+                            in_flight
+                                .push_back(self.shared.spawn_batch(*epoch, order, *next, stop));
+                            *next += 1;
                         }
+                        return Some(Ok(b));
+                    }
+                    Ok(Err(e)) => return Some(Err(e)),
+                    Err(_) => {
+                        return Some(Err(Error::Other(
+                            "a loader task ended without a result".to_string(),
+                        )))
                     }
                 }
-            }
+            },
         }
     }
 }

@@ -353,3 +353,60 @@ fn the_decoded_item_cache_changes_nothing_but_speed() {
     assert_eq!(collect(&cached, 1, 0).len(), 3);
     assert!(plain.epoch(1).next().unwrap().is_err());
 }
+
+#[test]
+fn recycled_buffers_change_nothing_in_the_batches() {
+    let ds = images(64);
+    let make = || Loader::new(ds.clone(), ViewPipeline::Image(offsets(2)), cfg(16)).unwrap();
+    let (plain, recycling) = (make(), make());
+    for epoch in 0..3 {
+        let expect = collect(&plain, epoch, 0);
+        let mut got = Vec::new();
+        for b in recycling.epoch(epoch) {
+            let b = b.unwrap();
+            got.push(b.clone());
+            // Scribble over the buffer before handing it back: reuse must overwrite every element.
+            let mut b = b;
+            for v in &mut b.views {
+                v.fill(f32::NAN);
+            }
+            recycling.recycle(b);
+        }
+        assert_eq!(got, expect, "epoch {epoch}");
+    }
+}
+
+#[test]
+fn dropping_an_epoch_early_cancels_the_batches_not_started() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let processed = Arc::new(AtomicUsize::new(0));
+    let counter = processed.clone();
+    let pipeline = ViewPipeline::Custom {
+        n_views: 1,
+        f: Box::new(move |s, _| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Ok(vec![s])
+        }),
+    };
+    let l = Loader::new(
+        images(400),
+        pipeline,
+        LoaderConfig {
+            prefetch: 2,
+            ..cfg(4)
+        },
+    )
+    .unwrap();
+    let mut it = l.epoch(0);
+    it.next().unwrap().unwrap();
+    drop(it);
+    // Batch 0 plus at most `prefetch` batches in flight were prepared, out of 100.
+    let after_drop = processed.load(Ordering::SeqCst);
+    assert!((4..=12).contains(&after_drop), "{after_drop}");
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert_eq!(
+        processed.load(Ordering::SeqCst),
+        after_drop,
+        "work continued after drop"
+    );
+}
