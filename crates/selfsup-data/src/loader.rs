@@ -71,6 +71,9 @@ pub struct LoaderConfig {
     pub bad_files: BadFilePolicy,
     /// Keep decoded items in memory after their first use (small datasets only). Default false.
     pub cache: bool,
+    /// Memory budget of that cache in MiB (payload bytes; items past it are decoded on every use).
+    /// Default 4096, at least 1.
+    pub cache_max_mib: usize,
 }
 
 impl Default for LoaderConfig {
@@ -84,6 +87,7 @@ impl Default for LoaderConfig {
             seed: 0,
             bad_files: BadFilePolicy::Fail,
             cache: false,
+            cache_max_mib: 4096,
         }
     }
 }
@@ -92,6 +96,7 @@ impl LoaderConfig {
     /// Checks every field, naming the first one out of range.
     pub fn validate(&self) -> Result<()> {
         check::at_least("loader.batch_size", self.batch_size, 1)?;
+        check::at_least("loader.cache_max_mib", self.cache_max_mib, 1)?;
         if self.prefetch > 64 {
             return Err(Error::config(
                 "loader.prefetch",
@@ -360,7 +365,10 @@ impl Loader {
         };
         let buffers = BufferPool::new((cfg.prefetch + 2) * pipeline.n_views());
         let dataset = if cfg.cache {
-            Arc::new(Cached::new(dataset)) as Arc<dyn Dataset>
+            Arc::new(Cached::with_budget(
+                dataset,
+                (cfg.cache_max_mib as u64).saturating_mul(1 << 20),
+            )) as Arc<dyn Dataset>
         } else {
             dataset
         };

@@ -7,8 +7,9 @@
 //! subsets list their indices in increasing order.
 
 use crate::{out_of_range, Dataset, Item};
-use selfsup_core::{check, Error, Generator, Result};
+use selfsup_core::{check, Error, Generator, Result, Sample};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// A view of some indices of another dataset (sample `i` of the subset is `indices[i]` of the parent).
@@ -119,19 +120,50 @@ pub fn train_val_split(
     ))
 }
 
-/// Keeps every successfully decoded item of `inner` in memory after its first use (for small
-/// datasets whose decoding dominates, e.g. a folder of small JPEGs). Errors are not cached, so a
-/// bad file fails (or is skipped) in every epoch. Memory grows to the whole decoded dataset.
+/// Keeps successfully decoded items of `inner` in memory after their first use (for small datasets
+/// whose decoding dominates, e.g. a folder of small JPEGs). Errors are not cached, so a bad file fails
+/// (or is skipped) in every epoch. Memory is bounded by a byte budget ([`Cached::with_budget`]; the
+/// sample payloads are counted): once it is spent, further items are decoded on every use, as without
+/// a cache. Which items are cached depends on timing, but what `get` returns never does.
 pub struct Cached {
     inner: Arc<dyn Dataset>,
     items: Vec<OnceLock<Item>>,
+    budget: u64,
+    used: AtomicU64,
+}
+
+/// Bytes of a sample's payload.
+fn sample_bytes(s: &Sample) -> u64 {
+    let n = match s {
+        Sample::ImageU8(i) => i.data().len(),
+        Sample::Image(i) => 4 * i.data().len(),
+        Sample::Audio(a) => 4 * a.data().len(),
+        Sample::Spectrogram(x) => 4 * x.values.data().len(),
+        Sample::Tokens(t) => 8 * t.ids.len(),
+    };
+    n as u64
 }
 
 impl Cached {
-    /// Wraps `inner`.
+    /// Wraps `inner` with no byte budget (the whole decoded dataset may stay in memory).
     pub fn new(inner: Arc<dyn Dataset>) -> Self {
+        Self::with_budget(inner, u64::MAX)
+    }
+
+    /// Wraps `inner`, caching items while their payloads total at most `max_bytes`.
+    pub fn with_budget(inner: Arc<dyn Dataset>, max_bytes: u64) -> Self {
         let items = (0..inner.len()).map(|_| OnceLock::new()).collect();
-        Cached { inner, items }
+        Cached {
+            inner,
+            items,
+            budget: max_bytes,
+            used: AtomicU64::new(0),
+        }
+    }
+
+    /// Payload bytes held so far.
+    pub fn bytes(&self) -> u64 {
+        self.used.load(Ordering::Relaxed)
     }
 
     /// Number of items decoded so far.
@@ -153,7 +185,28 @@ impl Dataset for Cached {
             return Ok(item.clone());
         }
         let item = self.inner.get(index)?;
-        Ok(slot.get_or_init(|| item).clone())
+        let size = sample_bytes(&item.sample);
+        let reserved = self
+            .used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
+                u.checked_add(size).filter(|&t| t <= self.budget)
+            })
+            .is_ok();
+        if !reserved {
+            return Ok(item);
+        }
+        let mut fresh = false;
+        let cached = slot
+            .get_or_init(|| {
+                fresh = true;
+                item
+            })
+            .clone();
+        if !fresh {
+            // Another thread cached this item first: give the reservation back.
+            self.used.fetch_sub(size, Ordering::Relaxed);
+        }
+        Ok(cached)
     }
     fn label(&self, index: usize) -> Result<Option<i64>> {
         self.inner.label(index)

@@ -410,3 +410,32 @@ fn dropping_an_epoch_early_cancels_the_batches_not_started() {
         "work continued after drop"
     );
 }
+
+#[test]
+fn the_cache_stays_within_its_byte_budget_and_serves_the_rest_uncached() {
+    use selfsup_data::Cached;
+    // 10 images of 3×4×5 = 60 bytes; a budget of 250 bytes holds 4 of them.
+    let ds = images(10);
+    let cached = Cached::with_budget(ds.clone(), 250);
+    for i in 0..10 {
+        assert_eq!(cached.get(i).unwrap().sample, ds.get(i).unwrap().sample);
+    }
+    assert_eq!(cached.cached(), 4);
+    assert_eq!(cached.bytes(), 240);
+    for i in 0..10 {
+        assert_eq!(cached.get(i).unwrap().sample, ds.get(i).unwrap().sample);
+    }
+    assert_eq!(cached.cached(), 4);
+    let e = Loader::new(
+        ds,
+        ViewPipeline::Identity,
+        LoaderConfig {
+            cache: true,
+            cache_max_mib: 0,
+            ..cfg(2)
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("loader.cache_max_mib"), "{e}");
+}
