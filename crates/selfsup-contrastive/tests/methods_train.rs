@@ -310,6 +310,83 @@ fn swav_trains() {
 }
 
 #[test]
+fn swav_queue_fills_with_the_last_projections_and_joins_sinkhorn_from_its_epoch() {
+    use selfsup_nn::Method;
+    let (x, _) = mnist(256);
+    let cfg = SwavConfig {
+        hidden_dim: 64,
+        output_dim: 32,
+        n_prototypes: 30,
+        freeze_prototypes_epochs: 0,
+        queue_length: 96,
+        start_queue_at_epoch: 1,
+        ..Default::default()
+    };
+    let vs = nn::VarStore::new(Device::Cpu);
+    tch::manual_seed(3);
+    let mut m = Swav::new(vs, &cfg, &backbone(), 1).unwrap();
+    let mut opt = nn::Adam::default().build(m.var_store(), 3e-3).unwrap();
+    let bs = 64;
+    let mut losses = Vec::new();
+    for step in 0..12u64 {
+        let xb = x.narrow(0, (step as i64 * bs) % 256, bs);
+        let batch = Batch {
+            views: vec![augment(&xb), augment(&xb)],
+            labels: None,
+            targets: None,
+            indices: None,
+        };
+        // Epoch 0 = steps 0..4, epoch 1 = steps 4..
+        let info = StepInfo {
+            step,
+            total_steps: 12,
+            epoch: step / 4,
+            total_epochs: 3,
+        };
+        let before: Vec<i64> = m.queues().iter().map(|q| q.len()).collect();
+        let out = m.step(&batch, &info).unwrap();
+        let used = out
+            .scalars
+            .iter()
+            .find(|(k, _)| k == "queue_used")
+            .unwrap()
+            .1;
+        // Used from epoch 1 on, and only once the queue was full before the step.
+        let full = before.iter().all(|&l| l == 96);
+        assert_eq!(used == 1.0, info.epoch >= 1 && full, "step {step}");
+        let l = out.loss.double_value(&[]);
+        assert!(l.is_finite(), "step {step}: {l}");
+        losses.push(l);
+        // Each queue grows by the batch up to its length; its newest rows are unit projections.
+        for q in m.queues() {
+            assert_eq!(q.len(), ((step as i64 + 1) * bs).min(96));
+            let fifo = q.contents_fifo();
+            let newest = fifo.narrow(0, fifo.size()[0] - bs, bs);
+            let norms = newest.norm_scalaropt_dim(2, [1], false);
+            assert!(
+                (norms - 1.0).abs().max().double_value(&[]) < 1e-4,
+                "queued rows are unit projections"
+            );
+        }
+        opt.backward_step(&out.loss);
+        m.after_optimizer_step(&info).unwrap();
+    }
+    assert!(
+        losses[8..].iter().sum::<f64>() < losses[..4].iter().sum::<f64>(),
+        "{losses:?}"
+    );
+    // A negative queue length is a config error naming the field.
+    let e = SwavConfig {
+        queue_length: -1,
+        ..Default::default()
+    }
+    .validate()
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("method.queue_length"), "{e}");
+}
+
+#[test]
 fn method_configs_parse_validate_and_name_fields() {
     let c: MethodConfig =
         serde_json::from_str(r#"{"kind": "moco_v2", "temperature": 0.1}"#).unwrap();

@@ -4,10 +4,17 @@
 //! predicted from every other view ([`crate::losses::SwavLoss`]). The prototypes get no gradient during
 //! the first `freeze_prototypes_epochs` epochs (the paper freezes them for the first epoch).
 //! Head `d-2048-128` with BN, 3000 prototypes, `τ = 0.1`, 3 Sinkhorn iterations, `ε = 0.05`.
-//! The optional SwAV feature queue is not implemented (small-batch training uses it; see the report).
+//!
+//! **Queue** (`queue_length > 0`, for small batches, as in the paper's §4.3 and lightly's example): one
+//! FIFO of past normalised projections per high-resolution view (`queue.{i}.bank`, in the VarStore so
+//! checkpoints carry it). From epoch `start_queue_at_epoch` on, once a queue is full, its rows are
+//! scored against the current prototypes (no gradient) and appended to that view's scores before
+//! Sinkhorn, so the equal-partition constraint spans `N + Q` samples; only the batch's own codes are
+//! used in the loss. Every step then enqueues the batch's detached projections.
 
 use super::{embed_with, embedding_std, pos_int, view, Net};
 use crate::losses::{normalize, SwavLoss};
+use crate::MemoryBank;
 use selfsup_core::check;
 use selfsup_nn::{BackboneConfig, Batch, Method, Result, StepInfo, StepOutput};
 use serde::{Deserialize, Serialize};
@@ -34,6 +41,11 @@ pub struct SwavConfig {
     pub n_high_res_views: usize,
     /// Epochs with frozen prototypes (1).
     pub freeze_prototypes_epochs: u64,
+    /// Rows of the feature queue per high-resolution view (0 = no queue; the paper uses 3840 for
+    /// batches of 256).
+    pub queue_length: i64,
+    /// First epoch whose Sinkhorn step uses the (full) queue (15 in the paper).
+    pub start_queue_at_epoch: u64,
 }
 
 impl Default for SwavConfig {
@@ -47,6 +59,8 @@ impl Default for SwavConfig {
             sinkhorn_epsilon: 0.05,
             n_high_res_views: 2,
             freeze_prototypes_epochs: 1,
+            queue_length: 0,
+            start_queue_at_epoch: 15,
         }
     }
 }
@@ -59,6 +73,12 @@ impl SwavConfig {
         pos_int("method.output_dim", self.output_dim)?;
         check::positive("method.temperature", self.temperature)?;
         check::positive("method.sinkhorn_epsilon", self.sinkhorn_epsilon)?;
+        if self.queue_length < 0 {
+            return Err(selfsup_core::Error::config(
+                "method.queue_length",
+                format!("must be >= 0 (0 = no queue), got {}", self.queue_length),
+            ));
+        }
         check::at_least("method.n_high_res_views", self.n_high_res_views, 1)
     }
 }
@@ -69,8 +89,16 @@ pub struct Swav {
     vs: VarStore,
     net: Net,
     prototypes: Tensor,
+    queues: Vec<MemoryBank>,
     loss: SwavLoss,
     cfg: SwavConfig,
+}
+
+impl Swav {
+    /// The feature queues (one per high-resolution view; empty without a queue).
+    pub fn queues(&self) -> &[MemoryBank] {
+        &self.queues
+    }
 }
 
 impl Swav {
@@ -94,10 +122,20 @@ impl Swav {
             sinkhorn_epsilon: c.sinkhorn_epsilon,
         };
         loss.validate()?;
+        let queues = if c.queue_length > 0 {
+            (0..c.n_high_res_views)
+                .map(|i| {
+                    MemoryBank::new(&(&root / "queue" / i), c.queue_length, c.output_dim, false)
+                })
+                .collect::<Result<Vec<_>>>()?
+        } else {
+            Vec::new()
+        };
         Ok(Swav {
             vs,
             net,
             prototypes,
+            queues,
             loss,
             cfg: c.clone(),
         })
@@ -140,10 +178,29 @@ impl Method for Swav {
                 s
             })
             .collect();
-        let loss = self.loss.forward(&scores[..nh], &scores[nh..], None)?;
+        let use_queue = !self.queues.is_empty()
+            && info.epoch >= self.cfg.start_queue_at_epoch
+            && self.queues.iter().all(|q| q.len() == q.size());
+        let queue_scores: Option<Vec<Tensor>> = use_queue.then(|| {
+            tch::no_grad(|| {
+                self.queues
+                    .iter()
+                    .map(|q| q.contents().to_kind(protos.kind()).mm(&protos.tr()))
+                    .collect()
+            })
+        });
+        let loss = self
+            .loss
+            .forward(&scores[..nh], &scores[nh..], queue_scores.as_deref())?;
+        for (q, z) in self.queues.iter_mut().zip(&zs) {
+            q.enqueue(&z.detach())?;
+        }
         Ok(StepOutput {
             loss,
-            scalars: vec![("embedding_std".into(), embedding_std(&zs[0]))],
+            scalars: vec![
+                ("embedding_std".into(), embedding_std(&zs[0])),
+                ("queue_used".into(), if use_queue { 1.0 } else { 0.0 }),
+            ],
         })
     }
 
