@@ -1,6 +1,6 @@
 //! `selfsup eval`, `selfsup preview` and `selfsup export`.
 
-use crate::config::RunConfig;
+use crate::config::{DataKind, RunConfig};
 use crate::{data, pretrain};
 use anyhow::{bail, Context, Result};
 use image::{GrayImage, Luma};
@@ -39,7 +39,7 @@ pub struct PreviewArgs {
     /// Samples (rows).
     #[arg(long, default_value_t = 8)]
     pub n: usize,
-    /// Output PNG path.
+    /// Output PNG path (text: the views are printed instead).
     #[arg(long, default_value = "preview.png")]
     pub out: PathBuf,
 }
@@ -97,6 +97,13 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
         bail!("invalid protocol `{}`: allowed knn, linear", a.protocol);
     }
     let (mut cfg, m) = restored_method(&a.run, &a.checkpoint)?;
+    if !cfg.data.kind.has_labels() {
+        bail!(
+            "`selfsup eval {}` needs class labels, and this run's data (`data.kind = {}`) has none",
+            a.protocol,
+            cfg.data.kind.name()
+        );
+    }
     if let Some(k) = a.k {
         cfg.eval.knn.k = k;
     }
@@ -191,6 +198,9 @@ pub fn preview(a: &PreviewArgs) -> Result<()> {
         ..Default::default()
     };
     let cfg = pretrain::resolve(&args)?;
+    if cfg.data.kind == DataKind::Text {
+        return preview_text(&cfg, a.n);
+    }
     let splits = data::open_splits(&cfg)?;
     let n = a.n.clamp(1, splits.train.len());
     let lc = LoaderConfig {
@@ -202,7 +212,7 @@ pub fn preview(a: &PreviewArgs) -> Result<()> {
     };
     let views = Loader::new(
         splits.train.clone(),
-        crate::views::train_pipeline(&cfg)?,
+        crate::views::train_pipeline(&cfg, splits.vocab_size)?,
         lc.clone(),
     )?
     .epoch(0)
@@ -228,5 +238,35 @@ pub fn preview(a: &PreviewArgs) -> Result<()> {
             "images"
         }
     )?;
+    Ok(())
+}
+
+/// `selfsup preview` for text: each window and its two augmented views, decoded, on stdout.
+fn preview_text(cfg: &RunConfig, n: usize) -> Result<()> {
+    let path = data::resolve_path(&cfg.data)?;
+    let text = selfsup_data::text::TextTokens::from_file(&path, &cfg.data.text)?;
+    let vocab = text.vocab().clone();
+    let views = crate::views::train_pipeline(cfg, Some(vocab.len()))?;
+    let mut out = std::io::stdout();
+    let show = |ids: &[i64]| -> String {
+        let end = ids
+            .iter()
+            .rposition(|&i| i != selfsup_data::text::PAD)
+            .map_or(0, |p| p + 1);
+        format!("{:?}", vocab.decode(&ids[..end]))
+    };
+    for i in 0..n.clamp(1, selfsup_data::Dataset::len(&text)) {
+        let item = selfsup_data::Dataset::get(&text, i)?;
+        let selfsup_core::Sample::Tokens(t) = &item.sample else {
+            bail!("the text dataset gave a non-token sample");
+        };
+        writeln!(out, "sample {i}:\n  original: {}", show(&t.ids))?;
+        let key = selfsup_core::SampleKey::new(cfg.train.seed, 0, i as u64);
+        for (v, s) in views.views(item.sample, key)?.iter().enumerate() {
+            if let selfsup_core::Sample::Tokens(t) = s {
+                writeln!(out, "  view {}:   {}", v + 1, show(&t.ids))?;
+            }
+        }
+    }
     Ok(())
 }

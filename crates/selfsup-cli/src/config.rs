@@ -5,7 +5,9 @@
 
 use anyhow::{bail, Context, Result};
 use selfsup_contrastive::MethodConfig;
+use selfsup_data::text::{TextConfig, TokenizerKind};
 use selfsup_nn::BackboneConfig;
+use selfsup_pretext::tokens::TokenAugConfig;
 use selfsup_train::eval::{KnnConfig, LinearProbeConfig};
 use selfsup_train::TrainConfig;
 use serde::{Deserialize, Serialize};
@@ -76,6 +78,9 @@ pub struct DataConfig {
     pub val_fraction: f64,
     /// Use at most this many samples (0 = all): quick runs.
     pub max_samples: usize,
+    /// `kind = "text"`: tokenizer, sequence length and how the file is cut into samples
+    /// (`[data.text]`; see `selfsup_data::text`).
+    pub text: TextConfig,
 }
 
 impl Default for DataConfig {
@@ -87,6 +92,7 @@ impl Default for DataConfig {
             num_threads: 0,
             val_fraction: 0.2,
             max_samples: 0,
+            text: TextConfig::default(),
         }
     }
 }
@@ -96,7 +102,7 @@ impl Default for DataConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct AugmentConfig {
     /// Recipe name: images `simclr`, `moco_v2`, `byol`, `mnist` (a light recipe for 28×28 digits);
-    /// audio `contrastive`.
+    /// audio `contrastive`; text `tokens`.
     pub recipe: String,
     /// Output side of image crops (absent = the dataset's native size).
     pub image_size: Option<u32>,
@@ -106,6 +112,8 @@ pub struct AugmentConfig {
     pub sample_rate: u32,
     /// Audio: mel bands of the log-mel features.
     pub n_mels: usize,
+    /// Text (recipe `tokens`): span crop and BERT-style masking of each view (`[augment.tokens]`).
+    pub tokens: TokenAugConfig,
 }
 
 impl Default for AugmentConfig {
@@ -116,6 +124,7 @@ impl Default for AugmentConfig {
             clip_seconds: 0.5,
             sample_rate: 8000,
             n_mels: 40,
+            tokens: TokenAugConfig::default(),
         }
     }
 }
@@ -229,6 +238,32 @@ impl RunConfig {
         c
     }
 
+    /// The text preset: SimCLR over two token views (span crop + BERT-style masking) of 64-byte
+    /// windows of a text file, with a small Transformer encoder (mean-pooled). `data.path` is required
+    /// (there is no vendored text).
+    pub fn text() -> Self {
+        let mut c = RunConfig {
+            out_dir: PathBuf::from("runs/simclr-text"),
+            ..Default::default()
+        };
+        c.data.kind = DataKind::Text;
+        c.data.batch_size = 64;
+        c.data.text.seq_len = 64;
+        c.augment.recipe = "tokens".into();
+        c.backbone = BackboneConfig::TransformerEncoder(selfsup_nn::backbones::TransformerConfig {
+            vocab_size: selfsup_data::text::Vocab::bytes().len() as i64,
+            max_len: 64,
+            dim: 64,
+            depth: 2,
+            heads: 4,
+            mlp_ratio: 2.0,
+        });
+        c.train.epochs = 10;
+        c.train.optimizer.lr = 1e-3;
+        c.eval.before = false;
+        c
+    }
+
     /// Reads a TOML run file; unknown keys are errors naming the key.
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
@@ -264,28 +299,71 @@ impl RunConfig {
                 self.data.val_fraction
             );
         }
-        let audio_recipes = ["contrastive"];
-        let image_recipes = ["mnist", "simclr", "moco_v2", "byol"];
-        let ok = if self.data.kind.is_audio() {
-            audio_recipes.contains(&self.augment.recipe.as_str())
-        } else {
-            image_recipes.contains(&self.augment.recipe.as_str())
+        let allowed: &[&str] = match self.data.kind {
+            DataKind::Text => &["tokens"],
+            k if k.is_audio() => &["contrastive"],
+            _ => &["mnist", "simclr", "moco_v2", "byol"],
         };
-        if !ok && self.data.kind != DataKind::Text {
+        if !allowed.contains(&self.augment.recipe.as_str()) {
             bail!(
-                "invalid value for `augment.recipe`: `{}` is not a recipe for {:?} data; allowed: {}",
+                "invalid value for `augment.recipe`: `{}` is not a recipe for {} data; allowed: {}",
                 self.augment.recipe,
-                self.data.kind,
-                if self.data.kind.is_audio() { audio_recipes.join(", ") } else { image_recipes.join(", ") }
+                self.data.kind.name(),
+                allowed.join(", ")
             );
         }
         if self.data.kind == DataKind::Text {
-            bail!("invalid value for `data.kind`: `text` pretraining is not wired into `selfsup pretrain` yet (token methods arrive with the pretext crate); allowed here: mnist-csv, mnist-idx, cifar, image-folder, audio-folder, fsdd");
+            self.validate_text()?;
+        } else if matches!(self.backbone, BackboneConfig::TransformerEncoder(_)) {
+            bail!(
+                "invalid value for `backbone.kind`: `transformer_encoder` takes token ids, and `data.kind = {}` gives {}; use it with `data.kind = \"text\"`",
+                self.data.kind.name(),
+                if self.data.kind.is_audio() { "spectrograms" } else { "images" }
+            );
         }
         if self.augment.clip_seconds <= 0.0 {
             bail!(
                 "invalid value for `augment.clip_seconds`: must be > 0, got {}",
                 self.augment.clip_seconds
+            );
+        }
+        Ok(())
+    }
+
+    /// The text-specific checks: the token recipe, a Transformer encoder that covers the vocabulary
+    /// and the sequence length, and methods that work without labels.
+    fn validate_text(&self) -> Result<()> {
+        self.data.text.validate().map_err(|e| match e {
+            selfsup_core::Error::InvalidConfig { field, message } => {
+                selfsup_core::Error::config(format!("data.text.{field}"), message)
+            }
+            other => other,
+        })?;
+        self.augment.tokens.validate()?;
+        let BackboneConfig::TransformerEncoder(t) = &self.backbone else {
+            bail!(
+                "invalid value for `backbone.kind`: text data needs `transformer_encoder` (token ids in, mean-pooled features out)"
+            );
+        };
+        let seq_len = self.data.text.seq_len as i64;
+        if t.max_len < seq_len {
+            bail!(
+                "invalid value for `backbone.max_len`: must be >= `data.text.seq_len` = {seq_len}, got {}",
+                t.max_len
+            );
+        }
+        if self.data.text.tokenizer == TokenizerKind::Byte {
+            let need = selfsup_data::text::Vocab::bytes().len() as i64;
+            if t.vocab_size < need {
+                bail!(
+                    "invalid value for `backbone.vocab_size`: the byte tokenizer has {need} ids, got {}",
+                    t.vocab_size
+                );
+            }
+        }
+        if let MethodConfig::Supcon(_) = self.method {
+            bail!(
+                "invalid value for `method`: `supcon` needs class labels, and text data has none"
             );
         }
         Ok(())
@@ -329,7 +407,7 @@ mod tests {
 
     #[test]
     fn the_default_and_fsdd_presets_validate_and_round_trip() {
-        for c in [RunConfig::default(), RunConfig::fsdd()] {
+        for c in [RunConfig::default(), RunConfig::fsdd(), RunConfig::text()] {
             c.validate().unwrap();
             let back = RunConfig::from_toml(&c.to_toml().unwrap()).unwrap();
             assert_eq!(back, c);
@@ -365,6 +443,42 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("online_probe"), "{e}");
+    }
+
+    #[test]
+    fn text_configs_need_the_token_recipe_and_a_fitting_transformer() {
+        let bad = |f: &dyn Fn(&mut RunConfig)| {
+            let mut c = RunConfig::text();
+            f(&mut c);
+            c.validate().unwrap_err().to_string()
+        };
+        let e = bad(&|c| c.data.text.seq_len = 0);
+        assert!(e.contains("data.text.seq_len"), "{e}");
+        let e = bad(&|c| c.data.text.seq_len = 65);
+        assert!(e.contains("backbone.max_len") && e.contains("65"), "{e}");
+        let e = bad(&|c| {
+            if let BackboneConfig::TransformerEncoder(t) = &mut c.backbone {
+                t.vocab_size = 100;
+            }
+        });
+        assert!(
+            e.contains("backbone.vocab_size") && e.contains("259"),
+            "{e}"
+        );
+        let e = bad(&|c| c.backbone = RunConfig::default().backbone);
+        assert!(e.contains("backbone.kind"), "{e}");
+        let e = bad(&|c| c.augment.recipe = "mnist".into());
+        assert!(e.contains("augment.recipe") && e.contains("tokens"), "{e}");
+        let e = bad(&|c| c.augment.tokens.mask_prob = 2.0);
+        assert!(e.contains("augment.tokens.mask_prob"), "{e}");
+        // And the token recipe and encoder belong to text only.
+        let c = RunConfig {
+            backbone: RunConfig::text().backbone,
+            ..Default::default()
+        };
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("backbone.kind") && e.contains("text"), "{e}");
+        assert!(!RunConfig::text().online_probe_enabled());
     }
 
     #[test]

@@ -4,7 +4,11 @@
 //! Splits: datasets with an official split use it (FSDD takes 0–4 as test, CIFAR and MNIST-IDX test
 //! files); the others hold out `data.val_fraction` of every class with a seeded stratified split. The
 //! *train* split is what pretraining sees (without labels being used) and is the kNN bank; the *val*
-//! split gives the reported accuracies.
+//! split gives the reported accuracies. Text has no labels and so nothing to evaluate on: every
+//! window is in the train split and the val split is empty.
+//!
+//! Token batches reach the trainer as `f32` arrays of the ids (exact below 2^24; the Transformer
+//! encoder turns them back into int64), since the trainer's host batches carry float views.
 
 use crate::config::{DataConfig, DataKind, RunConfig};
 use crate::views;
@@ -22,8 +26,10 @@ use std::sync::Arc;
 pub struct Splits {
     /// What pretraining sees; also the kNN bank and the probe's training set.
     pub train: Arc<dyn Dataset>,
-    /// Held-out samples for the reported accuracies.
+    /// Held-out samples for the reported accuracies (empty for text).
     pub val: Arc<dyn Dataset>,
+    /// Text: the tokenizer's vocabulary size (specials included); `None` for other data.
+    pub vocab_size: Option<usize>,
 }
 
 /// The dataset path: the configured one, else the vendored copy.
@@ -79,6 +85,7 @@ pub fn open_splits(cfg: &RunConfig) -> Result<Splits> {
         Ok(Splits {
             train: Arc::new(train),
             val: Arc::new(val),
+            vocab_size: None,
         })
     };
     let s = match d.kind {
@@ -90,6 +97,7 @@ pub fn open_splits(cfg: &RunConfig) -> Result<Splits> {
         DataKind::MnistIdx => Splits {
             train: limit(Arc::new(MnistIdx::from_dir(&path, true)?), d.max_samples)?,
             val: Arc::new(MnistIdx::from_dir(&path, false)?),
+            vocab_size: None,
         },
         DataKind::Cifar => Splits {
             train: limit(
@@ -97,6 +105,7 @@ pub fn open_splits(cfg: &RunConfig) -> Result<Splits> {
                 d.max_samples,
             )?,
             val: Arc::new(Cifar::from_dir(&path, CifarKind::Cifar10, false)?),
+            vocab_size: None,
         },
         DataKind::Fsdd => {
             let rate = Some(cfg.augment.sample_rate);
@@ -106,11 +115,21 @@ pub fn open_splits(cfg: &RunConfig) -> Result<Splits> {
                     d.max_samples,
                 )?,
                 val: Arc::new(Fsdd::new(&path, FsddSplit::Test)?.target_rate(rate)?),
+                vocab_size: None,
             }
         }
-        DataKind::Text => bail!("`data.kind = text` is not supported by `selfsup pretrain` yet"),
+        DataKind::Text => {
+            let text = selfsup_data::text::TextTokens::from_file(&path, &d.text)?;
+            let vocab_size = text.vocab().len();
+            let all: Arc<dyn Dataset> = Arc::new(text);
+            Splits {
+                train: limit(all.clone(), d.max_samples)?,
+                val: Arc::new(selfsup_data::Subset::new(all, Vec::new())?),
+                vocab_size: Some(vocab_size),
+            }
+        }
     };
-    if s.train.is_empty() || s.val.is_empty() {
+    if s.train.is_empty() || (s.val.is_empty() && d.kind.has_labels()) {
         bail!(
             "the dataset at {} gave an empty split (train {}, val {})",
             path.display(),
@@ -121,9 +140,10 @@ pub fn open_splits(cfg: &RunConfig) -> Result<Splits> {
     Ok(s)
 }
 
-/// The training loader (augmented views, shuffled, last short batch dropped).
-pub fn train_loader(cfg: &RunConfig, train: Arc<dyn Dataset>) -> Result<Loader> {
-    let pipeline = views::train_pipeline(cfg)?;
+/// The training loader over `splits.train` (augmented views, shuffled, last short batch dropped).
+pub fn train_loader(cfg: &RunConfig, splits: &Splits) -> Result<Loader> {
+    let train = splits.train.clone();
+    let pipeline = views::train_pipeline(cfg, splits.vocab_size)?;
     let lc = LoaderConfig {
         batch_size: cfg.data.batch_size.min(train.len()),
         shuffle: true,
@@ -177,7 +197,10 @@ impl BatchSource for LoaderSource {
         skip: usize,
     ) -> Box<dyn Iterator<Item = selfsup_train::Result<HostBatch>> + '_> {
         Box::new(self.0.epoch_from(epoch, skip).map(|r| {
-            let b = r?;
+            let mut b = r?;
+            // Token views as float ids (see the module docs).
+            b.views
+                .extend(b.tokens.iter().map(|t| t.mapv(|i| i as f32).into_dyn()));
             Ok(HostBatch {
                 views: b.views,
                 labels: b.labels.map(|l| l.to_vec()),

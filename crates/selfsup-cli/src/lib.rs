@@ -1,10 +1,11 @@
 //! The `selfsup` program's building blocks, as a library so that the examples reuse them:
 //!
 //! - [`config`]: the run configuration (`RunConfig`: data, augment, method, backbone, train, eval) with
-//!   the MNIST (default) and FSDD presets, and the search for the vendored `data/` folder;
+//!   the MNIST (default), FSDD and text presets, and the search for the vendored `data/` folder;
 //! - [`data`]: datasets and their train/held-out splits, loaders, and the adapter that lets the trainer
 //!   pull loader batches ([`data::LoaderSource`]);
-//! - [`views`]: the augmentation pipelines per recipe and the evaluation pipelines;
+//! - [`views`]: the augmentation pipelines per recipe (images, audio, token views) and the evaluation
+//!   pipelines;
 //! - [`pretrain`]: flags → config, evaluation helpers (kNN + linear probe before/after), and the
 //!   `pretrain` command itself;
 //! - [`commands`]: `eval`, `preview`, `export`; [`doctor`]: the libtorch report.

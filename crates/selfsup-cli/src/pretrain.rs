@@ -20,8 +20,10 @@ pub struct PretrainArgs {
     /// A TOML run configuration (sections data, augment, method, backbone, train, eval).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Dataset preset (`mnist`, `fsdd`) or kind (`mnist-csv`, `mnist-idx`, `cifar`, `image-folder`,
-    /// `audio-folder`, `fsdd`).
+    /// Dataset preset (`mnist`, `fsdd`, `text`) or kind (`mnist-csv`, `mnist-idx`, `cifar`,
+    /// `image-folder`, `audio-folder`, `fsdd`, `text`). `text` (a UTF-8 file given with --data):
+    /// SimCLR over span-cropped, BERT-masked token views with a Transformer encoder; no labels, so no
+    /// kNN or linear probe, only the loss.
     #[arg(long)]
     pub dataset: Option<String>,
     /// Dataset file or folder (default: the vendored copy under data/).
@@ -33,7 +35,7 @@ pub struct PretrainArgs {
     /// Backbone: conv_net, resnet18, resnet34, resnet50, mlp, vit, audio_cnn, conv1d.
     #[arg(long)]
     pub backbone: Option<String>,
-    /// Augmentation recipe (`mnist`, `simclr`, `moco_v2`, `byol`; audio `contrastive`).
+    /// Augmentation recipe (`mnist`, `simclr`, `moco_v2`, `byol`; audio `contrastive`; text `tokens`).
     #[arg(long)]
     pub recipe: Option<String>,
     /// Optimizer: sgd, adam, adamw, lars.
@@ -92,6 +94,7 @@ pub fn resolve(args: &PretrainArgs) -> Result<RunConfig> {
     let mut cfg = match (&args.config, args.dataset.as_deref()) {
         (Some(p), _) => RunConfig::from_file(p)?,
         (None, Some("fsdd")) => RunConfig::fsdd(),
+        (None, Some("text")) => RunConfig::text(),
         (None, _) => RunConfig::default(),
     };
     if let Some(d) = args.dataset.as_deref() {
@@ -99,11 +102,13 @@ pub fn resolve(args: &PretrainArgs) -> Result<RunConfig> {
             "mnist" => cfg.data.kind = DataKind::MnistCsv,
             "fsdd" if args.config.is_some() => cfg.data.kind = DataKind::Fsdd,
             "fsdd" => {}
+            "text" if args.config.is_some() => cfg.data.kind = DataKind::Text,
+            "text" => {}
             other => {
                 cfg.data.kind = parse_enum(
                     "data.kind",
                     other,
-                    &format!("mnist, fsdd, {}", DataKind::NAMES),
+                    &format!("mnist, fsdd, text, {}", DataKind::NAMES),
                 )?
             }
         }
@@ -271,6 +276,8 @@ pub struct RunSummary {
     /// The online probe's mean training-batch accuracy and loss over the last epoch's steps that
     /// this process ran (absent when the probe is off or no step ran).
     pub online_probe: Option<(f64, f64)>,
+    /// Mean training loss of every finished epoch of the run (from `metrics.jsonl`).
+    pub epoch_losses: Vec<f64>,
     /// Seconds spent in the training loop.
     pub train_seconds: f64,
 }
@@ -380,57 +387,77 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
         val = splits.val.len(),
         "dataset split"
     );
-    let ev = eval_data(&cfg, &splits)?;
-    // Spectrogram batches are N×F×T; the audio CNN adds the channel axis itself (one channel).
-    let in_channels = if matches!(
-        cfg.backbone,
-        selfsup_nn::backbones::BackboneConfig::AudioCnn(_)
-    ) && ev.train_x.ndim() == 3
-    {
-        1
+    let ev = if cfg.data.kind.has_labels() {
+        Some(eval_data(&cfg, &splits)?)
     } else {
-        data::channels_of(&ev.train_x)
+        None
     };
-    let loader = data::train_loader(&cfg, splits.train.clone())?;
+    // Spectrogram batches are N×F×T; the audio CNN adds the channel axis itself (one channel).
+    // Token ids have no channels (the Transformer encoder ignores the value).
+    let in_channels = match &ev {
+        None => 1,
+        Some(ev)
+            if matches!(
+                cfg.backbone,
+                selfsup_nn::backbones::BackboneConfig::AudioCnn(_)
+            ) && ev.train_x.ndim() == 3 =>
+        {
+            1
+        }
+        Some(ev) => data::channels_of(&ev.train_x),
+    };
+    check_vocab(&cfg, &splits)?;
+    let loader = data::train_loader(&cfg, &splits)?;
     let method = build(&cfg, in_channels)?;
     writeln!(
         out,
-        "selfsup pretrain: {} + {:?} on {} ({} train / {} val samples, {} classes), {} epochs of {} steps, device {}",
+        "selfsup pretrain: {} + {:?} on {} ({} train / {} val samples, {}), {} epochs of {} steps, device {}",
         cfg.method.name(),
         serde_json::to_value(&cfg.backbone)?.get("kind").and_then(|k| k.as_str()).unwrap_or("?").to_string(),
-        serde_json::to_value(cfg.data.kind)?.as_str().unwrap_or("?"),
+        cfg.data.kind.name(),
         splits.train.len(),
         splits.val.len(),
-        ev.num_classes,
+        match (&ev, splits.vocab_size) {
+            (Some(ev), _) => format!("{} classes", ev.num_classes),
+            (None, Some(v)) => format!("vocabulary of {v} tokens, no labels"),
+            (None, None) => "no labels".to_string(),
+        },
         cfg.train.epochs,
         loader.batches_per_epoch() as u64 / cfg.train.grad_accum,
         cfg.train.device,
     )?;
-    let before = if cfg.eval.before && !args.resume {
-        let t = Instant::now();
-        let (k, p) = evaluate(method.as_ref(), &ev, &cfg)?;
+    if ev.is_none() {
         writeln!(
             out,
-            "before pretraining (random init): kNN acc {:.4}, linear probe acc {:.4}  [{:.1}s]",
-            k,
-            p.test_acc,
-            t.elapsed().as_secs_f64()
+            "{} data has no labels: kNN and linear-probe evaluations are skipped; reporting the training loss only",
+            cfg.data.kind.name()
         )?;
-        Some((k, p))
-    } else {
-        None
+    }
+    let before = match &ev {
+        Some(ev) if cfg.eval.before && !args.resume => {
+            let t = Instant::now();
+            let (k, p) = evaluate(method.as_ref(), ev, &cfg)?;
+            writeln!(
+                out,
+                "before pretraining (random init): kNN acc {:.4}, linear probe acc {:.4}  [{:.1}s]",
+                k,
+                p.test_acc,
+                t.elapsed().as_secs_f64()
+            )?;
+            Some((k, p))
+        }
+        _ => None,
     };
     let mut json = serde_json::to_value(&cfg)?;
     if let serde_json::Value::Object(m) = &mut json {
         m.insert("in_channels".into(), in_channels.into());
     }
     let every = cfg.eval.every_epochs;
-    let ev_ref = &ev;
     let cfg_ref = &cfg;
     let mut trainer = Trainer::new(method, cfg.train.clone(), Some(&dir))?
         .with_run_config(text, json)
         .with_stop_flag(selfsup_train::install_ctrlc_handler()?);
-    if every > 0 {
+    if let (Some(ev_ref), true) = (&ev, every > 0) {
         trainer = trainer.with_epoch_eval(
             every,
             Box::new(move |m: &dyn Method, _epoch| {
@@ -440,7 +467,7 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
             }),
         );
     }
-    if cfg.online_probe_enabled() {
+    if let (Some(ev), true) = (&ev, cfg.online_probe_enabled()) {
         // Its own seed, so that its initial weights do not depend on what ran before.
         tch::manual_seed(selfsup_train::trainer::step_seed(cfg.train.seed, u64::MAX) ^ 0x0b5e);
         trainer = trainer.with_online_probe(ev.num_classes, cfg.eval.online_probe_lr)?;
@@ -479,6 +506,7 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
             "online linear probe (training batches of the last epoch): acc {a:.4}, loss {l:.4}"
         )?;
     }
+    let epoch_losses = epoch_losses(&dir);
     if let Outcome::Interrupted { checkpoint, step } = &outcome {
         writeln!(
             out,
@@ -492,20 +520,38 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
             before: before.map(|(k, p)| (k, p.test_acc)),
             after: None,
             online_probe: online,
+            epoch_losses,
             train_seconds: train_secs,
         });
     }
     let method = trainer.into_method();
-    let (k, p) = evaluate(method.as_ref(), &ev, &cfg)?;
-    writeln!(
-        out,
-        "after pretraining:               kNN acc {:.4}, linear probe acc {:.4}  [training {:.1}s]",
-        k, p.test_acc, train_secs
-    )?;
+    let after = match &ev {
+        Some(ev) => {
+            let (k, p) = evaluate(method.as_ref(), ev, &cfg)?;
+            writeln!(
+                out,
+                "after pretraining:               kNN acc {:.4}, linear probe acc {:.4}  [training {:.1}s]",
+                k, p.test_acc, train_secs
+            )?;
+            Some((k, p))
+        }
+        None => {
+            if let (Some(first), Some(last)) = (epoch_losses.first(), epoch_losses.last()) {
+                writeln!(
+                    out,
+                    "after pretraining: mean training loss {first:.4} (epoch 1) -> {last:.4} (epoch {})  [training {train_secs:.1}s]",
+                    epoch_losses.len()
+                )?;
+            }
+            None
+        }
+    };
     let n = export_encoder(method.as_ref(), &dir.join("encoder.safetensors"))?;
     let result = serde_json::json!({
         "before": before.as_ref().map(|(k, p)| serde_json::json!({"knn_acc": k, "linear_probe_acc": p.test_acc, "linear_probe_train_acc": p.train_acc})),
-        "after": {"knn_acc": k, "linear_probe_acc": p.test_acc, "linear_probe_train_acc": p.train_acc},
+        "after": after.as_ref().map(|(k, p)| serde_json::json!({"knn_acc": k, "linear_probe_acc": p.test_acc, "linear_probe_train_acc": p.train_acc})),
+        "skipped": ev.is_none().then_some("kNN and linear probe: the dataset has no labels"),
+        "epoch_losses": epoch_losses,
         "online_probe_last_epoch": online.map(|(a, l)| serde_json::json!({"train_batch_acc": a, "loss": l})),
         "train_seconds": train_secs,
         "total_seconds": t0.elapsed().as_secs_f64(),
@@ -514,7 +560,7 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
         &dir.join("eval.json"),
         serde_json::to_string_pretty(&result)?.as_bytes(),
     )?;
-    if let Some((kb, pb)) = &before {
+    if let (Some((kb, pb)), Some((k, p))) = (&before, &after) {
         writeln!(
             out,
             "change: kNN {:+.4}, linear probe {:+.4}",
@@ -524,15 +570,50 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     }
     writeln!(
         out,
-        "run folder {}: config.toml, metrics.jsonl/csv, loss.png, eval.png, {}checkpoints/, encoder.safetensors ({n} tensors), eval.json  [total {:.1}s]",
+        "run folder {}: config.toml, metrics.jsonl/csv, loss.png, {}{}checkpoints/, encoder.safetensors ({n} tensors), eval.json  [total {:.1}s]",
         dir.display(),
+        if dir.join("eval.png").exists() { "eval.png, " } else { "" },
         if online.is_some() { "online_probe.png, " } else { "" },
         t0.elapsed().as_secs_f64()
     )?;
     Ok(RunSummary {
         before: before.map(|(k, p)| (k, p.test_acc)),
-        after: Some((k, p.test_acc)),
+        after: after.map(|(k, p)| (k, p.test_acc)),
         online_probe: online,
+        epoch_losses,
         train_seconds: train_secs,
     })
+}
+
+/// The mean training loss of every finished epoch, from the run folder's `metrics.jsonl` (empty when
+/// it cannot be read).
+fn epoch_losses(dir: &std::path::Path) -> Vec<f64> {
+    selfsup_train::metrics::read_jsonl(&dir.join("metrics.jsonl"))
+        .map(|rows| {
+            rows.iter()
+                .filter(|r| r.kind == "epoch")
+                .filter_map(|r| r.values.get("epoch_loss").copied())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Text runs: the Transformer's embedding table must cover the tokenizer's vocabulary.
+fn check_vocab(cfg: &RunConfig, splits: &data::Splits) -> Result<()> {
+    if let (Some(v), selfsup_nn::backbones::BackboneConfig::TransformerEncoder(t)) =
+        (splits.vocab_size, &cfg.backbone)
+    {
+        if (t.vocab_size as usize) < v {
+            anyhow::bail!(
+                "invalid value for `backbone.vocab_size`: the tokenizer gave {v} ids (specials included), got {}; raise it to {v} (or cap the whitespace vocabulary with `data.text.max_vocab`)",
+                t.vocab_size
+            );
+        }
+        if v > 1 << 24 {
+            anyhow::bail!(
+                "invalid value for `data.text.max_vocab`: token ids travel as f32 and must stay below 2^24, the vocabulary has {v}"
+            );
+        }
+    }
+    Ok(())
 }

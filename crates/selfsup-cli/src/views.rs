@@ -8,10 +8,15 @@
 //!   at `augment.image_size` (default 32), without normalisation so that they match the evaluation inputs.
 //! - Audio, recipe `contrastive`: two random windows of `clip_seconds` with random gain and Gaussian
 //!   noise at a random SNR, each turned into a log-mel spectrogram standardised per clip (COLA-style).
-//! - Evaluation: images as they are; audio as the first `clip_seconds` (zero-padded), same features.
+//! - Text, recipe `tokens`: two views of each token window, each a random contiguous span
+//!   (`augment.tokens.crop_scale` of the window, padded or stretched back to `data.text.seq_len`) then
+//!   BERT-style corruption (15 % of the non-special positions: 80 % `<mask>`, 10 % a random token, 10 %
+//!   kept) — `selfsup_pretext::tokens`.
+//! - Evaluation: images as they are; audio as the first `clip_seconds` (zero-padded), same features;
+//!   text is not evaluated (no labels).
 
-use crate::config::RunConfig;
-use anyhow::{bail, Result};
+use crate::config::{DataKind, RunConfig};
+use anyhow::{bail, Context, Result};
 use selfsup_augment::audio::{AddGaussianSNR, Gain, LogMelConfig, PadOrCrop, RandomCrop};
 use selfsup_core::{
     Audio, BoxTransform, Compose, Generator, ImageF32, MultiView, RandomApply, RandomTransform,
@@ -131,9 +136,31 @@ fn features(cfg: &RunConfig) -> Result<FeatureFn> {
     ))
 }
 
-/// The augmented multi-view pipeline of pretraining.
-pub fn train_pipeline(cfg: &RunConfig) -> Result<ViewPipeline> {
+/// The augmented multi-view pipeline of pretraining; text needs the dataset's `vocab_size` (the
+/// random replacements of the masking are drawn from it).
+pub fn train_pipeline(cfg: &RunConfig, vocab_size: Option<usize>) -> Result<ViewPipeline> {
     let recipe = cfg.augment.recipe.as_str();
+    if cfg.data.kind == DataKind::Text {
+        if recipe != "tokens" {
+            bail!("invalid value for `augment.recipe`: `{recipe}`; allowed for text: tokens");
+        }
+        let vocab =
+            vocab_size.context("the `tokens` recipe needs the text dataset's vocabulary size")?;
+        let first_regular = selfsup_data::text::MASK + 1;
+        let view = || {
+            cfg.augment.tokens.build(
+                cfg.data.text.seq_len,
+                vocab as i64,
+                first_regular,
+                selfsup_data::text::PAD,
+                selfsup_data::text::MASK,
+            )
+        };
+        return Ok(ViewPipeline::Tokens(MultiView::new(vec![
+            view()?,
+            view()?,
+        ])?));
+    }
     if cfg.data.kind.is_audio() {
         if recipe != "contrastive" {
             bail!("invalid value for `augment.recipe`: `{recipe}`; allowed for audio: contrastive");

@@ -255,3 +255,117 @@ epochs = 5
     let (ok, _, err) = selfsup(&["pretrain", "--config", bad.to_str().unwrap()], dir.path());
     assert!(!ok && err.contains("eval.online_probe"), "{err}");
 }
+
+#[test]
+fn text_pretraining_runs_through_the_cli_library_and_the_loss_falls() {
+    let dir = tempfile::tempdir().unwrap();
+    // A small deterministic corpus: sentences drawn from a few words (an LCG picks them).
+    let words = [
+        "the", "cat", "sat", "on", "a", "mat", "dog", "ran", "to", "red", "door", "and", "then",
+        "slept", "near", "big", "tree",
+    ];
+    let mut state = 12345u64;
+    let mut corpus = String::new();
+    for _ in 0..1200 {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        corpus.push_str(words[(state >> 33) as usize % words.len()]);
+        corpus.push(if (state >> 20) % 7 == 0 { '\n' } else { ' ' });
+    }
+    let file = dir.path().join("corpus.txt");
+    std::fs::write(&file, &corpus).unwrap();
+
+    let mut cfg = selfsup_cli::config::RunConfig::text();
+    cfg.out_dir = dir.path().join("run");
+    cfg.data.path = Some(file.clone());
+    cfg.data.text.seq_len = 32;
+    cfg.data.max_samples = 96;
+    cfg.data.batch_size = 16; // 6 steps per epoch
+    cfg.backbone = serde_json::from_value(serde_json::json!({
+        "kind": "transformer_encoder", "vocab_size": 259, "max_len": 32,
+        "dim": 32, "depth": 1, "heads": 2, "mlp_ratio": 2.0
+    }))
+    .unwrap();
+    cfg.method = serde_json::from_value(serde_json::json!({
+        "kind": "simclr", "hidden_dim": 32, "output_dim": 16
+    }))
+    .unwrap();
+    cfg.train.epochs = 3;
+    cfg.train.optimizer.lr = 3e-3;
+    cfg.train.schedule.warmup_epochs = 0.0;
+    cfg.train.progress = selfsup_train::ProgressMode::Off;
+    let s = selfsup_cli::pretrain::run_config(&cfg, false).unwrap();
+    assert!(s.after.is_none() && s.before.is_none() && s.online_probe.is_none());
+    assert_eq!(s.epoch_losses.len(), 3, "{:?}", s.epoch_losses);
+    assert!(s.epoch_losses.iter().all(|l| l.is_finite()));
+    assert!(
+        s.epoch_losses[2] < s.epoch_losses[0] - 0.05,
+        "the loss did not fall: {:?}",
+        s.epoch_losses
+    );
+    let run = dir.path().join("run");
+    for f in [
+        "config.toml",
+        "metrics.jsonl",
+        "metrics.csv",
+        "loss.png",
+        "eval.json",
+        "encoder.safetensors",
+        "checkpoints/best.safetensors",
+    ] {
+        assert!(run.join(f).exists(), "{f} missing");
+    }
+    // The run folder's config reads back as the same run.
+    let back = selfsup_cli::config::RunConfig::from_file(&run.join("config.toml")).unwrap();
+    assert_eq!(back, cfg);
+
+    // No labels: `selfsup eval` refuses clearly; `preview` prints the original and two views.
+    let (ok, _, err) = selfsup(&["eval", "knn", "--run", "run"], dir.path());
+    assert!(!ok && err.contains("labels"), "{err}");
+    let (ok, out, err) = selfsup(
+        &[
+            "preview",
+            "--dataset",
+            "text",
+            "--data",
+            file.to_str().unwrap(),
+            "--n",
+            "2",
+        ],
+        dir.path(),
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out.matches("view 2:").count(), 2, "{out}");
+    assert!(out.contains("<mask>"), "{out}");
+    // Text with an image backbone, or the image recipe, is refused naming the field.
+    let (ok, _, err) = selfsup(
+        &[
+            "pretrain",
+            "--dataset",
+            "text",
+            "--data",
+            file.to_str().unwrap(),
+            "--backbone",
+            "conv_net",
+        ],
+        dir.path(),
+    );
+    assert!(!ok && err.contains("backbone.kind"), "{err}");
+    let (ok, _, err) = selfsup(
+        &[
+            "pretrain",
+            "--dataset",
+            "text",
+            "--data",
+            file.to_str().unwrap(),
+            "--recipe",
+            "simclr",
+        ],
+        dir.path(),
+    );
+    assert!(
+        !ok && err.contains("augment.recipe") && err.contains("tokens"),
+        "{err}"
+    );
+}

@@ -4,6 +4,9 @@
 //! free — rotation (4-way), jigsaw permutations, relative patch position, masked tokens (BERT-style),
 //! next token (GPT-style).
 //!
+//! [`tokens`] holds the token-sequence augmentations (random span crop, BERT-style masking) that make
+//! the two views of a text sample for contrastive pretraining (`selfsup pretrain --dataset text`).
+//!
 //! ## Design
 //! A [`PretextTask`] is a pure, keyed function: the same sample and generator give the same pair, so
 //! pretext batches are as deterministic as augmentation batches. Heads and trainer methods that turn
@@ -16,6 +19,7 @@ pub use selfsup_core::{Error, Result};
 use selfsup_core::{Generator, ImageF32};
 
 mod rotation;
+pub mod tokens;
 pub use rotation::Rotation;
 
 /// What a pretext task asks the model to predict.
