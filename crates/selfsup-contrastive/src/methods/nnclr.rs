@@ -1,8 +1,9 @@
 //! NNCLR (Dwibedi et al., 2021): each view's projection is replaced by its nearest neighbour in a
 //! support set (a FIFO [`crate::MemoryBank`] of past projections), and NT-Xent pulls that neighbour
-//! towards the other view's prediction: `½(NTXent(NN(z0), p1) + NTXent(NN(z1), p0))`. The projections
-//! `z0` of each batch are enqueued after the loss (lightly's `NNMemoryBankModule(update=True)` on
-//! view 0). While the support set is still empty the batch's own projections serve as support.
+//! towards the other view's prediction: `½(NTXent(NN(z0), p1) + NTXent(NN(z1), p0))`. Both views look
+//! up the support set as it was before the batch; then the projections `z1` are enqueued (as lightly's
+//! NNCLR: `NNMemoryBankModule` with `update=False` on view 0, `update=True` on view 1). The support set
+//! starts full of random unit vectors, as lightly's memory bank does.
 //! Heads: projection `d-2048-2048-256` (BN everywhere, last BN), prediction `256-4096-256` (BN hidden),
 //! `τ = 0.1`, support set 98 304 (the paper's).
 
@@ -88,7 +89,7 @@ impl Nnclr {
             &(&root / "support_set"),
             c.memory_bank_size,
             c.output_dim,
-            false,
+            true,
         )?;
         let loss = NtXentLoss::new(c.temperature)?;
         Ok(Nnclr {
@@ -121,15 +122,11 @@ impl Method for Nnclr {
         let (_, z1) = self.net.forward(x1, true);
         let p0 = self.predictor.forward_t(&z0, true);
         let p1 = self.predictor.forward_t(&z1, true);
-        let support = if self.support.is_empty() {
-            z0.detach()
-        } else {
-            self.support.contents()
-        };
+        let support = self.support.contents();
         let nn0 = nearest_neighbours(&z0, &support)?;
         let nn1 = nearest_neighbours(&z1, &support)?;
         let loss = (self.loss.forward(&nn0, &p1)? + self.loss.forward(&nn1, &p0)?) * 0.5;
-        self.support.enqueue(&z0.detach())?;
+        self.support.enqueue(&z1.detach())?;
         Ok(StepOutput {
             loss,
             scalars: vec![("embedding_std".into(), embedding_std(&z0))],
