@@ -120,15 +120,23 @@ fn ziggurat() -> &'static Ziggurat {
 }
 
 /// One standard normal draw from 32 random bits (plus more bits in the rare slow path).
-#[inline]
+#[inline(always)]
 fn ziggurat_normal(z: &Ziggurat, rng: &mut Xoshiro, bits: u32) -> f64 {
-    let mut hz = bits as i32;
-    let mut iz = (hz & 127) as usize;
+    let hz = bits as i32;
+    let iz = (hz & 127) as usize;
+    if i64::from(hz).unsigned_abs() < u64::from(z.k[iz]) {
+        return f64::from(hz) * z.w[iz];
+    }
+    ziggurat_slow(z, rng, hz, iz)
+}
+
+/// The ziggurat's rare slow path (about 1 draw in 100), kept out of line so that the fast path
+/// inlines into the sampling loop.
+#[cold]
+#[inline(never)]
+fn ziggurat_slow(z: &Ziggurat, rng: &mut Xoshiro, mut hz: i32, mut iz: usize) -> f64 {
     loop {
-        if i64::from(hz).unsigned_abs() < u64::from(z.k[iz]) {
-            return f64::from(hz) * z.w[iz];
-        }
-        // Slow path: the base strip's tail, or a wedge.
+        // The base strip's tail, or a wedge.
         if iz == 0 {
             loop {
                 let x = -rng.uniform().ln() / ZIG_R;
@@ -144,23 +152,39 @@ fn ziggurat_normal(z: &Ziggurat, rng: &mut Xoshiro, bits: u32) -> f64 {
         }
         hz = rng.next_u64() as i32;
         iz = (hz & 127) as usize;
+        if i64::from(hz).unsigned_abs() < u64::from(z.k[iz]) {
+            return f64::from(hz) * z.w[iz];
+        }
     }
 }
 
-/// Fills `out` with standard normal samples expanded from `seed` (ziggurat over xoshiro256++).
-fn gaussian_fill(seed: u64, out: &mut [f32]) {
+/// Visits `out` in order with standard normal samples expanded from `seed` (ziggurat over
+/// xoshiro256++, two draws per 64-bit word): `f(&mut out[i], z_i)`.
+#[inline(always)]
+fn gaussian_apply(seed: u64, out: &mut [f32], mut f: impl FnMut(&mut f32, f32)) {
     let z = ziggurat();
     let mut rng = Xoshiro::from_seed(seed);
     let mut chunks = out.chunks_exact_mut(2);
     for pair in &mut chunks {
         let bits = rng.next_u64();
-        pair[0] = ziggurat_normal(z, &mut rng, bits as u32) as f32;
-        pair[1] = ziggurat_normal(z, &mut rng, (bits >> 32) as u32) as f32;
+        f(
+            &mut pair[0],
+            ziggurat_normal(z, &mut rng, bits as u32) as f32,
+        );
+        f(
+            &mut pair[1],
+            ziggurat_normal(z, &mut rng, (bits >> 32) as u32) as f32,
+        );
     }
     for v in chunks.into_remainder() {
         let bits = rng.next_u64() as u32;
-        *v = ziggurat_normal(z, &mut rng, bits) as f32;
+        f(v, ziggurat_normal(z, &mut rng, bits) as f32);
     }
+}
+
+/// Fills `out` with standard normal samples expanded from `seed`.
+fn gaussian_fill(seed: u64, out: &mut [f32]) {
+    gaussian_apply(seed, out, |v, n| *v = n);
 }
 
 /// Loads every `.wav` file of `folder` (sorted by name) as mono audio.
@@ -269,12 +293,8 @@ impl RandomTransform<Audio> for AddGaussianNoise {
         ))
     }
     fn apply_with(&self, mut a: Audio, &(amp, seed): &(f64, u64)) -> Result<Audio> {
-        let mut noise = vec![0.0f32; a.data().len()];
-        gaussian_fill(seed, &mut noise);
         let amp = amp as f32;
-        for (v, n) in a.data_mut().iter_mut().zip(&noise) {
-            *v += amp * n;
-        }
+        gaussian_apply(seed, a.data_mut(), |v, n| *v += amp * n);
         Ok(a)
     }
 }
@@ -555,11 +575,9 @@ impl RandomTransform<Audio> for TimeStretch {
         } else {
             stretched
         };
-        let mut out = Vec::with_capacity(out_len * a.channels());
-        for c in 0..a.channels() {
-            let mut y = vocoder::time_stretch(&plan, a.channel(c), rate, stretched);
-            y.resize(out_len, 0.0);
-            out.extend_from_slice(&y);
+        let mut out = vec![0.0f32; out_len * a.channels()];
+        for (c, o) in out.chunks_exact_mut(out_len.max(1)).enumerate() {
+            vocoder::time_stretch_into(&plan, a.channel(c), rate, stretched, o);
         }
         Audio::new(a.sample_rate(), a.channels(), out)
     }
@@ -629,9 +647,10 @@ impl RandomTransform<Audio> for PitchShift {
             self.n_fft
                 .unwrap_or_else(|| vocoder::default_n_fft(a.sample_rate())),
         );
-        let mut out = Vec::with_capacity(a.data().len());
-        for c in 0..a.channels() {
-            out.extend(vocoder::pitch_shift(&plan, a.channel(c), st, self.quality));
+        let n = a.frames();
+        let mut out = vec![0.0f32; a.data().len()];
+        for (c, o) in out.chunks_exact_mut(n.max(1)).enumerate() {
+            vocoder::pitch_shift_into(&plan, a.channel(c), st, self.quality, o);
         }
         Audio::new(a.sample_rate(), a.channels(), out)
     }

@@ -22,6 +22,7 @@
 use crate::audio::resample::{ResampleQuality, Resampler};
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -30,6 +31,8 @@ pub(crate) struct VocoderPlan {
     n_fft: usize,
     hop: usize,
     window: Vec<f32>,
+    /// The squared window, summed by the overlap-add normalisation.
+    window_sq: Vec<f32>,
     fwd: Arc<dyn RealToComplex<f32>>,
     inv: Arc<dyn ComplexToReal<f32>>,
 }
@@ -37,10 +40,12 @@ pub(crate) struct VocoderPlan {
 impl VocoderPlan {
     fn new(n_fft: usize) -> Self {
         let mut planner = RealFftPlanner::<f32>::new();
+        let window = super::features::WindowKind::Hann.periodic(n_fft);
         VocoderPlan {
             n_fft,
             hop: n_fft / 4,
-            window: super::features::WindowKind::Hann.periodic(n_fft),
+            window_sq: window.iter().map(|w| w * w).collect(),
+            window,
             fwd: planner.plan_fft_forward(n_fft),
             inv: planner.plan_fft_inverse(n_fft),
         }
@@ -83,6 +88,16 @@ fn reflect(i: i64, n: i64) -> usize {
     if n == 1 {
         return 0;
     }
+    // One reflection at either end covers every frame of a clip longer than half a window.
+    if (0..n).contains(&i) {
+        return i as usize;
+    }
+    if (1 - n..0).contains(&i) {
+        return (-i) as usize;
+    }
+    if (n..2 * n - 1).contains(&i) {
+        return (2 * (n - 1) - i) as usize;
+    }
     let period = 2 * (n - 1);
     let mut k = i.rem_euclid(period);
     if k >= n {
@@ -91,139 +106,348 @@ fn reflect(i: i64, n: i64) -> usize {
     k as usize
 }
 
-/// Time-stretches one channel by `rate`; the output has exactly `out_len` samples
-/// (`round(len / rate)` for librosa's behaviour).
-pub(crate) fn time_stretch(plan: &VocoderPlan, x: &[f32], rate: f64, out_len: usize) -> Vec<f32> {
+/// Per-thread working buffers of [`time_stretch_into`], reused from call to call (they only grow), so a
+/// clip costs no allocation. Results never depend on what a buffer held before.
+#[derive(Default)]
+struct Scratch {
+    frame: Vec<f32>,
+    bins: Vec<Complex<f32>>,
+    fft: Vec<Complex<f32>>,
+    /// Magnitude and unit phasor (split into real and imaginary parts) of every analysis bin.
+    mags: Vec<f32>,
+    unit_re: Vec<f32>,
+    unit_im: Vec<f32>,
+    /// The running phase, as unit phasors.
+    acc_re: Vec<f32>,
+    acc_im: Vec<f32>,
+    y: Vec<f32>,
+    wsum: Vec<f32>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// `v` resized to `len` and filled with `value`.
+fn reset<T: Clone>(v: &mut Vec<T>, len: usize, value: T) -> &mut [T] {
+    v.clear();
+    v.resize(len, value);
+    v
+}
+
+/// The first `len` elements of `v` (grown with `value` if shorter), with whatever they held: for
+/// buffers that are written in full before they are read.
+fn first<T: Clone>(v: &mut Vec<T>, len: usize, value: T) -> &mut [T] {
+    if v.len() < len {
+        v.resize(len, value);
+    }
+    &mut v[..len]
+}
+
+/// One synthesis frame's bins: magnitudes interpolated between two analysis frames times the running
+/// phase, then the running phase advanced by `arg(u1) − arg(u0)` (every 16th frame renormalised to
+/// stop the rounding drift of the unit phasors). The arithmetic is that of `Complex<f32>` products,
+/// written out on split real/imaginary arrays so that it vectorises.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn synthesise_bins<const RENORMALISE: bool>(
+    alpha: f32,
+    (m0, m1): (&[f32], &[f32]),
+    (u0_re, u0_im): (&[f32], &[f32]),
+    (u1_re, u1_im): (&[f32], &[f32]),
+    acc_re: &mut [f32],
+    acc_im: &mut [f32],
+    bins: &mut [Complex<f32>],
+) {
+    let nf = bins.len();
+    let (m0, m1) = (&m0[..nf], &m1[..nf]);
+    let (u0_re, u0_im, u1_re, u1_im) = (&u0_re[..nf], &u0_im[..nf], &u1_re[..nf], &u1_im[..nf]);
+    let (acc_re, acc_im) = (&mut acc_re[..nf], &mut acc_im[..nf]);
+    for b in 0..nf {
+        let mag = (1.0 - alpha) * m0[b] + alpha * m1[b];
+        let (ar, ai) = (acc_re[b], acc_im[b]);
+        bins[b] = Complex::new(ar * mag, ai * mag);
+        // d = u1 · conj(u0); next = acc · d.
+        let dr = u1_re[b] * u0_re[b] + u1_im[b] * u0_im[b];
+        let di = u1_im[b] * u0_re[b] - u1_re[b] * u0_im[b];
+        let mut nr = ar * dr - ai * di;
+        let mut ni = ar * di + ai * dr;
+        if RENORMALISE {
+            let nm = (nr * nr + ni * ni).sqrt();
+            (nr, ni) = if nm > 0.0 {
+                (nr / nm, ni / nm)
+            } else {
+                (1.0, 0.0)
+            };
+        }
+        acc_re[b] = nr;
+        acc_im[b] = ni;
+    }
+}
+
+/// Time-stretches one channel by `rate` into `out`: `out[o]` is sample `o` of the stretched signal of
+/// `stretched_len` samples (`round(len / rate)` for librosa's behaviour), and zero past it. Only the
+/// synthesis frames that reach `out` are computed, so a shorter `out` (a stretched clip cut back to
+/// its input length) costs less and holds exactly the same samples.
+pub(crate) fn time_stretch_into(
+    plan: &VocoderPlan,
+    x: &[f32],
+    rate: f64,
+    stretched_len: usize,
+    out: &mut [f32],
+) {
+    out.fill(0.0);
+    let keep = out.len().min(stretched_len);
+    if x.is_empty() || keep == 0 {
+        return;
+    }
+    SCRATCH.with_borrow_mut(|s| stretch_with(plan, x, rate, &mut out[..keep], s));
+}
+
+fn stretch_with(plan: &VocoderPlan, x: &[f32], rate: f64, out: &mut [f32], s: &mut Scratch) {
     let n_fft = plan.n_fft;
     let hop = plan.hop;
+    let half = n_fft / 2;
     let nf = n_fft / 2 + 1;
-    if x.is_empty() || out_len == 0 {
-        return vec![0.0; out_len];
-    }
-    // Analysis: centred, reflect-padded STFT.
     let n = x.len() as i64;
     let n_frames = 1 + x.len() / hop;
-    let mut spec = vec![Complex::new(0.0f32, 0.0); (n_frames + 2) * nf];
-    let mut frame = vec![0.0f32; n_fft];
-    let mut scratch =
-        vec![Complex::new(0.0f32, 0.0); plan.fwd.get_scratch_len().max(plan.inv.get_scratch_len())];
-    for t in 0..n_frames {
-        let start = (t * hop) as i64 - (n_fft / 2) as i64;
-        if start >= 0 && start + n_fft as i64 <= n {
-            let s = start as usize;
-            for ((f, &v), &w) in frame.iter_mut().zip(&x[s..s + n_fft]).zip(&plan.window) {
-                *f = v * w;
-            }
-        } else {
-            for (j, (f, &w)) in frame.iter_mut().zip(&plan.window).enumerate() {
-                *f = x[reflect(start + j as i64, n)] * w;
-            }
-        }
-        plan.fwd
-            .process_with_scratch(&mut frame, &mut spec[t * nf..(t + 1) * nf], &mut scratch)
-            .expect("plan lengths");
-    }
-    // Synthesis frames needed to cover out_len samples after trimming n_fft/2.
+    // Synthesis frame i reads the analysis frames around t = i · rate, for every t < n_frames; only
+    // those starting before the end of `out` (after trimming n_fft / 2) matter.
     let n_out_frames = (0..)
         .map(|i| i as f64 * rate)
         .take_while(|&t| t < n_frames as f64)
         .count();
-    let total = n_fft + hop * (n_out_frames.max(1) - 1);
-    let mut y = vec![0.0f32; total.max(out_len + n_fft / 2)];
-    let mut wsum = vec![0.0f32; y.len()];
-    // Magnitudes and unit phasors of every analysis frame (a zero bin has phase 0, as numpy's angle).
-    let mut mags = vec![0.0f32; spec.len()];
-    let mut units = vec![Complex::new(1.0f32, 0.0); spec.len()];
-    for (c, m) in spec.iter().zip(mags.iter_mut()) {
-        *m = (c.re * c.re + c.im * c.im).sqrt();
-    }
-    for ((c, &m), u) in spec.iter().zip(&mags).zip(units.iter_mut()) {
-        let inv = if m > 0.0 { 1.0 / m } else { 0.0 };
-        let z = *c * inv;
-        *u = if m > 0.0 { z } else { Complex::new(1.0, 0.0) };
+    let n_used = n_out_frames.min((half + out.len()).div_ceil(hop));
+    let k_last = ((n_used - 1) as f64 * rate).floor() as usize;
+    // Analysis frames read: 0 ..= k_last + 1 (and 0 ..= 2 for the clean start); those at or past
+    // n_frames are all zero (magnitude 0, phase 0).
+    let n_store = (k_last + 2).max(3);
+    let n_computed = n_store.min(n_frames);
+    let mags = first(&mut s.mags, n_store * nf, 0.0);
+    let unit_re = first(&mut s.unit_re, n_store * nf, 1.0);
+    let unit_im = first(&mut s.unit_im, n_store * nf, 0.0);
+    mags[n_computed * nf..].fill(0.0);
+    unit_re[n_computed * nf..].fill(1.0);
+    unit_im[n_computed * nf..].fill(0.0);
+    let frame = first(&mut s.frame, n_fft, 0.0);
+    let bins = first(&mut s.bins, nf, Complex::new(0.0, 0.0));
+    let scratch_len = plan.fwd.get_scratch_len().max(plan.inv.get_scratch_len());
+    let fft = first(&mut s.fft, scratch_len, Complex::new(0.0, 0.0));
+    // Analysis: centred, reflect-padded STFT; each frame goes straight to magnitudes and unit phasors
+    // (a zero bin has phase 0, as numpy's angle).
+    for t in 0..n_computed {
+        let start = (t * hop) as i64 - half as i64;
+        if start >= 0 && start + n_fft as i64 <= n {
+            let st = start as usize;
+            for ((f, &v), &w) in frame.iter_mut().zip(&x[st..st + n_fft]).zip(&plan.window) {
+                *f = v * w;
+            }
+        } else {
+            // Reflect only the part of the window that lies outside the clip.
+            let lo = (-start).clamp(0, n_fft as i64) as usize;
+            let hi = (n - start).clamp(lo as i64, n_fft as i64) as usize;
+            for (j, (f, &w)) in frame.iter_mut().zip(&plan.window).enumerate() {
+                if j == lo {
+                    break;
+                }
+                *f = x[reflect(start + j as i64, n)] * w;
+            }
+            let inside = &x[(start + lo as i64) as usize..(start + hi as i64) as usize];
+            for ((f, &v), &w) in frame[lo..hi]
+                .iter_mut()
+                .zip(inside)
+                .zip(&plan.window[lo..hi])
+            {
+                *f = v * w;
+            }
+            for (j, (f, &w)) in frame.iter_mut().zip(&plan.window).enumerate().skip(hi) {
+                *f = x[reflect(start + j as i64, n)] * w;
+            }
+        }
+        plan.fwd
+            .process_with_scratch(frame, bins, fft)
+            .expect("plan lengths");
+        let range = t * nf..(t + 1) * nf;
+        for (((c, m), ur), ui) in bins
+            .iter()
+            .zip(&mut mags[range.clone()])
+            .zip(&mut unit_re[range.clone()])
+            .zip(&mut unit_im[range])
+        {
+            let mag = (c.re * c.re + c.im * c.im).sqrt();
+            let inv = if mag > 0.0 { 1.0 / mag } else { 0.0 };
+            *m = mag;
+            (*ur, *ui) = if mag > 0.0 {
+                (c.re * inv, c.im * inv)
+            } else {
+                (1.0, 0.0)
+            };
+        }
     }
     // The first frame is mostly reflect padding, so its phases and its advance to frame 1 are not
     // those of the signal. librosa uses them anyway; for rates < 1 the pair (0, 1) is then used
     // several times and its error stays in the running phase for the whole clip (a pure tone loses a
     // third of its amplitude). Here the running phase starts from frame 1 moved back by the clean
-    // advance of frames 1 → 2, and that advance also serves the pair (0, 1).
+    // advance of frames 1 → 2 (u1 · conj(u2 · conj(u1))), and that advance also serves the pair (0, 1).
     let clean_start = n_frames >= 3;
-    let advance = |k: usize, b: usize| units[(k + 1) * nf + b] * units[k * nf + b].conj();
-    let mut acc: Vec<Complex<f32>> = if clean_start {
-        (0..nf)
-            .map(|b| units[nf + b] * advance(1, b).conj())
-            .collect()
-    } else {
-        units[..nf].to_vec()
-    };
-    let mut cur = vec![Complex::new(0.0f32, 0.0); nf];
-    let win2: Vec<f32> = plan.window.iter().map(|w| w * w).collect();
+    let acc_re = first(&mut s.acc_re, nf, 0.0);
+    let acc_im = first(&mut s.acc_im, nf, 0.0);
+    for b in 0..nf {
+        if clean_start {
+            let (u1r, u1i) = (unit_re[nf + b], unit_im[nf + b]);
+            let (u2r, u2i) = (unit_re[2 * nf + b], unit_im[2 * nf + b]);
+            let (dr, di) = (u2r * u1r + u2i * u1i, u2i * u1r - u2r * u1i);
+            acc_re[b] = u1r * dr + u1i * di;
+            acc_im[b] = u1i * dr - u1r * di;
+        } else {
+            acc_re[b] = unit_re[b];
+            acc_im[b] = unit_im[b];
+        }
+    }
+    let y_len = ((n_used - 1) * hop + n_fft).max(half + out.len());
+    let y = reset(&mut s.y, y_len, 0.0);
+    let wsum = reset(&mut s.wsum, y_len, 0.0);
     let inv_n = 1.0 / n_fft as f32;
-    for i in 0..n_out_frames {
+    for i in 0..n_used {
         let t = i as f64 * rate;
         let k = t.floor() as usize;
         let alpha = (t - k as f64) as f32;
-        let m0 = &mags[k * nf..(k + 1) * nf];
-        let m1 = &mags[(k + 1) * nf..(k + 2) * nf];
+        let m = (
+            &mags[k * nf..(k + 1) * nf],
+            &mags[(k + 1) * nf..(k + 2) * nf],
+        );
         // Phase advance source: the pair (k, k+1), or (1, 2) for the padded first pair.
         let pk = if k == 0 && clean_start { 1 } else { k };
-        let u0 = &units[pk * nf..(pk + 1) * nf];
-        let u1 = &units[(pk + 1) * nf..(pk + 2) * nf];
-        let renormalise = i % 16 == 15;
-        for b in 0..nf {
-            let mag = (1.0 - alpha) * m0[b] + alpha * m1[b];
-            cur[b] = acc[b] * mag;
-            // Advance the running phase by arg(u1) − arg(u0).
-            let mut next = acc[b] * (u1[b] * u0[b].conj());
-            if renormalise {
-                // Stop the rounding drift of the unit phasor.
-                let nm = (next.re * next.re + next.im * next.im).sqrt();
-                next = if nm > 0.0 {
-                    next / nm
-                } else {
-                    Complex::new(1.0, 0.0)
-                };
-            }
-            acc[b] = next;
+        let u0 = (
+            &unit_re[pk * nf..(pk + 1) * nf],
+            &unit_im[pk * nf..(pk + 1) * nf],
+        );
+        let u1 = (
+            &unit_re[(pk + 1) * nf..(pk + 2) * nf],
+            &unit_im[(pk + 1) * nf..(pk + 2) * nf],
+        );
+        if i % 16 == 15 {
+            synthesise_bins::<true>(alpha, m, u0, u1, acc_re, acc_im, bins);
+        } else {
+            synthesise_bins::<false>(alpha, m, u0, u1, acc_re, acc_im, bins);
         }
-        cur[0].im = 0.0;
-        cur[nf - 1].im = 0.0;
+        bins[0].im = 0.0;
+        bins[nf - 1].im = 0.0;
         plan.inv
-            .process_with_scratch(&mut cur, &mut frame, &mut scratch)
+            .process_with_scratch(bins, frame, fft)
             .expect("plan lengths");
         let off = i * hop;
-        for j in 0..n_fft {
-            y[off + j] += frame[j] * plan.window[j] * inv_n;
-            wsum[off + j] += win2[j];
+        for (((yv, wv), &f), (&w, &w2)) in y[off..off + n_fft]
+            .iter_mut()
+            .zip(&mut wsum[off..off + n_fft])
+            .zip(frame.iter())
+            .zip(plan.window.iter().zip(&plan.window_sq))
+        {
+            *yv += f * w * inv_n;
+            *wv += w2;
         }
     }
-    let half = n_fft / 2;
-    let mut out = vec![0.0f32; out_len];
-    for (o, idx) in out.iter_mut().zip(half..) {
-        if idx < y.len() {
-            let w = wsum[idx];
-            *o = if w > 1e-8 { y[idx] / w } else { y[idx] };
-        }
+    for ((o, &yv), &w) in out.iter_mut().zip(&y[half..]).zip(&wsum[half..]) {
+        *o = if w > 1e-8 { yv / w } else { yv };
     }
-    out
 }
 
-/// Shifts the pitch of one channel by `semitones`, keeping its length.
-pub(crate) fn pitch_shift(
+/// Shifts the pitch of one channel by `semitones` into `out` (which has the length of `x`).
+pub(crate) fn pitch_shift_into(
     plan: &VocoderPlan,
     x: &[f32],
     semitones: f64,
     quality: ResampleQuality,
-) -> Vec<f32> {
+    out: &mut [f32],
+) {
     if semitones == 0.0 || x.is_empty() {
-        return x.to_vec();
+        out.copy_from_slice(x);
+        return;
     }
     let rate = 2f64.powf(-semitones / 12.0);
     let stretched_len = (x.len() as f64 / rate).round() as usize;
-    let stretched = time_stretch(plan, x, rate, stretched_len);
+    let mut stretched = vec![0.0f32; stretched_len];
+    time_stretch_into(plan, x, rate, stretched_len, &mut stretched);
     // Resample from sr / rate to sr: ratio `rate`.
     let r = Resampler::new(1.0, rate, quality).expect("rate is positive");
-    let mut out = vec![0.0f32; x.len()];
-    r.process_into(&stretched, &mut out);
-    out
+    r.process_into(&stretched, out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A chirp with a little deterministic hash noise: energy in every bin, no periodicity.
+    fn signal(n: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| {
+                let t = i as f64 / 8000.0;
+                let tone = 0.5 * (std::f64::consts::TAU * (200.0 * t + 900.0 * t * t)).sin();
+                let hash = ((i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as f64;
+                (tone + 0.05 * (hash / (1u64 << 24) as f64 - 0.5)) as f32
+            })
+            .collect()
+    }
+
+    #[test]
+    fn reflect_matches_the_periodic_definition() {
+        for n in [1i64, 2, 3, 7, 64] {
+            for i in -3 * n..4 * n {
+                let want = if n == 1 {
+                    0
+                } else {
+                    let period = 2 * (n - 1);
+                    let k = i.rem_euclid(period);
+                    if k >= n {
+                        period - k
+                    } else {
+                        k
+                    }
+                };
+                assert_eq!(reflect(i, n) as i64, want, "i {i} n {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_shorter_output_is_exactly_the_start_of_the_full_stretch() {
+        let plan = VocoderPlan::new(512);
+        let x = signal(3001);
+        for rate in [0.8, 0.93, 1.0, 1.17, 1.25] {
+            let stretched = (x.len() as f64 / rate).round() as usize;
+            let mut full = vec![1.0f32; stretched.max(x.len()) + 37];
+            time_stretch_into(&plan, &x, rate, stretched, &mut full);
+            assert!(full[stretched..].iter().all(|&v| v == 0.0), "rate {rate}");
+            assert!(full[..stretched].iter().any(|&v| v != 0.0), "rate {rate}");
+            for keep in [1, 100, 1000, x.len(), stretched - 1, stretched + 5] {
+                let mut out = vec![1.0f32; keep];
+                time_stretch_into(&plan, &x, rate, stretched, &mut out);
+                assert_eq!(out, full[..keep], "rate {rate} keep {keep}");
+            }
+        }
+    }
+
+    #[test]
+    fn reused_scratch_buffers_do_not_leak_between_clips() {
+        // The same clips on a fresh thread, and after a longer clip left its buffers behind.
+        let run = |warm_up: bool| {
+            std::thread::spawn(move || {
+                let plan = VocoderPlan::new(512);
+                if warm_up {
+                    let mut big = vec![0.0f32; 40_000];
+                    time_stretch_into(&plan, &signal(30_000), 0.77, 38_961, &mut big);
+                }
+                [(200, 0.8), (700, 1.25), (3001, 0.9)].map(|(n, rate)| {
+                    let x = signal(n);
+                    let stretched = (n as f64 / rate).round() as usize;
+                    let mut out = vec![0.0f32; stretched];
+                    time_stretch_into(&plan, &x, rate, stretched, &mut out);
+                    out
+                })
+            })
+            .join()
+            .unwrap()
+        };
+        assert_eq!(run(false), run(true));
+    }
 }
