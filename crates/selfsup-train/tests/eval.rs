@@ -1,10 +1,13 @@
-//! kNN and the linear probe on tiny feature sets whose answers are worked out by hand.
+//! kNN and the linear probe on tiny feature sets whose answers are worked out by hand, and fine-tuning
+//! on a problem where the frozen encoder provably cannot do well.
 
 use selfsup_train::eval::{
-    knn_accuracy, knn_predict, knn_scores, linear_probe, KnnConfig, LinearProbeConfig,
-    ProbeOptimizer,
+    finetune, knn_accuracy, knn_predict, knn_scores, linear_probe, FinetuneConfig, KnnConfig,
+    LinearProbeConfig, ProbeOptimizer,
 };
-use tch::{Kind, Tensor};
+use selfsup_train::{OptimizerConfig, OptimizerKind};
+use tch::nn::{self, Module, VarStore};
+use tch::{Device, Kind, Tensor};
 
 fn t2(rows: &[[f32; 2]]) -> Tensor {
     let flat: Vec<f32> = rows.iter().flatten().copied().collect();
@@ -142,4 +145,105 @@ fn bad_shapes_are_errors_not_panics() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("knn.k"), "{e}");
+}
+
+/// `n` points of an 8-D standard normal with labels `x₀ > 0` (the target direction is e₀).
+fn halfspace(n: i64, seed: i64) -> (Tensor, Tensor) {
+    tch::manual_seed(seed);
+    let x = Tensor::randn([n, 8], (Kind::Float, Device::Cpu));
+    let y = x.select(1, 0).gt(0.0).to_kind(Kind::Int64);
+    (x, y)
+}
+
+fn cosine_to_e0(w: &Tensor) -> f64 {
+    let w = w.flatten(0, -1).to_kind(Kind::Double);
+    (w.double_value(&[0]) / w.norm().double_value(&[])).abs()
+}
+
+#[test]
+fn finetuning_moves_the_encoder_and_beats_the_probe_on_its_frozen_features() {
+    // The encoder is one linear unit (8 → 1 feature, no bias) started at u = e₁ + 0.1·e₀, almost
+    // orthogonal to the label direction e₀. On frozen features f = u·x a linear probe can only
+    // threshold f, and for Gaussian x the best threshold classifier of sign(x₀) from u·x is right with
+    // probability 1 − θ/π, θ = angle(u, e₀) = arccos(0.1/√1.01) = 84.3°: about 0.532. Fine-tuning can
+    // rotate u onto e₀ and reach ~1.
+    let (xtr, ytr) = halfspace(1024, 1);
+    let (xte, yte) = halfspace(2048, 2);
+    let vs = VarStore::new(Device::Cpu);
+    let enc = nn::linear(
+        vs.root() / "fc",
+        8,
+        1,
+        nn::LinearConfig {
+            bias: false,
+            ..Default::default()
+        },
+    );
+    let mut u0 = vec![0f32; 8];
+    u0[0] = 0.1;
+    u0[1] = 1.0;
+    tch::no_grad(|| {
+        let mut w = enc.ws.shallow_clone();
+        w.copy_(&Tensor::from_slice(&u0).view([1, 8]));
+    });
+    let before = enc.ws.copy();
+    let closed_form = 1.0 - (0.1f64 / 1.01f64.sqrt()).acos() / std::f64::consts::PI;
+
+    let frozen = |x: &Tensor| tch::no_grad(|| enc.forward(x));
+    let probe = linear_probe(
+        &frozen(&xtr),
+        &ytr,
+        &frozen(&xte),
+        &yte,
+        2,
+        &LinearProbeConfig {
+            optimizer: ProbeOptimizer::Lbfgs,
+            epochs: 100,
+            weight_decay: 0.0,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    // 2048 test points: the standard error of an accuracy near 0.53 is 0.011.
+    assert!(
+        (probe.test_acc - closed_form).abs() < 0.05,
+        "frozen probe {} vs closed form {closed_form}",
+        probe.test_acc
+    );
+
+    let cfg = FinetuneConfig {
+        epochs: 20,
+        batch_size: 64,
+        optimizer: OptimizerConfig {
+            kind: OptimizerKind::Adam,
+            lr: 0.02,
+            ..Default::default()
+        },
+        seed: 0,
+    };
+    let encode = |x: &Tensor, _train: bool| enc.forward(x);
+    let ft = finetune(&vs, &encode, 1, (&xtr, &ytr), (&xte, &yte), 2, &cfg).unwrap();
+    let moved = (&enc.ws - &before).abs().max().double_value(&[]);
+    assert!(moved > 0.1, "the encoder weights barely changed ({moved})");
+    let cos = cosine_to_e0(&enc.ws);
+    assert!(
+        cos > 0.95,
+        "the encoder did not turn towards the label direction: cos {cos}"
+    );
+    assert!(
+        ft.test_acc > 0.9,
+        "fine-tuned test accuracy {}",
+        ft.test_acc
+    );
+    assert!(
+        ft.test_acc > probe.test_acc + 0.3,
+        "fine-tuning {} does not beat the frozen probe {}",
+        ft.test_acc,
+        probe.test_acc
+    );
+    assert!(ft.final_loss.is_finite());
+
+    let bad = FinetuneConfig { epochs: 0, ..cfg };
+    let e = finetune(&vs, &encode, 1, (&xtr, &ytr), (&xte, &yte), 2, &bad).unwrap_err();
+    assert!(e.to_string().contains("finetune.epochs"), "{e}");
 }
