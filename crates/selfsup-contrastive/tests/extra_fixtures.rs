@@ -1,9 +1,10 @@
-//! Losses that lightly lacks, against fixtures from independent packages written by
-//! `scripts/fixtures/contrastive_fixtures_extra.py` (its docstring states each package's conventions):
-//! SupCon (pytorch-metric-learning's `SupConLoss`), CLIP (open_clip's `ClipLoss`), NNCLR (lightly's
-//! `NNMemoryBankModule` + `NTXentLoss`, step by step: support set, neighbours, loss) and CPC (the
-//! paper's Eq. 4 as `F.cross_entropy`, and `info_nce` on unit-norm inputs). Inputs are evaluated in
-//! float64 and float32 on both sides and matched to ≤ 1e-5 (relative to 1 + |value|).
+//! Losses checked against fixtures written by `scripts/fixtures/contrastive_fixtures_extra.py` (its
+//! docstring states each package's conventions): SupCon (pytorch-metric-learning's `SupConLoss`), CLIP
+//! (open_clip's `ClipLoss`), NNCLR (lightly's `NNMemoryBankModule` + `NTXentLoss`, step by step: support
+//! set, neighbours, loss), CPC (the paper's Eq. 4 as `F.cross_entropy`, and `info_nce` on unit-norm
+//! inputs) and SwAV with a queue (lightly's `SwaVLoss` with `queue_outputs`; `lightly_fixtures.rs`
+//! covers SwAV without one). Inputs are evaluated in float64 and float32 on both sides and matched to
+//! ≤ 1e-5 (relative to 1 + |value|).
 
 mod common;
 use common::close;
@@ -248,5 +249,58 @@ fn nnclr_support_set_neighbours_and_loss_match_lightly() {
     for c in &cs {
         replay_nnclr(c, Kind::Double);
         replay_nnclr(c, Kind::Float);
+    }
+}
+
+/// lightly's `SwaVLoss(high, low, queue_outputs=queue)`: each high-resolution view's queue scores join
+/// its batch scores in Sinkhorn-Knopp and only the batch's codes enter the loss. Each case also records
+/// the loss without the queue, which differs, so ignoring the queue cannot pass.
+#[test]
+fn swav_with_a_queue_matches_lightly() {
+    let cs = cases("swav_queue");
+    assert!(
+        cs.len() >= 6,
+        "fixture looks truncated: {} SwAV queue cases",
+        cs.len()
+    );
+    for c in &cs {
+        let p = &c["params"];
+        let loss = SwavLoss {
+            temperature: p["temperature"].as_f64().unwrap(),
+            sinkhorn_iterations: p["sinkhorn_iterations"].as_u64().unwrap() as usize,
+            sinkhorn_epsilon: p["sinkhorn_epsilon"].as_f64().unwrap(),
+        };
+        let (nh, nl) = (p["n_high"].as_u64().unwrap(), p["n_low"].as_u64().unwrap());
+        let views = |prefix: &str, n: u64, kind: Kind| -> Vec<Tensor> {
+            (0..n)
+                .map(|i| tensor(&c["inputs"][format!("{prefix}{i}")]).to_kind(kind))
+                .collect()
+        };
+        let rows = p["queue_rows"].as_i64().unwrap();
+        for q in views("q", nh, Kind::Double) {
+            assert_eq!(q.size()[0], rows, "queue rows of {p}");
+        }
+        check_both(c, |kind| {
+            let queue = views("q", nh, kind);
+            loss.forward(&views("h", nh, kind), &views("l", nl, kind), Some(&queue))
+                .unwrap()
+        });
+        for (kind, key) in [
+            (Kind::Double, "expected_no_queue_f64"),
+            (Kind::Float, "expected_no_queue_f32"),
+        ] {
+            let got = scalar(
+                &loss
+                    .forward(&views("h", nh, kind), &views("l", nl, kind), None)
+                    .unwrap(),
+            );
+            let want = c[key].as_f64().unwrap();
+            assert!(close(got, want, TOL), "swav {p} {key}: {got} vs {want}");
+            let with_queue = c["expected_f64"].as_f64().unwrap();
+            assert!(
+                !close(want, with_queue, 1e-3),
+                "swav {p}: the queue should change the loss"
+            );
+        }
     }
 }

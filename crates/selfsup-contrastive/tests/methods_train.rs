@@ -275,7 +275,8 @@ fn dino_trains_against_a_frozen_teacher() {
     let r = train(
         // With a frozen teacher (momentum 1) and a fixed centre, DINO is plain distillation and
         // the student's loss must fall. (With a moving teacher this tiny problem's loss first falls,
-        // then rises towards ln K within 24 steps as the outputs approach the centre.)
+        // then rises towards ln K as the centre catches up, as with lightly's DINO: see
+        // dino_with_a_moving_teacher_follows_lightlys_early_dynamics.)
         MethodConfig::Dino(DinoConfig {
             hidden_dim: 64,
             bottleneck_dim: 16,
@@ -496,4 +497,155 @@ fn same_seed_same_initial_weights() {
     );
     assert!(va.iter().all(|(k, v)| v.equal(&vb[k])));
     assert!(va.iter().any(|(k, v)| !v.equal(&vc[k])));
+}
+
+/// Per-step records of a DINO run on the tiny MNIST setup.
+struct DinoRun {
+    losses: Vec<f64>,
+    teacher_entropy: Vec<f64>,
+}
+
+/// Trains DINO (ConvNet 8-16-32, head 64/16/K = 128, three views of which two global, Adam 3e-3,
+/// batches of 64, an epoch = 8 steps) for 40 steps. At step 0 it also checks the teacher update
+/// exactly: every teacher parameter becomes `m·teacher + (1 − m)·student` with the step's momentum
+/// (lightly's `update_momentum`, parameters only), and the centre leaves zero when it moves.
+fn train_dino(cfg: DinoConfig) -> DinoRun {
+    let (x, _) = mnist(512);
+    let steps = 40u64;
+    let mut m = build_method(
+        &MethodConfig::Dino(cfg.clone()),
+        &backbone(),
+        1,
+        Device::Cpu,
+        7,
+    )
+    .unwrap();
+    let mut opt = nn::Adam::default().build(m.var_store(), 3e-3).unwrap();
+    let bs = 64;
+    let mut run = DinoRun {
+        losses: Vec::new(),
+        teacher_entropy: Vec::new(),
+    };
+    for step in 0..steps {
+        let xb = x.narrow(0, (step as i64 * bs) % 512, bs);
+        let batch = Batch {
+            views: (0..3).map(|_| augment(&xb)).collect(),
+            labels: None,
+            targets: None,
+            indices: None,
+        };
+        let info = StepInfo {
+            step,
+            total_steps: steps,
+            epoch: step / 8,
+            total_epochs: steps / 8,
+        };
+        let out = m.step(&batch, &info).unwrap();
+        let scalar = |k: &str| out.scalars.iter().find(|(n, _)| n == k).unwrap().1;
+        let l = out.loss.double_value(&[]);
+        assert!(l.is_finite(), "dino step {step}: loss {l}");
+        run.losses.push(l);
+        run.teacher_entropy.push(scalar("teacher_entropy"));
+        opt.backward_step(&out.loss);
+        if step == 0 {
+            let teacher_before: Vec<(String, Tensor)> = m
+                .var_store()
+                .variables()
+                .into_iter()
+                .filter(|(k, v)| k.starts_with("teacher.") && v.kind() == Kind::Float)
+                .map(|(k, v)| (k, v.copy()))
+                .collect();
+            m.after_optimizer_step(&info).unwrap();
+            let mom = scalar("momentum");
+            assert_eq!(mom, cfg.momentum_start, "momentum at step 0");
+            let vars = m.var_store().variables();
+            let mut params = 0;
+            for (k, old) in &teacher_before {
+                let student = &vars[&k["teacher.".len()..]];
+                if !student.requires_grad() {
+                    continue; // BN running statistics follow the teacher's own forward passes.
+                }
+                let want = old * mom + student * (1.0 - mom);
+                let diff = (&vars[k] - want).abs().max().double_value(&[]);
+                assert!(diff < 1e-6, "{k}: not the EMA of the student ({diff})");
+                params += 1;
+            }
+            assert!(params >= 10, "only {params} teacher parameters found");
+            let center = vars["center"].abs().max().double_value(&[]);
+            assert_eq!(
+                center > 0.0,
+                cfg.center_momentum < 1.0,
+                "centre after step 0: {center}"
+            );
+        } else {
+            m.after_optimizer_step(&info).unwrap();
+        }
+    }
+    run
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+fn small_dino() -> DinoConfig {
+    DinoConfig {
+        hidden_dim: 64,
+        bottleneck_dim: 16,
+        output_dim: 128,
+        ..Default::default()
+    }
+}
+
+/// With the default moving teacher (momentum 0.996 → 1, centre momentum 0.9, τ_t = 0.04), this tiny
+/// problem shows DINO's early dynamics, the same as lightly's DINO pieces on the same setup
+/// (`scripts/checks/dino_moving_teacher.py`, 8 seeds each with lightly's and selfsup's init, all
+/// within the bounds below; its `--check` verifies them): at initialisation student and teacher are
+/// equal and give almost the same peaked output for every image (low teacher entropy), so the loss
+/// starts far below ln K and falls while the last layer is frozen (epoch 0); the centre then catches
+/// up with that common output and the centred targets approach uniform, so the teacher entropy and
+/// the loss rise to about ln K (lightly's init: final loss 1.03–1.05 ln K, final teacher entropy
+/// 0.96–0.98 ln K; selfsup's init in lightly's loop: 1.03–1.07 and 0.94–0.98; selfsup over seeds 1–5:
+/// 1.02–1.07 and 0.96–0.97). The student's outputs collapse meanwhile (batch std of the normalised
+/// outputs ≈ 0.002 in lightly's run and ours), so no floor on it is asserted. The cross-entropy never
+/// falls below the teacher's entropy.
+#[test]
+fn dino_with_a_moving_teacher_follows_lightlys_early_dynamics() {
+    let r = train_dino(small_dino());
+    let ln_k = 128f64.ln();
+    let (l, h) = (&r.losses, &r.teacher_entropy);
+    assert!(
+        mean(&l[4..8]) < mean(&l[..4]),
+        "loss should fall in epoch 0: {l:?}"
+    );
+    assert!(mean(&l[..8]) < 0.5 * ln_k, "epoch-0 loss: {l:?}");
+    assert!(h[0] < 0.35 * ln_k, "initial teacher entropy {}", h[0]);
+    let h_end = mean(&h[36..]);
+    assert!(h_end > 0.85 * ln_k, "final teacher entropy {h_end}: {h:?}");
+    let l_end = mean(&l[36..]);
+    assert!(
+        (0.9 * ln_k..=1.15 * ln_k).contains(&l_end),
+        "final loss {l_end} vs ln K {ln_k}: {l:?}"
+    );
+    for (step, (a, b)) in l.iter().zip(h).enumerate() {
+        assert!(
+            a + 1e-4 >= *b,
+            "step {step}: loss {a} below the teacher entropy {b}"
+        );
+    }
+}
+
+/// Without centering (centre momentum 1: the centre stays 0) the same run collapses the other way:
+/// the teacher's targets become one-hot on a dominant prototype, its entropy falls towards 0 and the
+/// loss with it (lightly: final teacher entropy ≤ 0.04 ln K over 8 seeds). So the rise towards ln K
+/// above is the centering at work, not a wiring fault.
+#[test]
+fn dino_without_centering_collapses_to_one_prototype() {
+    let r = train_dino(DinoConfig {
+        center_momentum: 1.0,
+        ..small_dino()
+    });
+    let ln_k = 128f64.ln();
+    let h_end = mean(&r.teacher_entropy[36..]);
+    assert!(h_end < 0.5 * ln_k, "final teacher entropy {h_end}");
 }

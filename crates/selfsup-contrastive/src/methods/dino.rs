@@ -6,8 +6,20 @@
 //! bottleneck, L2 normalisation, then a weight-normalised linear layer without bias whose rows are kept
 //! at unit norm (`norm_last_layer = True`): names `head.layers.{0,1,2}`, `head.last_layer.weight_v`.
 //! The last layer gets no gradient during the first `freeze_last_layer_epochs` epochs.
-//! The teacher (`teacher.backbone.*`, `teacher.head.*`) is a non-trainable EMA of the student with a
-//! cosine momentum 0.996 → 1; the centre (`center`, `1×K`) is non-trainable and updated after each loss.
+//! Initialisation as lightly's head: MLP weights `N(0, 0.02²)`, zero biases, `weight_v` PyTorch's
+//! default `U(±1/√bottleneck)`.
+//! The teacher (`teacher.backbone.*`, `teacher.head.*`) starts as a copy of the student and is a
+//! non-trainable EMA of its parameters (not of the BN running statistics, which follow the teacher's
+//! own forward passes, as lightly's `update_momentum`) with a cosine momentum 0.996 → 1, applied after
+//! each optimizer step. Both run in train mode; the teacher sees the global views only. The centre
+//! (`center`, `1×K`) is non-trainable and moved towards the mean teacher output of the batch after each
+//! loss. Step scalars: `teacher_temp`, `momentum`, `embedding_std` (of the student's view-0 output) and
+//! `teacher_entropy` (mean entropy of the centred targets: near `ln K` means they went uniform, near 0
+//! one-hot — the two collapses the DINO paper monitors).
+//!
+//! On tiny problems the loss first falls and then rises to about `ln K` within a few dozen steps as
+//! the centre catches up with the (initially almost image-independent) output; lightly's DINO does the
+//! same on the same setup (`scripts/checks/dino_moving_teacher.py`, tests in `methods_train.rs`).
 
 use super::{embed_with, embedding_std, pos_int, view};
 use crate::losses::{normalize, DinoLoss};
@@ -103,18 +115,31 @@ pub struct DinoHead {
 }
 
 impl DinoHead {
-    /// `input → hidden → hidden → bottleneck → (normalised) → output`.
+    /// `input → hidden → hidden → bottleneck → (normalised) → output`, initialised as lightly's
+    /// `DINOProjectionHead` (and the official DINO head): MLP weights `N(0, 0.02²)` (lightly truncates
+    /// at ±2, i.e. 100 σ, which never binds), zero biases; the last layer's `weight_v` with PyTorch's
+    /// default `nn.Linear` init, `U(±1/√bottleneck)` (it is created after lightly's `_init_weights`).
     pub fn new(p: &nn::Path<'_>, input: i64, hidden: i64, bottleneck: i64, output: i64) -> Self {
         let dims = [input, hidden, hidden, bottleneck];
+        let mlp = nn::LinearConfig {
+            ws_init: nn::Init::Randn {
+                mean: 0.0,
+                stdev: 0.02,
+            },
+            bs_init: Some(nn::Init::Const(0.0)),
+            bias: true,
+        };
         let layers = (0..3)
-            .map(|i| nn::linear(p / "layers" / i, dims[i], dims[i + 1], Default::default()))
+            .map(|i| nn::linear(p / "layers" / i, dims[i], dims[i + 1], mlp))
             .collect();
+        // Kaiming-uniform with gain 1/√3: bound √3·gain/√fan_in = 1/√bottleneck, PyTorch's default.
         let weight_v = (p / "last_layer").var(
             "weight_v",
             &[output, bottleneck],
-            nn::Init::Randn {
-                mean: 0.0,
-                stdev: 0.02,
+            nn::Init::Kaiming {
+                dist: nn::init::NormalOrUniform::Uniform,
+                fan: nn::init::FanInOut::FanIn,
+                non_linearity: nn::init::NonLinearity::ExplicitGain(1.0 / 3f64.sqrt()),
             },
         );
         DinoHead { layers, weight_v }
@@ -137,6 +162,21 @@ impl DinoHead {
         };
         h.mm(&normalize(&v).tr())
     }
+}
+
+/// Mean entropy (nats) of the teacher's centred, sharpened targets `softmax((t − c)/τ_t)` over all
+/// global-view rows: `ln K` when the targets are uniform, 0 when one-hot (the DINO paper's Fig. 7
+/// collapse diagnostic).
+fn teacher_entropy(teacher: &[Tensor], center: &Tensor, temp: f64) -> f64 {
+    tch::no_grad(|| {
+        let t = Tensor::cat(teacher, 0);
+        let kind = t.kind();
+        let logp = ((t - center.to_kind(kind)) / temp).log_softmax(1, kind);
+        -(logp.exp() * &logp)
+            .sum_dim_intlist(1, false, kind)
+            .mean(kind)
+            .double_value(&[])
+    })
 }
 
 /// See the module documentation.
@@ -227,6 +267,11 @@ impl Method for Dino {
         let loss = self
             .loss
             .forward(&teacher, &student, &self.center, info.epoch)?;
+        let entropy = teacher_entropy(
+            &teacher,
+            &self.center,
+            self.loss.teacher_temp_at(info.epoch),
+        );
         let new_center = self.loss.updated_center(&teacher, &self.center);
         tch::no_grad(|| {
             self.center.copy_(&new_center);
@@ -245,6 +290,7 @@ impl Method for Dino {
                     ),
                 ),
                 ("embedding_std".into(), embedding_std(&student[0])),
+                ("teacher_entropy".into(), entropy),
             ],
         })
     }
