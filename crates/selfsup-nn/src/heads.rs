@@ -40,14 +40,11 @@ impl ProjectionHead {
         for i in 0..n {
             let hidden = i + 1 < n;
             let bn = if hidden { hidden_bn } else { last_bn };
-            layers.push(nn::linear(
+            layers.push(crate::layers::linear(
                 p / "layers" / i,
                 dims[i],
                 dims[i + 1],
-                nn::LinearConfig {
-                    bias: !bn,
-                    ..Default::default()
-                },
+                !bn,
             ));
             bns.push((hidden && hidden_bn).then(|| BatchNorm::new(&(p / "bns" / i), dims[i + 1])));
         }
@@ -98,7 +95,7 @@ impl LinearClassifier {
         selfsup_core::check::at_least("classifier.input_dim", input_dim.max(0) as usize, 1)?;
         selfsup_core::check::at_least("classifier.num_classes", num_classes.max(0) as usize, 1)?;
         Ok(LinearClassifier {
-            fc: nn::linear(p / "fc", input_dim, num_classes, Default::default()),
+            fc: crate::layers::linear(p / "fc", input_dim, num_classes, true),
         })
     }
 }

@@ -5,10 +5,50 @@
 //!   torchvision checkpoint maps one-to-one onto ours. (tch's own batch norm initialises the weight
 //!   uniformly in `[0, 1)` and has no `num_batches_tracked`.) `num_batches_tracked` is kept for name
 //!   parity and counted up in training mode; with a fixed momentum it does not change the arithmetic.
-//! - [`conv2d`]/[`conv1d`] helpers with an explicit bias switch.
+//! - [`linear`], [`conv2d`], [`conv1d`] with PyTorch's default initialisation ([`TORCH_DEFAULT_INIT`]:
+//!   `kaiming_uniform_(a = √5)`, i.e. weights `U(±1/√fan_in)`, biases `U(±1/√fan_in)`). tch's defaults
+//!   draw weights `√6` times wider (`U(±√6/√fan_in)`) and start conv biases at zero, which changes every
+//!   method's early training compared with the PyTorch references; every layer of the workspace that has
+//!   no method-specific init goes through these helpers.
 
 use tch::nn::{self, ModuleT};
 use tch::{Kind, Tensor};
+
+/// PyTorch's default weight initialisation of `nn.Linear` and `nn.ConvNd`: `kaiming_uniform_` with
+/// `a = √5`, a gain of `1/√3`, i.e. `U(±1/√fan_in)`.
+pub const TORCH_DEFAULT_INIT: nn::Init = nn::Init::Kaiming {
+    dist: nn::init::NormalOrUniform::Uniform,
+    fan: nn::init::FanInOut::FanIn,
+    non_linearity: nn::init::NonLinearity::ExplicitGain(0.577_350_269_189_625_8),
+};
+
+/// PyTorch's default bias initialisation for a layer with `fan_in` inputs: `U(±1/√fan_in)`.
+fn torch_bias_init(fan_in: i64) -> nn::Init {
+    let bound = 1.0 / (fan_in.max(1) as f64).sqrt();
+    nn::Init::Uniform {
+        lo: -bound,
+        up: bound,
+    }
+}
+
+/// A linear layer (`weight` `[out, in]`, optional `bias`) with PyTorch's default init.
+pub fn linear<'a>(
+    p: impl std::borrow::Borrow<nn::Path<'a>>,
+    d_in: i64,
+    d_out: i64,
+    bias: bool,
+) -> nn::Linear {
+    nn::linear(
+        p,
+        d_in,
+        d_out,
+        nn::LinearConfig {
+            ws_init: TORCH_DEFAULT_INIT,
+            bs_init: Some(torch_bias_init(d_in)),
+            bias,
+        },
+    )
+}
 
 /// Batch normalisation over dimension 1 (works for `N×C`, `N×C×L` and `N×C×H×W`).
 #[derive(Debug)]
@@ -105,6 +145,8 @@ pub fn conv2d(
             stride,
             padding,
             bias,
+            ws_init: TORCH_DEFAULT_INIT,
+            bs_init: torch_bias_init(c_in * k * k),
             ..Default::default()
         },
     )
@@ -129,6 +171,8 @@ pub fn conv1d(
             stride,
             padding,
             bias,
+            ws_init: TORCH_DEFAULT_INIT,
+            bs_init: torch_bias_init(c_in * k),
             ..Default::default()
         },
     )

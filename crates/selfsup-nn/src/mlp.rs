@@ -62,11 +62,11 @@ impl Mlp {
         let mut layers = Vec::with_capacity(n);
         let mut bns = Vec::with_capacity(n);
         for i in 0..n {
-            layers.push(nn::linear(
+            layers.push(crate::layers::linear(
                 p / "layers" / i,
                 widths[i],
                 widths[i + 1],
-                Default::default(),
+                true,
             ));
             let hidden = i + 1 < n;
             bns.push(

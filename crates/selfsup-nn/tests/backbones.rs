@@ -323,3 +323,24 @@ fn cosine_momentum_matches_lightly_golden_values() {
     // Closed form: halfway through, the mean of start and end.
     assert!((cosine_momentum(5, 11, 0.996, 1.0) - 0.998).abs() < 1e-12);
 }
+
+#[test]
+fn layers_start_from_pytorchs_default_init() {
+    // torch.nn.Linear / Conv2d: weights and biases U(±1/√fan_in) (kaiming_uniform_ with a = √5);
+    // a uniform on ±b has standard deviation b/√3.
+    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    let lin = selfsup_nn::layers::linear(vs.root() / "fc", 256, 512, true);
+    let conv = selfsup_nn::layers::conv2d(&(vs.root() / "conv"), 64, 128, 3, 1, 1, true);
+    let check = |name: &str, t: &tch::Tensor, fan_in: f64| {
+        let b = 1.0 / fan_in.sqrt();
+        let max = t.abs().max().double_value(&[]);
+        let std = t.std(true).double_value(&[]);
+        assert!(max <= b * (1.0 + 1e-6), "{name}: max {max} > bound {b}");
+        assert!(max > 0.95 * b, "{name}: max {max} far below bound {b}");
+        assert!((std / (b / 3f64.sqrt()) - 1.0).abs() < 0.1, "{name}: std {std}, bound {b}");
+    };
+    check("linear.weight", &lin.ws, 256.0);
+    check("linear.bias", lin.bs.as_ref().unwrap(), 256.0);
+    check("conv.weight", &conv.ws, 64.0 * 9.0);
+    check("conv.bias", conv.bs.as_ref().unwrap(), 64.0 * 9.0);
+}

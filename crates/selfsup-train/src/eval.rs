@@ -294,7 +294,7 @@ pub fn linear_probe(
     tch::manual_seed(cfg.seed as i64);
     let vs = VarStore::new(device);
     let d = tx.size()[1];
-    let head = nn::linear(vs.root() / "fc", d, num_classes, Default::default());
+    let head = selfsup_nn::layers::linear(vs.root() / "fc", d, num_classes, true);
     let wd = cfg.weight_decay;
     let loss_of = |x: &Tensor, y: &Tensor| -> Result<Tensor> {
         let ce = head.forward(x).cross_entropy_for_logits(y);
@@ -533,12 +533,7 @@ pub fn finetune(
     let device = encoder_vs.device();
     tch::manual_seed(cfg.seed as i64);
     let head_vs = VarStore::new(device);
-    let head = nn::linear(
-        head_vs.root() / "head",
-        feat_dim,
-        num_classes,
-        Default::default(),
-    );
+    let head = selfsup_nn::layers::linear(head_vs.root() / "head", feat_dim, num_classes, true);
     let mut params: Vec<(String, Tensor)> = encoder_vs
         .variables()
         .into_iter()
@@ -607,12 +602,8 @@ impl OnlineProbe {
     /// A probe from `feat_dim` features to `num_classes`, trained with Adam at `lr`.
     pub fn new(device: Device, feat_dim: i64, num_classes: i64, lr: f64) -> Result<Self> {
         let vs = VarStore::new(device);
-        let head = nn::linear(
-            vs.root() / "online_probe",
-            feat_dim,
-            num_classes,
-            Default::default(),
-        );
+        let head =
+            selfsup_nn::layers::linear(vs.root() / "online_probe", feat_dim, num_classes, true);
         let opt = Optimizer::new(
             &vs,
             &OptimizerConfig {

@@ -9,6 +9,7 @@
 //! / [`VitConfig::small`].
 
 use super::{positive_i64, Backbone};
+use crate::layers::linear;
 use crate::Result;
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module, ModuleT};
@@ -155,11 +156,11 @@ impl Block {
         let hidden = ((dim as f64) * mlp_ratio).round().max(1.0) as i64;
         Block {
             norm1: nn::layer_norm(p / "norm1", vec![dim], ln),
-            qkv: nn::linear(p / "attn" / "qkv", dim, 3 * dim, Default::default()),
-            proj: nn::linear(p / "attn" / "proj", dim, dim, Default::default()),
+            qkv: linear(p / "attn" / "qkv", dim, 3 * dim, true),
+            proj: linear(p / "attn" / "proj", dim, dim, true),
             norm2: nn::layer_norm(p / "norm2", vec![dim], ln),
-            fc1: nn::linear(p / "mlp" / "fc1", dim, hidden, Default::default()),
-            fc2: nn::linear(p / "mlp" / "fc2", hidden, dim, Default::default()),
+            fc1: linear(p / "mlp" / "fc1", dim, hidden, true),
+            fc2: linear(p / "mlp" / "fc2", hidden, dim, true),
             heads,
         }
     }
@@ -216,6 +217,11 @@ impl Vit {
             cfg.patch_size,
             nn::ConvConfig {
                 stride: cfg.patch_size,
+                ws_init: crate::layers::TORCH_DEFAULT_INIT,
+                bs_init: nn::Init::Uniform {
+                    lo: -1.0 / ((in_channels * cfg.patch_size * cfg.patch_size) as f64).sqrt(),
+                    up: 1.0 / ((in_channels * cfg.patch_size * cfg.patch_size) as f64).sqrt(),
+                },
                 ..Default::default()
             },
         );
