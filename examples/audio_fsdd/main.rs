@@ -10,6 +10,7 @@ use selfsup_cli::config::RunConfig;
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let epochs: u64 = std::env::args()
         .nth(1)

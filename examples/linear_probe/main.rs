@@ -5,7 +5,7 @@
 //!
 //! both on the run's labelled splits, reporting held-out accuracy.
 //!
-//! `cargo run --release -p selfsup-examples --example linear_probe -- runs/simclr-mnist_csv [epochs]`
+//! `cargo run --release -p selfsup-examples --example linear_probe -- runs/simclr-mnist-csv [epochs]`
 
 use anyhow::{bail, Context, Result};
 use selfsup_cli::config::RunConfig;
@@ -18,6 +18,7 @@ use tch::Tensor;
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let mut args = std::env::args().skip(1);
     let Some(run) = args.next().map(PathBuf::from) else {
@@ -27,7 +28,7 @@ fn main() -> Result<()> {
     let cfg = RunConfig::from_file(&run.join("config.toml"))?;
     let splits = data::open_splits(&cfg)?;
     let ev = pretrain::eval_data(&cfg, &splits)?;
-    let in_channels = data::channels_of(&ev.train_x);
+    let in_channels = pretrain::input_channels(&cfg, Some(&ev));
     let device = selfsup_nn::parse_device(&cfg.train.device)?;
 
     // The encoder alone, under the same names `selfsup export` writes (prefix removed).

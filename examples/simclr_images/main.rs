@@ -11,6 +11,7 @@ use std::path::PathBuf;
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let mut args = std::env::args().skip(1);
     let Some(path) = args.next().map(PathBuf::from) else {

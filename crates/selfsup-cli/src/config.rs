@@ -158,7 +158,7 @@ impl Default for EvalConfig {
             knn: KnnConfig::default(),
             probe: LinearProbeConfig::default(),
             online_probe: None,
-            online_probe_lr: 1e-3,
+            online_probe_lr: 1e-2,
         }
     }
 }

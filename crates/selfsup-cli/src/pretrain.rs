@@ -239,6 +239,24 @@ pub fn eval_data(cfg: &RunConfig, splits: &data::Splits) -> Result<EvalData> {
     })
 }
 
+/// The input channels the backbone is built for. Spectrogram batches are `N×F×T` and the audio CNN
+/// adds the channel axis itself (one channel); token ids have no channels (the Transformer encoder
+/// ignores the value, and `ev` is absent for unlabelled text); otherwise axis 1 of the inputs.
+pub fn input_channels(cfg: &RunConfig, ev: Option<&EvalData>) -> i64 {
+    match ev {
+        None => 1,
+        Some(ev)
+            if matches!(
+                cfg.backbone,
+                selfsup_nn::backbones::BackboneConfig::AudioCnn(_)
+            ) && ev.train_x.ndim() == 3 =>
+        {
+            1
+        }
+        Some(ev) => data::channels_of(&ev.train_x),
+    }
+}
+
 /// Builds the configured method for inputs with `in_channels` channels.
 pub fn build(cfg: &RunConfig, in_channels: i64) -> Result<Box<dyn Method>> {
     let device = selfsup_nn::parse_device(&cfg.train.device)?;
@@ -392,20 +410,7 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     } else {
         None
     };
-    // Spectrogram batches are N×F×T; the audio CNN adds the channel axis itself (one channel).
-    // Token ids have no channels (the Transformer encoder ignores the value).
-    let in_channels = match &ev {
-        None => 1,
-        Some(ev)
-            if matches!(
-                cfg.backbone,
-                selfsup_nn::backbones::BackboneConfig::AudioCnn(_)
-            ) && ev.train_x.ndim() == 3 =>
-        {
-            1
-        }
-        Some(ev) => data::channels_of(&ev.train_x),
-    };
+    let in_channels = input_channels(&cfg, ev.as_ref());
     check_vocab(&cfg, &splits)?;
     let loader = data::train_loader(&cfg, &splits)?;
     let method = build(&cfg, in_channels)?;
