@@ -158,13 +158,22 @@ fn process_cpu_secs() -> Option<f64> {
 /// `SELFSUP_CPU_REPORT=1 cargo bench ... --bench image_pipeline`: instead of criterion, runs each case
 /// for a fixed amount of work and prints wall-clock and CPU-time throughput. On a shared, overloaded
 /// machine wall-clock figures mostly measure the other load; items per CPU-second (× threads used)
-/// estimate the throughput on an idle machine.
+/// estimate the throughput on an idle machine. Positional arguments (as for criterion) keep only the
+/// cases whose id contains one of them.
 fn cpu_report() {
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let wanted = |id: &str| filters.is_empty() || filters.iter().any(|f| id.contains(f.as_str()));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(2)
         .build()
         .unwrap();
     let report = |id: &str, items: usize, threads: f64, f: &mut dyn FnMut()| {
+        if !wanted(id) {
+            return;
+        }
         f();
         let (t0, c0) = (std::time::Instant::now(), process_cpu_secs().unwrap_or(0.0));
         let mut n = 0usize;

@@ -10,11 +10,17 @@
 //!   equalize: PIL's histogram LUT on `⌊x·255.999⌋`, back as `/255`; autocontrast: per-channel min–max
 //!   stretch; sharpness: blend with a 3×3 smoothing kernel (1s, 5 in the centre, /13) on the interior.
 //!
+//! ## Speed
+//! Jitter, greyscale and `Normalize` work in place without temporaries (the grey value is computed per
+//! pixel where it is used); hue is branch-free so its loops vectorise; these loops run through an
+//! AVX2 build where the CPU has it (`simd`), with results identical to the bit either way.
+//!
 //! ## Channel policy
 //! Images with 3 or more channels are RGB (extra channels, e.g. alpha, are left untouched); images with
 //! 1 or 2 channels are grey: saturation, hue and greyscale are then no-ops and contrast uses the mean
 //! of all values, exactly as torchvision treats 1-channel images.
 
+use super::simd::with_avx2;
 use selfsup_core::{check, impl_transform, Error, Generator, ImageF32, RandomTransform, Result};
 use serde::{Deserialize, Serialize};
 
@@ -54,60 +60,120 @@ fn colour_channels(img: &ImageF32) -> usize {
 /// `clamp(x · f, 0, 1)` on the colour channels.
 pub fn adjust_brightness(mut img: ImageF32, f: f32) -> ImageF32 {
     let n = img.height() * img.width() * colour_channels(&img);
-    for v in &mut img.data_mut()[..n] {
-        *v = (*v * f).clamp(0.0, 1.0);
-    }
+    let values = &mut img.data_mut()[..n];
+    with_avx2(
+        #[inline(always)]
+        || {
+            values
+                .iter_mut()
+                .for_each(|v| *v = (*v * f).clamp(0.0, 1.0))
+        },
+    );
     img
 }
 
-/// Blends the colour channels with a per-pixel plane (`other[i]`) or a constant.
-fn blend_with(img: &mut ImageF32, other: Blend<'_>, f: f32) {
-    let n = img.height() * img.width();
-    let cc = colour_channels(img);
-    let g = 1.0 - f;
-    for c in 0..cc {
-        let plane = &mut img.plane_mut(c)[..n];
-        match other {
-            Blend::Plane(o) => {
-                for (v, &o) in plane.iter_mut().zip(o) {
-                    *v = (*v * f + o * g).clamp(0.0, 1.0);
-                }
-            }
-            Blend::Const(m) => {
-                let mg = m * g;
-                for v in plane.iter_mut() {
-                    *v = (*v * f + mg).clamp(0.0, 1.0);
-                }
-            }
-        }
-    }
-}
-
-#[derive(Clone, Copy)]
-enum Blend<'a> {
-    Plane(&'a [f32]),
-    Const(f32),
+/// Blends the colour channels with a constant: `clamp(x·f + m·(1 − f), 0, 1)`.
+fn blend_with_const(img: &mut ImageF32, m: f32, f: f32) {
+    let n = img.height() * img.width() * colour_channels(img);
+    let mg = m * (1.0 - f);
+    let values = &mut img.data_mut()[..n];
+    with_avx2(
+        #[inline(always)]
+        || {
+            values
+                .iter_mut()
+                .for_each(|v| *v = (*v * f + mg).clamp(0.0, 1.0))
+        },
+    );
 }
 
 /// Blends with the mean of the grey image (mean of all values for grey images).
+///
+/// The mean is accumulated in `f64` (in 8 interleaved partial sums), then rounded to `f32`.
 pub fn adjust_contrast(mut img: ImageF32, f: f32) -> ImageF32 {
     if img.is_empty() {
         return img;
     }
-    let mean = match grey_plane(&img) {
-        Some(g) => g.iter().map(|&v| f64::from(v)).sum::<f64>() / g.len() as f64,
-        None => img.data().iter().map(|&v| f64::from(v)).sum::<f64>() / img.data().len() as f64,
+    let mean = if is_rgb(&img) {
+        let n = img.height() * img.width();
+        let (r, g, b) = (&img.plane(0)[..n], &img.plane(1)[..n], &img.plane(2)[..n]);
+        with_avx2(
+            #[inline(always)]
+            || grey_mean(r, g, b),
+        )
+    } else {
+        let d = img.data();
+        let mut acc = [0.0f64; LANES];
+        let chunks = d.chunks_exact(LANES);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for k in 0..LANES {
+                acc[k] += f64::from(c[k]);
+            }
+        }
+        rest.iter().fold(fold_lanes(acc), |t, &v| t + f64::from(v)) / d.len() as f64
     } as f32;
-    blend_with(&mut img, Blend::Const(mean), f);
+    blend_with_const(&mut img, mean, f);
     img
+}
+
+/// Mean of the grey image of equal-length planes `r, g, b`.
+#[inline(always)]
+fn grey_mean(r: &[f32], g: &[f32], b: &[f32]) -> f64 {
+    let n = r.len();
+    let mut acc = [0.0f64; LANES];
+    let chunks = r
+        .chunks_exact(LANES)
+        .zip(g.chunks_exact(LANES))
+        .zip(b.chunks_exact(LANES));
+    for ((r, g), b) in chunks {
+        for k in 0..LANES {
+            acc[k] += f64::from(grey_px(r[k], g[k], b[k]));
+        }
+    }
+    let tail = n - n % LANES;
+    let mut total = fold_lanes(acc);
+    for i in tail..n {
+        total += f64::from(grey_px(r[i], g[i], b[i]));
+    }
+    total / n as f64
+}
+
+/// Partial sums of the contrast mean (lane `k` adds values `k, k + LANES, …`, so the loop vectorises).
+const LANES: usize = 8;
+
+fn fold_lanes(a: [f64; LANES]) -> f64 {
+    ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]))
 }
 
 /// Blends with the per-pixel grey image (no-op for grey images).
 pub fn adjust_saturation(mut img: ImageF32, f: f32) -> ImageF32 {
-    if let Some(g) = grey_plane(&img) {
-        blend_with(&mut img, Blend::Plane(&g), f);
+    if !is_rgb(&img) {
+        return img;
     }
+    let g1 = 1.0 - f;
+    let (r, g, b) = rgb_planes_mut(&mut img);
+    with_avx2(
+        #[inline(always)]
+        || {
+            for ((r, g), b) in r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut()) {
+                let o = grey_px(*r, *g, *b) * g1;
+                *r = (*r * f + o).clamp(0.0, 1.0);
+                *g = (*g * f + o).clamp(0.0, 1.0);
+                *b = (*b * f + o).clamp(0.0, 1.0);
+            }
+        },
+    );
     img
+}
+
+/// The first three planes of an RGB image, mutably (callers check [`is_rgb`]).
+fn rgb_planes_mut(img: &mut ImageF32) -> (&mut [f32], &mut [f32], &mut [f32]) {
+    let n = img.height() * img.width();
+    let data = img.data_mut();
+    let (r, rest) = data.split_at_mut(n);
+    let (g, rest) = rest.split_at_mut(n);
+    (r, g, &mut rest[..n])
 }
 
 /// Rotates the hue by `f ∈ [−0.5, 0.5]` turns (no-op for grey images; other values are taken modulo 1).
@@ -125,78 +191,135 @@ pub fn adjust_hue(mut img: ImageF32, f: f32) -> ImageF32 {
             r
         }
     };
-    let n = img.height() * img.width();
-    let data = img.data_mut();
-    let (r, rest) = data.split_at_mut(n);
-    let (g, rest) = rest.split_at_mut(n);
-    let b = &mut rest[..n];
-    for i in 0..n {
-        let (nr, ng, nb) = hue_shift_px(r[i], g[i], b[i], f);
-        r[i] = nr;
-        g[i] = ng;
-        b[i] = nb;
-    }
+    let (r, g, b) = rgb_planes_mut(&mut img);
+    // Two passes, RGB → (6h, s, v) in place, then back: each loop body is short enough for several
+    // iterations to overlap (one fused body is one long dependency chain per pixel).
+    with_avx2(
+        #[inline(always)]
+        || {
+            for ((r, g), b) in r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut()) {
+                (*r, *g, *b) = shifted_hsv(*r, *g, *b, f);
+            }
+            for ((r, g), b) in r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut()) {
+                (*r, *g, *b) = hsv_to_rgb(*r, *g, *b);
+            }
+        },
+    );
     img
 }
 
-/// One pixel of torchvision's `_rgb_to_hsv` → hue shift → `_hsv_to_rgb`, in `f32`.
-#[inline]
+/// One pixel of [`adjust_hue`]: [`shifted_hsv`] then [`hsv_to_rgb`].
+#[cfg(test)]
 pub(crate) fn hue_shift_px(r: f32, g: f32, b: f32, f: f32) -> (f32, f32, f32) {
-    let maxc = r.max(g).max(b);
-    let minc = r.min(g).min(b);
+    let (h6, s, v) = shifted_hsv(r, g, b, f);
+    hsv_to_rgb(h6, s, v)
+}
+
+/// torchvision's `_rgb_to_hsv` and hue shift for one pixel, in `f32`: `(6·h', s, v)` with `h'` the
+/// shifted hue in `[0, 1]`.
+///
+/// This and [`hsv_to_rgb`] are written without branches (every case is computed and the right one
+/// selected), so the loops over an image vectorise; the arithmetic is the same, operation for
+/// operation, as the case-by-case form (`tests::branch_free_hue_matches_…` checks every output bit).
+#[inline(always)]
+fn shifted_hsv(r: f32, g: f32, b: f32, f: f32) -> (f32, f32, f32) {
+    // Plain comparisons (one `maxps`/`minps` each) rather than `f32::max`, whose NaN rule costs a
+    // blend per call; the images are finite.
+    let max = |a: f32, b: f32| if a > b { a } else { b };
+    let min = |a: f32, b: f32| if a < b { a } else { b };
+    let maxc = max(max(r, g), b);
+    let minc = min(min(r, g), b);
     let eqc = maxc == minc;
     let range = maxc - minc;
     let s = range / if eqc { 1.0 } else { maxc };
     let div = if eqc { 1.0 } else { range };
-    let rc = (maxc - r) / div;
-    let gc = (maxc - g) / div;
-    let bc = (maxc - b) / div;
-    let h = if maxc == r {
-        bc - gc
+    // torchvision: rc, gc, bc = (maxc − channel) / div, and h = bc − gc (max is r), rc + 2 − bc (g),
+    // gc + 4 − rc (b). Each case needs two of the three quotients, so pick the numerators first:
+    // h = (maxc − x1) / div + offset − (maxc − x2) / div, with `+ 0.0` exact for r (bc ≥ +0).
+    let (x1, x2, offset) = if maxc == r {
+        (b, g, 0.0)
     } else if maxc == g {
-        rc + 2.0 - bc
+        (r, b, 2.0)
     } else {
-        gc + 4.0 - rc
+        (g, r, 4.0)
     };
+    let h = ((maxc - x1) / div + offset) - (maxc - x2) / div;
     // torchvision: (h / 6 + 1) fmod 1, then (h + f) remainder 1. Both arguments stay within one period of
     // [0, 1), so a single conditional subtraction/addition gives the same value (exactly: x − 1 is exact
     // for x ∈ [1, 2)) without the slow library calls.
-    let mut h = h * (1.0f32 / 6.0) + 1.0;
-    if h >= 1.0 {
-        h -= 1.0;
-    }
-    let mut h = h + f;
-    if h < 0.0 {
-        h += 1.0;
+    let h = h * (1.0f32 / 6.0) + 1.0;
+    let h = if h >= 1.0 { h - 1.0 } else { h };
+    let h = h + f;
+    let h = if h < 0.0 {
+        h + 1.0
     } else if h >= 1.0 {
-        h -= 1.0;
-    }
-    let v = maxc;
-    let h6 = h * 6.0;
-    // h6 ≥ 0, so truncation is floor.
-    let i = h6 as i32;
-    let fr = h6 - i as f32;
+        h - 1.0
+    } else {
+        h
+    };
+    (h * 6.0, s, maxc)
+}
+
+/// torchvision's `_hsv_to_rgb` for one pixel from `(6·h, s, v)`.
+#[inline(always)]
+fn hsv_to_rgb(h6: f32, s: f32, v: f32) -> (f32, f32, f32) {
+    // k = ⌊h6⌋ for h6 ∈ [0, 6] (6 only when h + f + 1 rounds to 1): adding and removing 2²³ rounds to
+    // the nearest integer (exactly, in f32), one down-step fixes a round-up. (A float → int cast would
+    // not vectorise.) Sector `k = 6` is sector 0 (torchvision's `i % 6`); `h6 − k` is its `f`.
+    const ROUND: f32 = 8_388_608.0;
+    let nearest = (h6 + ROUND) - ROUND;
+    let k = if nearest > h6 { nearest - 1.0 } else { nearest };
+    let fr = h6 - k;
     let sxf = s * fr;
     let one_minus_s = 1.0 - s;
     let q = ((1.0 - sxf) * v).clamp(0.0, 1.0);
     let t = ((sxf + one_minus_s) * v).clamp(0.0, 1.0);
     let p = (one_minus_s * v).clamp(0.0, 1.0);
-    match i % 6 {
-        0 => (v, t, p),
-        1 => (q, v, p),
-        2 => (p, v, t),
-        3 => (p, q, v),
-        4 => (t, p, v),
-        _ => (v, p, q),
-    }
+    // Sectors 0…5: r = (v, q, p, p, t, v), g = (t, v, v, q, p, p), b = (p, p, t, v, v, q): each
+    // channel is v, p or x, where x is q in odd sectors and t in even ones.
+    let x = if k == 1.0 || k == 3.0 || k == 5.0 {
+        q
+    } else {
+        t
+    };
+    let within = |lo: f32, hi: f32| k >= lo && k < hi;
+    let nr = if within(2.0, 4.0) {
+        p
+    } else if within(1.0, 5.0) {
+        x
+    } else {
+        v
+    };
+    let ng = if within(1.0, 3.0) {
+        v
+    } else if within(4.0, 6.0) {
+        p
+    } else {
+        x
+    };
+    let nb = if within(3.0, 5.0) {
+        v
+    } else if within(2.0, 6.0) {
+        x
+    } else {
+        p
+    };
+    (nr, ng, nb)
 }
 
 /// Replaces the first three channels by the grey image (no-op for grey images), keeping the channel count.
 pub fn to_grayscale_keep_channels(mut img: ImageF32) -> ImageF32 {
-    if let Some(g) = grey_plane(&img) {
-        for c in 0..3 {
-            img.plane_mut(c).copy_from_slice(&g);
-        }
+    if is_rgb(&img) {
+        let (r, g, b) = rgb_planes_mut(&mut img);
+        with_avx2(
+            #[inline(always)]
+            || {
+                for ((r, g), b) in r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut()) {
+                    let y = grey_px(*r, *g, *b);
+                    (*r, *g, *b) = (y, y, y);
+                }
+            },
+        );
     }
     img
 }
@@ -686,9 +809,11 @@ impl Normalize {
         for ch in 0..c {
             let k = if self.mean.len() == 1 { 0 } else { ch };
             let (m, s) = (self.mean[k], self.std[k]);
-            for v in img.plane_mut(ch) {
-                *v = (*v - m) / s;
-            }
+            let plane = img.plane_mut(ch);
+            with_avx2(
+                #[inline(always)]
+                || plane.iter_mut().for_each(|v| *v = (*v - m) / s),
+            );
         }
         Ok(img)
     }
@@ -714,6 +839,96 @@ mod tests {
 
     fn px(r: f32, g: f32, b: f32) -> ImageF32 {
         ImageF32::new(3, 1, 1, vec![r, g, b]).unwrap()
+    }
+
+    /// The branchy per-pixel form this module used before [`hue_shift_px`] was made branch-free
+    /// (torchvision's `_rgb_to_hsv` / `_hsv_to_rgb` case by case; checked against the torchvision
+    /// fixtures in `tests/image_parity.rs` when it was the implementation).
+    pub(super) fn hue_shift_px_reference(r: f32, g: f32, b: f32, f: f32) -> (f32, f32, f32) {
+        let maxc = r.max(g).max(b);
+        let minc = r.min(g).min(b);
+        let eqc = maxc == minc;
+        let range = maxc - minc;
+        let s = range / if eqc { 1.0 } else { maxc };
+        let div = if eqc { 1.0 } else { range };
+        let rc = (maxc - r) / div;
+        let gc = (maxc - g) / div;
+        let bc = (maxc - b) / div;
+        let h = if maxc == r {
+            bc - gc
+        } else if maxc == g {
+            rc + 2.0 - bc
+        } else {
+            gc + 4.0 - rc
+        };
+        // torchvision: (h / 6 + 1) fmod 1, then (h + f) remainder 1. Both arguments stay within one period of
+        // [0, 1), so a single conditional subtraction/addition gives the same value (exactly: x − 1 is exact
+        // for x ∈ [1, 2)) without the slow library calls.
+        let mut h = h * (1.0f32 / 6.0) + 1.0;
+        if h >= 1.0 {
+            h -= 1.0;
+        }
+        let mut h = h + f;
+        if h < 0.0 {
+            h += 1.0;
+        } else if h >= 1.0 {
+            h -= 1.0;
+        }
+        let v = maxc;
+        let h6 = h * 6.0;
+        // h6 ≥ 0, so truncation is floor.
+        let i = h6 as i32;
+        let fr = h6 - i as f32;
+        let sxf = s * fr;
+        let one_minus_s = 1.0 - s;
+        let q = ((1.0 - sxf) * v).clamp(0.0, 1.0);
+        let t = ((sxf + one_minus_s) * v).clamp(0.0, 1.0);
+        let p = (one_minus_s * v).clamp(0.0, 1.0);
+        match i % 6 {
+            0 => (v, t, p),
+            1 => (q, v, p),
+            2 => (p, v, t),
+            3 => (p, q, v),
+            4 => (t, p, v),
+            _ => (v, p, q),
+        }
+    }
+
+    #[test]
+    fn branch_free_hue_matches_the_case_by_case_form_bit_for_bit() {
+        let mut vals: Vec<f32> = vec![0.0, 1e-7, 0.1, 0.25, 0.5, 0.500_000_1, 0.999_999_9, 1.0];
+        // Plus a pseudo-random spread (LCG), including 8-bit values.
+        let mut state = 12345u64;
+        for _ in 0..24 {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            vals.push((state >> 40) as f32 / (1u64 << 24) as f32);
+        }
+        vals.extend((0..=255).step_by(17).map(|v| v as f32 / 255.0));
+        let factors = [-0.5f32, -0.3, -0.1, -1e-8, 0.0, 1e-8, 0.05, 0.2, 0.37, 0.5];
+        let mut checked = 0;
+        for &r in &vals {
+            for &g in &vals {
+                for &b in &vals {
+                    for &f in &factors {
+                        let ours = hue_shift_px(r, g, b, f);
+                        let reference = hue_shift_px_reference(r, g, b, f);
+                        assert_eq!(
+                            [ours.0.to_bits(), ours.1.to_bits(), ours.2.to_bits()],
+                            [
+                                reference.0.to_bits(),
+                                reference.1.to_bits(),
+                                reference.2.to_bits()
+                            ],
+                            "rgb ({r}, {g}, {b}), f {f}: {ours:?} vs {reference:?}"
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 100_000);
     }
 
     #[test]

@@ -17,7 +17,7 @@
 //! Any channel count works. Empty (zero-sized) images are a [`Error::Shape`] for every transform here
 //! that needs pixels; flips return them unchanged.
 
-use super::resize::{resize, resize_region, smaller_edge_size, Interpolation};
+use super::resize::{resize, resize_region_owned, smaller_edge_size, Interpolation};
 use selfsup_core::{check, impl_transform, Error, Generator, ImageF32, RandomTransform, Result};
 use serde::{Deserialize, Serialize};
 
@@ -289,8 +289,8 @@ impl RandomTransform<ImageF32> for RandomResizedCrop {
         Ok(self.get_params(img.height(), img.width(), rng))
     }
     fn apply_with(&self, img: ImageF32, b: &CropBox) -> Result<ImageF32> {
-        resize_region(
-            &img,
+        resize_region_owned(
+            img,
             (b.top, b.left, b.height, b.width),
             self.size,
             self.interpolation,

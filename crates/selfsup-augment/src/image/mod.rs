@@ -13,6 +13,7 @@
 //! - [`mix`]: batch-level MixUp and CutMix (soft labels).
 //! - [`preview`]: PNG grids of samples × views.
 //! - [`warp`]: rotation, affine, perspective, elastic (grid sampling) and exact quarter turns.
+//! - `simd` (internal): runs the hot loops through an AVX2-compiled copy on CPUs that have it.
 //!
 //! ## Design
 //! Every random transform implements [`selfsup_core::RandomTransform`]: `sample_params` draws from the
@@ -35,6 +36,7 @@ pub mod policies;
 pub mod preview;
 pub mod recipes;
 pub mod resize;
+mod simd;
 pub mod warp;
 
 pub use blur::{gaussian_blur, GaussianBlur};
