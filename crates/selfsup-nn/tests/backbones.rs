@@ -337,7 +337,10 @@ fn layers_start_from_pytorchs_default_init() {
         let std = t.std(true).double_value(&[]);
         assert!(max <= b * (1.0 + 1e-6), "{name}: max {max} > bound {b}");
         assert!(max > 0.95 * b, "{name}: max {max} far below bound {b}");
-        assert!((std / (b / 3f64.sqrt()) - 1.0).abs() < 0.1, "{name}: std {std}, bound {b}");
+        assert!(
+            (std / (b / 3f64.sqrt()) - 1.0).abs() < 0.1,
+            "{name}: std {std}, bound {b}"
+        );
     };
     check("linear.weight", &lin.ws, 256.0);
     check("linear.bias", lin.bs.as_ref().unwrap(), 256.0);
