@@ -9,7 +9,7 @@
 //! A batch of 256 two-view 32×32 samples is 6 MB per view. Allocating that afresh for every batch
 //! costs more than the copy itself: the allocator hands freed blocks of this size back to the kernel,
 //! so every new batch page-faults and zeroes its memory again (measured: a third of the loader's CPU
-//! time on the SimCLR 32 px bench). A [`BufferPool`] keeps a few finished buffers of the float views;
+//! time on the SimCLR 32 px bench). A `BufferPool` keeps a few finished buffers of the float views;
 //! [`crate::Loader::recycle`] returns a consumed batch's buffers to it, and collation takes a buffer of the
 //! exact length from it without zeroing (every element is overwritten). Recycling is optional: a
 //! batch that is simply dropped frees its memory as before.

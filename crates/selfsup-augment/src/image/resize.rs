@@ -18,7 +18,7 @@
 //!
 //! ## Speed
 //! Weights are computed once per call for each axis (a handful of taps per output index). Both passes
-//! are weighted sums of whole rows ([`weighted_rows`]: blocks of adjacent outputs accumulated in
+//! are weighted sums of whole rows (`weighted_rows`: blocks of adjacent outputs accumulated in
 //! registers, which the compiler vectorises): the vertical pass directly, the horizontal one on the
 //! transposed region, transposed back. Temporaries live in per-thread scratch memory, and
 //! `RandomResizedCrop` writes its output into the input's buffer ([`resize_region_owned`]). The sums
