@@ -8,15 +8,8 @@ use anyhow::Result;
 use selfsup_cli::config::RunConfig;
 
 fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-    let epochs: u64 = std::env::args()
-        .nth(1)
-        .map(|e| e.parse())
-        .transpose()?
-        .unwrap_or(20);
+    selfsup_examples::init_logging();
+    let epochs = selfsup_examples::epochs_arg(20)?;
     let mut cfg = RunConfig::fsdd();
     cfg.train.epochs = epochs;
     cfg.out_dir = "runs/example-audio-fsdd".into();

@@ -16,10 +16,7 @@ use tch::nn::VarStore;
 use tch::Tensor;
 
 fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    selfsup_examples::init_logging();
     let mut args = std::env::args().skip(1);
     let Some(run) = args.next().map(PathBuf::from) else {
         bail!("usage: linear_probe <run folder of `selfsup pretrain`> [fine-tune epochs]");

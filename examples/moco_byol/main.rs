@@ -8,15 +8,8 @@ use selfsup_cli::config::RunConfig;
 use std::path::PathBuf;
 
 fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-    let epochs: u64 = std::env::args()
-        .nth(1)
-        .map(|e| e.parse())
-        .transpose()?
-        .unwrap_or(10);
+    selfsup_examples::init_logging();
+    let epochs = selfsup_examples::epochs_arg(10)?;
     let mut results = Vec::new();
     for method in ["moco_v2", "byol"] {
         // The method's own defaults (queue size, momentum, head widths), from its config type.

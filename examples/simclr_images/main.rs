@@ -9,10 +9,7 @@ use selfsup_cli::config::{DataKind, RunConfig};
 use std::path::PathBuf;
 
 fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    selfsup_examples::init_logging();
     let mut args = std::env::args().skip(1);
     let Some(path) = args.next().map(PathBuf::from) else {
         bail!("usage: simclr_images <image-folder | cifar-10-binary-folder> [epochs]");
