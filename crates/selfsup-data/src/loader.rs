@@ -572,31 +572,34 @@ impl EpochIter {
                 end,
                 in_flight,
                 stop,
-            } => loop {
-                while in_flight.len() < self.shared.cfg.prefetch.max(1) && *next < *end {
-                    in_flight.push_back(self.shared.spawn_batch(*epoch, order, *next, stop));
-                    *next += 1;
-                }
-                let rx = in_flight.pop_front()?;
-                match rx.recv() {
-                    Ok(Ok(None)) => continue,
-                    Ok(Ok(Some(b))) => {
-                        // Keep `prefetch` batches in flight while this one is consumed.
-                        while in_flight.len() < self.shared.cfg.prefetch && *next < *end {
-                            in_flight
-                                .push_back(self.shared.spawn_batch(*epoch, order, *next, stop));
-                            *next += 1;
+            } => {
+                // Keeps `prefetch` (>= 1 here) batches in flight: before waiting for the oldest, and
+                // again as soon as it is handed over, while the consumer works on it.
+                let shared = &self.shared;
+                let fill = |in_flight: &mut VecDeque<_>, next: &mut usize| {
+                    while in_flight.len() < shared.cfg.prefetch && *next < *end {
+                        in_flight.push_back(shared.spawn_batch(*epoch, order, *next, stop));
+                        *next += 1;
+                    }
+                };
+                loop {
+                    fill(in_flight, next);
+                    let rx = in_flight.pop_front()?;
+                    match rx.recv() {
+                        Ok(Ok(None)) => continue,
+                        Ok(Ok(Some(b))) => {
+                            fill(in_flight, next);
+                            return Some(Ok(b));
                         }
-                        return Some(Ok(b));
-                    }
-                    Ok(Err(e)) => return Some(Err(e)),
-                    Err(_) => {
-                        return Some(Err(Error::Other(
-                            "a loader task ended without a result".to_string(),
-                        )))
+                        Ok(Err(e)) => return Some(Err(e)),
+                        Err(_) => {
+                            return Some(Err(Error::Other(
+                                "a loader task ended without a result".to_string(),
+                            )))
+                        }
                     }
                 }
-            },
+            }
         }
     }
 }
