@@ -19,7 +19,6 @@ pub use selfsup_core::{Error, Result};
 use selfsup_core::{Generator, ImageF32};
 
 mod rotation;
-pub mod tokens;
 pub use rotation::Rotation;
 
 /// What a pretext task asks the model to predict.
