@@ -112,7 +112,7 @@ fn train(pg: Option<&ProcessGroup>, world: usize, loss_kind: &str) -> Vec<(Strin
         let (v0, v1) = views(idx);
         let (z0, z1) = (net.forward(&v0), net.forward(&v1));
         let loss = match loss_kind {
-            "ntxent" => {
+            "ntxent" | "ntxent_mean" => {
                 let (g0, g1) = match pg {
                     Some(pg) => (
                         gather_with_grad(pg, &z0).unwrap(),
@@ -130,6 +130,11 @@ fn train(pg: Option<&ProcessGroup>, world: usize, loss_kind: &str) -> Vec<(Strin
         let reported = match (pg, loss_kind) {
             (Some(pg), "ntxent") => {
                 allreduce_gradients(pg, &vs, GradReduction::Sum, DEFAULT_BUCKET_BYTES).unwrap();
+                loss.double_value(&[])
+            }
+            // The wrong reduction for a gathered loss (negative control).
+            (Some(pg), "ntxent_mean") => {
+                allreduce_gradients(pg, &vs, GradReduction::Mean, DEFAULT_BUCKET_BYTES).unwrap();
                 loss.double_value(&[])
             }
             (Some(pg), _) => {
@@ -166,20 +171,34 @@ fn worker() {
     pg.barrier().unwrap();
 }
 
-fn equivalence(world: usize, loss_kind: &str) {
+/// Runs `loss_kind` on `world` ranks and returns, per rank, the largest difference to the single
+/// process of every named tensor.
+fn run_against_reference(
+    world: usize,
+    loss_kind: &str,
+) -> (Vec<(String, Tensor)>, Vec<Vec<(String, f64)>>) {
     let reference = train(None, world, loss_kind);
     let (dir, workers) = common::launch(loss_kind, world, &[]);
     workers.wait(Duration::from_secs(10)).expect("workers pass");
+    let mut diffs = Vec::new();
     for r in 0..world {
         let got = Tensor::load_multi(dir.path().join(format!("rank{r}.ot"))).unwrap();
         assert_eq!(got.len(), reference.len());
+        let mut d = Vec::new();
         for ((gn, g), (rn, want)) in got.iter().zip(&reference) {
             assert_eq!(gn, rn);
-            let diff = (g - want).abs().max().double_value(&[]);
-            assert!(
-                diff <= 1e-5,
-                "rank {r}, {gn}: max |Δ| = {diff:e}\n got {g}\nwant {want}"
-            );
+            d.push((gn.clone(), (g - want).abs().max().double_value(&[])));
+        }
+        diffs.push(d);
+    }
+    (reference, diffs)
+}
+
+fn equivalence(world: usize, loss_kind: &str) {
+    let (reference, diffs) = run_against_reference(world, loss_kind);
+    for (r, d) in diffs.iter().enumerate() {
+        for (name, diff) in d {
+            assert!(*diff <= 1e-5, "rank {r}, {name}: max |Δ| = {diff:e}");
         }
     }
     let losses = Vec::<f64>::try_from(
@@ -204,6 +223,22 @@ fn simclr_2_ranks_equals_1_process_with_twice_the_batch() {
 #[test]
 fn simclr_3_ranks_equals_1_process_with_three_times_the_batch() {
     equivalence(3, "ntxent");
+}
+
+/// Negative control: averaging (instead of summing) the gradients of a gathered loss must be
+/// detected by the same comparison.
+#[test]
+fn gathered_loss_with_mean_reduction_differs() {
+    let (_, diffs) = run_against_reference(2, "ntxent_mean");
+    let worst = diffs[0]
+        .iter()
+        .filter(|(n, _)| n.starts_with("grad0."))
+        .map(|(_, d)| *d)
+        .fold(0.0, f64::max);
+    assert!(
+        worst > 1e-3,
+        "the comparison cannot tell Sum from Mean: {worst:e}"
+    );
 }
 
 #[test]
