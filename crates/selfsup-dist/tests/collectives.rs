@@ -1,6 +1,6 @@
 //! Collectives of the c10d shim across 2 and 3 real processes: results equal their closed forms for
 //! f32, f64 and i64 in several shapes (including a scalar and a non-contiguous tensor), over a
-//! FileStore and over a TCPStore; a rank that dies or stops answering makes the others fail within
+//! FileStore and over a TCPStore (whose set/get/add and prefixed views are checked too); a rank that dies or stops answering makes the others fail within
 //! the timeout instead of hanging.
 
 mod common;
@@ -37,9 +37,30 @@ fn assert_close(what: &str, got: &[f64], want: impl Fn(usize) -> f64) {
 }
 
 fn run_collectives() {
-    let (_store, pg) = common::join(Duration::from_secs(20));
+    let (store, pg) = common::join(Duration::from_secs(20));
     let (r, w) = (pg.rank(), pg.size());
     let wf = w as f64;
+    // The store itself: every rank sees every rank's key; `add` counts all ranks; a prefixed view
+    // has its own keys.
+    store
+        .set(&format!("key{r}"), format!("value {r}").as_bytes())
+        .unwrap();
+    for q in 0..w {
+        assert_eq!(
+            store.get(&format!("key{q}")).unwrap(),
+            format!("value {q}").as_bytes()
+        );
+    }
+    store.add("counter", 1).unwrap();
+    let sub = store.prefixed("sub").unwrap();
+    sub.set(&format!("key{r}"), b"prefixed").unwrap();
+    pg.barrier().unwrap();
+    assert_eq!(store.add("counter", 0).unwrap(), w as i64);
+    assert_eq!(sub.get(&format!("key{r}")).unwrap(), b"prefixed");
+    assert_eq!(
+        store.get(&format!("key{r}")).unwrap(),
+        format!("value {r}").as_bytes()
+    );
     for &kind in KINDS {
         for &shape in SHAPES {
             let what = format!("{kind:?} {shape:?}");
