@@ -6,23 +6,27 @@
 //! - `ci`     — check + test (what `.github/workflows/ci.yml` runs)
 //! - `doctor` — where libtorch is, its version, threads, CUDA
 //! - `pretrain` — setup if needed, then the main job (`selfsup pretrain`, release build)
+//! - `test-dist` — setup with `--dist`, then `selfsup-dist`'s multi-process c10d tests
 //! - `bench`  — criterion benches side by side with PyTorch, written to `docs/benchmarks.md`
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod bench;
 mod check;
+mod dist;
 mod doctor;
 mod setup;
 mod util;
 
 use anyhow::{bail, Result};
 
-const USAGE: &str = "usage: cargo xtask <setup|test|check|ci|doctor|pretrain|bench> [args...]
+const USAGE: &str = "usage: cargo xtask <setup|test|test-dist|check|ci|doctor|pretrain|bench> [args...]
 
   setup     make libtorch 2.13.0 available at .libtorch/ (honours LIBTORCH, then a Python with
-            torch 2.13, else assembles a CPU libtorch from the PyPI wheel in a cache)
+            torch 2.13, else assembles a CPU libtorch from the PyPI wheel in a cache);
+            `setup --dist` also installs Gloo's headers for selfsup-dist (libgloo-dev)
   test      setup if needed, then `cargo test --workspace` (extra args go to cargo test)
+  test-dist setup --dist, then selfsup-dist's c10d tests (2 and 3 local processes)
   check     cargo fmt --check, clippy -D warnings, rustdoc -D warnings, no-tch invariant
   ci        check, then test
   doctor    report libtorch location, version, threads and CUDA availability
@@ -41,7 +45,17 @@ fn run() -> Result<()> {
     let cmd = args.next().unwrap_or_default();
     let rest: Vec<String> = args.collect();
     match cmd.as_str() {
-        "setup" => setup::run().map(|_| ()),
+        "setup" => {
+            setup::run()?;
+            if rest.iter().any(|a| a == "--dist") {
+                dist::setup()?;
+            }
+            Ok(())
+        }
+        "test-dist" => {
+            setup::run()?;
+            dist::test(&rest)
+        }
         "test" => {
             setup::run()?;
             util::cargo(&[&["test", "--workspace"][..], &util::strs(&rest)].concat())
