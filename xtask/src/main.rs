@@ -25,7 +25,7 @@ const USAGE: &str = "usage: cargo xtask <setup|test|test-dist|check|ci|doctor|pr
   setup     make libtorch 2.13.0 available at .libtorch/ (honours LIBTORCH, then a Python with
             torch 2.13, else assembles a CPU libtorch from the PyPI wheel in a cache);
             `setup --dist` also installs Gloo's headers for selfsup-dist (libgloo-dev)
-  test      setup if needed, then `cargo test --workspace` (extra args go to cargo test)
+  test      setup if needed, then `cargo test --workspace` (extra args go to cargo test), then test-dist
   test-dist setup --dist, then selfsup-dist's c10d tests (2 and 3 local processes)
   check     cargo fmt --check, clippy -D warnings, rustdoc -D warnings, no-tch invariant
   ci        check, then test
@@ -58,7 +58,9 @@ fn run() -> Result<()> {
         }
         "test" => {
             setup::run()?;
-            util::cargo(&[&["test", "--workspace"][..], &util::strs(&rest)].concat())
+            util::cargo(&[&["test", "--workspace"][..], &util::strs(&rest)].concat())?;
+            // The c10d shim's multi-process tests (installs Gloo's headers on first use).
+            dist::test(&[])
         }
         "check" => {
             setup::run()?;
@@ -67,7 +69,8 @@ fn run() -> Result<()> {
         "ci" => {
             setup::run()?;
             check::run()?;
-            util::cargo(&["test", "--workspace"])
+            util::cargo(&["test", "--workspace"])?;
+            dist::test(&[])
         }
         "doctor" => doctor::run(),
         "pretrain" => {
