@@ -45,14 +45,26 @@ fn mlp(hidden: Vec<i64>, out: i64) -> BackboneConfig {
 
 fn model(kind: &str) -> (AutoencoderConfig, BackboneConfig) {
     match kind {
-        "ae" => (AutoencoderConfig::Ae(AeConfig::default()), mlp(vec![512], 64)),
-        "dae" => (AutoencoderConfig::Dae(DaeConfig::default()), mlp(vec![512], 64)),
+        "ae" => (
+            AutoencoderConfig::Ae(AeConfig::default()),
+            mlp(vec![512], 64),
+        ),
+        "dae" => (
+            AutoencoderConfig::Dae(DaeConfig::default()),
+            mlp(vec![512], 64),
+        ),
         "sparse_ae" => (
             AutoencoderConfig::SparseAe(SparseAeConfig::default()),
             mlp(vec![512], 64),
         ),
-        "vae" => (AutoencoderConfig::Vae(VaeConfig::default()), mlp(vec![], 400)),
-        _ => (AutoencoderConfig::Mae(MaeConfig::default()), BackboneConfig::default()),
+        "vae" => (
+            AutoencoderConfig::Vae(VaeConfig::default()),
+            mlp(vec![], 400),
+        ),
+        _ => (
+            AutoencoderConfig::Mae(MaeConfig::default()),
+            BackboneConfig::default(),
+        ),
     }
 }
 
@@ -63,8 +75,14 @@ fn scores(m: &dyn Method, x: &Tensor, y: &Tensor) -> Result<(f64, f64)> {
         .map(|b| m.embed(b))
         .collect::<selfsup_nn::Result<_>>()?;
     let feats = Tensor::cat(&parts, 0);
-    let (ftr, fte) = (feats.narrow(0, 0, N_TRAIN as i64), feats.narrow(0, N_TRAIN as i64, 1000));
-    let (ytr, yte) = (y.narrow(0, 0, N_TRAIN as i64), y.narrow(0, N_TRAIN as i64, 1000));
+    let (ftr, fte) = (
+        feats.narrow(0, 0, N_TRAIN as i64),
+        feats.narrow(0, N_TRAIN as i64, 1000),
+    );
+    let (ytr, yte) = (
+        y.narrow(0, 0, N_TRAIN as i64),
+        y.narrow(0, N_TRAIN as i64, 1000),
+    );
     let knn = eval::knn_accuracy(&ftr, &ytr, &fte, &yte, 10, &KnnConfig::default())?;
     let probe = eval::linear_probe(&ftr, &ytr, &fte, &yte, 10, &LinearProbeConfig::default())?;
     Ok((knn, probe.test_acc))
@@ -77,13 +95,28 @@ fn main() -> Result<()> {
     let kinds: Vec<String> = args
         .next()
         .map(|k| k.split(',').map(str::to_string).collect())
-        .unwrap_or_else(|| AutoencoderConfig::KINDS.iter().map(|s| s.to_string()).collect());
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/mnist5k/mnist_5k.csv.gz");
+        .unwrap_or_else(|| {
+            AutoencoderConfig::KINDS
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        });
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../data/mnist5k/mnist_5k.csv.gz"
+    );
     let ds = MnistCsv::new(path)?;
     let n = ds.len().min(N_TRAIN + 1000);
-    let xs: Vec<Tensor> = (0..n).map(|i| Ok(image(&ds.get(i)?.sample))).collect::<Result<_>>()?;
+    let xs: Vec<Tensor> = (0..n)
+        .map(|i| Ok(image(&ds.get(i)?.sample)))
+        .collect::<Result<_>>()?;
     let x = Tensor::stack(&xs, 0);
-    let y = Tensor::from_slice(&ds.labels()[..n].iter().map(|&l| l as i64).collect::<Vec<_>>());
+    let y = Tensor::from_slice(
+        &ds.labels()[..n]
+            .iter()
+            .map(|&l| l as i64)
+            .collect::<Vec<_>>(),
+    );
     println!("kind       kNN before → after   probe before → after   steps  seconds");
     for kind in &kinds {
         let (cfg, backbone) = model(kind);
@@ -115,12 +148,24 @@ fn main() -> Result<()> {
                 .iter()
                 .map(|&i| -> Result<Vec<Tensor>> {
                     let key = SampleKey::new(0, epoch as u64, i as u64);
-                    Ok(pipeline.views(ds.get(i)?.sample, key)?.iter().map(image).collect())
+                    Ok(pipeline
+                        .views(ds.get(i)?.sample, key)?
+                        .iter()
+                        .map(image)
+                        .collect())
                 })
                 .collect::<Result<_>>()?;
             let batch = Batch {
                 views: (0..views[0].len())
-                    .map(|v| Tensor::stack(&views.iter().map(|s| s[v].shallow_clone()).collect::<Vec<_>>(), 0))
+                    .map(|v| {
+                        Tensor::stack(
+                            &views
+                                .iter()
+                                .map(|s| s[v].shallow_clone())
+                                .collect::<Vec<_>>(),
+                            0,
+                        )
+                    })
                     .collect(),
                 labels: None,
                 targets: None,

@@ -13,7 +13,9 @@
 use crate::common::{check_shape, in_channels, needs_channel_axis, scalar, view, ReconLoss};
 use crate::decoder::{Decoder, DecoderConfig};
 use crate::sparse::{kl_sparsity_of_codes, l1_penalty, SparsityPenalty};
-use selfsup_nn::{build_backbone, Backbone, BackboneConfig, Batch, Method, Result, StepInfo, StepOutput};
+use selfsup_nn::{
+    build_backbone, Backbone, BackboneConfig, Batch, Method, Result, StepInfo, StepOutput,
+};
 use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
 use tch::Tensor;

@@ -23,12 +23,9 @@ impl ReconLoss {
     pub fn mean(self, out: &Tensor, target: &Tensor) -> Tensor {
         match self {
             ReconLoss::Mse => out.mse_loss(target, Reduction::Mean),
-            ReconLoss::Bce => out.binary_cross_entropy_with_logits::<Tensor>(
-                target,
-                None,
-                None,
-                Reduction::Mean,
-            ),
+            ReconLoss::Bce => {
+                out.binary_cross_entropy_with_logits::<Tensor>(target, None, None, Reduction::Mean)
+            }
         }
     }
 
@@ -38,12 +35,9 @@ impl ReconLoss {
         let n = out.size().first().copied().unwrap_or(1).max(1) as f64;
         let total = match self {
             ReconLoss::Mse => out.mse_loss(target, Reduction::Sum),
-            ReconLoss::Bce => out.binary_cross_entropy_with_logits::<Tensor>(
-                target,
-                None,
-                None,
-                Reduction::Sum,
-            ),
+            ReconLoss::Bce => {
+                out.binary_cross_entropy_with_logits::<Tensor>(target, None, None, Reduction::Sum)
+            }
         };
         total / n
     }
@@ -112,7 +106,10 @@ pub(crate) fn needs_channel_axis(backbone: &BackboneConfig, shape: &[i64]) -> bo
 }
 
 /// Checks that `backbone` can read samples of `shape` (config errors naming the field).
-pub fn check_backbone_geometry(backbone: &BackboneConfig, shape: &[i64]) -> selfsup_core::Result<()> {
+pub fn check_backbone_geometry(
+    backbone: &BackboneConfig,
+    shape: &[i64],
+) -> selfsup_core::Result<()> {
     let numel: i64 = shape.iter().product();
     if shape.is_empty() || shape.iter().any(|&d| d < 1) {
         return Err(Error::config(

@@ -182,7 +182,10 @@ pub fn dae_audio_pipeline(
             }
             let noisy = noise.apply(clip.clone(), &mut key.with_view(1).rng())?;
             Ok(match &features {
-                Some(f) => vec![Sample::Spectrogram(f(&noisy)?), Sample::Spectrogram(f(&clip)?)],
+                Some(f) => vec![
+                    Sample::Spectrogram(f(&noisy)?),
+                    Sample::Spectrogram(f(&clip)?),
+                ],
                 None => vec![Sample::Audio(noisy), Sample::Audio(clip)],
             })
         }),

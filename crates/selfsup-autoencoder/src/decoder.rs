@@ -47,11 +47,7 @@ impl DecoderConfig {
     /// Widths ≥ 1.
     pub fn validate(&self) -> selfsup_core::Result<()> {
         for (i, &w) in self.widths.iter().enumerate() {
-            check::at_least(
-                &format!("method.decoder.widths[{i}]"),
-                w.max(0) as usize,
-                1,
-            )?;
+            check::at_least(&format!("method.decoder.widths[{i}]"), w.max(0) as usize, 1)?;
         }
         Ok(())
     }
@@ -82,7 +78,9 @@ impl DecoderConfig {
             self.widths.clone()
         } else {
             match (kind, backbone) {
-                (DecoderKind::Mlp, BackboneConfig::Mlp(c)) => c.hidden.iter().rev().copied().collect(),
+                (DecoderKind::Mlp, BackboneConfig::Mlp(c)) => {
+                    c.hidden.iter().rev().copied().collect()
+                }
                 (DecoderKind::Mlp, _) => vec![256],
                 (DecoderKind::Conv, BackboneConfig::ConvNet(c) | BackboneConfig::AudioCnn(c))
                     if !c.widths.is_empty() =>

@@ -148,9 +148,18 @@ impl MaeConfig {
         pos("method.num_heads", self.num_heads)?;
         check::positive("method.mlp_ratio", self.mlp_ratio)?;
         pos("method.decoder_embed_dim", self.decoder_embed_dim)?;
-        check::at_least("method.decoder_depth", self.decoder_depth.max(0) as usize, 0)?;
+        check::at_least(
+            "method.decoder_depth",
+            self.decoder_depth.max(0) as usize,
+            0,
+        )?;
         pos("method.decoder_num_heads", self.decoder_num_heads)?;
-        divisible("method.embed_dim", self.embed_dim, 4, "divisible by 4 (2-D sin-cos table)")?;
+        divisible(
+            "method.embed_dim",
+            self.embed_dim,
+            4,
+            "divisible by 4 (2-D sin-cos table)",
+        )?;
         divisible(
             "method.decoder_embed_dim",
             self.decoder_embed_dim,
@@ -195,7 +204,12 @@ impl MaeConfig {
                         format!("is {} but the samples are {h}×{w}", v.image_size),
                     ));
                 }
-                divisible("backbone.dim", v.dim, 4, "divisible by 4 (2-D sin-cos table)")?;
+                divisible(
+                    "backbone.dim",
+                    v.dim,
+                    4,
+                    "divisible by 4 (2-D sin-cos table)",
+                )?;
                 (
                     (v.patch_size, v.patch_size),
                     v.dim,
@@ -290,7 +304,12 @@ pub fn patchify(imgs: &Tensor, patch: (i64, i64)) -> Result<Tensor> {
 }
 
 /// `N×L×(ph·pw·C)` → `N×C×H×W` for a `grid` of `(rows, columns)` patches (MAE's `unpatchify`).
-pub fn unpatchify(x: &Tensor, patch: (i64, i64), grid: (i64, i64), channels: i64) -> Result<Tensor> {
+pub fn unpatchify(
+    x: &Tensor,
+    patch: (i64, i64),
+    grid: (i64, i64),
+    channels: i64,
+) -> Result<Tensor> {
     let s = x.size();
     let (ph, pw) = patch;
     let (gh, gw) = grid;
@@ -320,7 +339,10 @@ pub fn random_masking(x: &Tensor, mask_ratio: f64, noise: &Tensor) -> (Tensor, T
     let x_masked = x.gather(1, &ids_keep.unsqueeze(-1).repeat([1, 1, d]), false);
     let opts = (x.kind(), x.device());
     let mask = Tensor::cat(
-        &[Tensor::zeros([n, keep], opts), Tensor::ones([n, l - keep], opts)],
+        &[
+            Tensor::zeros([n, keep], opts),
+            Tensor::ones([n, l - keep], opts),
+        ],
         1,
     )
     .gather(1, &ids_restore, false);
@@ -512,11 +534,7 @@ impl Mae {
             xavier(fan_in, g.dim),
         );
         let bb = 1.0 / (fan_in as f64).sqrt();
-        let patch_b = proj.var(
-            "bias",
-            &[g.dim],
-            nn::Init::Uniform { lo: -bb, up: bb },
-        );
+        let patch_b = proj.var("bias", &[g.dim], nn::Init::Uniform { lo: -bb, up: bb });
         let tok = nn::Init::Randn {
             mean: 0.0,
             stdev: 0.02,
@@ -593,15 +611,23 @@ impl Mae {
     /// Patch tokens with position embeddings, `N×L×D`.
     fn embed_patches(&self, imgs: &Tensor) -> Tensor {
         let (ph, pw) = self.g.patch;
-        imgs.conv2d(&self.patch_w, Some(&self.patch_b), [ph, pw], [0, 0], [1, 1], 1)
-            .flatten(2, -1)
-            .transpose(1, 2)
+        imgs.conv2d(
+            &self.patch_w,
+            Some(&self.patch_b),
+            [ph, pw],
+            [0, 0],
+            [1, 1],
+            1,
+        )
+        .flatten(2, -1)
+        .transpose(1, 2)
             + self.pos_embed.narrow(1, 1, self.g.num_patches())
     }
 
     fn encode_tokens(&self, x: Tensor) -> Tensor {
         let n = x.size()[0];
-        let cls = (&self.cls_token + self.pos_embed.narrow(1, 0, 1)).expand([n, 1, self.g.dim], false);
+        let cls =
+            (&self.cls_token + self.pos_embed.narrow(1, 0, 1)).expand([n, 1, self.g.dim], false);
         let mut x = Tensor::cat(&[cls, x], 1);
         for b in &self.blocks {
             x = b.forward(&x);
@@ -634,11 +660,9 @@ impl Mae {
         let n = x.size()[0];
         let l = self.g.num_patches();
         if noise.size() != [n, l] {
-            return Err(Error::shape(format!(
-                "mae noise must be {n}×{l}, got {:?}",
-                noise.size()
-            ))
-            .into());
+            return Err(
+                Error::shape(format!("mae noise must be {n}×{l}, got {:?}", noise.size())).into(),
+            );
         }
         let _ = train;
         let imgs = self.as_images(x);

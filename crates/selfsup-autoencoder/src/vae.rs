@@ -74,10 +74,7 @@ pub fn vae_loss_terms(
     mu: &Tensor,
     logvar: &Tensor,
 ) -> (Tensor, Tensor) {
-    (
-        recon.sum_per_sample(out, target),
-        gaussian_kl(mu, logvar),
-    )
+    (recon.sum_per_sample(out, target), gaussian_kl(mu, logvar))
 }
 
 /// The VAE; see the module documentation.
@@ -200,7 +197,9 @@ impl Vae {
         };
         let (a, b) = (one(a), one(b));
         if a.size()[0] != 1 || b.size()[0] != 1 {
-            return Err(selfsup_core::Error::shape("interpolate takes one sample at each end").into());
+            return Err(
+                selfsup_core::Error::shape("interpolate takes one sample at each end").into(),
+            );
         }
         let (za, zb) = (self.encode(&a)?, self.encode(&b)?);
         let t = Tensor::linspace(0.0, 1.0, steps, (Kind::Float, za.device())).unsqueeze(1);

@@ -109,7 +109,9 @@ fn mae_masks_exactly_l_minus_len_keep_per_sample() {
         let keep = (l as f64 * (1.0 - ratio)) as i64;
         let mut s = vec![5i64];
         s.extend(&shape);
-        let out = m.forward(&Tensor::rand(s, (Kind::Float, CPU)), true).unwrap();
+        let out = m
+            .forward(&Tensor::rand(s, (Kind::Float, CPU)), true)
+            .unwrap();
         let per_sample: Vec<f64> =
             Vec::try_from(out.mask.sum_dim_intlist(1, false, Kind::Double)).unwrap();
         assert!(
@@ -118,7 +120,15 @@ fn mae_masks_exactly_l_minus_len_keep_per_sample() {
             l - keep
         );
         // different samples get different masks
-        assert!(out.mask.get(0).not_equal_tensor(&out.mask.get(1)).any().to_kind(Kind::Int64).int64_value(&[]) == 1);
+        assert!(
+            out.mask
+                .get(0)
+                .not_equal_tensor(&out.mask.get(1))
+                .any()
+                .to_kind(Kind::Int64)
+                .int64_value(&[])
+                == 1
+        );
     }
 }
 
@@ -127,9 +137,8 @@ fn unpatchify_of_patchify_is_the_identity() {
     let x = Tensor::rand([3, 2, 12, 20], (Kind::Float, CPU));
     for patch in [(4, 4), (3, 5), (12, 2), (1, 1)] {
         let p = patchify(&x, patch).unwrap();
-        let back =
-            selfsup_autoencoder::mae::unpatchify(&p, patch, (12 / patch.0, 20 / patch.1), 2)
-                .unwrap();
+        let back = selfsup_autoencoder::mae::unpatchify(&p, patch, (12 / patch.0, 20 / patch.1), 2)
+            .unwrap();
         assert!(back.equal(&x), "patch {patch:?}");
     }
     assert!(patchify(&x, (5, 4)).is_err());
@@ -167,7 +176,9 @@ fn mae_loss_counts_removed_patches_only() {
             let tv: Vec<f64> = if norm {
                 let mean = tv.iter().sum::<f64>() / 16.0;
                 let var = tv.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 15.0;
-                tv.iter().map(|v| (v - mean) / (var + 1e-6).sqrt()).collect()
+                tv.iter()
+                    .map(|v| (v - mean) / (var + 1e-6).sqrt())
+                    .collect()
             } else {
                 tv.to_vec()
             };
@@ -193,7 +204,10 @@ fn mae_loss_counts_removed_patches_only() {
         }
         let want = removed / n_removed;
         let got = out.loss.double_value(&[]);
-        assert!((got - want).abs() < 1e-5 * (1.0 + want), "norm {norm}: {got} vs {want}");
+        assert!(
+            (got - want).abs() < 1e-5 * (1.0 + want),
+            "norm {norm}: {got} vs {want}"
+        );
         let mean_all = all / (4.0 * 49.0);
         assert!((mean_all - want).abs() > 1e-4, "test would not see a leak");
         // pixels of visible patches do reach the loss through the encoder, but the loss's gradient
@@ -202,7 +216,10 @@ fn mae_loss_counts_removed_patches_only() {
         let tgt = patchify(&x, (4, 4)).unwrap();
         let l = selfsup_autoencoder::mae::masked_mse(&tgt, &pred_leaf, &out.mask, norm);
         l.backward();
-        let g = pred_leaf.grad().abs().sum_dim_intlist(-1, false, Kind::Float);
+        let g = pred_leaf
+            .grad()
+            .abs()
+            .sum_dim_intlist(-1, false, Kind::Float);
         let visible_grad = (&g * (-&out.mask + 1.0)).sum(Kind::Float).double_value(&[]);
         let removed_grad = (&g * &out.mask).sum(Kind::Float).double_value(&[]);
         assert_eq!(visible_grad, 0.0);
@@ -314,7 +331,11 @@ fn vae_kl_equals_closed_form_and_monte_carlo() {
     let z = &mu_f + &eps * &sd;
     let log_q = -(&eps * &eps) * 0.5 - sd.log();
     let log_p = -(&z * &z) * 0.5;
-    let mc = (log_q - log_p).mean_dim(0, false, Kind::Double).sum(Kind::Double).double_value(&[]) / 2.0;
+    let mc = (log_q - log_p)
+        .mean_dim(0, false, Kind::Double)
+        .sum(Kind::Double)
+        .double_value(&[])
+        / 2.0;
     assert!((mc - closed).abs() < 0.02, "Monte Carlo {mc} vs {closed}");
 }
 
@@ -401,7 +422,12 @@ fn l1_ref(z: &[f64], n: usize) -> f64 {
     z.iter().map(|v| v.abs()).sum::<f64>() / n as f64
 }
 
-fn check_grad(f_t: impl Fn(&Tensor) -> Tensor, f_ref: impl Fn(&[f64]) -> f64, z: Vec<f64>, n: usize) {
+fn check_grad(
+    f_t: impl Fn(&Tensor) -> Tensor,
+    f_ref: impl Fn(&[f64]) -> f64,
+    z: Vec<f64>,
+    n: usize,
+) {
     let k = z.len() / n;
     let zt = Tensor::from_slice(&z)
         .reshape([n as i64, k as i64])
@@ -416,7 +442,11 @@ fn check_grad(f_t: impl Fn(&Tensor) -> Tensor, f_ref: impl Fn(&[f64]) -> f64, z:
         zp[i] += h;
         zm[i] -= h;
         let fd = (f_ref(&zp) - f_ref(&zm)) / (2.0 * h);
-        assert!((g[i] - fd).abs() < 1e-6 * (1.0 + fd.abs()), "grad[{i}]: {} vs {fd}", g[i]);
+        assert!(
+            (g[i] - fd).abs() < 1e-6 * (1.0 + fd.abs()),
+            "grad[{i}]: {} vs {fd}",
+            g[i]
+        );
     }
 }
 
@@ -451,21 +481,36 @@ fn config_kinds_round_trip_and_validate_names_fields() {
     }
     assert!(AutoencoderConfig::from_kind("simclr").is_none());
     let cfg: AutoencoderConfig =
-        serde_json::from_str(r#"{"kind": "sparse_ae", "penalty": "l1", "l1_weight": 0.01}"#).unwrap();
-    assert!(matches!(cfg, AutoencoderConfig::SparseAe(SparseAeConfig { penalty: SparsityPenalty::L1, .. })));
+        serde_json::from_str(r#"{"kind": "sparse_ae", "penalty": "l1", "l1_weight": 0.01}"#)
+            .unwrap();
+    assert!(matches!(
+        cfg,
+        AutoencoderConfig::SparseAe(SparseAeConfig {
+            penalty: SparsityPenalty::L1,
+            ..
+        })
+    ));
     let cfg: AutoencoderConfig = serde_json::from_str(
         r#"{"kind": "dae", "corruption": {"kind": "salt_and_pepper", "amount": 0.1, "salt_vs_pepper": 0.5}}"#,
     )
     .unwrap();
     assert_eq!(cfg.min_views(), 2);
-    assert!(serde_json::from_str::<AutoencoderConfig>(r#"{"kind": "vae", "latnet_dim": 3}"#).is_err());
+    assert!(
+        serde_json::from_str::<AutoencoderConfig>(r#"{"kind": "vae", "latnet_dim": 3}"#).is_err()
+    );
     let bad = |json: &str| match AutoencoderConfig::validate(&serde_json::from_str(json).unwrap()) {
         Err(selfsup_core::Error::InvalidConfig { field, .. }) => field,
         other => panic!("{json}: {other:?}"),
     };
-    assert_eq!(bad(r#"{"kind": "vae", "latent_dim": 0}"#), "method.latent_dim");
+    assert_eq!(
+        bad(r#"{"kind": "vae", "latent_dim": 0}"#),
+        "method.latent_dim"
+    );
     assert_eq!(bad(r#"{"kind": "sparse_ae", "rho": 1.5}"#), "method.rho");
-    assert_eq!(bad(r#"{"kind": "mae", "mask_ratio": 0.0}"#), "method.mask_ratio");
+    assert_eq!(
+        bad(r#"{"kind": "mae", "mask_ratio": 0.0}"#),
+        "method.mask_ratio"
+    );
     assert_eq!(
         bad(r#"{"kind": "dae", "corruption": {"kind": "pixel_dropout", "p": 2.0}}"#),
         "method.corruption.p"
@@ -483,7 +528,9 @@ fn config_kinds_round_trip_and_validate_names_fields() {
         ..Default::default()
     })
     .check_input(&mlp(10, vec![], 4), &[10]);
-    assert!(matches!(e, Err(selfsup_core::Error::InvalidConfig { field, .. }) if field == "method.decoder.kind"));
+    assert!(
+        matches!(e, Err(selfsup_core::Error::InvalidConfig { field, .. }) if field == "method.decoder.kind")
+    );
 }
 
 // ------------------------------------------------------------------------------ DAE pipeline
@@ -499,12 +546,21 @@ fn dae_pipeline_yields_keyed_corrupted_clean_pairs() {
     let (noisy, clean) = (image_tensor(&v[0]), image_tensor(&v[1]));
     let orig = image_tensor(&item.sample);
     assert!(clean.equal(&orig), "the clean view is the sample");
-    let diff = (&noisy - &orig).square().mean(Kind::Float).double_value(&[]);
+    let diff = (&noisy - &orig)
+        .square()
+        .mean(Kind::Float)
+        .double_value(&[]);
     assert!(diff > 1e-3, "corrupted view differs");
     let again = p.views(item.sample.clone(), key).unwrap();
-    assert!(image_tensor(&again[0]).equal(&noisy), "same key, same corruption");
+    assert!(
+        image_tensor(&again[0]).equal(&noisy),
+        "same key, same corruption"
+    );
     let other = p.views(item.sample, SampleKey::new(5, 1, 0)).unwrap();
-    assert!(!image_tensor(&other[0]).equal(&noisy), "another epoch, another corruption");
+    assert!(
+        !image_tensor(&other[0]).equal(&noisy),
+        "another epoch, another corruption"
+    );
     assert_eq!(
         view_pipeline(&AutoencoderConfig::Vae(VaeConfig::default()))
             .unwrap()
@@ -534,7 +590,15 @@ fn train(cfg: AutoencoderConfig, backbone: BackboneConfig, steps: usize, lr: f64
         .collect();
     let n_views = views[0].len();
     let stacked: Vec<Tensor> = (0..n_views)
-        .map(|v| Tensor::stack(&views.iter().map(|s| s[v].shallow_clone()).collect::<Vec<_>>(), 0))
+        .map(|v| {
+            Tensor::stack(
+                &views
+                    .iter()
+                    .map(|s| s[v].shallow_clone())
+                    .collect::<Vec<_>>(),
+                0,
+            )
+        })
         .collect();
     let mut m = cfg
         .build_in(VarStore::new(CPU), &backbone, &[1, 28, 28])
@@ -573,13 +637,23 @@ fn ae_and_sparse_ae_recon_falls_on_mnist() {
     let bb = mlp(784, vec![128], 32);
     falls(
         "ae",
-        &train(AutoencoderConfig::Ae(AeConfig::default()), bb.clone(), 40, 2e-3),
+        &train(
+            AutoencoderConfig::Ae(AeConfig::default()),
+            bb.clone(),
+            40,
+            2e-3,
+        ),
         0.6,
     );
     let sparse = SparseAeConfig::default();
     falls(
         "sparse_ae kl",
-        &train(AutoencoderConfig::SparseAe(sparse.clone()), bb.clone(), 40, 2e-3),
+        &train(
+            AutoencoderConfig::SparseAe(sparse.clone()),
+            bb.clone(),
+            40,
+            2e-3,
+        ),
         0.7,
     );
     falls(
@@ -622,7 +696,12 @@ fn vae_recon_falls_on_mnist() {
 fn mae_recon_falls_on_mnist() {
     falls(
         "mae",
-        &train(AutoencoderConfig::Mae(tiny_mae()), BackboneConfig::default(), 40, 2e-3),
+        &train(
+            AutoencoderConfig::Mae(tiny_mae()),
+            BackboneConfig::default(),
+            40,
+            2e-3,
+        ),
         0.7,
     );
 }

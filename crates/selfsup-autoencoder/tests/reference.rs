@@ -10,7 +10,10 @@ use serde_json::Value;
 use tch::{Kind, Tensor};
 
 fn fixture() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/autoencoder.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/autoencoder.json"
+    );
     serde_json::from_str(&std::fs::read_to_string(path).expect("fixture file")).unwrap()
 }
 
