@@ -4,7 +4,8 @@
 //! `cargo run --release -p selfsup-examples --example autoencoders -- [steps] [kinds]`
 //! (`steps` per model, default 600; `kinds` a comma-separated subset of `ae,dae,sparse_ae,vae,mae`).
 //!
-//! Split: the first 4000 digits train the autoencoder and the probes, the last 1000 are held out.
+//! Split: a seeded permutation of the 5000 digits (the CSV is sorted by class); its first 4000 train
+//! the autoencoder and the probes, the last 1000 are held out.
 //! Adam (lr 1e-3, batch 128) for the AEs and the VAE; AdamW (β = 0.9, 0.95, weight decay 0.05, lr
 //! 1.5e-3) for the MAE, as its preset. The DAE's `[corrupted, clean]` pairs come from the crate's
 //! loader pipeline, keyed by `(seed, epoch, index)`.
@@ -13,7 +14,7 @@ use anyhow::Result;
 use selfsup::autoencoder::{
     view_pipeline, AeConfig, AutoencoderConfig, DaeConfig, MaeConfig, SparseAeConfig, VaeConfig,
 };
-use selfsup::core::{Sample, SampleKey};
+use selfsup::core::{Generator, Sample, SampleKey};
 use selfsup::data::{Dataset, MnistCsv};
 use selfsup_nn::{BackboneConfig, Batch, Method, MlpConfig, StepInfo};
 use selfsup_train::eval::{self, KnnConfig, LinearProbeConfig};
@@ -106,15 +107,18 @@ fn main() -> Result<()> {
         "/../data/mnist5k/mnist_5k.csv.gz"
     );
     let ds = MnistCsv::new(path)?;
-    let n = ds.len().min(N_TRAIN + 1000);
-    let xs: Vec<Tensor> = (0..n)
-        .map(|i| Ok(image(&ds.get(i)?.sample)))
+    // The CSV is sorted by digit: a seeded permutation, then 4000 train / 1000 held out.
+    let order = Generator::seed_from_u64(0).permutation(ds.len());
+    let order = &order[..(N_TRAIN + 1000).min(ds.len())];
+    let xs: Vec<Tensor> = order
+        .iter()
+        .map(|&i| Ok(image(&ds.get(i)?.sample)))
         .collect::<Result<_>>()?;
     let x = Tensor::stack(&xs, 0);
     let y = Tensor::from_slice(
-        &ds.labels()[..n]
+        &order
             .iter()
-            .map(|&l| l as i64)
+            .map(|&i| i64::from(ds.labels()[i]))
             .collect::<Vec<_>>(),
     );
     println!("kind       kNN before → after   probe before → after   steps  seconds");
@@ -142,7 +146,9 @@ fn main() -> Result<()> {
             let epoch = step as i64 / per_epoch;
             let b = step as i64 % per_epoch;
             let idx: Vec<usize> = (0..BATCH)
-                .map(|j| ((b * BATCH + j) as usize * 7919 + epoch as usize * 104_729) % N_TRAIN)
+                .map(|j| {
+                    order[((b * BATCH + j) as usize * 7919 + epoch as usize * 104_729) % N_TRAIN]
+                })
                 .collect();
             let views: Vec<Vec<Tensor>> = idx
                 .iter()
