@@ -124,6 +124,21 @@ impl Autoencoder {
         }))
     }
 
+    /// The input (`views[0]`) and the target (`views[1]` for the DAE, else `views[0]`), shape-checked.
+    fn input_and_target<'b>(&self, batch: &'b Batch) -> Result<(&'b Tensor, &'b Tensor)> {
+        let denoising = self.mode == Mode::Denoising;
+        let need = if denoising { 2 } else { 1 };
+        let x = view(batch, 0, self.name, need)?;
+        let target = if denoising {
+            view(batch, 1, self.name, need)?
+        } else {
+            x
+        };
+        check_shape(x, &self.shape, self.name)?;
+        check_shape(target, &self.shape, self.name)?;
+        Ok((x, target))
+    }
+
     /// The sample shape the model was built for.
     pub fn input_shape(&self) -> &[i64] {
         &self.shape
@@ -141,16 +156,7 @@ impl Method for Autoencoder {
         &mut self.vs
     }
     fn step(&mut self, batch: &Batch, _info: &StepInfo) -> Result<StepOutput> {
-        let denoising = self.mode == Mode::Denoising;
-        let need = if denoising { 2 } else { 1 };
-        let x = view(batch, 0, self.name, need)?;
-        let target = if denoising {
-            view(batch, 1, self.name, need)?
-        } else {
-            x
-        };
-        check_shape(x, &self.shape, self.name)?;
-        check_shape(target, &self.shape, self.name)?;
+        let (x, target) = self.input_and_target(batch)?;
         let z = self.code(x, true);
         let out = self.decoder.forward_t(&z, true);
         let recon = self.recon.mean(&out, target);
@@ -177,5 +183,28 @@ impl Method for Autoencoder {
     }
     fn embed_dim(&self) -> i64 {
         self.encoder.output_dim()
+    }
+    fn reconstruct(&self, x: &Tensor) -> Result<Option<Tensor>> {
+        Autoencoder::reconstruct(self, x).map(Some)
+    }
+    /// `val_recon` (and `val_sparsity`) of a held-out batch, eval mode, no gradient.
+    fn evaluate(&mut self, batch: &Batch) -> Result<Vec<(String, f64)>> {
+        let (x, target) = self.input_and_target(batch)?;
+        tch::no_grad(|| {
+            let z = self.code(x, false);
+            let out = self.decoder.forward_t(&z, false);
+            let mut m = vec![(
+                "val_recon".to_string(),
+                scalar(&self.recon.mean(&out, target)),
+            )];
+            if let Mode::Sparse { penalty, rho, .. } = self.mode {
+                let pen = match penalty {
+                    SparsityPenalty::L1 => l1_penalty(&z),
+                    SparsityPenalty::Kl => kl_sparsity_of_codes(&z, rho),
+                };
+                m.push(("val_sparsity".to_string(), scalar(&pen)));
+            }
+            Ok(m)
+        })
     }
 }

@@ -11,7 +11,7 @@ use crate::dae::{dae_image_pipeline, DaeConfig};
 use crate::mae::{Mae, MaeConfig};
 use crate::sparse::{SparseAeConfig, SparsityPenalty};
 use crate::vae::{Vae, VaeConfig};
-use selfsup_nn::{BackboneConfig, Method, Result};
+use selfsup_nn::{BackboneConfig, InputSpec, Method, MethodSpec, Result};
 use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
 
@@ -147,6 +147,31 @@ impl AutoencoderConfig {
             AutoencoderConfig::Vae(c) => Box::new(Vae::new(vs, c, backbone, shape)?),
             AutoencoderConfig::Mae(c) => Box::new(Mae::new(vs, c, backbone, shape)?),
         })
+    }
+}
+
+impl MethodSpec for AutoencoderConfig {
+    fn name(&self) -> &'static str {
+        AutoencoderConfig::name(self)
+    }
+
+    fn validate(&self) -> selfsup_core::Result<()> {
+        AutoencoderConfig::validate(self)
+    }
+
+    fn min_views(&self) -> usize {
+        AutoencoderConfig::min_views(self)
+    }
+
+    /// Builds the model for samples of `input.shape` (`[C,H,W]`, `[F,T]` or `[D]`); geometry errors
+    /// (patch size, MLP `input_dim`, `vit` `image_size`) are config errors naming the field.
+    fn build(
+        &self,
+        vs: VarStore,
+        backbone: &BackboneConfig,
+        input: &InputSpec,
+    ) -> Result<Box<dyn Method>> {
+        self.build_in(vs, backbone, &input.shape)
     }
 }
 

@@ -754,4 +754,16 @@ impl Method for Mae {
     fn embed_dim(&self) -> i64 {
         self.g.dim
     }
+    /// The prediction with the visible patches of the input pasted in (see
+    /// [`Mae::reconstruct_masked`]).
+    fn reconstruct(&self, x: &Tensor) -> Result<Option<Tensor>> {
+        Mae::reconstruct(self, x).map(Some)
+    }
+    /// `val_recon`: the masked-patch loss of a held-out batch (mask from libtorch's generator),
+    /// no gradient.
+    fn evaluate(&mut self, batch: &Batch) -> Result<Vec<(String, f64)>> {
+        let x = view(batch, 0, "mae", 1)?;
+        let out = tch::no_grad(|| self.forward(x, false))?;
+        Ok(vec![("val_recon".to_string(), scalar(&out.loss))])
+    }
 }

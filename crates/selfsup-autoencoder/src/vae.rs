@@ -246,4 +246,25 @@ impl Method for Vae {
     fn embed_dim(&self) -> i64 {
         self.latent_dim
     }
+    fn reconstruct(&self, x: &Tensor) -> Result<Option<Tensor>> {
+        Vae::reconstruct(self, x).map(Some)
+    }
+    /// `val_recon`, `val_kl` and `val_loss` (the negative ELBO with β) of a held-out batch, eval mode,
+    /// no gradient, with one reparameterised draw from libtorch's generator.
+    fn evaluate(&mut self, batch: &Batch) -> Result<Vec<(String, f64)>> {
+        let x = view(batch, 0, "vae", 1)?;
+        check_shape(x, &self.shape, "vae")?;
+        tch::no_grad(|| {
+            let (mu, logvar) = self.posterior(x, false);
+            let z = &mu + Tensor::randn_like(&mu) * (&logvar * 0.5).exp();
+            let out = self.decoder.forward_t(&z, false);
+            let (recon, kl) = vae_loss_terms(self.recon, &out, x, &mu, &logvar);
+            let (r, k) = (scalar(&recon), scalar(&kl));
+            Ok(vec![
+                ("val_recon".to_string(), r),
+                ("val_kl".to_string(), k),
+                ("val_loss".to_string(), r + self.beta * k),
+            ])
+        })
+    }
 }

@@ -714,3 +714,63 @@ fn mae_recon_falls_on_mnist() {
         0.7,
     );
 }
+
+// ------------------------------------------------------------------------------ MethodSpec
+
+#[test]
+fn method_spec_builds_every_kind_for_images_and_spectrograms() {
+    use selfsup_nn::{InputSpec, MethodSpec};
+    let x = mnist_images(4);
+    for &k in AutoencoderConfig::KINDS {
+        let cfg = AutoencoderConfig::from_kind(k).unwrap();
+        assert_eq!(MethodSpec::name(&cfg), k);
+        let mut m = cfg
+            .instantiate(
+                &BackboneConfig::default(),
+                &InputSpec::image(1, 28, 28),
+                CPU,
+                0,
+            )
+            .unwrap();
+        let r = m
+            .reconstruct(&x)
+            .unwrap()
+            .expect("autoencoders reconstruct");
+        assert_eq!(r.size(), x.size(), "{k}");
+        let views: Vec<Tensor> = (0..cfg.min_views()).map(|_| x.shallow_clone()).collect();
+        let ev = m.evaluate(&batch(views)).unwrap();
+        assert!(
+            ev.iter().any(|(n, v)| n == "val_recon" && v.is_finite()),
+            "{k}: {ev:?}"
+        );
+        assert_eq!(m.embed(&x).unwrap().size(), [4, m.embed_dim()], "{k}");
+    }
+    // log-mel spectrograms (N×F×T): the audio_cnn autoencoder and Audio-MAE on a 5×6 grid of 8×8 patches
+    let spec = Tensor::randn([3, 40, 48], (Kind::Float, CPU));
+    let audio_cnn = BackboneConfig::AudioCnn(ConvNetConfig {
+        widths: vec![8, 16],
+    });
+    let input = InputSpec {
+        shape: vec![40, 48],
+        vocab_size: None,
+    };
+    for cfg in [
+        AutoencoderConfig::Ae(AeConfig::default()),
+        AutoencoderConfig::Mae(MaeConfig {
+            embed_dim: 32,
+            depth: 1,
+            num_heads: 2,
+            decoder_embed_dim: 16,
+            decoder_depth: 1,
+            decoder_num_heads: 2,
+            ..MaeConfig::audio(8, 8)
+        }),
+    ] {
+        let mut m = cfg.instantiate(&audio_cnn, &input, CPU, 0).unwrap();
+        let out = m
+            .step(&batch(vec![spec.shallow_clone()]), &info(0))
+            .unwrap();
+        assert!(out.loss.double_value(&[]).is_finite());
+        assert_eq!(m.reconstruct(&spec).unwrap().unwrap().size(), [3, 40, 48]);
+    }
+}
