@@ -9,7 +9,14 @@
 //! ## Design
 //! - [`AutoencoderConfig`] (`[method]`, `kind = "ae" | "dae" | "sparse_ae" | "vae" | "mae"`) is the
 //!   family's one serde enum; [`AutoencoderConfig::check_input`] checks it against the backbone and
-//!   the sample shape before anything is built, [`AutoencoderConfig::build_in`] builds the model.
+//!   the sample shape before anything is built, [`AutoencoderConfig::build_in`] builds the model; it
+//!   implements [`selfsup_nn::MethodSpec`] (built from `InputSpec::shape`), so the facade's
+//!   `MethodConfig` and the CLI treat it like any other family.
+//! - Besides `step` and `embed`, every model implements [`selfsup_nn::Method::reconstruct`] (input →
+//!   reconstruction; for the MAE the prediction with the visible patches pasted in) and
+//!   [`selfsup_nn::Method::evaluate`] (`val_recon`, plus `val_kl`/`val_loss` for the VAE and
+//!   `val_sparsity` for the sparse AE). The MAE's `(masked, reconstruction, original)` triplets
+//!   ([`Mae::reconstruct_masked`]) and the VAE's [`Vae::sample`] / [`Vae::interpolate`] are inherent.
 //! - Encoders are the workspace's backbones ([`selfsup_nn::build_backbone`], under `backbone.*`, so
 //!   `selfsup export` and the probes find them); decoders mirror them ([`decoder`]: MLP, or
 //!   upsampling + convolutions to the input shape). The MAE has its own ViT because it encodes the
