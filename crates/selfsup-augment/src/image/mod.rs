@@ -11,6 +11,7 @@
 //! - [`digit`]: `DigitCrop`, the main job's light recipe for small grey digits.
 //! - [`policies`]: RandAugment and TrivialAugmentWide.
 //! - [`erase`]: random erasing.
+//! - [`noise`]: pixel corruptions for denoising autoencoders (Gaussian noise, pixel dropout, salt and pepper).
 //! - [`mix`]: batch-level MixUp and CutMix (soft labels).
 //! - [`preview`]: PNG grids of samples × views.
 //! - [`warp`]: rotation, affine, perspective, elastic (grid sampling) and exact quarter turns.
@@ -34,6 +35,7 @@ pub mod digit;
 pub mod erase;
 pub mod geometry;
 pub mod mix;
+pub mod noise;
 pub mod policies;
 pub mod preview;
 pub mod recipes;
@@ -55,6 +57,7 @@ pub use geometry::{
     RandomHorizontalFlip, RandomResizedCrop, RandomVerticalFlip, Resize, ResizeSize,
 };
 pub use mix::{CutMix, MixUp};
+pub use noise::{GaussianNoise, PixelDropout, SaltAndPepper, Speck};
 pub use policies::{RandAugment, TrivialAugmentWide};
 pub use preview::{denormalize, grid, save_grid};
 pub use recipes::{
