@@ -3,7 +3,8 @@
 //! - [`MaskedSpectrogram`]: masked spectrogram modelling. The spectrogram is divided into units —
 //!   time spans of `frame_span` frames (`frame`), frequency bands of `band_span` bins (`band`), or
 //!   `patch_freq × patch_time` patches (`patch`); the last unit along an axis may be shorter — and
-//!   exactly `ceil(mask_ratio · units)` units are chosen uniformly without replacement. The view has
+//!   `mask_ratio · units` units, rounded up or down at random so that every unit is masked with
+//!   probability exactly `mask_ratio`, are chosen uniformly without replacement. The view has
 //!   the masked values set to `fill` (0, the mean of standardised features); the target is the
 //!   spectrogram plus a weight plane of 1 on masked values.
 //! - [`TemporalOrder`]: `segments` consecutive segments of `segment_frames` frames (default
@@ -12,7 +13,6 @@
 //!   segments in shuffled order (`views[i]` = segment `perm[i]`), the target the permutation's index.
 
 use crate::jigsaw::{hamming_permutation_set, PermutationSet};
-use crate::masks::random_patch_mask;
 use crate::{as_spectrogram, PretextGenerator, Target};
 use selfsup_core::{check, Error, Generator, Result, Sample, Spectrogram};
 use serde::{Deserialize, Serialize};
@@ -107,7 +107,15 @@ impl MaskedSpectrogram {
         }
         let (uf, ut) = self.unit(f, t);
         let (gf, gt) = (f.div_ceil(uf), t.div_ceil(ut));
-        let units = random_patch_mask(gf, gt, self.cfg.mask_ratio, rng);
+        // Randomised rounding of ratio·n: every unit is masked with probability exactly `mask_ratio`,
+        // so the expected masked fraction of values is `mask_ratio` even with partial edge units.
+        let n = gf * gt;
+        let exact = self.cfg.mask_ratio * n as f64;
+        let k = (exact.floor() as usize + usize::from(rng.bernoulli(exact - exact.floor()))).min(n);
+        let mut units = vec![false; n];
+        for &i in &rng.permutation(n)[..k] {
+            units[i] = true;
+        }
         Ok((0..f * t)
             .map(|i| units[(i / t / uf) * gt + (i % t) / ut])
             .collect())

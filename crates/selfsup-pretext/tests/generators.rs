@@ -353,6 +353,7 @@ fn masking_rates_match_the_config() {
         },
         300,
     );
+    eprintln!("blockwise mask at 0.4: mean rate {rate:.4} over 300 draws");
     assert!((rate - 0.4).abs() < 0.03, "blockwise rate {rate}");
     // Spectrogram masks over 40 x 101 (partial units at the edges).
     for mask in [SpecMask::Frame, SpecMask::Band, SpecMask::Patch] {
@@ -371,6 +372,7 @@ fn masking_rates_match_the_config() {
                 },
                 400,
             );
+            eprintln!("{mask:?} mask at {ratio}: mean rate {rate:.4} over 400 draws");
             assert!(
                 (rate - ratio).abs() < 0.02,
                 "{mask:?} at {ratio}: measured rate {rate}"
