@@ -21,7 +21,7 @@ use selfsup_core::Error;
 use selfsup_nn::{
     build_backbone, Backbone, BackboneConfig, Batch, Method, Result, StepInfo, StepOutput,
 };
-use tch::nn::{self, Module, ModuleT, VarStore};
+use tch::nn::{self, Module, VarStore};
 use tch::{Kind, Tensor};
 
 /// Width of the hidden layer of every head and decoder.
