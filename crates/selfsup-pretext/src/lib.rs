@@ -1,7 +1,7 @@
 //! # selfsup-pretext
 //!
 //! Pretext-task generators: functions from a raw sample to `(views, target)` whose targets come for
-//! free, plus (behind the `torch` feature) the heads and [`Method`](selfsup_nn::Method)s that learn
+//! free, plus (behind the `torch` feature) the heads and `selfsup_nn::Method`s that learn
 //! from them.
 //!
 //! | task | module | input | views | target |
@@ -26,7 +26,7 @@
 //! Dense targets follow one convention: the target planes, then **one weight plane** saying where the
 //! loss counts and how much (1 inside a masked region, the overlap weight on the context encoder's
 //! border, 0 elsewhere). Heads and methods that turn these pairs into losses live behind the optional
-//! `torch` feature ([`methods`]).
+//! `torch` feature (module `methods`).
 //!
 //! ## Must never depend on
 //! `tch`/`torch-sys` with default features (`cargo xtask check` enforces it).

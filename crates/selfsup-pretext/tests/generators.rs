@@ -1,6 +1,7 @@
 //! Correctness of the torch-free pretext generators: uniform labels (chi-square), inverses that
 //! recover the input, CIE Lab against scikit-image, the jigsaw permutation set against a reference run
 //! of the greedy algorithm, masking rates, and config errors for bad input.
+#![allow(clippy::print_stderr)] // the tests report the figures they measure
 
 use selfsup_core::{Error, Generator, ImageF32, Sample, SampleKey, Spectrogram};
 use selfsup_pretext::audio::{MaskedSpectrogramConfig, SpecMask, TemporalOrderConfig};

@@ -2,6 +2,7 @@
 //! steps on the vendored MNIST subset beats chance on held-out images; the other heads take their
 //! generators' batches and train without shape errors; missing targets are errors, not panics.
 #![cfg(feature = "torch")]
+#![allow(clippy::print_stderr)] // the tests report the figures they measure
 
 use selfsup_core::{Sample, SampleKey};
 use selfsup_data::{Dataset, MnistCsv};
