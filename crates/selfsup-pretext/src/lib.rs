@@ -40,6 +40,8 @@ pub mod config;
 pub mod inpainting;
 pub mod jigsaw;
 pub mod masks;
+pub mod pipeline;
+pub mod preview;
 pub mod relative;
 pub mod rotation;
 pub mod tokens;
