@@ -72,6 +72,29 @@ impl Default for PretextConfig {
 }
 
 impl PretextConfig {
+    /// Every `kind` of this family (the same list as the module's [`KINDS`]).
+    pub const KINDS: &'static [&'static str] = KINDS;
+
+    /// Views per sample the task's generator makes (without building it).
+    pub fn n_views(&self) -> usize {
+        match self {
+            PretextConfig::Rotation(c) => {
+                if c.all_four {
+                    4
+                } else {
+                    1
+                }
+            }
+            PretextConfig::Jigsaw(c) => c.grid * c.grid,
+            PretextConfig::RelativePosition(_) => 2,
+            PretextConfig::TemporalOrder(c) => c.segments,
+            PretextConfig::Colorization(_)
+            | PretextConfig::Inpainting(_)
+            | PretextConfig::MaskedSpectrogram(_)
+            | PretextConfig::Cpc(_) => 1,
+        }
+    }
+
     /// The kind (an entry of [`KINDS`]).
     pub fn kind(&self) -> &'static str {
         match self {

@@ -50,17 +50,13 @@ pub mod tokens;
 pub mod methods;
 
 pub use config::{pretext_generator, PretextConfig, KINDS};
+pub use pipeline::{pretext_fn, pretext_pipeline, Prepare};
 pub use rotation::{Rotation, RotationConfig};
 
-/// What a pretext task asks the model to predict for one sample.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Target {
-    /// A class id (rotation index, permutation index, neighbour position, ...).
-    Class(i64),
-    /// Dense targets: per-view class ids as [`Sample::Tokens`], or a float map (an image or
-    /// spectrogram whose last channel is the loss weight plane).
-    Dense(Sample),
-}
+/// What a pretext task asks the model to predict for one sample: `Class(k)`, or `Dense(sample)` —
+/// per-view class ids as [`Sample::Tokens`], or a float map (an image or spectrogram whose last
+/// channel is the loss weight plane). The loader collates it into the batch's `Targets`.
+pub use selfsup_core::Target;
 
 /// A pretext task: one sample and its generator to its views and target.
 pub trait PretextGenerator: Send + Sync {

@@ -19,7 +19,8 @@
 use crate::config::{pretext_generator, PretextConfig};
 use selfsup_core::Error;
 use selfsup_nn::{
-    build_backbone, Backbone, BackboneConfig, Batch, Method, Result, StepInfo, StepOutput,
+    build_backbone, Backbone, BackboneConfig, Batch, InputSpec, Method, MethodSpec, Result,
+    StepInfo, StepOutput,
 };
 use tch::nn::{self, Module, VarStore};
 use tch::{Kind, Tensor};
@@ -221,13 +222,45 @@ impl Method for PretextMethod {
     }
 
     fn step(&mut self, batch: &Batch, _info: &StepInfo) -> Result<StepOutput> {
+        let (loss, scalars) = self.objective(batch, true)?;
+        Ok(StepOutput { loss, scalars })
+    }
+
+    fn evaluate(&mut self, batch: &Batch) -> Result<Vec<(String, f64)>> {
+        let (loss, mut scalars) = tch::no_grad(|| self.objective(batch, false))?;
+        scalars.insert(0, ("val_loss".into(), loss.double_value(&[])));
+        Ok(scalars)
+    }
+
+    fn embed(&self, x: &Tensor) -> Result<Tensor> {
+        let x = if x.dim() == 3 {
+            x.unsqueeze(1)
+        } else {
+            x.shallow_clone()
+        };
+        let x = if self.lightness_input && x.size().get(1) == Some(&3) {
+            lightness(&x)
+        } else {
+            x
+        };
+        Ok(tch::no_grad(|| self.backbone.forward_t(&x, false)))
+    }
+
+    fn embed_dim(&self) -> i64 {
+        self.backbone.output_dim()
+    }
+}
+
+impl PretextMethod {
+    /// The loss and the logged scalars of a batch (`train`: BN in training mode).
+    fn objective(&self, batch: &Batch, train: bool) -> Result<(Tensor, Vec<(String, f64)>)> {
         let targets = batch
             .targets
             .as_ref()
             .ok_or_else(|| err(format!("{} needs pretext targets in the batch", self.kind)))?;
         match &self.head {
             Head::Classify { per_view, .. } => {
-                let logits = self.logits(batch, true)?;
+                let logits = self.logits(batch, train)?;
                 let labels = if *per_view {
                     // N×4 per-view labels -> view-major, as the views were concatenated.
                     targets.f_transpose(0, 1)?.reshape([-1])
@@ -258,15 +291,12 @@ impl Method for PretextMethod {
                         .mean(Kind::Float)
                         .double_value(&[])
                 });
-                Ok(StepOutput {
-                    loss,
-                    scalars: vec![("pretext_acc".into(), acc)],
-                })
+                Ok((loss, vec![("pretext_acc".into(), acc)]))
             }
             Head::Decode { fc1, fc2, shape } => {
                 let x = self.view(batch, 0)?;
                 let n = x.size()[0];
-                let feats = self.backbone.forward_t(&x, true);
+                let feats = self.backbone.forward_t(&x, train);
                 let pred = fc2
                     .forward(&fc1.forward(&feats).relu())
                     .reshape([n, shape[0], shape[1], shape[2]]);
@@ -296,37 +326,42 @@ impl Method for PretextMethod {
                         .double_value(&[])
                         / (m.sum(Kind::Float).double_value(&[]).max(1e-8) * shape[0] as f64)
                 });
-                Ok(StepOutput {
-                    loss,
-                    scalars: vec![("pretext_mse".into(), mse)],
-                })
+                Ok((loss, vec![("pretext_mse".into(), mse)]))
             }
         }
     }
 
-    fn embed(&self, x: &Tensor) -> Result<Tensor> {
-        let x = if x.dim() == 3 {
-            x.unsqueeze(1)
-        } else {
-            x.shallow_clone()
-        };
-        let x = if self.lightness_input && x.size().get(1) == Some(&3) {
-            lightness(&x)
-        } else {
-            x
-        };
-        Ok(tch::no_grad(|| self.backbone.forward_t(&x, false)))
-    }
-
-    fn embed_dim(&self) -> i64 {
-        self.backbone.output_dim()
-    }
-}
-
-impl PretextMethod {
     /// Class predictions (`argmax` of the head) of a batch in eval mode, without gradient; dense tasks
     /// return an error.
     pub fn predict(&self, batch: &Batch) -> Result<Tensor> {
         tch::no_grad(|| Ok(self.logits(batch, false)?.argmax(1, false)))
+    }
+}
+
+impl MethodSpec for PretextConfig {
+    fn name(&self) -> &'static str {
+        self.kind()
+    }
+
+    fn validate(&self) -> selfsup_core::Result<()> {
+        PretextConfig::validate(self)
+    }
+
+    fn min_views(&self) -> usize {
+        self.n_views()
+    }
+
+    fn build(
+        &self,
+        vs: VarStore,
+        backbone: &BackboneConfig,
+        input: &InputSpec,
+    ) -> Result<Box<dyn Method>> {
+        Ok(Box::new(PretextMethod::new(
+            vs,
+            self,
+            backbone,
+            &input.shape,
+        )?))
     }
 }

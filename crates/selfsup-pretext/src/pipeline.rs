@@ -6,8 +6,9 @@
 //! still a function of `(seed, epoch, index)` only.
 
 use crate::config::{pretext_generator, PretextConfig};
-use crate::{PretextGenerator, Target};
+use crate::PretextGenerator;
 use selfsup_core::{Result, Sample, SampleKey};
+use selfsup_data::ViewPipeline;
 use std::sync::Arc;
 
 /// The `view` field of the key handed to `prepare`.
@@ -16,8 +17,8 @@ pub const PREPARE_VIEW: u64 = 1 << 32;
 /// A step run on every sample before the generator (e.g. crop/pad a clip and compute log-mel features).
 pub type Prepare = Arc<dyn Fn(Sample, SampleKey) -> Result<Sample> + Send + Sync>;
 
-/// A sample and its key to the task's views and target.
-pub type PretextFn = Box<dyn Fn(Sample, SampleKey) -> Result<(Vec<Sample>, Target)> + Send + Sync>;
+/// A sample and its key to the task's views and target (`selfsup_data::PretextFn`).
+pub type PretextFn = selfsup_data::PretextFn;
 
 /// Builds the per-sample function of `cfg` (validated) and its number of views.
 pub fn pretext_fn(cfg: &PretextConfig, prepare: Option<Prepare>) -> Result<(usize, PretextFn)> {
@@ -31,6 +32,15 @@ pub fn pretext_fn(cfg: &PretextConfig, prepare: Option<Prepare>) -> Result<(usiz
         generator.generate_keyed(&sample, key)
     });
     Ok((n_views, f))
+}
+
+/// The loader pipeline of a pretext task: `ViewPipeline::Pretext` with [`pretext_fn`]'s function.
+/// `prepare` runs first on every sample (e.g. crop/pad a clip to a fixed length and compute its
+/// standardised log-mel spectrogram: the spectrogram tasks need `Sample::Spectrogram` input, and a
+/// batch needs equal shapes). Image datasets' 8-bit images need no preparation.
+pub fn pretext_pipeline(cfg: &PretextConfig, prepare: Option<Prepare>) -> Result<ViewPipeline> {
+    let (n_views, f) = pretext_fn(cfg, prepare)?;
+    Ok(ViewPipeline::Pretext { n_views, f })
 }
 
 #[cfg(test)]
