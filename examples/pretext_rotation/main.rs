@@ -75,8 +75,11 @@ fn main() -> Result<()> {
         "/../data/mnist5k/mnist_5k.csv.gz"
     ))?;
     let (n_train, n_test) = (4000usize, 1000usize);
-    let all: Vec<(usize, Sample, i64)> = (0..n_train + n_test)
-        .map(|i| ds.get(i).map(|it| (i, it.sample, it.label.unwrap_or(-1))))
+    // The CSV is sorted by digit: split on a seeded permutation.
+    let order = selfsup::core::Generator::from_domain("example_split", &[0]).permutation(ds.len());
+    let all: Vec<(usize, Sample, i64)> = order[..n_train + n_test]
+        .iter()
+        .map(|&i| ds.get(i).map(|it| (i, it.sample, it.label.unwrap_or(-1))))
         .collect::<Result<_, _>>()?;
     let stack = |r: std::ops::Range<usize>| -> Result<(Tensor, Tensor)> {
         let x: Vec<Tensor> = all[r.clone()]
