@@ -57,7 +57,10 @@ pub use mnist::{MnistCsv, MnistIdx};
 pub use pipeline::{FeatureFn, SampleFn, ViewPipeline};
 pub use selfsup_core::{Error, Result};
 pub use split::{train_val_split, Cached, Subset};
-pub use text::{TextTokens, TokenizerKind, Vocab};
+pub use text::{
+    read_text_file, RandomWindows, SequentialWindows, TextTokens, TokenStream, TokenizerKind,
+    UnknownPolicy, Vocab,
+};
 
 use std::path::PathBuf;
 use std::sync::Arc;
