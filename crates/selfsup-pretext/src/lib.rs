@@ -18,6 +18,7 @@
 pub use selfsup_core::{Error, Result};
 use selfsup_core::{Generator, ImageF32};
 
+pub mod language;
 mod rotation;
 pub mod tokens;
 pub use rotation::Rotation;
