@@ -26,6 +26,7 @@
 //!
 //! ## Module map
 //! - [`mnist`], [`cifar`], [`memory`], [`folder`], [`fsdd`], [`text`]: the datasets.
+//! - [`plays`]: the Shakespeare play-attribution downstream task (labelled windows, held-out tails).
 //! - [`split`]: [`Subset`], [`train_val_split`], [`Cached`].
 //! - [`pipeline`]: [`ViewPipeline`], what runs on each sample.
 //! - [`batch`]: [`Batch`] and collation.
@@ -44,6 +45,7 @@ pub mod loader;
 pub mod memory;
 pub mod mnist;
 pub mod pipeline;
+pub mod plays;
 pub mod split;
 pub mod text;
 

@@ -205,3 +205,45 @@ fn shakespeare_files_tokenize_with_the_training_vocabulary() {
     let val = TokenStream::from_file(root.join("val.txt"), &v).unwrap();
     assert_eq!(val.len(), 93923); // ASCII: one token per byte
 }
+
+#[test]
+fn play_attribution_finds_the_eight_plays_and_holds_out_each_tail() {
+    use selfsup_data::plays::{find_play_starts, play_attribution, SHAKESPEARE_PLAYS};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/shakespeare");
+    let text = std::fs::read_to_string(root.join("train.txt")).unwrap();
+    let starts = find_play_starts(&text, &SHAKESPEARE_PLAYS).unwrap();
+    // the byte offsets of the first speaker lines (`grep -b -n "^Warwick:$" train.txt`, ...; ASCII)
+    assert_eq!(
+        starts,
+        vec![0, 156740, 325663, 453077, 590128, 706062, 816084, 951705]
+    );
+    let names: Vec<&str> = SHAKESPEARE_PLAYS.iter().map(|p| p.0).collect();
+    let ids: Vec<i64> = (0..text.len() as i64).collect(); // ids = positions, to check the cut
+    let (train, test) = play_attribution(&ids, &starts, &names, 64, 0.1).unwrap();
+    assert_eq!(train.classes().unwrap().len(), 8);
+    for p in 0..8 {
+        let s = starts[p] as i64;
+        let e = *starts.get(p + 1).unwrap_or(&text.len()) as i64;
+        let cut = s + (0.9 * (e - s) as f64).floor() as i64;
+        let tr: Vec<&Vec<i64>> = train
+            .windows()
+            .iter()
+            .zip(train.labels())
+            .filter(|(_, &l)| l == p as i64)
+            .map(|(w, _)| w)
+            .collect();
+        let te: Vec<&Vec<i64>> = test
+            .windows()
+            .iter()
+            .zip(test.labels())
+            .filter(|(_, &l)| l == p as i64)
+            .map(|(w, _)| w)
+            .collect();
+        assert_eq!(tr.len() as i64, (cut - s) / 64);
+        assert_eq!(te.len() as i64, (e - cut) / 64);
+        assert!(tr.iter().all(|w| w[0] >= s && w[63] < cut));
+        assert!(te.iter().all(|w| w[0] >= cut && w[63] < e));
+    }
+    assert!(play_attribution(&ids, &starts, &names, 64, 1.0).is_err());
+    assert!(find_play_starts("no plays here", &SHAKESPEARE_PLAYS).is_err());
+}
