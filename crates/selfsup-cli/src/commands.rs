@@ -77,18 +77,32 @@ fn restored_method(
 ) -> Result<(RunConfig, Box<dyn selfsup_nn::Method>)> {
     let cfg = RunConfig::from_file(&run.join("config.toml"))?;
     let c = pick_checkpoint(run, ckpt)?;
-    let in_channels = c
-        .state
-        .extra
-        .get("in_channels")
-        .and_then(|v| v.as_i64())
-        .context(
-            "the checkpoint does not record in_channels (not written by `selfsup pretrain`)",
-        )?;
-    let mut m = pretrain::build(&cfg, in_channels)?;
+    let input = recorded_input(&c.state.extra)?;
+    let mut m = pretrain::build(&cfg, &input)?;
     c.restore(m.var_store_mut(), None)?;
     tracing::info!(checkpoint = %c.path.display(), step = c.state.step, "weights loaded");
     Ok((cfg, m))
+}
+
+/// The input a run's method was built for, as `selfsup pretrain` records it in its checkpoints
+/// (`input_shape` and `vocab_size`; runs from before `input_shape` recorded `in_channels` only).
+fn recorded_input(extra: &serde_json::Value) -> Result<selfsup_nn::InputSpec> {
+    let shape: Option<Vec<i64>> = extra
+        .get("input_shape")
+        .and_then(|v| serde_json::from_value(v.clone()).ok());
+    let shape = match shape {
+        Some(s) => s,
+        None => {
+            let c = extra.get("in_channels").and_then(|v| v.as_i64()).context(
+                "the checkpoint does not record its input shape (not written by `selfsup pretrain`)",
+            )?;
+            vec![c, 1, 1]
+        }
+    };
+    Ok(selfsup_nn::InputSpec {
+        shape,
+        vocab_size: extra.get("vocab_size").and_then(|v| v.as_i64()),
+    })
 }
 
 /// `selfsup eval knn|linear`.

@@ -4,9 +4,10 @@
 //! anything is loaded or trained. The resolved config is written to the run folder as `config.toml`.
 
 use anyhow::{bail, Context, Result};
-use selfsup_contrastive::MethodConfig;
+use selfsup::methods::MethodConfig;
 use selfsup_data::text::{TextConfig, TokenizerKind};
 use selfsup_nn::BackboneConfig;
+use selfsup_nn::MethodSpec;
 use selfsup_pretext::tokens::TokenAugConfig;
 use selfsup_train::eval::{KnnConfig, LinearProbeConfig};
 use selfsup_train::TrainConfig;
@@ -199,12 +200,14 @@ impl Default for RunConfig {
             out_dir: PathBuf::from("runs/simclr-mnist"),
             data: DataConfig::default(),
             augment: AugmentConfig::default(),
-            method: MethodConfig::Simclr(selfsup_contrastive::methods::SimClrConfig {
-                temperature: 0.5,
-                hidden_dim: 256,
-                output_dim: 64,
-                batch_norm: true,
-            }),
+            method: MethodConfig::Contrastive(selfsup_contrastive::MethodConfig::Simclr(
+                selfsup_contrastive::methods::SimClrConfig {
+                    temperature: 0.5,
+                    hidden_dim: 256,
+                    output_dim: 64,
+                    batch_norm: true,
+                },
+            )),
             backbone: BackboneConfig::ConvNet(selfsup_nn::backbones::ConvNetConfig {
                 widths: vec![32, 64, 128],
             }),
@@ -361,7 +364,8 @@ impl RunConfig {
                 );
             }
         }
-        if let MethodConfig::Supcon(_) = self.method {
+        if let MethodConfig::Contrastive(selfsup_contrastive::MethodConfig::Supcon(_)) = self.method
+        {
             bail!(
                 "invalid value for `method`: `supcon` needs class labels, and text data has none"
             );

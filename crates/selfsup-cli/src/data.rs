@@ -1,14 +1,10 @@
-//! Datasets, splits and loaders for the CLI, and the adapter that lets the trainer pull batches from a
-//! `selfsup_data::Loader`.
+//! Datasets, splits and loaders for the CLI (the loader is the trainer's `BatchSource` as it is).
 //!
 //! Splits: datasets with an official split use it (FSDD takes 0–4 as test, CIFAR and MNIST-IDX test
 //! files); the others hold out `data.val_fraction` of every class with a seeded stratified split. The
 //! *train* split is what pretraining sees (without labels being used) and is the kNN bank; the *val*
 //! split gives the reported accuracies. Text has no labels and so nothing to evaluate on: every
 //! window is in the train split and the val split is empty.
-//!
-//! Token batches reach the trainer as `f32` arrays of the ids (exact below 2^24; the Transformer
-//! encoder turns them back into int64), since the trainer's host batches carry float views.
 
 use crate::config::{DataConfig, DataKind, RunConfig};
 use crate::views;
@@ -18,7 +14,6 @@ use selfsup_data::{
     train_val_split, AudioFolder, Cifar, CifarKind, Dataset, Fsdd, FsddSplit, ImageFolder, Loader,
     LoaderConfig, MnistCsv, MnistIdx, ViewPipeline,
 };
-use selfsup_train::{BatchSource, HostBatch};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -181,38 +176,6 @@ pub fn eval_arrays(cfg: &RunConfig, ds: Arc<dyn Dataset>) -> Result<(ArrayD<f32>
     let views: Vec<_> = parts.iter().map(|a| a.view()).collect();
     let x = ndarray::concatenate(Axis(0), &views).context("cannot stack the evaluation batches")?;
     Ok((x, labels))
-}
-
-/// The trainer's view of a loader.
-pub struct LoaderSource(pub Loader);
-
-impl BatchSource for LoaderSource {
-    fn batches_per_epoch(&self) -> usize {
-        self.0.batches_per_epoch()
-    }
-
-    fn epoch_from(
-        &self,
-        epoch: u64,
-        skip: usize,
-    ) -> Box<dyn Iterator<Item = selfsup_train::Result<HostBatch>> + '_> {
-        Box::new(self.0.epoch_from(epoch, skip).map(|r| {
-            let mut b = r?;
-            // Token views as float ids (see the module docs).
-            b.views
-                .extend(b.tokens.iter().map(|t| t.mapv(|i| i as f32).into_dyn()));
-            Ok(HostBatch {
-                views: b.views,
-                labels: b.labels.map(|l| l.to_vec()),
-                targets: None,
-                indices: b.indices.iter().map(|&i| i as u64).collect(),
-            })
-        }))
-    }
-
-    fn recycle(&self, batch: HostBatch) {
-        self.0.recycle_views(batch.views);
-    }
 }
 
 /// Shape helper: `(channels)` of an `N×C×...` array.

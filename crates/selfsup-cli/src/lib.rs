@@ -2,8 +2,8 @@
 //!
 //! - [`config`]: the run configuration (`RunConfig`: data, augment, method, backbone, train, eval) with
 //!   the MNIST (default), FSDD and text presets, and the search for the vendored `data/` folder;
-//! - [`data`]: datasets and their train/held-out splits, loaders, and the adapter that lets the trainer
-//!   pull loader batches ([`data::LoaderSource`]);
+//! - [`data`]: datasets and their train/held-out splits and loaders (a `selfsup_data::Loader` is the
+//!   trainer's batch source as it is);
 //! - [`views`]: the augmentation pipelines per recipe (images, audio, token views) and the evaluation
 //!   pipelines;
 //! - [`pretrain`]: flags → config, evaluation helpers (kNN + linear probe before/after), and the

@@ -3,10 +3,11 @@
 //! resolved config, the encoder weights and the evaluation results.
 
 use crate::config::{DataKind, RunConfig};
-use crate::data::{self, LoaderSource};
+use crate::data;
 use anyhow::{Context, Result};
 use ndarray::ArrayD;
-use selfsup_nn::Method;
+use selfsup::methods::MethodConfig;
+use selfsup_nn::{InputSpec, Method, MethodSpec};
 use selfsup_train::eval::{self, ProbeResult};
 use selfsup_train::{Outcome, Trainer};
 use std::io::Write;
@@ -117,11 +118,8 @@ pub fn resolve(args: &PretrainArgs) -> Result<RunConfig> {
         cfg.data.path = Some(p.clone());
     }
     if let Some(m) = &args.method {
-        cfg.method = set_tagged(
-            "method",
-            m,
-            "simclr, moco_v2, moco_v3, byol, simsiam, barlow_twins, vicreg, nnclr, dino, swav, supcon, dcl",
-        )?;
+        cfg.method = MethodConfig::from_kind(m)
+            .map_err(|e| anyhow::anyhow!("invalid value for `method`: {e}"))?;
     }
     if let Some(b) = &args.backbone {
         cfg.backbone = set_tagged(
@@ -239,34 +237,28 @@ pub fn eval_data(cfg: &RunConfig, splits: &data::Splits) -> Result<EvalData> {
     })
 }
 
-/// The input channels the backbone is built for. Spectrogram batches are `N×F×T` and the audio CNN
-/// adds the channel axis itself (one channel); token ids have no channels (the Transformer encoder
-/// ignores the value, and `ev` is absent for unlabelled text); otherwise axis 1 of the inputs.
-pub fn input_channels(cfg: &RunConfig, ev: Option<&EvalData>) -> i64 {
+/// What the method is built for: one sample's shape (axis 1 on of the evaluation inputs: `C×H×W`
+/// images, `F×T` spectrograms, whose one channel the audio CNN adds itself), or for unlabelled text
+/// `[seq_len]` with the tokenizer's vocabulary.
+pub fn input_spec(cfg: &RunConfig, ev: Option<&EvalData>, splits: &data::Splits) -> InputSpec {
     match ev {
-        None => 1,
-        Some(ev)
-            if matches!(
-                cfg.backbone,
-                selfsup_nn::backbones::BackboneConfig::AudioCnn(_)
-            ) && ev.train_x.ndim() == 3 =>
-        {
-            1
-        }
-        Some(ev) => data::channels_of(&ev.train_x),
+        Some(ev) => InputSpec {
+            shape: ev.train_x.shape()[1..].iter().map(|&d| d as i64).collect(),
+            vocab_size: None,
+        },
+        None => InputSpec {
+            shape: vec![cfg.data.text.seq_len as i64],
+            vocab_size: splits.vocab_size.map(|v| v as i64),
+        },
     }
 }
 
-/// Builds the configured method for inputs with `in_channels` channels.
-pub fn build(cfg: &RunConfig, in_channels: i64) -> Result<Box<dyn Method>> {
+/// Builds the configured method for `input`.
+pub fn build(cfg: &RunConfig, input: &InputSpec) -> Result<Box<dyn Method>> {
     let device = selfsup_nn::parse_device(&cfg.train.device)?;
-    Ok(selfsup_contrastive::build_method(
-        &cfg.method,
-        &cfg.backbone,
-        in_channels,
-        device,
-        cfg.train.seed,
-    )?)
+    Ok(cfg
+        .method
+        .instantiate(&cfg.backbone, input, device, cfg.train.seed)?)
 }
 
 /// Writes the encoder's variables (prefix stripped) as safetensors.
@@ -410,10 +402,10 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     } else {
         None
     };
-    let in_channels = input_channels(&cfg, ev.as_ref());
+    let input = input_spec(&cfg, ev.as_ref(), &splits);
     check_vocab(&cfg, &splits)?;
     let loader = data::train_loader(&cfg, &splits)?;
-    let method = build(&cfg, in_channels)?;
+    let method = build(&cfg, &input)?;
     writeln!(
         out,
         "selfsup pretrain: {} + {:?} on {} ({} train / {} val samples, {}), {} epochs of {} steps, device {}",
@@ -455,7 +447,11 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     };
     let mut json = serde_json::to_value(&cfg)?;
     if let serde_json::Value::Object(m) = &mut json {
-        m.insert("in_channels".into(), in_channels.into());
+        m.insert("in_channels".into(), input.channels().into());
+        m.insert("input_shape".into(), input.shape.clone().into());
+        if let Some(v) = input.vocab_size {
+            m.insert("vocab_size".into(), v.into());
+        }
     }
     let every = cfg.eval.every_epochs;
     let cfg_ref = &cfg;
@@ -497,7 +493,7 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
         writeln!(out, "resumed at step {}", trainer.step())?;
     }
     let tt = Instant::now();
-    let outcome = trainer.run(&LoaderSource(loader))?;
+    let outcome = trainer.run(&loader)?;
     let train_secs = tt.elapsed().as_secs_f64();
     let online = online_probe_summary(trainer.history());
     if online.is_some() {

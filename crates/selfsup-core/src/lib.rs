@@ -13,6 +13,8 @@
 //! - **Keyed randomness** ([`rng`]): a [`Generator`] (ChaCha8) derived from a [`SampleKey`]
 //!   `(seed, epoch, index, view)`. There is no global RNG anywhere in selfsup; whatever runs on which
 //!   thread, a sample's views are a function of its key alone ([`parallel`] shows it with rayon).
+//! - **Batches** ([`batch`]): the host-side [`HostBatch`] (float views, token views, labels, pretext
+//!   [`Targets`]) and the [`BatchSource`] trait that connects a loader to a trainer without libtorch.
 //! - **Errors** ([`error`]): the shared [`Error`] with field-naming config errors and the [`check`]
 //!   helpers every config validator uses.
 //!
@@ -50,6 +52,7 @@
 //! # Ok::<(), selfsup_core::Error>(())
 //! ```
 
+pub mod batch;
 pub mod combinators;
 pub mod error;
 pub mod parallel;
@@ -57,6 +60,7 @@ pub mod rng;
 pub mod sample;
 pub mod transform;
 
+pub use batch::{BatchSource, HostBatch, Target, Targets};
 pub use combinators::{Compose, Identity, MultiView, OneOf, RandomApply, RandomOrder};
 pub use error::{check, Error, Result};
 pub use parallel::{apply_batch, generate_views};

@@ -1,4 +1,4 @@
-//! [`Batch`] and collation: N samples' views stacked into ndarrays.
+//! Collation: N samples' views (and pretext targets) stacked into a [`HostBatch`] of ndarrays.
 //!
 //! Shapes, view by view: images `N×C×H×W` (f32), mono waveforms `N×T` (multi-channel `N×C×T`),
 //! single-channel spectrograms `N×F×T` (multi-channel `N×C×F×T`), tokens `N×L` (i64). All samples of a
@@ -16,7 +16,7 @@
 
 use ndarray::{Array1, Array2, ArrayD, IxDyn};
 use rayon::prelude::*;
-use selfsup_core::{Error, Result, Sample};
+use selfsup_core::{Error, HostBatch, Result, Sample, Target, Targets};
 use std::sync::Mutex;
 
 /// Finished float buffers waiting for reuse (at most `capacity`).
@@ -66,45 +66,12 @@ impl BufferPool {
     }
 }
 
-/// One batch of views, with labels and the dataset indices of its samples.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Batch {
-    /// Float views: `views[v]` stacks view `v` of every sample (empty for token pipelines).
-    pub views: Vec<ArrayD<f32>>,
-    /// Token views: `tokens[v]` is `N×L` (empty for float pipelines).
-    pub tokens: Vec<Array2<i64>>,
-    /// Class labels (`N`), when the dataset is labelled.
-    pub labels: Option<Array1<i64>>,
-    /// Dataset indices of the samples (`N`), in batch order.
-    pub indices: Array1<i64>,
-    /// The epoch this batch belongs to.
-    pub epoch: u64,
-    /// Position of the batch in its epoch (skipped empty batches keep their numbers).
-    pub batch_index: usize,
-    /// Samples of this batch left out because their files could not be decoded (policy `skip`).
-    pub skipped: usize,
-}
-
-impl Batch {
-    /// Number of samples.
-    pub fn len(&self) -> usize {
-        self.indices.len()
-    }
-    /// True when the batch has no samples.
-    pub fn is_empty(&self) -> bool {
-        self.indices.is_empty()
-    }
-    /// Number of views (float and token views together).
-    pub fn n_views(&self) -> usize {
-        self.views.len() + self.tokens.len()
-    }
-}
-
 /// One processed sample: its dataset index, label and views.
 pub(crate) struct Processed {
     pub index: usize,
     pub label: Option<i64>,
     pub views: Vec<Sample>,
+    pub target: Option<Target>,
 }
 
 /// Shape of one sample as it appears in a batch (without the leading N), and whether it is tokens.
@@ -149,8 +116,9 @@ pub(crate) fn collate(
     epoch: u64,
     batch_index: usize,
     skipped: usize,
-) -> Result<Batch> {
+) -> Result<HostBatch> {
     let n = items.len();
+    let targets = collate_targets(&items)?;
     let indices = Array1::from_iter(items.iter().map(|p| p.index as i64));
     let labels = match items.iter().filter(|p| p.label.is_some()).count() {
         0 => None,
@@ -238,13 +206,82 @@ pub(crate) fn collate(
         }
         debug_assert!(is_tokens == matches!(first_view, Sample::Tokens(_)));
     }
-    Ok(Batch {
+    Ok(HostBatch {
         views,
         tokens,
         labels,
+        targets,
         indices,
         epoch,
         batch_index,
         skipped,
     })
+}
+
+/// Stacks the samples' pretext targets: none, all class ids, or all dense samples of one shape.
+fn collate_targets(items: &[Processed]) -> Result<Option<Targets>> {
+    let Some(first) = items.first() else {
+        return Ok(None);
+    };
+    let mismatch = || {
+        Error::shape(
+            "the pretext targets of a batch must all be classes or all dense samples of one shape"
+                .to_string(),
+        )
+    };
+    match &first.target {
+        None => {
+            if items.iter().any(|p| p.target.is_some()) {
+                return Err(mismatch());
+            }
+            Ok(None)
+        }
+        Some(Target::Class(_)) => {
+            let ids = items
+                .iter()
+                .map(|p| match p.target {
+                    Some(Target::Class(c)) => Ok(c),
+                    _ => Err(mismatch()),
+                })
+                .collect::<Result<Vec<i64>>>()?;
+            Ok(Some(Targets::Classes(
+                ArrayD::from_shape_vec(IxDyn(&[ids.len()]), ids)
+                    .map_err(|e| Error::shape(e.to_string()))?,
+            )))
+        }
+        Some(Target::Dense(s0)) => {
+            let (shape, is_tokens) = sample_shape(s0);
+            let mut full = vec![items.len()];
+            full.extend_from_slice(&shape);
+            let mut ints = Vec::new();
+            let mut floats = Vec::new();
+            for p in items {
+                let Some(Target::Dense(s)) = &p.target else {
+                    return Err(mismatch());
+                };
+                if sample_shape(s) != (shape.clone(), is_tokens) {
+                    return Err(mismatch());
+                }
+                match s {
+                    Sample::Tokens(t) => ints.extend_from_slice(&t.ids),
+                    Sample::ImageU8(i) => {
+                        floats.extend(i.data().iter().map(|&v| f32::from(v) * (1.0 / 255.0)))
+                    }
+                    other => floats.extend_from_slice(f32_data(other)),
+                }
+            }
+            let t = if is_tokens {
+                Targets::Classes(
+                    ArrayD::from_shape_vec(IxDyn(&full), ints)
+                        .map_err(|e| Error::shape(e.to_string()))?,
+                )
+            } else {
+                Targets::Dense(
+                    ArrayD::from_shape_vec(IxDyn(&full), floats)
+                        .map_err(|e| Error::shape(e.to_string()))?,
+                )
+            };
+            Ok(Some(t))
+        }
+    }
 }

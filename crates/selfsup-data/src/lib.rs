@@ -12,7 +12,7 @@
 //!
 //! The [`Loader`] shuffles indices by `(seed, epoch)`, turns every sample into its views with the
 //! [`ViewPipeline`] and the generator of the sample's [`selfsup_core::SampleKey`]
-//! `{seed, epoch, index, view}`, and collates views into ndarray [`Batch`]es (`N×C×H×W` images,
+//! `{seed, epoch, index, view}`, and collates views into ndarray [`HostBatch`]es (`N×C×H×W` images,
 //! `N×T` waveforms, `N×F×T` spectrograms, `N×L` tokens). Nothing depends on which thread processed
 //! which sample, so batches are identical for any thread count, and [`Loader::epoch_from`] replays
 //! exactly the batches `k, k+1, …` of an uninterrupted epoch. A producer thread keeps a bounded
@@ -29,7 +29,7 @@
 //! - [`plays`]: the Shakespeare play-attribution downstream task (labelled windows, held-out tails).
 //! - [`split`]: [`Subset`], [`train_val_split`], [`Cached`].
 //! - [`pipeline`]: [`ViewPipeline`], what runs on each sample.
-//! - [`batch`]: [`Batch`] and collation.
+//! - [`batch`]: collation into [`HostBatch`]es (pretext targets included).
 //! - [`loader`]: [`Loader`], [`LoaderConfig`], [`EpochIter`], [`LoaderStats`].
 //! - [`codec`]: the single place that calls the decoders of `selfsup-augment`.
 //!
@@ -49,15 +49,14 @@ pub mod plays;
 pub mod split;
 pub mod text;
 
-pub use batch::Batch;
 pub use cifar::{Cifar, CifarKind};
 pub use folder::{AudioFolder, FileNamePattern, ImageFolder, IMAGE_EXTENSIONS};
 pub use fsdd::{Fsdd, FsddSplit};
 pub use loader::{BadFilePolicy, EpochIter, Loader, LoaderConfig, LoaderStats};
 pub use memory::InMemory;
 pub use mnist::{MnistCsv, MnistIdx};
-pub use pipeline::{FeatureFn, SampleFn, ViewPipeline};
-pub use selfsup_core::{Error, Result};
+pub use pipeline::{FeatureFn, PretextFn, SampleFn, ViewPipeline};
+pub use selfsup_core::{BatchSource, Error, HostBatch, Result, Target, Targets};
 pub use split::{train_val_split, Cached, Subset};
 pub use text::{
     read_text_file, RandomWindows, SequentialWindows, TextTokens, TokenStream, TokenizerKind,

@@ -6,7 +6,7 @@
 //!    batch is dropped when `drop_last`).
 //! 2. **Per sample**, spread over rayon (the global pool, or a dedicated one of `num_threads`):
 //!    `dataset.get(i)`, then the [`ViewPipeline`] with the key `{seed, epoch, index: i, view: v}`.
-//! 3. **Collation** into a [`Batch`] (in parallel too), in the batch's order.
+//! 3. **Collation** into a [`HostBatch`] (in parallel too), in the batch's order.
 //! 4. **Prefetch**: `prefetch` batches are in flight at once, each a task on the pool, so batch
 //!    `k+1…k+prefetch` are being prepared while batch `k` trains. The batches in flight overlap on the
 //!    pool: when one batch's last samples leave threads idle, the next batch's samples fill them, so
@@ -27,12 +27,13 @@
 //! pipeline or of collation always end the epoch. Where several samples of a batch fail, the error
 //! of the first in batch order is reported, whatever the thread timing.
 
-use crate::batch::{collate, Batch, BufferPool, Processed};
+use crate::batch::{collate, BufferPool, Processed};
 use crate::pipeline::ViewPipeline;
 use crate::split::Cached;
 use crate::Dataset;
 use rayon::prelude::*;
 use selfsup_core::{check, Error, Generator, Result, SampleKey};
+use selfsup_core::{BatchSource, HostBatch};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -216,11 +217,12 @@ impl Shared {
             Err(e) => return Err(e),
         };
         let key = SampleKey::new(self.cfg.seed, epoch, index as u64);
-        let views = self.pipeline.views(item.sample, key)?;
+        let (views, target) = self.pipeline.views_and_target(item.sample, key)?;
         Ok(Outcome::Done(Processed {
             index,
             label: item.label,
             views,
+            target,
         }))
     }
 
@@ -232,11 +234,11 @@ impl Shared {
     }
 
     /// Builds batch `k` of `order`; `Ok(None)` when every sample was skipped.
-    fn produce(&self, epoch: u64, order: &[usize], k: usize) -> Result<Option<Batch>> {
+    fn produce(&self, epoch: u64, order: &[usize], k: usize) -> Result<Option<HostBatch>> {
         let start = Instant::now();
         let b = self.cfg.batch_size;
         let slot = &order[k * b..((k + 1) * b).min(order.len())];
-        let result = self.run(|| -> Result<Option<Batch>> {
+        let result = self.run(|| -> Result<Option<HostBatch>> {
             let outcomes: Vec<Result<Outcome>> =
                 slot.par_iter().map(|&i| self.process(epoch, i)).collect();
             let mut done = Vec::with_capacity(slot.len());
@@ -291,7 +293,7 @@ impl Shared {
         order: &Arc<Vec<usize>>,
         k: usize,
         stop: &Arc<AtomicBool>,
-    ) -> crossbeam_channel::Receiver<Result<Option<Batch>>> {
+    ) -> crossbeam_channel::Receiver<Result<Option<HostBatch>>> {
         let (tx, rx) = crossbeam_channel::bounded(1);
         let (shared, order, stop) = (self.clone(), order.clone(), stop.clone());
         let job = move || {
@@ -458,11 +460,11 @@ impl Loader {
 
     /// Hands a consumed batch back so that the next batches reuse its buffers instead of allocating
     /// (and page-faulting) new ones. Optional; call it when done with the batch's arrays.
-    pub fn recycle(&self, batch: Batch) {
+    pub fn recycle(&self, batch: HostBatch) {
         self.recycle_views(batch.views);
     }
 
-    /// [`Loader::recycle`] for float view arrays already taken out of their [`Batch`] (arrays of other
+    /// [`Loader::recycle`] for float view arrays already taken out of their [`HostBatch`] (arrays of other
     /// shapes or origins are accepted too; they are simply kept for a batch of their size).
     pub fn recycle_views(&self, views: Vec<ndarray::ArrayD<f32>>) {
         self.shared.buffers.recycle(views);
@@ -507,13 +509,13 @@ enum Source {
         next: usize,
         end: usize,
         /// Batches started and not yet handed over, in order.
-        in_flight: VecDeque<crossbeam_channel::Receiver<Result<Option<Batch>>>>,
+        in_flight: VecDeque<crossbeam_channel::Receiver<Result<Option<HostBatch>>>>,
         stop: Arc<AtomicBool>,
     },
     Failed(Option<Error>),
 }
 
-/// The batches of one epoch: an iterator of `Result<Batch>`. After an error it yields nothing more.
+/// The batches of one epoch: an iterator of `Result<HostBatch>`. After an error it yields nothing more.
 /// Dropping it early cancels the batches not yet started and waits for those being prepared.
 pub struct EpochIter {
     shared: Arc<Shared>,
@@ -542,7 +544,7 @@ impl EpochIter {
         st.active += self.created.elapsed();
     }
 
-    fn next_inner(&mut self) -> Option<Result<Batch>> {
+    fn next_inner(&mut self) -> Option<Result<HostBatch>> {
         match &mut self.source {
             Source::Failed(e) => e.take().map(Err),
             Source::Sync {
@@ -605,9 +607,9 @@ impl EpochIter {
 }
 
 impl Iterator for EpochIter {
-    type Item = Result<Batch>;
+    type Item = Result<HostBatch>;
 
-    fn next(&mut self) -> Option<Result<Batch>> {
+    fn next(&mut self) -> Option<Result<HostBatch>> {
         if self.done {
             return None;
         }
@@ -633,5 +635,24 @@ impl Iterator for EpochIter {
 impl Drop for EpochIter {
     fn drop(&mut self) {
         self.finish();
+    }
+}
+
+/// The trainer's view of the loader: [`Loader::epoch_from`] and [`Loader::recycle`].
+impl BatchSource for Loader {
+    fn batches_per_epoch(&self) -> usize {
+        Loader::batches_per_epoch(self)
+    }
+
+    fn epoch_from(
+        &self,
+        epoch: u64,
+        skip: usize,
+    ) -> Box<dyn Iterator<Item = Result<HostBatch>> + '_> {
+        Box::new(Loader::epoch_from(self, epoch, skip))
+    }
+
+    fn recycle(&self, batch: HostBatch) {
+        Loader::recycle(self, batch);
     }
 }

@@ -4,9 +4,13 @@
 //! `SampleKey { seed, epoch: e, index: i, view: v }` (through [`MultiView::generate`]), so a view
 //! depends on nothing but its key. Images arrive from datasets as `ImageU8` and are converted with
 //! [`ImageU8::to_f32`](selfsup_core::ImageU8::to_f32) (value / 255) before an image pipeline runs.
+//!
+//! [`ViewPipeline::Pretext`] is how pretext tasks (rotation, jigsaw, masked tokens, ...) reach the
+//! trainer: its function returns the views *and* the sample's [`Target`], which the loader collates
+//! into the batch's [`selfsup_core::Targets`].
 
 use selfsup_core::{
-    Audio, Error, ImageF32, MultiView, Result, Sample, SampleKey, Spectrogram, Tokens,
+    Audio, Error, ImageF32, MultiView, Result, Sample, SampleKey, Spectrogram, Target, Tokens,
 };
 
 /// Turns an (augmented) clip into features, e.g. a log-mel spectrogram.
@@ -14,6 +18,10 @@ pub type FeatureFn = Box<dyn Fn(&Audio) -> Result<Spectrogram> + Send + Sync>;
 
 /// A free-form per-sample function: the sample and its key (view field 0) to its views.
 pub type SampleFn = Box<dyn Fn(Sample, SampleKey) -> Result<Vec<Sample>> + Send + Sync>;
+
+/// A pretext task as the loader runs it: the sample and its key (view field 0) to its views and its
+/// pretext target.
+pub type PretextFn = Box<dyn Fn(Sample, SampleKey) -> Result<(Vec<Sample>, Target)> + Send + Sync>;
 
 /// The per-sample work of a [`Loader`](crate::Loader).
 pub enum ViewPipeline {
@@ -36,6 +44,13 @@ pub enum ViewPipeline {
         n_views: usize,
         /// The function.
         f: SampleFn,
+    },
+    /// A pretext task: views plus a per-sample [`Target`]; `n_views` is the number of views it returns.
+    Pretext {
+        /// Number of views the function returns.
+        n_views: usize,
+        /// The task.
+        f: PretextFn,
     },
     /// One view: the sample as it is (8-bit images converted to float).
     Identity,
@@ -64,7 +79,9 @@ impl ViewPipeline {
             ViewPipeline::Audio { views, .. } => views.n_views(),
             ViewPipeline::Spectrogram(m) => m.n_views(),
             ViewPipeline::Tokens(m) => m.n_views(),
-            ViewPipeline::Custom { n_views, .. } => *n_views,
+            ViewPipeline::Custom { n_views, .. } | ViewPipeline::Pretext { n_views, .. } => {
+                *n_views
+            }
             ViewPipeline::Identity => 1,
         }
     }
@@ -76,6 +93,7 @@ impl ViewPipeline {
             ViewPipeline::Spectrogram(_) => "Spectrogram",
             ViewPipeline::Tokens(_) => "Tokens",
             ViewPipeline::Custom { .. } => "Custom",
+            ViewPipeline::Pretext { .. } => "Pretext",
             ViewPipeline::Identity => "Identity",
         }
     }
@@ -91,7 +109,25 @@ impl ViewPipeline {
         )
     }
 
-    /// All views of `sample` for `key` (the key's `view` field is ignored).
+    /// All views of `sample` for `key` and its pretext target (`None` but for
+    /// [`ViewPipeline::Pretext`]); the key's `view` field is ignored.
+    pub fn views_and_target(
+        &self,
+        sample: Sample,
+        key: SampleKey,
+    ) -> Result<(Vec<Sample>, Option<Target>)> {
+        match self {
+            ViewPipeline::Pretext { n_views, f } => {
+                let (out, target) = f(sample, key.with_view(0))?;
+                check_count(*n_views, out.len())?;
+                Ok((out, Some(target)))
+            }
+            _ => Ok((self.views(sample, key)?, None)),
+        }
+    }
+
+    /// All views of `sample` for `key` (the key's `view` field is ignored; a pretext task's target
+    /// is dropped).
     pub fn views(&self, sample: Sample, key: SampleKey) -> Result<Vec<Sample>> {
         let key = key.with_view(0);
         match self {
@@ -139,18 +175,23 @@ impl ViewPipeline {
             }
             ViewPipeline::Custom { n_views, f } => {
                 let out = f(sample, key)?;
-                if out.len() != *n_views {
-                    return Err(Error::shape(format!(
-                        "the custom pipeline declared {n_views} views but returned {}",
-                        out.len()
-                    )));
-                }
+                check_count(*n_views, out.len())?;
                 Ok(out)
             }
+            ViewPipeline::Pretext { .. } => Ok(self.views_and_target(sample, key)?.0),
             ViewPipeline::Identity => Ok(vec![match sample {
                 Sample::ImageU8(u) => Sample::Image(u.to_f32()),
                 other => other,
             }]),
         }
     }
+}
+
+fn check_count(declared: usize, got: usize) -> Result<()> {
+    if declared != got {
+        return Err(Error::shape(format!(
+            "the pipeline declared {declared} views but returned {got}"
+        )));
+    }
+    Ok(())
 }

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use ndarray::Axis;
 use selfsup_core::{Audio, ImageU8, Sample, SampleKey, Spectrogram, Tokens};
-use selfsup_data::{Batch, Dataset, InMemory, Loader, LoaderConfig, ViewPipeline};
+use selfsup_data::{Dataset, HostBatch, InMemory, Loader, LoaderConfig, ViewPipeline};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -35,7 +35,7 @@ fn cfg(batch_size: usize) -> LoaderConfig {
     }
 }
 
-fn collect(loader: &Loader, epoch: u64, start: usize) -> Vec<Batch> {
+fn collect(loader: &Loader, epoch: u64, start: usize) -> Vec<HostBatch> {
     loader
         .epoch_from(epoch, start)
         .collect::<selfsup_data::Result<Vec<_>>>()
@@ -173,7 +173,7 @@ fn a_resumed_epoch_yields_exactly_the_remaining_batches() {
     }
     // Interrupt after 3 batches (drop the iterator), then resume at 3.
     let mut it = l.epoch(5);
-    let head: Vec<Batch> = (0..3).map(|_| it.next().unwrap().unwrap()).collect();
+    let head: Vec<HostBatch> = (0..3).map(|_| it.next().unwrap().unwrap()).collect();
     drop(it);
     let mut resumed = head;
     resumed.extend(collect(&l, 5, 3));
@@ -438,4 +438,66 @@ fn the_cache_stays_within_its_byte_budget_and_serves_the_rest_uncached() {
     .unwrap_err()
     .to_string();
     assert!(e.contains("loader.cache_max_mib"), "{e}");
+}
+
+/// A pretext pipeline: view = the image, target = a class drawn from the sample's key (index-keyed,
+/// so it must not depend on the thread count) or a dense token target.
+fn pretext(dense: bool) -> ViewPipeline {
+    ViewPipeline::Pretext {
+        n_views: 1,
+        f: Box::new(move |s: Sample, key: SampleKey| {
+            let class = key.rng().below(4) as i64;
+            let target = if dense {
+                selfsup_core::Target::Dense(Sample::Tokens(Tokens {
+                    ids: vec![key.index as i64, -100, class],
+                }))
+            } else {
+                selfsup_core::Target::Class(class)
+            };
+            Ok((vec![s], target))
+        }),
+    }
+}
+
+#[test]
+fn pretext_targets_are_collated_per_sample_and_independent_of_threads() {
+    use selfsup_core::Targets;
+    let ds = images(24);
+    for dense in [false, true] {
+        let mut runs = Vec::new();
+        for threads in [1, 3] {
+            let c = LoaderConfig {
+                num_threads: threads,
+                ..cfg(8)
+            };
+            let l = Loader::new(ds.clone(), pretext(dense), c).unwrap();
+            runs.push(collect(&l, 2, 0));
+        }
+        assert_eq!(runs[0], runs[1], "dense = {dense}");
+        for b in &runs[0] {
+            let expect: Vec<i64> = b
+                .indices
+                .iter()
+                .map(|&i| SampleKey::new(11, 2, i as u64).rng().below(4) as i64)
+                .collect();
+            match (&b.targets, dense) {
+                (Some(Targets::Classes(t)), false) => {
+                    assert_eq!(t.shape(), &[8]);
+                    assert_eq!(t.iter().copied().collect::<Vec<_>>(), expect);
+                }
+                (Some(Targets::Classes(t)), true) => {
+                    assert_eq!(t.shape(), &[8, 3]);
+                    for (r, (&i, &c)) in b.indices.iter().zip(&expect).enumerate() {
+                        assert_eq!(t[[r, 0]], i);
+                        assert_eq!(t[[r, 1]], -100);
+                        assert_eq!(t[[r, 2]], c);
+                    }
+                }
+                other => panic!("unexpected targets {other:?}"),
+            }
+        }
+    }
+    // Non-pretext pipelines carry no targets.
+    let l = Loader::new(ds, ViewPipeline::Identity, cfg(8)).unwrap();
+    assert!(collect(&l, 0, 0).iter().all(|b| b.targets.is_none()));
 }

@@ -31,8 +31,8 @@ pub use backbones::{build_backbone, Backbone, BackboneConfig};
 pub use ema::{build_frozen, copy_prefix, cosine_momentum, ema_update, set_trainable};
 pub use heads::{LinearClassifier, ProjectionHead};
 
-pub use bridge::{array_to_tensor, tensor_to_array};
-pub use method::{Batch, Method, StepInfo, StepOutput};
+pub use bridge::{array_to_tensor, host_to_device, tensor_to_array};
+pub use method::{Batch, InputSpec, Method, MethodSpec, StepInfo, StepOutput};
 pub use mlp::{Mlp, MlpConfig};
 
 /// Errors of the tch-side crates.

@@ -1,8 +1,10 @@
 //! The [`Method`] trait: what the trainer needs from any self-supervised method — contrastive
-//! (SimCLR, MoCo, BYOL, ...), auto-associative (AE, MAE) or pseudo-label (rotation, jigsaw, masked token).
+//! (SimCLR, MoCo, BYOL, ...), auto-associative (AE, MAE) or pseudo-label (rotation, jigsaw, masked token)
+//! — and [`MethodSpec`], what every method *config* offers so that one mechanism validates and builds
+//! any of them (a family's serde enum implements it; the facade unites the families).
 
-use crate::Result;
-use tch::{nn::VarStore, Tensor};
+use crate::{BackboneConfig, Result};
+use tch::{nn::VarStore, Device, Tensor};
 
 /// One training batch, on the method's device.
 #[derive(Debug)]
@@ -79,5 +81,84 @@ pub trait Method {
     /// The VarStore path prefix of the encoder (what `selfsup export` writes), e.g. `"backbone"`.
     fn encoder_prefix(&self) -> &str {
         "backbone"
+    }
+
+    /// Auto-encoders: the reconstruction of `x` in input space (eval mode, no gradient); `None` for
+    /// methods that do not reconstruct.
+    fn reconstruct(&self, _x: &Tensor) -> Result<Option<Tensor>> {
+        Ok(None)
+    }
+
+    /// Metrics of one held-out batch in eval mode without gradient (e.g. `val_loss`, `mlm_acc`);
+    /// empty for methods without a held-out objective. Callers average them over batches.
+    fn evaluate(&mut self, _batch: &Batch) -> Result<Vec<(String, f64)>> {
+        Ok(Vec::new())
+    }
+}
+
+/// What a method is built for: the shape of one input sample and, for token inputs, the vocabulary.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InputSpec {
+    /// One sample without the batch axis: `[C, H, W]` images, `[F, T]` spectrograms, `[T]`
+    /// waveforms, `[L]` token ids.
+    pub shape: Vec<i64>,
+    /// Token inputs: the vocabulary size (specials included).
+    pub vocab_size: Option<i64>,
+}
+
+impl InputSpec {
+    /// An image input `C×H×W`.
+    pub fn image(channels: i64, height: i64, width: i64) -> InputSpec {
+        InputSpec {
+            shape: vec![channels, height, width],
+            vocab_size: None,
+        }
+    }
+
+    /// The channel count the backbone is built for: axis 0 of a `C×H×W` sample, else 1 (a
+    /// spectrogram `F×T` is one channel; token ids have none).
+    pub fn channels(&self) -> i64 {
+        if self.shape.len() >= 3 {
+            self.shape[0]
+        } else {
+            1
+        }
+    }
+}
+
+/// A method's configuration: validated and built the same way for every family.
+pub trait MethodSpec {
+    /// The method's name (its serde `kind`), e.g. `"simclr"`, `"mae"`.
+    fn name(&self) -> &'static str;
+
+    /// Checks every hyper-parameter; errors name the field as `method.<field>`.
+    fn validate(&self) -> selfsup_core::Result<()>;
+
+    /// How many views a batch must carry (at least).
+    fn min_views(&self) -> usize {
+        1
+    }
+
+    /// Builds the method in `vs` with `backbone` as its encoder, for inputs described by `input`.
+    fn build(
+        &self,
+        vs: VarStore,
+        backbone: &BackboneConfig,
+        input: &InputSpec,
+    ) -> Result<Box<dyn Method>>;
+
+    /// Validates the config and the backbone, seeds libtorch's generator with `seed` (initial
+    /// weights are a function of the seed), makes a `VarStore` on `device` and builds the method.
+    fn instantiate(
+        &self,
+        backbone: &BackboneConfig,
+        input: &InputSpec,
+        device: Device,
+        seed: u64,
+    ) -> Result<Box<dyn Method>> {
+        self.validate()?;
+        backbone.validate()?;
+        tch::manual_seed(seed as i64);
+        self.build(VarStore::new(device), backbone, input)
     }
 }

@@ -41,9 +41,9 @@ pub use config::{
     TrainConfig,
 };
 pub use optim::Optimizer;
-pub use trainer::{
-    install_ctrlc_handler, BatchSource, HostBatch, Outcome, StepRecord, Targets, Trainer,
-};
+/// The batch types the trainer consumes (defined in the torch-free `selfsup-core`).
+pub use selfsup_core::{BatchSource, HostBatch, Targets};
+pub use trainer::{install_ctrlc_handler, Outcome, StepRecord, Trainer};
 
 use std::path::PathBuf;
 

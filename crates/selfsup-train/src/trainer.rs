@@ -22,91 +22,14 @@ use crate::metrics::MetricsWriter;
 use crate::optim::Optimizer;
 use crate::schedule::LrSchedule;
 use crate::{Error, Result};
-use ndarray::ArrayD;
-use selfsup_nn::{array_to_tensor, Batch, Method, StepInfo};
+use selfsup_core::BatchSource;
+use selfsup_nn::{host_to_device, Method, StepInfo};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
-use tch::{Device, Tensor};
-
-/// Pretext targets of a host batch.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Targets {
-    /// Class ids (rotation index, jigsaw permutation, masked token ids, ...).
-    Classes(ArrayD<i64>),
-    /// Dense targets (reconstruction targets, masks).
-    Dense(ArrayD<f32>),
-}
-
-/// One batch as the loader produces it, on the host.
-#[derive(Clone, Debug, PartialEq)]
-pub struct HostBatch {
-    /// `views[v]`: the batch of view `v` (`N×C×H×W`, `N×T`, ...).
-    pub views: Vec<ArrayD<f32>>,
-    /// Class labels, when the dataset has them.
-    pub labels: Option<Vec<i64>>,
-    /// Pretext targets, when a pretext task made them.
-    pub targets: Option<Targets>,
-    /// Dataset indices of the samples.
-    pub indices: Vec<u64>,
-}
-
-impl HostBatch {
-    /// Number of samples.
-    pub fn len(&self) -> usize {
-        self.views.first().map(|v| v.shape()[0]).unwrap_or(0)
-    }
-
-    /// True when the batch has no samples.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Copies the batch to `device` as a [`Batch`].
-    pub fn to_device(&self, device: Device) -> Result<Batch> {
-        let views = self
-            .views
-            .iter()
-            .map(|v| array_to_tensor(v.view(), device))
-            .collect::<selfsup_nn::Result<Vec<_>>>()?;
-        let labels = match &self.labels {
-            Some(l) => Some(Tensor::from_slice(l).f_to_device(device)?),
-            None => None,
-        };
-        let targets = match &self.targets {
-            Some(Targets::Classes(a)) => Some(array_to_tensor(a.view(), device)?),
-            Some(Targets::Dense(a)) => Some(array_to_tensor(a.view(), device)?),
-            None => None,
-        };
-        let idx: Vec<i64> = self.indices.iter().map(|&i| i as i64).collect();
-        Ok(Batch {
-            views,
-            labels,
-            targets,
-            indices: Some(Tensor::from_slice(&idx).f_to_device(device)?),
-        })
-    }
-}
-
-/// Where batches come from: the data loader, seen through the two calls the trainer needs.
-pub trait BatchSource {
-    /// Batches in one epoch (the same for every epoch).
-    fn batches_per_epoch(&self) -> usize;
-    /// The batches of `epoch`, starting at batch `skip`: must equal the tail of the full epoch.
-    fn epoch_from(
-        &self,
-        epoch: u64,
-        skip: usize,
-    ) -> Box<dyn Iterator<Item = Result<HostBatch>> + '_>;
-    /// Takes back a batch the trainer has copied to the device, so its buffers can be reused (for the
-    /// selfsup-data loader, `Loader::recycle_views` spares allocating and page-faulting megabytes per
-    /// batch). The default drops it.
-    fn recycle(&self, batch: HostBatch) {
-        drop(batch);
-    }
-}
+use tch::Device;
 
 /// One optimizer step's record.
 #[derive(Clone, Debug, PartialEq)]
@@ -505,7 +428,7 @@ impl<'a> Trainer<'a> {
                         ))
                     })??;
                     samples_since += hb.len();
-                    let batch = hb.to_device(self.device)?;
+                    let batch = host_to_device(&hb, self.device)?;
                     source.recycle(hb);
                     let out = self.method.step(&batch, &info)?;
                     let lv = selfsup_nn::bridge::scalar(&out.loss)?;

@@ -140,7 +140,7 @@ impl BatchSource for ToySource {
         &self,
         epoch: u64,
         skip: usize,
-    ) -> Box<dyn Iterator<Item = selfsup_train::Result<HostBatch>> + '_> {
+    ) -> Box<dyn Iterator<Item = selfsup_core::Result<HostBatch>> + '_> {
         let order = self.order(epoch);
         let nb = self.batches_per_epoch();
         Box::new((skip..nb).map(move |b| {
@@ -152,15 +152,16 @@ impl BatchSource for ToySource {
                 ys.extend(y);
             }
             let shape = IxDyn(&[self.batch, self.dim]);
-            Ok(HostBatch {
-                views: vec![
+            let mut b = HostBatch::from_views(
+                vec![
                     ArrayD::from_shape_vec(shape.clone(), xs).unwrap(),
                     ArrayD::from_shape_vec(shape, ys).unwrap(),
                 ],
-                labels: Some(idx.iter().map(|&i| (i % 3) as i64).collect()),
-                targets: None,
-                indices: idx.iter().map(|&i| i as u64).collect(),
-            })
+                Some(idx.iter().map(|&i| (i % 3) as i64).collect()),
+            );
+            b.indices = idx.iter().map(|&i| i as i64).collect();
+            b.epoch = epoch;
+            Ok(b)
         }))
     }
 }

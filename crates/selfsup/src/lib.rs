@@ -13,6 +13,11 @@
 //! | `contrastive` | `selfsup-contrastive`: losses, memory bank, methods | yes |
 //! | `autoencoder` | `selfsup-autoencoder`: AE, VAE, MAE | yes |
 //! | `train` | `selfsup-train`: trainer, optimizers, checkpoints, evaluation | yes |
+//! | [`methods`] | every method family united in one [`methods::MethodConfig`] | yes |
+//!
+//! Besides the re-exports, the facade holds exactly one piece of code: [`methods::MethodConfig`], the
+//! registry that routes a `[method]` table to the family crate owning its `kind` (it needs every
+//! family, so no single family crate can hold it).
 
 pub use selfsup_core as core;
 
@@ -30,3 +35,5 @@ pub use selfsup_nn as nn;
 pub use selfsup_pretext as pretext;
 #[cfg(feature = "torch")]
 pub use selfsup_train as train;
+#[cfg(feature = "torch")]
+pub mod methods;

@@ -25,7 +25,9 @@ pub mod two_view;
 
 use selfsup_core::check;
 use selfsup_nn::heads::ProjectionHead;
-use selfsup_nn::{build_backbone, Backbone, BackboneConfig, Batch, Method, Result};
+use selfsup_nn::{
+    build_backbone, Backbone, BackboneConfig, Batch, InputSpec, Method, MethodSpec, Result,
+};
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, ModuleT};
 use tch::{Device, Tensor};
@@ -121,7 +123,49 @@ impl MethodConfig {
     }
 }
 
-/// Builds the configured method with the given backbone on `device`, seeding libtorch with `seed`.
+impl MethodConfig {
+    /// Every `kind` of this family.
+    pub const KINDS: &'static [&'static str] = &[
+        "simclr",
+        "moco_v2",
+        "moco_v3",
+        "byol",
+        "simsiam",
+        "barlow_twins",
+        "vicreg",
+        "nnclr",
+        "dino",
+        "swav",
+        "supcon",
+        "dcl",
+    ];
+}
+
+impl MethodSpec for MethodConfig {
+    fn name(&self) -> &'static str {
+        MethodConfig::name(self)
+    }
+
+    fn validate(&self) -> selfsup_core::Result<()> {
+        MethodConfig::validate(self)
+    }
+
+    fn min_views(&self) -> usize {
+        MethodConfig::min_views(self)
+    }
+
+    fn build(
+        &self,
+        vs: nn::VarStore,
+        backbone: &BackboneConfig,
+        input: &InputSpec,
+    ) -> Result<Box<dyn Method>> {
+        build_in(self, vs, backbone, input.channels())
+    }
+}
+
+/// Builds the configured method with the given backbone on `device`, seeding libtorch with `seed`
+/// (the same as [`MethodSpec::instantiate`] with an input of `in_channels` channels).
 pub fn build_method(
     cfg: &MethodConfig,
     backbone: &BackboneConfig,
@@ -129,10 +173,19 @@ pub fn build_method(
     device: Device,
     seed: u64,
 ) -> Result<Box<dyn Method>> {
-    cfg.validate()?;
-    backbone.validate()?;
-    tch::manual_seed(seed as i64);
-    let vs = nn::VarStore::new(device);
+    let input = InputSpec {
+        shape: vec![in_channels, 1, 1],
+        vocab_size: None,
+    };
+    cfg.instantiate(backbone, &input, device, seed)
+}
+
+fn build_in(
+    cfg: &MethodConfig,
+    vs: nn::VarStore,
+    backbone: &BackboneConfig,
+    in_channels: i64,
+) -> Result<Box<dyn Method>> {
     Ok(match cfg {
         MethodConfig::Simclr(c) => Box::new(TwoView::simclr(vs, c, backbone, in_channels)?),
         MethodConfig::Supcon(c) => Box::new(TwoView::supcon(vs, c, backbone, in_channels)?),
