@@ -348,3 +348,114 @@ fn bad_inputs_are_clear_errors() {
     // a prompt the trained vocabulary cannot encode is caught at the text level (selfsup-data)
     let _ = Generator::seed_from_u64(0);
 }
+
+#[test]
+fn method_spec_builds_both_kinds_and_the_pipelines_feed_them_through_the_loader() {
+    use selfsup_data::{Loader, LoaderConfig, RandomWindows, SequentialWindows, TokenStream};
+    use selfsup_nn::backbones::TransformerConfig;
+    use selfsup_nn::{host_to_device, BackboneConfig, InputSpec, MethodSpec};
+    use selfsup_pretext::language::{eval_pipeline, train_pipeline, LanguageModelConfig};
+    use std::sync::Arc;
+
+    let ids: Vec<i64> = (0..600).map(|i| 3 + (i * 7 % 20)).collect();
+    let stream = TokenStream::from_ids(ids.clone(), "t");
+    let windows = Arc::new(RandomWindows::new(stream.clone(), 16, Some(8)).unwrap());
+    let val = Arc::new(SequentialWindows::new(stream, 16).unwrap());
+    let backbone = BackboneConfig::TransformerEncoder(TransformerConfig {
+        vocab_size: 23,
+        max_len: 16,
+        dim: 32,
+        depth: 1,
+        heads: 2,
+        mlp_ratio: 4.0,
+    });
+    let cfg_loader = LoaderConfig {
+        batch_size: 4,
+        seed: 3,
+        ..Default::default()
+    };
+    for kind in ["gpt", "bert"] {
+        let cfg: LanguageModelConfig =
+            serde_json::from_str(&format!(r#"{{"kind": "{kind}"}}"#)).unwrap();
+        let loader = Loader::new(
+            windows.clone(),
+            train_pipeline(&cfg, &windows, 23).unwrap(),
+            cfg_loader.clone(),
+        )
+        .unwrap();
+        let hb = loader.epoch(0).next().unwrap().unwrap();
+        let len = hb.tokens[0].ncols() as i64;
+        assert_eq!(len, if kind == "gpt" { 17 } else { 16 });
+        let input = InputSpec {
+            shape: vec![len],
+            vocab_size: Some(23),
+        };
+        let mut m = cfg.instantiate(&backbone, &input, Device::Cpu, 0).unwrap();
+        assert_eq!(m.name(), kind);
+        let batch = host_to_device(&hb, Device::Cpu).unwrap();
+        if kind == "bert" {
+            // the targets are the window's ids where selected, -100 elsewhere; unselected ids intact
+            let t = batch.targets.as_ref().expect("pretext targets");
+            assert_eq!(t.size(), vec![4, 16]);
+            let x: Vec<i64> = Vec::try_from(batch.views[0].reshape([-1])).unwrap();
+            let y: Vec<i64> = Vec::try_from(t.reshape([-1])).unwrap();
+            for (r, &i) in hb.indices.iter().enumerate() {
+                let w = windows.window(selfsup_core::SampleKey::new(3, 0, i as u64));
+                for j in 0..16 {
+                    let (xv, yv) = (x[r * 16 + j], y[r * 16 + j]);
+                    if yv == IGNORE_INDEX {
+                        assert_eq!(xv, w[j]);
+                    } else {
+                        assert_eq!(yv, w[j]);
+                    }
+                }
+            }
+        }
+        let out = m.step(&batch, &info()).unwrap();
+        assert!(out.loss.double_value(&[]).is_finite());
+        // evaluation over the sequential validation windows
+        let vl = Loader::new(
+            val.clone(),
+            eval_pipeline(&cfg, 23).unwrap(),
+            LoaderConfig {
+                shuffle: false,
+                drop_last: false,
+                ..cfg_loader.clone()
+            },
+        )
+        .unwrap();
+        let vb = host_to_device(&vl.epoch(0).next().unwrap().unwrap(), Device::Cpu).unwrap();
+        let ev = m.evaluate(&vb).unwrap();
+        let get = |k: &str| ev.iter().find(|(n, _)| n == k).map(|p| p.1);
+        let loss = get("val_loss").unwrap();
+        assert!((get("val_bits_per_char").unwrap() - loss / std::f64::consts::LN_2).abs() < 1e-9);
+        assert!((get("val_ppl").unwrap() - loss.exp()).abs() < 1e-9);
+        assert_eq!(get("val_mlm_acc").is_some(), kind == "bert");
+        assert!(
+            loss > 2.0,
+            "one step from initialisation: near ln 23 = 3.1, got {loss}"
+        );
+    }
+    // a backbone that is not a transformer_encoder, and windows longer than the context
+    let cfg = LanguageModelConfig::default();
+    let input = InputSpec {
+        shape: vec![17],
+        vocab_size: Some(23),
+    };
+    let e = cfg
+        .instantiate(&BackboneConfig::default(), &input, Device::Cpu, 0)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("backbone.kind"), "{e}");
+    let long = InputSpec {
+        shape: vec![40],
+        vocab_size: Some(23),
+    };
+    let e = cfg
+        .instantiate(&backbone, &long, Device::Cpu, 0)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("backbone.max_len"), "{e}");
+}

@@ -1,11 +1,13 @@
 //! The language-model methods (feature `torch`): [`NextToken`] (GPT) and [`MaskedToken`] (BERT) over a
 //! [`Gpt`] model, evaluation over held-out windows ([`LmEval`]) and sampling ([`NextToken::generate`]).
 
-use super::config::{MaskedTokenConfig, NextTokenConfig};
+use super::config::{LanguageModelConfig, MaskedTokenConfig, NextTokenConfig};
 use super::masking::{MlmMasker, IGNORE_INDEX};
 use selfsup_core::Generator;
 use selfsup_nn::backbones::{Gpt, GptConfig};
-use selfsup_nn::{Batch, Method, Result, StepInfo, StepOutput};
+use selfsup_nn::{
+    BackboneConfig, Batch, InputSpec, Method, MethodSpec, Result, StepInfo, StepOutput,
+};
 use tch::nn::VarStore;
 use tch::{Kind, Tensor};
 
@@ -339,6 +341,16 @@ impl Method for NextToken {
     fn embed_dim(&self) -> i64 {
         self.model.config().n_embd
     }
+    /// `val_loss` (nats/token), `val_bits_per_char`, `val_ppl` of `N×(L+1)` windows in `views[0]`.
+    fn evaluate(&mut self, batch: &Batch) -> Result<Vec<(String, f64)>> {
+        let w = batch
+            .views
+            .first()
+            .ok_or_else(|| shape_err("next-token evaluation needs one token view".into()))?;
+        let (loss, _) = tch::no_grad(|| self.loss(w, false))?;
+        let n = NextToken::split(w)?.1.numel();
+        Ok(LmEval::new(loss.f_double_value(&[])? * n as f64, None, n).metrics("val_"))
+    }
 }
 
 /// Masked-token prediction (BERT): `N×L` corrupted ids in, cross-entropy on the selected positions only
@@ -475,5 +487,106 @@ impl Method for MaskedToken {
     }
     fn embed_dim(&self) -> i64 {
         self.model.config().n_embd
+    }
+    /// `val_loss`, `val_bits_per_char`, `val_ppl` and `val_mlm_acc` over the selected positions of
+    /// one corrupted batch (targets as for [`Method::step`]).
+    fn evaluate(&mut self, batch: &Batch) -> Result<Vec<(String, f64)>> {
+        let x = batch.views.first().ok_or_else(|| {
+            shape_err("masked-token evaluation needs the corrupted ids as view 0".into())
+        })?;
+        let y = batch
+            .targets
+            .as_ref()
+            .or(batch.views.get(1))
+            .ok_or_else(|| {
+                shape_err("masked-token evaluation needs targets (batch targets or view 1)".into())
+            })?;
+        let (loss, correct, count) = tch::no_grad(|| self.loss(x, y, false))?;
+        Ok(LmEval::new(
+            loss.f_double_value(&[])? * count,
+            Some(correct),
+            count as usize,
+        )
+        .metrics("val_"))
+    }
+}
+
+/// The model of a language-model method: sizes from a `transformer_encoder` backbone (`dim`, `depth`,
+/// `heads`, `max_len` = the context; `mlp_ratio` must be 4), the vocabulary from the input (else the
+/// backbone's `vocab_size`). A next-token sample is `L + 1` ids (`L <= max_len`), a masked-token
+/// sample `L <= max_len` ids.
+pub fn model_config(
+    method: &LanguageModelConfig,
+    backbone: &BackboneConfig,
+    input: &InputSpec,
+) -> Result<GptConfig> {
+    let BackboneConfig::TransformerEncoder(t) = backbone else {
+        return Err(selfsup_core::Error::config(
+            "backbone.kind",
+            "language models (gpt, bert) take their sizes from `transformer_encoder` (dim, depth, heads, max_len)",
+        )
+        .into());
+    };
+    if (t.mlp_ratio - 4.0).abs() > 1e-12 {
+        return Err(selfsup_core::Error::config(
+            "backbone.mlp_ratio",
+            format!(
+                "the GPT/BERT model has an MLP of width 4·dim; got {}",
+                t.mlp_ratio
+            ),
+        )
+        .into());
+    }
+    let (dropout, bias, causal, extra) = match method {
+        LanguageModelConfig::Gpt(c) => (c.dropout, c.bias, true, 1),
+        LanguageModelConfig::Bert(c) => (c.dropout, c.bias, false, 0),
+    };
+    if let Some(&len) = input.shape.first() {
+        if input.shape.len() != 1 || len - extra > t.max_len || len - extra < 1 {
+            return Err(selfsup_core::Error::config(
+                "backbone.max_len",
+                format!(
+                    "{} samples of shape {:?} need a context of {} tokens (gpt reads L+1-token windows), max_len is {}",
+                    method.name(),
+                    input.shape,
+                    len - extra,
+                    t.max_len
+                ),
+            )
+            .into());
+        }
+    }
+    let cfg = GptConfig {
+        vocab_size: input.vocab_size.unwrap_or(t.vocab_size),
+        block_size: t.max_len,
+        n_layer: t.depth,
+        n_head: t.heads,
+        n_embd: t.dim,
+        dropout,
+        bias,
+        causal,
+    };
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+impl MethodSpec for LanguageModelConfig {
+    fn name(&self) -> &'static str {
+        LanguageModelConfig::name(self)
+    }
+    fn validate(&self) -> selfsup_core::Result<()> {
+        LanguageModelConfig::validate(self)
+    }
+    fn build(
+        &self,
+        vs: VarStore,
+        backbone: &BackboneConfig,
+        input: &InputSpec,
+    ) -> Result<Box<dyn Method>> {
+        let cfg = model_config(self, backbone, input)?;
+        Ok(match self {
+            LanguageModelConfig::Gpt(_) => Box::new(NextToken::new(vs, &cfg)?),
+            LanguageModelConfig::Bert(c) => Box::new(MaskedToken::new(vs, &cfg, c)?),
+        })
     }
 }
