@@ -39,6 +39,7 @@ pub mod colorization;
 pub mod config;
 pub mod inpainting;
 pub mod jigsaw;
+pub mod language;
 pub mod masks;
 pub mod pipeline;
 pub mod preview;
