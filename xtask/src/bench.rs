@@ -964,6 +964,47 @@ mod tests {
     }
 
     #[test]
+    fn report_json_has_run_and_rows() {
+        let run = RunInfo {
+            command: "cargo xtask bench --quick".into(),
+            date: "d".into(),
+            machine: "m".into(),
+            cores: 2,
+            load_start: Some(0.4),
+            load_end: Some(1.9),
+            samples: 10,
+            python_note: "p".into(),
+        };
+        let mut rows = BTreeMap::new();
+        rows.insert(
+            "b/x".to_string(),
+            Row {
+                ours: Rate::from_times(1.0, &[0.5]),
+                load_ours: Some(2.5),
+                ..Row::default()
+            },
+        );
+        rows.insert("a/x".to_string(), Row::default());
+        let v: Value = serde_json::from_str(&report_json(&rows, &run).to_string()).unwrap();
+        assert_eq!(v["cores"], 2);
+        assert_eq!(v["load_average_1min"]["start"], 0.4);
+        assert_eq!(v["load_average_1min"]["end"], 1.9);
+        assert_eq!(v["statistic"], "median");
+        assert_eq!(v["samples_default"], 10);
+        // Start and end were under the cores, but one row was measured above them.
+        assert_eq!(v["load_exceeds_cores"], true);
+        let ids: Vec<&str> = v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["a/x", "b/x"]);
+        assert_eq!(v["rows"][1]["load_exceeds_cores"], true);
+        assert_eq!(v["rows"][1]["selfsup"]["median"], 2.0);
+    }
+
+    #[test]
     fn args_quick_samples_filter() {
         let a = parse_args(&strings(&["--quick"])).unwrap();
         assert!(a.quick);
