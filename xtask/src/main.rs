@@ -31,7 +31,17 @@ const USAGE: &str = "usage: cargo xtask <setup|test|test-dist|check|ci|doctor|pr
   ci        check, then test
   doctor    report libtorch location, version, threads and CUDA availability
   pretrain  setup if needed, then run the main job: `selfsup pretrain` (extra args passed on)
-  bench     run the benchmarks (criterion + PyTorch side by side when available), write docs/benchmarks.md";
+  bench     run the benchmarks (criterion + PyTorch side by side when available), write
+            docs/benchmarks.md and docs/benchmarks.json; clears target/criterion first, records the
+            load average (runs/rows above the core count are flagged); both sides: median [min-max]
+            of N runs
+              --quick          a subset (single image transforms, 256-row losses, trainer ops) at
+                               0.5 s warm-up + 1 s measurement, meant to finish in under 2 minutes
+                               on an idle 2-core machine (plus build time)
+              --samples <N>    runs per bench on both sides (criterion --sample-size; default 10, >= 10)
+              --filter <re>    only ids matching the regex (criterion and the Python scripts)
+              --no-python      skip the PyTorch side;  --python <exe>  choose the interpreter
+              -- <args>        passed on to the criterion binaries";
 
 fn main() {
     if let Err(e) = run() {
