@@ -17,10 +17,15 @@
 
 use crate::config::{DataKind, RunConfig};
 use anyhow::{bail, Context, Result};
+use selfsup::methods::MethodConfig;
 use selfsup_augment::audio::{AddGaussianSNR, Gain, LogMelConfig, PadOrCrop, RandomCrop};
 use selfsup_augment::image::digit::DigitCrop;
-use selfsup_core::{Audio, BoxTransform, Compose, ImageF32, MultiView, RandomApply, Spectrogram};
+use selfsup_autoencoder::AutoencoderConfig;
+use selfsup_core::{
+    Audio, BoxTransform, Compose, ImageF32, MultiView, RandomApply, Sample, Spectrogram,
+};
 use selfsup_data::{FeatureFn, ViewPipeline};
+use selfsup_nn::MethodSpec;
 
 fn audio_len(cfg: &RunConfig) -> usize {
     (cfg.augment.clip_seconds * f64::from(cfg.augment.sample_rate)).round() as usize
@@ -46,6 +51,16 @@ fn features(cfg: &RunConfig) -> Result<FeatureFn> {
 /// The augmented multi-view pipeline of pretraining; text needs the dataset's `vocab_size` (the
 /// random replacements of the masking are drawn from it).
 pub fn train_pipeline(cfg: &RunConfig, vocab_size: Option<usize>) -> Result<ViewPipeline> {
+    match &cfg.method {
+        MethodConfig::Autoencoder(c) => return autoencoder_pipeline(cfg, c),
+        MethodConfig::Pretext(c) => return pretext_pipeline(cfg, c),
+        MethodConfig::Language(_) => bail!(
+            "invalid value for `method`: `{}` trains on `--dataset shakespeare` / text windows through \
+             `examples/char_gpt`; `selfsup pretrain` does not run language models yet",
+            cfg.method.name()
+        ),
+        MethodConfig::Contrastive(_) => {}
+    }
     let recipe = cfg.augment.recipe.as_str();
     if cfg.data.kind == DataKind::Text {
         if recipe != "tokens" {
@@ -112,6 +127,60 @@ fn image_recipe(name: &str, cfg: &RunConfig) -> Result<ViewPipeline> {
     )
     .map_err(|e| anyhow::anyhow!("invalid image recipe `{name}`: {e}"))?;
     Ok(ViewPipeline::Image(recipe.build()?))
+}
+
+/// A random crop of `clip_seconds` (the training window of every audio method).
+fn audio_crop(cfg: &RunConfig) -> Result<BoxTransform<Audio>> {
+    Ok(Box::new(RandomCrop::new(audio_len(cfg))?))
+}
+
+/// Auto-encoders train on the sample itself (one view; images as they are, audio as the log-mel
+/// features of a random crop); the denoising AE adds a corrupted copy as view 0
+/// (`selfsup_autoencoder::dae_*_pipeline`).
+fn autoencoder_pipeline(cfg: &RunConfig, c: &AutoencoderConfig) -> Result<ViewPipeline> {
+    if cfg.data.kind == DataKind::Text {
+        bail!("invalid value for `method`: auto-encoders take images or audio, not text");
+    }
+    if !cfg.data.kind.is_audio() {
+        return Ok(selfsup_autoencoder::view_pipeline(c)?);
+    }
+    Ok(match c {
+        AutoencoderConfig::Dae(d) => selfsup_autoencoder::dae_audio_pipeline(
+            d,
+            Some(audio_crop(cfg)?),
+            Some(features(cfg)?),
+        )?,
+        _ => ViewPipeline::Audio {
+            views: MultiView::new(vec![audio_crop(cfg)?])?,
+            features: Some(features(cfg)?),
+        },
+    })
+}
+
+/// Pretext tasks: `selfsup_pretext::pretext_pipeline`, with audio first cropped and turned into its
+/// standardised log-mel spectrogram (the spectrogram tasks' input).
+fn pretext_pipeline(cfg: &RunConfig, c: &selfsup_pretext::PretextConfig) -> Result<ViewPipeline> {
+    if cfg.data.kind == DataKind::Text {
+        bail!("invalid value for `method`: the pretext tasks take images or audio; for text use gpt or bert");
+    }
+    let prepare: Option<selfsup_pretext::Prepare> = if cfg.data.kind.is_audio() {
+        let crop = audio_crop(cfg)?;
+        let feats = features(cfg)?;
+        Some(std::sync::Arc::new(
+            move |s: Sample, key: selfsup_core::SampleKey| -> selfsup_core::Result<Sample> {
+                let Sample::Audio(a) = s else {
+                    return Err(selfsup_core::Error::shape(
+                        "the audio pretext preparation got a non-audio sample".to_string(),
+                    ));
+                };
+                let a = crop.apply(a, &mut key.rng())?;
+                Ok(Sample::Spectrogram(feats(&a)?))
+            },
+        ))
+    } else {
+        None
+    };
+    Ok(selfsup_pretext::pretext_pipeline(c, prepare)?)
 }
 
 /// The evaluation pipeline: no augmentation.
