@@ -58,6 +58,9 @@ fn main() -> Result<()> {
     trainer.run(&train_loader)?;
     let after = knn(trainer.method(), &bank, &query)?;
     tracing::info!(epochs, before, after, "kNN accuracy on the held-out 20 %");
-    anyhow::ensure!(after > before, "pretraining did not beat the random initialisation");
+    anyhow::ensure!(
+        after > before,
+        "pretraining did not beat the random initialisation"
+    );
     Ok(())
 }

@@ -706,7 +706,10 @@ pub fn embed_source(method: &dyn Method, source: &dyn BatchSource) -> Result<(Te
     for hb in source.epoch_from(0, 0) {
         let hb = hb?;
         let y = hb.labels.as_ref().ok_or_else(|| {
-            selfsup_core::Error::config("data", "evaluation needs labelled batches; these have none")
+            selfsup_core::Error::config(
+                "data",
+                "evaluation needs labelled batches; these have none",
+            )
         })?;
         labels.push(Tensor::from_slice(y.as_slice().unwrap_or(&y.to_vec())));
         let b = selfsup_nn::host_to_device(&hb, device)?;
