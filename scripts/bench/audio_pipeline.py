@@ -3,17 +3,17 @@
 Every 5th FSDD clip (600 clips, sorted by name) is decoded once; each pipeline runs over all of them.
 Every transform has p=1.0. The line whose id matches the criterion bench uses 2 worker processes
 (the Rust side uses 2 rayon threads); `/1worker` lines are single-process figures. Prints one JSON
-object per line: {"id", "per_sec", "unit", "what"}.
+object per line with the per-pass times of N repeats (see _bench.py).
 
     .venv-fixtures/bin/python scripts/bench/audio_pipeline.py
 """
-import json
 import multiprocessing as mp
 import os
-import time
 import wave
 
 import numpy as np
+
+from _bench import run, selected
 
 CLIPS = None
 
@@ -52,30 +52,25 @@ def work(args):
     return hi - lo
 
 
-def measure(kind, workers, repeats=3):
+def pass_fn(kind, workers, pool):
+    """One pass over all clips: in this process (1 worker) or split over the pool's worker processes."""
     n = len(CLIPS)
-    best = 0.0
     if workers == 1:
         f = make(kind)
-        f(CLIPS[0])
-        for _ in range(repeats):
-            t = time.perf_counter()
+
+        def one_pass():
             for x in CLIPS:
                 f(x)
-            best = max(best, n / (time.perf_counter() - t))
-        return best
-    with mp.get_context("fork").Pool(workers) as pool:
-        pool.map(work, [(kind, 0, 2)] * workers)  # warm up imports in the workers
-        for _ in range(repeats):
-            t = time.perf_counter()
-            step = (n + workers - 1) // workers
-            pool.map(work, [(kind, i, min(n, i + step)) for i in range(0, n, step)])
-            best = max(best, n / (time.perf_counter() - t))
-    return best
+        return one_pass
+    pool.map(work, [(kind, 0, 2)] * workers)  # warm up imports in the workers
+    step = (n + workers - 1) // workers
+
+    def parallel_pass():
+        assert sum(pool.map(work, [(kind, i, min(n, i + step)) for i in range(0, n, step)])) == n
+    return parallel_pass
 
 
 if __name__ == "__main__":
-    CLIPS = load()
     cases = [
         ("audio_pipeline/noise_stretch_pitch_shift_gain", "full",
          "audiomentations AddGaussianNoise+TimeStretch+PitchShift+Shift+Gain (p=1)"),
@@ -83,10 +78,13 @@ if __name__ == "__main__":
         ("audio_pipeline/mel_spectrogram_n256_h80_m40", "mel",
          "torchaudio MelSpectrogram(8 kHz, n_fft 256, hop 80, 40 mels), torch 1 thread per worker"),
     ]
-    for id_, kind, what in cases:
-        for workers in (2, 1):
-            r = measure(kind, workers)
-            suffix = "" if workers == 2 else "/1worker"
-            print(json.dumps({"id": id_ + suffix, "per_sec": round(r, 1), "unit": "clips/s",
-                              "what": f"{what}, {workers} worker process(es), {len(CLIPS)} FSDD clips"}),
-                  flush=True)
+    todo = [(id_ + ("" if w == 2 else "/1worker"), kind, what, w)
+            for id_, kind, what in cases for w in (2, 1)]
+    todo = [t for t in todo if selected(t[0])]
+    if todo:
+        CLIPS = load()
+        with mp.get_context("fork").Pool(2) as pool:
+            for id_, kind, what, workers in todo:
+                run(id_, pass_fn(kind, workers, pool), len(CLIPS), "clips/s",
+                    f"{what}, {workers} worker process(es), {len(CLIPS)} FSDD clips",
+                    f"{workers} process(es), torch 1 thread each", min_time=0.0)

@@ -4,11 +4,11 @@
   jitter p0.8, greyscale p0.2, blur p0.5 except at 32 px, to float, ImageNet normalise) on JPEG-decoded PIL
   images through a DataLoader with 2 workers, batch 256 (the `..._0workers` ids: in the main process).
 - image_transform_224/<op>: one transform on a 224x224 float tensor, one thread.
-Prints one JSON object per line. Threads: torch.set_num_threads(1) in the main process and in workers.
+Prints one JSON object per line with the per-call times of N repeats (see _bench.py); one pipeline
+repeat is one epoch over the images. Threads: torch.set_num_threads(1) in the main process and in workers.
 """
 
 import io
-import json
 import os
 import time
 
@@ -17,6 +17,8 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
+
+from _bench import run, selected
 
 torch.set_num_threads(1)
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
@@ -69,42 +71,45 @@ def worker_init(_):
 N_IMAGES = int(os.environ.get("IMAGE_BENCH_N", "2048"))
 
 
-def bench_pipeline(size, workers, n=N_IMAGES, batch=256):
+def pipeline_fn(size, workers, n=N_IMAGES, batch=256):
+    """One epoch over the DataLoader (after a warm-up epoch that starts the workers)."""
     ds = TwoViews(decoded_images(n, size), size)
     loader = DataLoader(ds, batch_size=batch, shuffle=True, num_workers=workers,
                         worker_init_fn=worker_init, persistent_workers=workers > 0)
-    for _ in loader:  # warm-up epoch (starts workers)
-        pass
-    best, best_cpu = 0.0, 0.0
-    for _ in range(2):
-        start, cpu0 = time.perf_counter(), time.process_time()
+
+    def epoch():
         for _ in loader:
             pass
-        best = max(best, n / (time.perf_counter() - start))
-        best_cpu = max(best_cpu, n / max(time.process_time() - cpu0, 1e-9))
-    # CPU time of the main process only: meaningful for 0 workers (all work happens there).
-    return best, best_cpu
+    epoch()
+    return epoch
 
 
-def bench_single(t, min_time=1.5):
+def single_fn(t):
     g = torch.Generator().manual_seed(0)
     img = torch.rand(3, 224, 224, generator=g)
-    for _ in range(5):
+    for _ in range(4):  # warm-up beyond _bench's single call
         t(img)
-    iters, start, cpu0 = 0, time.perf_counter(), time.process_time()
-    while time.perf_counter() - start < min_time:
-        t(img)
-        iters += 1
-    return iters / (time.perf_counter() - start), iters / max(time.process_time() - cpu0, 1e-9)
+    return lambda: t(img)
+
+
+def cpu_rate(fn, elements, calls):
+    """Items per CPU-second of this process over `calls` calls (meaningful with 0 workers only)."""
+    cpu0 = time.process_time()
+    for _ in range(calls):
+        fn()
+    return elements * calls / max(time.process_time() - cpu0, 1e-9)
 
 
 for size in [32, 96]:
     for workers, suffix in [(2, "2threads"), (0, "0workers")]:
-        per_sec, per_cpu = bench_pipeline(size, workers)
-        extra = {"per_cpu_sec": per_cpu} if workers == 0 else {}
-        print(json.dumps({"id": f"image_simclr/two_view_{suffix}/{size}px", "per_sec": per_sec, **extra, "unit": "pairs/s",
-                          "what": f"torchvision v2 SimCLR two views, {size}x{size} JPEG-decoded PIL, "
-                                  f"DataLoader {workers} workers, batch 256"}), flush=True)
+        id_ = f"image_simclr/two_view_{suffix}/{size}px"
+        if not selected(id_):
+            continue
+        fn = pipeline_fn(size, workers)
+        extra = {"per_cpu_sec": cpu_rate(fn, N_IMAGES, 1)} if workers == 0 else {}
+        run(id_, fn, N_IMAGES, "pairs/s",
+            f"torchvision v2 SimCLR two views, {size}x{size} JPEG-decoded PIL, DataLoader {workers} workers, batch 256",
+            f"torch 1 thread per process, {workers} worker process(es)", min_time=0.0, **extra)
 
 SINGLE = [
     ("random_resized_crop", v2.RandomResizedCrop(224, antialias=True)),
@@ -115,6 +120,9 @@ SINGLE = [
     ("normalize", v2.Normalize(MEAN, STD)),
 ]
 for name, t in SINGLE:
-    per_sec, per_cpu = bench_single(t)
-    print(json.dumps({"id": f"image_transform_224/{name}", "per_sec": per_sec, "per_cpu_sec": per_cpu, "unit": "img/s",
-                      "what": f"torchvision v2 {type(t).__name__} on a 3x224x224 float tensor, 1 thread"}), flush=True)
+    id_ = f"image_transform_224/{name}"
+    if not selected(id_):
+        continue
+    fn = single_fn(t)
+    run(id_, fn, 1, "img/s", f"torchvision v2 {type(t).__name__} on a 3x224x224 float tensor",
+        "torch 1 thread", per_cpu_sec=cpu_rate(fn, 1, 200))

@@ -5,13 +5,12 @@
   (lightly's order: crop, flip, jitter p0.8, greyscale p0.2, no blur at 32 px, to float, ImageNet
   normalise), DataLoader(batch 256, shuffle, 2 workers, persistent). Counted in pairs (samples) per second.
 - loader/imagefolder_jpeg_simclr32_0workers: the same in the main process (no Rust counterpart).
-Prints one JSON object per line. Threads: torch.set_num_threads(1) in the main process and in workers.
+Prints one JSON object per line: one epoch per repeat, N repeats (see _bench.py).
+Threads: torch.set_num_threads(1) in the main process and in workers.
 """
 
-import json
 import os
 import tempfile
-import time
 
 import numpy as np
 import torch
@@ -19,6 +18,8 @@ from PIL import Image
 from torch.utils.data import DataLoader
 from torchvision import datasets
 from torchvision.transforms import v2
+
+from _bench import run, selected
 
 torch.set_num_threads(1)
 N, SIZE, BATCH = 1024, 32, 256
@@ -55,32 +56,32 @@ def worker_init(_):
     torch.set_num_threads(1)
 
 
-def bench(root, workers):
+def epoch_fn(root, workers):
+    """One epoch over the loader (workers started by a warm-up epoch here; _bench adds one more call)."""
     ds = datasets.ImageFolder(root, transform=TwoViews())
     loader = DataLoader(ds, batch_size=BATCH, shuffle=True, num_workers=workers,
                         worker_init_fn=worker_init, persistent_workers=workers > 0)
-    for _ in loader:  # warm-up epoch (starts the workers)
-        pass
-    best = 0.0
-    for _ in range(3):
-        start = time.perf_counter()
+
+    def epoch():
         n = 0
-        for (v1, v2_), _labels in loader:
+        for (v1, _v2), _labels in loader:
             n += v1.shape[0]
-        best = max(best, n / (time.perf_counter() - start))
-    return best
+        assert n == N
+    epoch()
+    return epoch
 
 
 def main():
+    cases = [(2, ""), (0, "_0workers")]
+    cases = [(w, s) for w, s in cases if selected(f"loader/imagefolder_jpeg_simclr32{s}")]
+    if not cases:
+        return
     with tempfile.TemporaryDirectory() as root:
         write_jpegs(root)
-        for workers, suffix in [(2, ""), (0, "_0workers")]:
-            print(json.dumps({
-                "id": f"loader/imagefolder_jpeg_simclr32{suffix}",
-                "per_sec": bench(root, workers),
-                "unit": "pairs/s",
-                "what": f"torchvision ImageFolder (JPEG 32x32) + v2 SimCLR two views + DataLoader({workers} workers, batch 256)",
-            }), flush=True)
+        for workers, suffix in cases:
+            run(f"loader/imagefolder_jpeg_simclr32{suffix}", epoch_fn(root, workers), N, "pairs/s",
+                f"torchvision ImageFolder (JPEG 32x32) + v2 SimCLR two views + DataLoader({workers} workers, batch 256)",
+                f"torch 1 thread per process, {workers} worker process(es)", min_time=0.0)
 
 
 if __name__ == "__main__":

@@ -1,20 +1,20 @@
 """lightly loss forward+backward on float32 N x 128 embeddings: the counterpart of
 crates/selfsup-contrastive/benches/losses.rs (same ids). Prints one JSON object per line.
-Threads: BENCH_THREADS (default 2), as on the Rust side.
+Threads: BENCH_THREADS (default 2), as on the Rust side. Median/min/max over N repeats: see _bench.py.
 """
 
-import json
 import os
-import time
 
 import torch
+from _bench import run, selected
 from lightly.loss import BarlowTwinsLoss, DCLLoss, NegativeCosineSimilarity, NTXentLoss, VICRegLoss
 
-torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
+THREADS = int(os.environ.get("BENCH_THREADS", "2"))
+torch.set_num_threads(THREADS)
 torch.manual_seed(0)
 
 
-def measure(fn, n, min_time=2.0):
+def case(fn, n):
     a = torch.randn(n, 128, requires_grad=True)
     b = torch.randn(n, 128, requires_grad=True)
 
@@ -23,14 +23,9 @@ def measure(fn, n, min_time=2.0):
         b.grad = None
         fn(a, b).backward()
 
-    for _ in range(5):
+    for _ in range(4):  # warm-up beyond _bench's single call
         once()
-    iters, start = 0, time.perf_counter()
-    while time.perf_counter() - start < min_time:
-        once()
-        iters += 1
-    per_iter = (time.perf_counter() - start) / iters
-    return n / per_iter, per_iter
+    return once
 
 
 CASES = [
@@ -43,6 +38,6 @@ CASES = [
 ]
 
 for bench_id, n, loss, what in CASES:
-    per_sec, per_iter = measure(loss, n)
-    print(json.dumps({"id": bench_id, "per_sec": per_sec, "unit": "pairs/s",
-                      "what": f"{what} forward+backward, {n}x128 float32 ({per_iter * 1e3:.2f} ms/iter)"}))
+    if selected(bench_id):
+        run(bench_id, case(loss, n), n, "pairs/s", f"{what} forward+backward, {n}x128 float32",
+            f"torch {THREADS} thread(s)")

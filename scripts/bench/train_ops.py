@@ -1,23 +1,11 @@
 """PyTorch side of crates/selfsup-train/benches/train_ops.rs: weighted kNN (k=200, T=0.1, the
 InstDisc/lightly formula) and one torch.optim AdamW / SGD-Nesterov step of 1,048,576 parameters.
-Prints one JSON object per line (see xtask/src/bench.rs)."""
-import json
-import time
-
+Prints one JSON object per line with the per-call times of N repeats (see _bench.py and xtask/src/bench.rs)."""
 import torch
+from _bench import run
 
 torch.set_num_threads(1)
 torch.manual_seed(0)
-
-
-def rate(fn, n, min_time=2.0):
-    fn()
-    reps, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < min_time:
-        fn()
-        reps += 1
-    return n * reps / (time.perf_counter() - t0)
-
 
 bank = torch.nn.functional.normalize(torch.randn(5000, 128), dim=1)
 labels = torch.randint(0, 10, (5000,))
@@ -35,8 +23,8 @@ def knn():
         return scores.argmax(1)
 
 
-print(json.dumps({"id": "train/knn_predict_bank5000_d128", "per_sec": rate(knn, 1000), "unit": "queries/s",
-                  "what": "torch: normalize, matmul, topk(200), exp(sim/0.1) scatter_add vote"}))
+run("train/knn_predict_bank5000_d128", knn, 1000, "queries/s",
+    "torch: normalize, matmul, topk(200), exp(sim/0.1) scatter_add vote", "torch 1 thread")
 
 for id_, make in [
     ("train/adamw_step_1m_params", lambda ps: torch.optim.AdamW(ps, lr=1e-3, weight_decay=0.01)),
@@ -46,5 +34,4 @@ for id_, make in [
     ps = [torch.randn(512, 512, requires_grad=True) for _ in range(4)]
     sum((p * p).sum() for p in ps).backward()
     opt = make(ps)
-    print(json.dumps({"id": id_, "per_sec": rate(opt.step, 1 << 20), "unit": "params/s",
-                      "what": "torch.optim default (foreach) implementation, 1 thread"}))
+    run(id_, opt.step, 1 << 20, "params/s", "torch.optim default (foreach) implementation", "torch 1 thread")

@@ -1,69 +1,353 @@
 //! `cargo xtask bench`: runs the criterion benches and, when a Python with torch is present, the PyTorch
-//! side of each comparison (`scripts/bench/*.py`) in the same run, then writes `docs/benchmarks.md`.
+//! side of each comparison (`scripts/bench/*.py`) in the same run, then writes `docs/benchmarks.md` (the
+//! generated section) and `docs/benchmarks.json` (every row).
 //!
 //! Pairing rule: a criterion bench whose full id (`group/function[/param]`) equals the `id` a Python script
-//! prints is compared side by side; the ratio is selfsup's throughput over PyTorch's. Benches set
-//! `Throughput::Elements(n)`, so throughput = n / mean time. Python scripts print one JSON object per line:
-//! `{"id": ..., "per_sec": ..., "unit": ..., "what": ...}`.
+//! prints is compared side by side; the ratio is selfsup's median throughput over PyTorch's.
 //!
-//! Arguments: `--no-python` skips the PyTorch side; `--python <exe>` chooses the interpreter; anything after
-//! `--` goes to `cargo bench` (e.g. a criterion filter).
+//! One statistic on both sides: the median of N runs, with the min and max. On the selfsup side a run is one
+//! criterion sample (`new/sample.json`: per-iteration time = sample time / iterations); on the PyTorch side
+//! it is one timed repeat of `scripts/bench/_bench.py` (the script prints the per-call seconds,
+//! `sample_s`). Both are reduced by [`Stats::of`] here, so the two columns are the same statistic of the same
+//! quantity; throughput = elements / time. N is `--samples` (passed to criterion as `--sample-size`; a group
+//! that sets its own sample size keeps it) and the PyTorch side repeats each paired case exactly as many
+//! times as criterion sampled it (`BENCH_SAMPLES_JSON`).
+//!
+//! Each run starts by deleting `target/criterion`, so only benches of this run appear (a filtered or renamed
+//! bench cannot leak old figures). The 1-minute load average and the core count are recorded at the start,
+//! after the criterion benches, around each Python script and at the end; a run or row whose load exceeded
+//! the core count is flagged.
+//!
+//! Arguments: `--quick` (a subset at short measurement, see [`QUICK_FILTER`]); `--samples <N>`;
+//! `--filter <regex>` (criterion's filter and the Python side's `BENCH_FILTER`); `--no-python`;
+//! `--python <exe>`; anything after `--` goes to the criterion binaries.
 
 use crate::util;
-use anyhow::{Context, Result};
-use serde_json::Value;
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-struct Row {
-    ours: Option<f64>,
-    theirs: Option<f64>,
-    unit: String,
-    what: String,
+/// The benches `--quick` runs: the single image transforms, the 256-row losses and the trainer's ops
+/// (short per-call times, no dataset generation, no worker processes).
+pub const QUICK_FILTER: &str =
+    "^(image_transform_224/|ntxent/fwd_bwd_256x128|dcl/|negative_cosine/|barlow_twins/|vicreg/|train/)";
+/// The bench targets that hold [`QUICK_FILTER`]'s ids (so `--quick` builds and starts only those).
+const QUICK_BENCHES: &[&str] = &["image_pipeline", "losses", "train_ops"];
+/// The statistic both columns show.
+const STATISTIC: &str = "median";
+
+/// Median, min and max of a set of per-call times (seconds), and how many there were.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stats {
+    /// Median (mean of the two middle values for an even count).
+    pub median: f64,
+    /// Smallest.
+    pub min: f64,
+    /// Largest.
+    pub max: f64,
+    /// Number of values.
+    pub n: usize,
 }
 
-/// Runs the benchmarks and writes `docs/benchmarks.md`.
-pub fn run(args: &[String]) -> Result<()> {
-    let root = util::root();
-    let mut no_python = false;
-    let mut python: Option<String> = None;
-    let mut passthrough: Vec<String> = Vec::new();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--no-python" => no_python = true,
-            "--python" => python = it.next().cloned(),
-            "--" => passthrough.extend(it.by_ref().cloned()),
-            other => passthrough.push(other.to_string()),
+impl Stats {
+    /// Median / min / max of the finite, positive values of `xs`; `None` when there are none.
+    pub fn of(xs: &[f64]) -> Option<Stats> {
+        let mut v: Vec<f64> = xs
+            .iter()
+            .copied()
+            .filter(|x| x.is_finite() && *x > 0.0)
+            .collect();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        let median = if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            0.5 * (v[n / 2 - 1] + v[n / 2])
+        };
+        Some(Stats {
+            median,
+            min: v[0],
+            max: v[n - 1],
+            n,
+        })
+    }
+}
+
+/// One side of a row: throughput (elements per second) at the median, slowest and fastest run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    /// elements / median time.
+    pub median: f64,
+    /// elements / slowest run.
+    pub min: f64,
+    /// elements / fastest run.
+    pub max: f64,
+    /// Number of runs.
+    pub n: usize,
+}
+
+impl Rate {
+    /// Throughput of `elements` items per call from per-call times in seconds.
+    pub fn from_times(elements: f64, secs: &[f64]) -> Option<Rate> {
+        let s = Stats::of(secs)?;
+        Some(Rate {
+            median: elements / s.median,
+            min: elements / s.max,
+            max: elements / s.min,
+            n: s.n,
+        })
+    }
+
+    fn json(&self) -> Value {
+        json!({ "median": self.median, "min": self.min, "max": self.max, "samples": self.n })
+    }
+}
+
+/// One line of the table / one object of the JSON.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Row {
+    /// selfsup (criterion) side.
+    pub ours: Option<Rate>,
+    /// PyTorch side.
+    pub theirs: Option<Rate>,
+    /// Unit of the throughput (`pairs/s`, …).
+    pub unit: String,
+    /// What the PyTorch side runs.
+    pub what: String,
+    /// Threads of the selfsup side, as the bench source configures them.
+    pub threads_ours: Option<String>,
+    /// Threads / processes of the PyTorch side, as its script reports them.
+    pub threads_theirs: Option<String>,
+    /// Highest 1-minute load average seen around the selfsup measurement.
+    pub load_ours: Option<f64>,
+    /// Highest 1-minute load average seen around the PyTorch script.
+    pub load_theirs: Option<f64>,
+    /// Fields of the PyTorch line not interpreted here (e.g. `per_cpu_sec`).
+    pub extra: serde_json::Map<String, Value>,
+}
+
+impl Row {
+    /// selfsup median / PyTorch median.
+    pub fn ratio(&self) -> Option<f64> {
+        match (self.ours, self.theirs) {
+            (Some(a), Some(b)) if b.median > 0.0 => Some(a.median / b.median),
+            _ => None,
         }
     }
 
+    /// Whether either side was measured while the load exceeded `cores`.
+    pub fn loaded(&self, cores: usize) -> bool {
+        [self.load_ours, self.load_theirs]
+            .into_iter()
+            .flatten()
+            .any(|l| overloaded(l, cores))
+    }
+
+    /// The row as a JSON object (see the module doc of `docs/benchmarks.json` in `docs/benchmarks.md`).
+    pub fn json(&self, id: &str, cores: usize) -> Value {
+        json!({
+            "id": id,
+            "unit": self.unit,
+            "statistic": STATISTIC,
+            "selfsup": self.ours.map(|r| r.json()),
+            "pytorch": self.theirs.map(|r| r.json()),
+            "ratio": self.ratio(),
+            "threads": { "selfsup": self.threads_ours, "pytorch": self.threads_theirs },
+            "load": { "selfsup": self.load_ours, "pytorch": self.load_theirs },
+            "load_exceeds_cores": self.loaded(cores),
+            "what": self.what,
+            "pytorch_extra": Value::Object(self.extra.clone()),
+        })
+    }
+}
+
+/// Whether a 1-minute load average exceeds the core count (the machine was oversubscribed).
+pub fn overloaded(load: f64, cores: usize) -> bool {
+    load > cores as f64
+}
+
+/// The 1-minute load average (first field of `/proc/loadavg`); `None` where unavailable.
+pub fn load_average() -> Option<f64> {
+    parse_loadavg(&std::fs::read_to_string("/proc/loadavg").ok()?)
+}
+
+/// The first field of a `/proc/loadavg` line.
+pub fn parse_loadavg(s: &str) -> Option<f64> {
+    s.split_whitespace().next()?.parse().ok()
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+fn max_load(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+/// Parsed command line.
+#[derive(Debug, Default, PartialEq)]
+struct Args {
+    quick: bool,
+    samples: usize,
+    filter: Option<String>,
+    no_python: bool,
+    python: Option<String>,
+    passthrough: Vec<String>,
+}
+
+fn parse_args(args: &[String]) -> Result<Args> {
+    let mut a = Args {
+        samples: 10,
+        ..Args::default()
+    };
+    let mut it = args.iter();
+    while let Some(s) = it.next() {
+        match s.as_str() {
+            "--quick" => a.quick = true,
+            "--no-python" => a.no_python = true,
+            "--python" => a.python = Some(it.next().context("--python needs a value")?.clone()),
+            "--filter" => a.filter = Some(it.next().context("--filter needs a value")?.clone()),
+            "--samples" => {
+                let v = it.next().context("--samples needs a value")?;
+                a.samples = v.parse().ok().filter(|n| *n >= 10).with_context(|| {
+                    format!("--samples must be an integer ≥ 10 (criterion's minimum), got `{v}`")
+                })?;
+            }
+            "--" => a.passthrough.extend(it.by_ref().cloned()),
+            other if other.starts_with("--") => {
+                bail!("unknown `cargo xtask bench` option `{other}` (criterion options go after `--`)")
+            }
+            other => a.passthrough.push(other.to_string()),
+        }
+    }
+    if a.quick && a.filter.is_none() {
+        a.filter = Some(QUICK_FILTER.to_string());
+    }
+    Ok(a)
+}
+
+/// `cargo bench` arguments for a run.
+fn cargo_bench_args(a: &Args) -> Vec<String> {
+    let mut v: Vec<String> = vec!["bench".into(), "--workspace".into()];
+    if a.quick {
+        for b in QUICK_BENCHES {
+            v.push("--bench".into());
+            v.push((*b).into());
+        }
+    } else {
+        v.extend(["--bench".into(), "*".into()]);
+    }
+    v.extend(["--".into(), "--noplot".into()]);
+    v.extend(["--sample-size".into(), a.samples.to_string()]);
+    if a.quick {
+        for s in [
+            "--warm-up-time",
+            "0.5",
+            "--measurement-time",
+            "1",
+            "--nresamples",
+            "1000",
+        ] {
+            v.push(s.into());
+        }
+    }
+    v.extend(a.passthrough.iter().cloned());
+    if let Some(f) = &a.filter {
+        v.push(f.clone());
+    }
+    v
+}
+
+/// Deletes `dir` (criterion's results) so that only this run's benches are read back.
+pub fn clear_stale(dir: &Path) -> Result<()> {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => {
+            Err(e).with_context(|| format!("cannot clear stale results in {}", dir.display()))
+        }
+    }
+}
+
+/// Threads the selfsup side of `id` uses, as its bench source sets them.
+fn threads_ours(id: &str, bench_threads: &str, cores: usize) -> Option<String> {
+    const LOSSES: &[&str] = &[
+        "ntxent/",
+        "dcl/",
+        "negative_cosine/",
+        "barlow_twins/",
+        "vicreg/",
+        "supcon/",
+    ];
+    if id.starts_with("audio_pipeline/") || id.starts_with("image_simclr/two_view_2threads/") {
+        Some("2 (rayon pool)".into())
+    } else if id.starts_with("image_transform_224/") {
+        Some("1".into())
+    } else if id.starts_with("loader/") {
+        Some(format!("{cores} (rayon global pool)"))
+    } else if LOSSES.iter().any(|p| id.starts_with(p)) {
+        Some(format!("{bench_threads} (tch)"))
+    } else if id.starts_with("train/") {
+        Some("1 (tch)".into())
+    } else {
+        None
+    }
+}
+
+/// Runs the benchmarks and writes `docs/benchmarks.md` and `docs/benchmarks.json`.
+pub fn run(args: &[String]) -> Result<()> {
+    let root = util::root();
+    let a = parse_args(args)?;
+    let cores = cores();
+    let load_start = load_average();
+    let bench_threads = std::env::var("BENCH_THREADS").unwrap_or_else(|_| "2".into());
+
     let criterion_dir = target_dir(&root).join("criterion");
-    let mut cargo_args: Vec<String> = ["bench", "--workspace", "--bench", "*", "--", "--noplot"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    cargo_args.extend(passthrough.iter().cloned());
-    util::cargo(&util::strs(&cargo_args))?;
+    clear_stale(&criterion_dir)?;
+    let cargo_args = cargo_bench_args(&a);
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    util::run(
+        Command::new(cargo)
+            .args(&cargo_args)
+            .env("BENCH_THREADS", &bench_threads)
+            .current_dir(&root),
+    )?;
+    let load_after_criterion = load_average();
+    let load_ours = max_load(load_start, load_after_criterion);
 
     let mut rows: BTreeMap<String, Row> = BTreeMap::new();
-    for (id, per_sec) in read_criterion(&criterion_dir)? {
+    for (id, rate) in read_criterion(&criterion_dir)? {
         rows.insert(
-            id,
+            id.clone(),
             Row {
-                ours: Some(per_sec),
-                theirs: None,
+                ours: Some(rate),
                 unit: "items/s".into(),
-                what: String::new(),
+                threads_ours: threads_ours(&id, &bench_threads, cores),
+                load_ours,
+                ..Row::default()
             },
         );
     }
+    let samples_json: BTreeMap<&str, usize> = rows
+        .iter()
+        .filter_map(|(id, r)| Some((id.as_str(), r.ours?.n)))
+        .collect();
+    let samples_json = serde_json::to_string(&samples_json)?;
 
-    let python = if no_python {
+    let python = if a.no_python {
         None
     } else {
-        python.or_else(|| find_python(&root))
+        a.python.clone().or_else(|| find_python(&root))
     };
     let mut python_note =
         "PyTorch side not run (no Python with torch found; `--python <exe>` to choose one)"
@@ -73,14 +357,23 @@ pub fn run(args: &[String]) -> Result<()> {
         let mut scripts: Vec<PathBuf> = std::fs::read_dir(root.join("scripts/bench"))
             .map(|d| {
                 d.filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| p.extension().is_some_and(|x| x == "py"))
+                    .filter(|p| is_bench_script(p))
                     .collect()
             })
             .unwrap_or_default();
         scripts.sort();
         for script in scripts {
             eprintln!("xtask: bench: running {}", script.display());
-            let out = match util::output(Command::new(py).arg(&script).current_dir(&root)) {
+            let before = load_average();
+            let mut cmd = Command::new(py);
+            cmd.arg(&script)
+                .current_dir(&root)
+                .env("BENCH_THREADS", &bench_threads)
+                .env("BENCH_SAMPLES", a.samples.to_string())
+                .env("BENCH_SAMPLES_JSON", &samples_json)
+                .env("BENCH_MIN_TIME", if a.quick { "1.0" } else { "2.0" })
+                .env("BENCH_FILTER", a.filter.clone().unwrap_or_default());
+            let out = match util::output(&mut cmd) {
                 Ok(o) => o,
                 Err(e) => {
                     eprintln!(
@@ -90,31 +383,45 @@ pub fn run(args: &[String]) -> Result<()> {
                     continue;
                 }
             };
-            for line in out.lines().filter(|l| l.trim_start().starts_with('{')) {
-                let Ok(v) = serde_json::from_str::<Value>(line) else {
+            let load = max_load(before, load_average());
+            for line in out.lines() {
+                let Some(p) = parse_python_line(line) else {
                     continue;
                 };
-                let (Some(id), Some(per_sec)) = (v["id"].as_str(), v["per_sec"].as_f64()) else {
-                    continue;
-                };
-                let row = rows.entry(id.to_string()).or_insert(Row {
-                    ours: None,
-                    theirs: None,
-                    unit: String::new(),
-                    what: String::new(),
-                });
-                row.theirs = Some(per_sec);
-                if let Some(u) = v["unit"].as_str() {
-                    row.unit = u.to_string();
-                }
-                if let Some(w) = v["what"].as_str() {
-                    row.what = w.to_string();
-                }
+                let row = rows.entry(p.id).or_default();
+                row.theirs = Some(p.rate);
+                row.unit = p.unit.unwrap_or_else(|| row.unit.clone());
+                row.what = p.what.unwrap_or_default();
+                row.threads_theirs = p.threads;
+                row.load_theirs = load;
+                row.extra = p.extra;
             }
         }
     }
+    let load_end = load_average();
 
-    let report = render(&rows, &python_note, args);
+    let date = util::output(Command::new("date").arg("-u").arg("+%Y-%m-%d %H:%M UTC"))
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let run = RunInfo {
+        command: format!(
+            "cargo xtask bench{}",
+            if args.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", args.join(" "))
+            }
+        ),
+        date,
+        machine: machine(cores),
+        cores,
+        load_start,
+        load_end,
+        samples: a.samples,
+        python_note,
+    };
+    let report = render(&rows, &run);
     let path = root.join("docs/benchmarks.md");
     let existing = std::fs::read_to_string(&path).unwrap_or_default();
     let marker = "<!-- xtask bench: generated section below -->";
@@ -130,8 +437,121 @@ pub fn run(args: &[String]) -> Result<()> {
         head
     };
     std::fs::write(&path, format!("{head}\n\n{marker}\n\n{report}"))?;
-    eprintln!("xtask: bench: wrote {}", path.display());
+    let json_path = root.join("docs/benchmarks.json");
+    std::fs::write(
+        &json_path,
+        serde_json::to_string_pretty(&report_json(&rows, &run))? + "\n",
+    )?;
+    eprintln!(
+        "xtask: bench: wrote {} and {}",
+        path.display(),
+        json_path.display()
+    );
+    if run.loaded() {
+        eprintln!(
+            "xtask: bench: warning: the load average exceeded the {cores} cores during this run; its figures measure the other load too"
+        );
+    }
     Ok(())
+}
+
+/// `scripts/bench/*.py` except helper modules (`_*.py`).
+fn is_bench_script(p: &Path) -> bool {
+    p.extension().is_some_and(|x| x == "py")
+        && p.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| !n.starts_with('_'))
+}
+
+/// What describes a whole run.
+#[derive(Debug, Clone, PartialEq)]
+struct RunInfo {
+    command: String,
+    date: String,
+    machine: String,
+    cores: usize,
+    load_start: Option<f64>,
+    load_end: Option<f64>,
+    samples: usize,
+    python_note: String,
+}
+
+impl RunInfo {
+    fn loaded(&self) -> bool {
+        [self.load_start, self.load_end]
+            .into_iter()
+            .flatten()
+            .any(|l| overloaded(l, self.cores))
+    }
+}
+
+fn report_json(rows: &BTreeMap<String, Row>, run: &RunInfo) -> Value {
+    json!({
+        "command": run.command,
+        "date": run.date,
+        "machine": run.machine,
+        "cores": run.cores,
+        "load_average_1min": { "start": run.load_start, "end": run.load_end },
+        "load_exceeds_cores": run.loaded() || rows.values().any(|r| r.loaded(run.cores)),
+        "statistic": STATISTIC,
+        "samples_default": run.samples,
+        "pytorch_side": run.python_note,
+        "rows": rows.iter().map(|(id, r)| r.json(id, run.cores)).collect::<Vec<_>>(),
+    })
+}
+
+/// One parsed line of a `scripts/bench/*.py` script.
+#[derive(Debug, PartialEq)]
+struct PythonLine {
+    id: String,
+    rate: Rate,
+    unit: Option<String>,
+    what: Option<String>,
+    threads: Option<String>,
+    extra: serde_json::Map<String, Value>,
+}
+
+/// Parses `{"id", "elements", "sample_s": [...], "unit", "what", "threads", ...}`; a line without
+/// `sample_s` (an older script printing one `per_sec`) is read as a single run.
+fn parse_python_line(line: &str) -> Option<PythonLine> {
+    let line = line.trim();
+    if !line.starts_with('{') {
+        return None;
+    }
+    let Value::Object(mut v) = serde_json::from_str::<Value>(line).ok()? else {
+        return None;
+    };
+    let id = v.remove("id")?.as_str()?.to_string();
+    let rate = match v.remove("sample_s") {
+        Some(Value::Array(xs)) => {
+            let secs: Vec<f64> = xs.iter().filter_map(Value::as_f64).collect();
+            let elements = v.remove("elements")?.as_f64()?;
+            Rate::from_times(elements, &secs)?
+        }
+        _ => {
+            let r = v.remove("per_sec")?.as_f64()?;
+            Rate::from_times(r, &[1.0])?
+        }
+    };
+    let mut take = |k: &str| {
+        v.remove(k).map(|x| match x {
+            Value::String(s) => s,
+            other => other.to_string(),
+        })
+    };
+    let unit = take("unit");
+    let what = take("what");
+    let threads = take("threads");
+    v.remove("elements");
+    v.remove("per_sec");
+    Some(PythonLine {
+        id,
+        rate,
+        unit,
+        what,
+        threads,
+        extra: v,
+    })
 }
 
 fn target_dir(root: &Path) -> PathBuf {
@@ -140,8 +560,8 @@ fn target_dir(root: &Path) -> PathBuf {
         .unwrap_or_else(|| root.join("target"))
 }
 
-/// Reads every `new/benchmark.json` + `new/estimates.json` pair under `target/criterion`.
-fn read_criterion(dir: &Path) -> Result<Vec<(String, f64)>> {
+/// Reads every `new/` result (benchmark.json + sample.json) under `target/criterion`, sorted by id.
+fn read_criterion(dir: &Path) -> Result<Vec<(String, Rate)>> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -166,19 +586,47 @@ fn read_criterion(dir: &Path) -> Result<Vec<(String, f64)>> {
     Ok(out)
 }
 
-fn read_one(new: &Path) -> Result<Option<(String, f64)>> {
-    let bench: Value = match std::fs::read_to_string(new.join("benchmark.json")) {
-        Ok(s) => serde_json::from_str(&s).context("criterion benchmark.json")?,
+fn read_one(new: &Path) -> Result<Option<(String, Rate)>> {
+    let bench = match std::fs::read_to_string(new.join("benchmark.json")) {
+        Ok(s) => s,
         Err(_) => return Ok(None),
     };
-    let est: Value = serde_json::from_str(&std::fs::read_to_string(new.join("estimates.json"))?)?;
-    let id = bench["full_id"].as_str().unwrap_or_default().to_string();
-    let mean_ns = est["mean"]["point_estimate"].as_f64().unwrap_or(f64::NAN);
+    let sample = std::fs::read_to_string(new.join("sample.json"))
+        .with_context(|| format!("criterion sample.json in {}", new.display()))?;
+    parse_criterion(&bench, &sample)
+        .with_context(|| format!("criterion results in {}", new.display()))
+}
+
+/// `(full_id, throughput)` from criterion's `benchmark.json` and `sample.json`: per-sample time per
+/// iteration (`times[i] / iters[i]`, nanoseconds), elements from `throughput` (`Elements` or `Bytes`,
+/// else 1).
+fn parse_criterion(benchmark_json: &str, sample_json: &str) -> Result<Option<(String, Rate)>> {
+    let bench: Value = serde_json::from_str(benchmark_json).context("benchmark.json")?;
+    let sample: Value = serde_json::from_str(sample_json).context("sample.json")?;
+    let Some(id) = bench["full_id"].as_str() else {
+        return Ok(None);
+    };
     let elements = bench["throughput"]["Elements"]
         .as_f64()
         .or_else(|| bench["throughput"]["Bytes"].as_f64())
         .unwrap_or(1.0);
-    Ok(Some((id, elements / (mean_ns * 1e-9))))
+    let (Some(iters), Some(times)) = (sample["iters"].as_array(), sample["times"].as_array())
+    else {
+        bail!("sample.json without `iters` and `times`");
+    };
+    if iters.len() != times.len() {
+        bail!(
+            "sample.json: {} iteration counts for {} times",
+            iters.len(),
+            times.len()
+        );
+    }
+    let secs: Vec<f64> = iters
+        .iter()
+        .zip(times)
+        .filter_map(|(i, t)| Some(t.as_f64()? * 1e-9 / i.as_f64()?))
+        .collect();
+    Ok(Rate::from_times(elements, &secs).map(|r| (id.to_string(), r)))
 }
 
 fn find_python(root: &Path) -> Option<String> {
@@ -192,7 +640,7 @@ fn find_python(root: &Path) -> Option<String> {
     })
 }
 
-fn machine() -> String {
+fn machine(cores: usize) -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
@@ -202,52 +650,439 @@ fn machine() -> String {
                 .map(|s| s.trim().to_string())
         })
         .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
     format!("{cpu}, {cores} cores available")
 }
 
-fn fmt(v: Option<f64>) -> String {
-    match v {
-        Some(x) if x >= 100.0 => format!("{x:.0}"),
-        Some(x) => format!("{x:.2}"),
+fn fmt(x: f64) -> String {
+    if x >= 100.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+/// `median [min–max]`, or `—`.
+fn fmt_rate(r: Option<Rate>) -> String {
+    match r {
+        Some(r) => format!("{} [{}–{}]", fmt(r.median), fmt(r.min), fmt(r.max)),
         None => "—".into(),
     }
 }
 
-fn render(rows: &BTreeMap<String, Row>, python_note: &str, args: &[String]) -> String {
-    let date =
-        util::output(Command::new("date").arg("-u").arg("+%Y-%m-%d %H:%M UTC")).unwrap_or_default();
+fn fmt_load(l: Option<f64>) -> String {
+    l.map_or("?".into(), |l| format!("{l:.2}"))
+}
+
+fn render(rows: &BTreeMap<String, Row>, run: &RunInfo) -> String {
     let mut s = String::new();
     s.push_str("## Latest `cargo xtask bench` run\n\n");
-    s.push_str(&format!(
-        "- command: `cargo xtask bench{}`\n",
-        if args.is_empty() {
-            String::new()
-        } else {
-            format!(" {}", args.join(" "))
-        }
-    ));
-    s.push_str(&format!(
-        "- date: {}\n- machine: {}\n- {python_note}\n",
-        date.trim(),
-        machine()
-    ));
-    s.push_str("- throughput = elements per second (criterion mean); ratio = selfsup / PyTorch, measured in the same run\n\n");
-    s.push_str("| bench id | selfsup /s | PyTorch /s | ratio | unit | PyTorch side |\n| --- | ---: | ---: | ---: | --- | --- |\n");
-    for (id, r) in rows {
-        let ratio = match (r.ours, r.theirs) {
-            (Some(a), Some(b)) if b > 0.0 => format!("{:.2}×", a / b),
-            _ => "—".into(),
-        };
+    if run.loaded() || rows.values().any(|r| r.loaded(run.cores)) {
         s.push_str(&format!(
-            "| `{id}` | {} | {} | {ratio} | {} | {} |\n",
-            fmt(r.ours),
-            fmt(r.theirs),
+            "> **Loaded machine**: the 1-minute load average exceeded the {} cores during this run (rows marked ⚠); \
+             its figures measure the other load as much as the code.\n\n",
+            run.cores
+        ));
+    }
+    s.push_str(&format!("- command: `{}`\n", run.command));
+    s.push_str(&format!(
+        "- date: {}\n- machine: {}\n- {}\n",
+        run.date, run.machine, run.python_note
+    ));
+    s.push_str(&format!(
+        "- 1-minute load average: {} at the start, {} at the end ({} cores)\n",
+        fmt_load(run.load_start),
+        fmt_load(run.load_end),
+        run.cores
+    ));
+    s.push_str(&format!(
+        "- statistic: throughput at the median of N runs [slowest–fastest run], the same on both sides \
+         (selfsup: criterion samples; PyTorch: timed repeats); N = {} unless the bench sets its own; \
+         ratio = selfsup median / PyTorch median, measured in the same run; every row also in `docs/benchmarks.json`\n\n",
+        run.samples
+    ));
+    s.push_str(
+        "| bench id | selfsup /s | PyTorch /s | ratio | N | unit | threads (selfsup / PyTorch) | load | PyTorch side |\n\
+         | --- | ---: | ---: | ---: | ---: | --- | --- | ---: | --- |\n",
+    );
+    for (id, r) in rows {
+        let ratio = r.ratio().map_or("—".into(), |x| format!("{x:.2}×"));
+        let n = format!(
+            "{}/{}",
+            r.ours.map_or("—".into(), |x| x.n.to_string()),
+            r.theirs.map_or("—".into(), |x| x.n.to_string())
+        );
+        let threads = format!(
+            "{} / {}",
+            r.threads_ours.as_deref().unwrap_or("—"),
+            r.threads_theirs.as_deref().unwrap_or("—")
+        );
+        let load = format!(
+            "{}{}",
+            fmt_load(max_load(r.load_ours, r.load_theirs)),
+            if r.loaded(run.cores) { " ⚠" } else { "" }
+        );
+        s.push_str(&format!(
+            "| `{id}` | {} | {} | {ratio} | {n} | {} | {threads} | {load} | {} |\n",
+            fmt_rate(r.ours),
+            fmt_rate(r.theirs),
             r.unit,
             r.what
         ));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn stats_odd_even_and_filtering() {
+        let s = Stats::of(&[3.0, 1.0, 2.0]).unwrap();
+        assert_eq!((s.median, s.min, s.max, s.n), (2.0, 1.0, 3.0, 3));
+        let s = Stats::of(&[4.0, 1.0, 3.0, 2.0]).unwrap();
+        assert_eq!((s.median, s.min, s.max, s.n), (2.5, 1.0, 4.0, 4));
+        // Non-finite and non-positive values are dropped, not counted.
+        let s = Stats::of(&[f64::NAN, 5.0, 0.0, -1.0, f64::INFINITY]).unwrap();
+        assert_eq!((s.median, s.min, s.max, s.n), (5.0, 5.0, 5.0, 1));
+        assert!(Stats::of(&[]).is_none());
+        assert!(Stats::of(&[f64::NAN]).is_none());
+    }
+
+    #[test]
+    fn rate_inverts_times() {
+        // 100 elements in 0.5 / 1 / 2 s: 200 / 100 / 50 per second.
+        let r = Rate::from_times(100.0, &[1.0, 2.0, 0.5]).unwrap();
+        assert_eq!((r.median, r.min, r.max, r.n), (100.0, 50.0, 200.0, 3));
+    }
+
+    #[test]
+    fn criterion_sample_json_is_per_iteration_time() {
+        let bench = r#"{"group_id":"g","function_id":"f","value_str":null,
+            "throughput":{"Elements":256},"full_id":"g/f","directory_name":"g/f","title":"g/f"}"#;
+        // Linear sampling: sample i runs i*k iterations. Per-iteration times 2 ms, 1 ms, 4 ms.
+        let sample = r#"{"sampling_mode":"Linear","iters":[1.0,2.0,3.0],"times":[2e6,2e6,12e6]}"#;
+        let (id, r) = parse_criterion(bench, sample).unwrap().unwrap();
+        assert_eq!(id, "g/f");
+        assert_eq!(r.n, 3);
+        assert!((r.median - 256.0 / 2e-3).abs() < 1e-6, "{r:?}");
+        assert!((r.min - 256.0 / 4e-3).abs() < 1e-6);
+        assert!((r.max - 256.0 / 1e-3).abs() < 1e-6);
+        // Bytes throughput counts like elements; none means 1 per iteration.
+        let bytes = bench.replace("Elements", "Bytes");
+        assert!(
+            (parse_criterion(&bytes, sample).unwrap().unwrap().1.median - 128_000.0).abs() < 1e-6
+        );
+        let none = r#"{"full_id":"g/f","throughput":null}"#;
+        assert!((parse_criterion(none, sample).unwrap().unwrap().1.median - 500.0).abs() < 1e-9);
+        // Malformed sample files are errors, not silent zeros.
+        assert!(parse_criterion(bench, r#"{"iters":[1.0],"times":[]}"#).is_err());
+        assert!(parse_criterion(bench, r#"{"times":[1.0]}"#).is_err());
+    }
+
+    #[test]
+    fn read_criterion_walks_new_dirs_only() {
+        let dir = temp_dir("read");
+        let new = dir.join("grp/fn/new");
+        let base = dir.join("grp/fn/base");
+        std::fs::create_dir_all(&new).unwrap();
+        std::fs::create_dir_all(&base).unwrap();
+        let bench = r#"{"full_id":"grp/fn","throughput":{"Elements":10}}"#;
+        std::fs::write(new.join("benchmark.json"), bench).unwrap();
+        std::fs::write(new.join("sample.json"), r#"{"iters":[1.0],"times":[1e9]}"#).unwrap();
+        std::fs::write(base.join("benchmark.json"), r#"{"full_id":"old/base"}"#).unwrap();
+        std::fs::write(base.join("sample.json"), r#"{"iters":[1.0],"times":[1e9]}"#).unwrap();
+        let rows = read_criterion(&dir).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].0, "grp/fn");
+        assert!((rows[0].1.median - 10.0).abs() < 1e-9);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "xtask-bench-test-{tag}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn clearing_removes_stale_results() {
+        let dir = temp_dir("clear");
+        let stale = dir.join("criterion/renamed_bench/new");
+        std::fs::create_dir_all(&stale).unwrap();
+        std::fs::write(
+            stale.join("benchmark.json"),
+            r#"{"full_id":"renamed_bench","throughput":null}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            stale.join("sample.json"),
+            r#"{"iters":[1.0],"times":[1.0]}"#,
+        )
+        .unwrap();
+        let crit = dir.join("criterion");
+        assert_eq!(read_criterion(&crit).unwrap().len(), 1);
+        clear_stale(&crit).unwrap();
+        assert!(!crit.exists());
+        assert!(read_criterion(&crit).unwrap().is_empty());
+        // Clearing a directory that does not exist is fine (first run).
+        clear_stale(&crit).unwrap();
+        // The parent (the target dir) stays.
+        assert!(dir.exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn load_flag() {
+        assert_eq!(parse_loadavg("1.52 0.80 0.41 2/300 1234\n"), Some(1.52));
+        assert_eq!(parse_loadavg(""), None);
+        assert_eq!(parse_loadavg("x y"), None);
+        assert!(!overloaded(2.0, 2));
+        assert!(overloaded(2.01, 2));
+        let row = Row {
+            load_ours: Some(1.0),
+            load_theirs: Some(3.5),
+            ..Row::default()
+        };
+        assert!(row.loaded(2));
+        assert!(!row.loaded(4));
+        assert!(!Row::default().loaded(1));
+        let run = RunInfo {
+            command: String::new(),
+            date: String::new(),
+            machine: String::new(),
+            cores: 2,
+            load_start: Some(0.5),
+            load_end: Some(6.0),
+            samples: 10,
+            python_note: String::new(),
+        };
+        assert!(run.loaded());
+        let mut rows = BTreeMap::new();
+        rows.insert("a/b".to_string(), row);
+        let md = render(&rows, &run);
+        assert!(md.contains("**Loaded machine**"), "{md}");
+        assert!(md.contains("| 3.50 ⚠ |"), "{md}");
+        assert!(
+            md.contains("0.50 at the start, 6.00 at the end (2 cores)"),
+            "{md}"
+        );
+        let quiet = RunInfo {
+            load_end: Some(1.0),
+            ..run
+        };
+        let mut calm = BTreeMap::new();
+        calm.insert(
+            "a/b".to_string(),
+            Row {
+                load_ours: Some(1.0),
+                ..Row::default()
+            },
+        );
+        assert!(!render(&calm, &quiet).contains("Loaded machine"));
+    }
+
+    #[test]
+    fn python_lines_new_and_legacy() {
+        let l = parse_python_line(
+            r#"{"id": "x/y", "elements": 10, "sample_s": [0.1, 0.2, 0.05], "unit": "img/s", "what": "w", "threads": "torch 1 thread", "per_cpu_sec": 7.0}"#,
+        )
+        .unwrap();
+        assert_eq!(l.id, "x/y");
+        assert_eq!(
+            (l.rate.median, l.rate.min, l.rate.max, l.rate.n),
+            (100.0, 50.0, 200.0, 3)
+        );
+        assert_eq!(l.unit.as_deref(), Some("img/s"));
+        assert_eq!(l.threads.as_deref(), Some("torch 1 thread"));
+        assert_eq!(l.extra.get("per_cpu_sec"), Some(&json!(7.0)));
+        assert!(!l.extra.contains_key("elements"));
+        let legacy = parse_python_line(r#"{"id": "x/z", "per_sec": 42.0}"#).unwrap();
+        assert_eq!((legacy.rate.median, legacy.rate.n), (42.0, 1));
+        assert!(parse_python_line("xtask noise").is_none());
+        assert!(parse_python_line(r#"{"id": "x", "sample_s": [0.1]}"#).is_none());
+        assert!(parse_python_line(r#"{"id": "x", "elements": 1, "sample_s": []}"#).is_none());
+    }
+
+    #[test]
+    fn json_rows_carry_both_statistics() {
+        let row = Row {
+            ours: Rate::from_times(10.0, &[1.0, 2.0, 0.5]),
+            theirs: Rate::from_times(10.0, &[2.0, 4.0, 3.0, 1.0]),
+            unit: "pairs/s".into(),
+            what: "lightly".into(),
+            threads_ours: Some("2 (tch)".into()),
+            threads_theirs: Some("torch 2 thread(s)".into()),
+            load_ours: Some(1.0),
+            load_theirs: Some(1.5),
+            extra: serde_json::Map::new(),
+        };
+        let v = row.json("ntxent/fwd_bwd_256x128", 2);
+        assert_eq!(v["id"], "ntxent/fwd_bwd_256x128");
+        assert_eq!(v["statistic"], "median");
+        assert_eq!(v["unit"], "pairs/s");
+        assert_eq!(v["selfsup"]["median"], 10.0);
+        assert_eq!(v["selfsup"]["min"], 5.0);
+        assert_eq!(v["selfsup"]["max"], 20.0);
+        assert_eq!(v["selfsup"]["samples"], 3);
+        // PyTorch: median time 2.5 s → 4 /s; slowest 4 s → 2.5; fastest 1 s → 10.
+        assert_eq!(v["pytorch"]["median"], 4.0);
+        assert_eq!(v["pytorch"]["min"], 2.5);
+        assert_eq!(v["pytorch"]["max"], 10.0);
+        assert_eq!(v["pytorch"]["samples"], 4);
+        assert_eq!(v["ratio"], 2.5);
+        assert_eq!(v["threads"]["selfsup"], "2 (tch)");
+        assert_eq!(v["threads"]["pytorch"], "torch 2 thread(s)");
+        assert_eq!(v["load_exceeds_cores"], false);
+        let lone = Row::default().json("a", 2);
+        assert!(lone["ratio"].is_null() && lone["pytorch"].is_null() && lone["selfsup"].is_null());
+        let md = render(
+            &BTreeMap::from([("ntxent/fwd_bwd_256x128".to_string(), row)]),
+            &RunInfo {
+                command: "cargo xtask bench".into(),
+                date: "d".into(),
+                machine: "m".into(),
+                cores: 2,
+                load_start: Some(1.0),
+                load_end: Some(1.0),
+                samples: 10,
+                python_note: "p".into(),
+            },
+        );
+        assert!(
+            md.contains("| `ntxent/fwd_bwd_256x128` | 10.00 [5.00–20.00] | 4.00 [2.50–10.00] | 2.50× | 3/4 | pairs/s | 2 (tch) / torch 2 thread(s) | 1.50 | lightly |"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn report_json_has_run_and_rows() {
+        let run = RunInfo {
+            command: "cargo xtask bench --quick".into(),
+            date: "d".into(),
+            machine: "m".into(),
+            cores: 2,
+            load_start: Some(0.4),
+            load_end: Some(1.9),
+            samples: 10,
+            python_note: "p".into(),
+        };
+        let mut rows = BTreeMap::new();
+        rows.insert(
+            "b/x".to_string(),
+            Row {
+                ours: Rate::from_times(1.0, &[0.5]),
+                load_ours: Some(2.5),
+                ..Row::default()
+            },
+        );
+        rows.insert("a/x".to_string(), Row::default());
+        let v: Value = serde_json::from_str(&report_json(&rows, &run).to_string()).unwrap();
+        assert_eq!(v["cores"], 2);
+        assert_eq!(v["load_average_1min"]["start"], 0.4);
+        assert_eq!(v["load_average_1min"]["end"], 1.9);
+        assert_eq!(v["statistic"], "median");
+        assert_eq!(v["samples_default"], 10);
+        // Start and end were under the cores, but one row was measured above them.
+        assert_eq!(v["load_exceeds_cores"], true);
+        let ids: Vec<&str> = v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["a/x", "b/x"]);
+        assert_eq!(v["rows"][1]["load_exceeds_cores"], true);
+        assert_eq!(v["rows"][1]["selfsup"]["median"], 2.0);
+    }
+
+    #[test]
+    fn args_quick_samples_filter() {
+        let a = parse_args(&strings(&["--quick"])).unwrap();
+        assert!(a.quick);
+        assert_eq!(a.filter.as_deref(), Some(QUICK_FILTER));
+        let v = cargo_bench_args(&a);
+        assert!(v.windows(2).any(|w| w == ["--bench", "losses"]));
+        assert!(!v.contains(&"*".to_string()));
+        assert!(v.windows(2).any(|w| w == ["--sample-size", "10"]));
+        assert!(v.windows(2).any(|w| w == ["--measurement-time", "1"]));
+        assert_eq!(v.last().map(String::as_str), Some(QUICK_FILTER));
+        let a = parse_args(&strings(&[
+            "--samples",
+            "20",
+            "--filter",
+            "^ntxent/",
+            "--",
+            "--verbose",
+        ]))
+        .unwrap();
+        let v = cargo_bench_args(&a);
+        assert!(v.windows(2).any(|w| w == ["--bench", "*"]));
+        assert!(v.windows(2).any(|w| w == ["--sample-size", "20"]));
+        assert_eq!(&v[v.len() - 2..], ["--verbose", "^ntxent/"]);
+        assert!(parse_args(&strings(&["--samples", "3"])).is_err());
+        assert!(parse_args(&strings(&["--samples"])).is_err());
+        assert!(parse_args(&strings(&["--bogus"])).is_err());
+    }
+
+    #[test]
+    fn quick_filter_selects_the_quick_ids() {
+        // The ids are those of the benches and scripts today; a rename that drops out of --quick fails here.
+        let re_ids = [
+            "image_transform_224/normalize",
+            "ntxent/fwd_bwd_256x128",
+            "dcl/fwd_bwd_256x128",
+            "vicreg/fwd_bwd_256x128",
+            "train/adamw_step_1m_params",
+        ];
+        let out = [
+            "ntxent/fwd_bwd_1024x128",
+            "image_simclr/two_view_2threads/32px",
+            "loader/x",
+        ];
+        // A tiny matcher for the filter's shape: ^(alt|alt|...)
+        let inner = QUICK_FILTER
+            .strip_prefix("^(")
+            .and_then(|s| s.strip_suffix(')'))
+            .unwrap();
+        let matches = |id: &str| inner.split('|').any(|p| id.starts_with(p));
+        for id in re_ids {
+            assert!(matches(id), "{id}");
+        }
+        for id in out {
+            assert!(!matches(id), "{id}");
+        }
+    }
+
+    #[test]
+    fn helper_modules_are_not_run() {
+        assert!(is_bench_script(Path::new("scripts/bench/losses.py")));
+        assert!(!is_bench_script(Path::new("scripts/bench/_bench.py")));
+        assert!(!is_bench_script(Path::new("scripts/bench/README.md")));
+    }
+
+    #[test]
+    fn threads_of_known_groups() {
+        assert_eq!(
+            threads_ours("train/knn", "2", 2).as_deref(),
+            Some("1 (tch)")
+        );
+        assert_eq!(
+            threads_ours("ntxent/fwd_bwd_256x128", "1", 2).as_deref(),
+            Some("1 (tch)")
+        );
+        assert_eq!(
+            threads_ours("loader/x", "2", 8).as_deref(),
+            Some("8 (rayon global pool)")
+        );
+        assert_eq!(threads_ours("unknown/x", "2", 2), None);
+    }
 }

@@ -6,28 +6,42 @@
 //! - `ci`     — check + test (what `.github/workflows/ci.yml` runs)
 //! - `doctor` — where libtorch is, its version, threads, CUDA
 //! - `pretrain` — setup if needed, then the main job (`selfsup pretrain`, release build)
+//! - `test-dist` — setup with `--dist`, then `selfsup-dist`'s multi-process c10d tests
 //! - `bench`  — criterion benches side by side with PyTorch, written to `docs/benchmarks.md`
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod bench;
 mod check;
+mod dist;
 mod doctor;
 mod setup;
 mod util;
 
 use anyhow::{bail, Result};
 
-const USAGE: &str = "usage: cargo xtask <setup|test|check|ci|doctor|pretrain|bench> [args...]
+const USAGE: &str = "usage: cargo xtask <setup|test|test-dist|check|ci|doctor|pretrain|bench> [args...]
 
   setup     make libtorch 2.13.0 available at .libtorch/ (honours LIBTORCH, then a Python with
-            torch 2.13, else assembles a CPU libtorch from the PyPI wheel in a cache)
-  test      setup if needed, then `cargo test --workspace` (extra args go to cargo test)
+            torch 2.13, else assembles a CPU libtorch from the PyPI wheel in a cache);
+            `setup --dist` also installs Gloo's headers for selfsup-dist (libgloo-dev)
+  test      setup if needed, then `cargo test --workspace` (extra args go to cargo test), then test-dist
+  test-dist setup --dist, then selfsup-dist's c10d tests (2 and 3 local processes)
   check     cargo fmt --check, clippy -D warnings, rustdoc -D warnings, no-tch invariant
   ci        check, then test
   doctor    report libtorch location, version, threads and CUDA availability
   pretrain  setup if needed, then run the main job: `selfsup pretrain` (extra args passed on)
-  bench     run the benchmarks (criterion + PyTorch side by side when available), write docs/benchmarks.md";
+  bench     run the benchmarks (criterion + PyTorch side by side when available), write
+            docs/benchmarks.md and docs/benchmarks.json; clears target/criterion first, records the
+            load average (runs/rows above the core count are flagged); both sides: median [min-max]
+            of N runs
+              --quick          a subset (single image transforms, 256-row losses, trainer ops) at
+                               0.5 s warm-up + 1 s measurement, meant to finish in under 2 minutes
+                               on an idle 2-core machine (plus build time)
+              --samples <N>    runs per bench on both sides (criterion --sample-size; default 10, >= 10)
+              --filter <re>    only ids matching the regex (criterion and the Python scripts)
+              --no-python      skip the PyTorch side;  --python <exe>  choose the interpreter
+              -- <args>        passed on to the criterion binaries";
 
 fn main() {
     if let Err(e) = run() {
@@ -41,10 +55,22 @@ fn run() -> Result<()> {
     let cmd = args.next().unwrap_or_default();
     let rest: Vec<String> = args.collect();
     match cmd.as_str() {
-        "setup" => setup::run().map(|_| ()),
+        "setup" => {
+            setup::run()?;
+            if rest.iter().any(|a| a == "--dist") {
+                dist::setup()?;
+            }
+            Ok(())
+        }
+        "test-dist" => {
+            setup::run()?;
+            dist::test(&rest)
+        }
         "test" => {
             setup::run()?;
-            util::cargo(&[&["test", "--workspace"][..], &util::strs(&rest)].concat())
+            util::cargo(&[&["test", "--workspace"][..], &util::strs(&rest)].concat())?;
+            // The c10d shim's multi-process tests (installs Gloo's headers on first use).
+            dist::test(&[])
         }
         "check" => {
             setup::run()?;
@@ -53,7 +79,8 @@ fn run() -> Result<()> {
         "ci" => {
             setup::run()?;
             check::run()?;
-            util::cargo(&["test", "--workspace"])
+            util::cargo(&["test", "--workspace"])?;
+            dist::test(&[])
         }
         "doctor" => doctor::run(),
         "pretrain" => {

@@ -14,6 +14,8 @@
 //!   (torchvision v2 float semantics), conversions from the `image` crate, recipes, preview grids.
 //! - `audio` (feature `audio`): WAV I/O, waveform transforms, STFT/mel/MFCC features, SpecAugment,
 //!   audio recipes, spectrogram previews.
+//! - [`tokens`] (always on): token-sequence views (span crop, BERT-style masking) for contrastive
+//!   learning on text.
 //!
 //! ## Must never depend on
 //! `tch`/`torch-sys`: users import this crate alone, without libtorch (`cargo xtask check` enforces it).
@@ -24,3 +26,4 @@ pub use selfsup_core::{Error, Result};
 pub mod audio;
 #[cfg(feature = "image")]
 pub mod image;
+pub mod tokens;

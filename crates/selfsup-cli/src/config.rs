@@ -5,10 +5,10 @@
 
 use anyhow::{bail, Context, Result};
 use selfsup::methods::MethodConfig;
+use selfsup_augment::tokens::TokenAugConfig;
 use selfsup_data::text::{TextConfig, TokenizerKind};
 use selfsup_nn::BackboneConfig;
 use selfsup_nn::MethodSpec;
-use selfsup_pretext::tokens::TokenAugConfig;
 use selfsup_train::eval::{KnnConfig, LinearProbeConfig};
 use selfsup_train::TrainConfig;
 use serde::{Deserialize, Serialize};

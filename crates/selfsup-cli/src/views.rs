@@ -1,9 +1,9 @@
 //! The view pipelines the CLI feeds the loader.
 //!
-//! - Images, recipe `mnist`: two views of [`DigitCrop`] — a random resized crop (area 35–100 %,
-//!   aspect 3/4–4/3, bilinear back to the input size) followed by a random brightness/contrast change
-//!   and Gaussian pixel noise: the light SimCLR-style recipe that suits 28×28 grey digits (no flips:
-//!   they change a digit's meaning).
+//! - Images, recipe `mnist`: two views of `selfsup_augment::image::digit::DigitCrop` — a random
+//!   resized crop (area 35–100 %, aspect 3/4–4/3, bilinear back to the input size) followed by a random
+//!   brightness/contrast change and Gaussian pixel noise: the light SimCLR-style recipe that suits
+//!   28×28 grey digits (no flips: they change a digit's meaning).
 //! - Images, recipes `simclr`, `moco_v2`, `byol`: the recipes of `selfsup-augment` (lightly's defaults)
 //!   at `augment.image_size` (default 32), without normalisation so that they match the evaluation inputs.
 //! - Audio, recipe `contrastive`: two random windows of `clip_seconds` with random gain and Gaussian
@@ -11,109 +11,21 @@
 //! - Text, recipe `tokens`: two views of each token window, each a random contiguous span
 //!   (`augment.tokens.crop_scale` of the window, padded or stretched back to `data.text.seq_len`) then
 //!   BERT-style corruption (15 % of the non-special positions: 80 % `<mask>`, 10 % a random token, 10 %
-//!   kept) — `selfsup_pretext::tokens`.
+//!   kept) — `selfsup_augment::tokens`.
 //! - Evaluation: images as they are; audio as the first `clip_seconds` (zero-padded), same features;
 //!   text is not evaluated (no labels).
 
 use crate::config::{DataKind, RunConfig};
 use anyhow::{bail, Context, Result};
+use selfsup::methods::MethodConfig;
 use selfsup_augment::audio::{AddGaussianSNR, Gain, LogMelConfig, PadOrCrop, RandomCrop};
+use selfsup_augment::image::digit::DigitCrop;
+use selfsup_autoencoder::AutoencoderConfig;
 use selfsup_core::{
-    Audio, BoxTransform, Compose, Generator, ImageF32, MultiView, RandomApply, RandomTransform,
-    Spectrogram,
+    Audio, BoxTransform, Compose, ImageF32, MultiView, RandomApply, Sample, Spectrogram,
 };
 use selfsup_data::{FeatureFn, ViewPipeline};
-
-/// Random resized crop + brightness/contrast + noise for small grey images (see the module docs).
-#[derive(Clone, Debug)]
-pub struct DigitCrop {
-    /// Crop area range as a fraction of the image.
-    pub scale: (f64, f64),
-    /// Brightness/contrast factor range.
-    pub jitter: (f64, f64),
-    /// Standard deviation of the added noise.
-    pub noise: f64,
-}
-
-impl Default for DigitCrop {
-    fn default() -> Self {
-        DigitCrop {
-            scale: (0.35, 1.0),
-            jitter: (0.6, 1.4),
-            noise: 0.1,
-        }
-    }
-}
-
-/// The drawn parameters of one [`DigitCrop`].
-#[derive(Clone, Debug)]
-pub struct DigitCropParams {
-    top: f64,
-    left: f64,
-    h: f64,
-    w: f64,
-    contrast: f32,
-    brightness: f32,
-    noise_seed: u64,
-}
-
-impl RandomTransform<ImageF32> for DigitCrop {
-    type Params = DigitCropParams;
-    fn transform_name(&self) -> &str {
-        "DigitCrop"
-    }
-    fn sample_params(
-        &self,
-        img: &ImageF32,
-        rng: &mut Generator,
-    ) -> selfsup_core::Result<DigitCropParams> {
-        let (hh, ww) = (img.height() as f64, img.width() as f64);
-        let area = rng.uniform(self.scale.0, self.scale.1) * hh * ww;
-        let log_r = rng.uniform((3.0f64 / 4.0).ln(), (4.0f64 / 3.0).ln());
-        let r = log_r.exp();
-        let w = (area * r).sqrt().min(ww);
-        let h = (area / r).sqrt().min(hh);
-        let top = rng.uniform(0.0, hh - h);
-        let left = rng.uniform(0.0, ww - w);
-        Ok(DigitCropParams {
-            top,
-            left,
-            h,
-            w,
-            contrast: rng.uniform(self.jitter.0, self.jitter.1) as f32,
-            brightness: rng.uniform(-0.2, 0.2) as f32,
-            noise_seed: rng.below(u64::MAX),
-        })
-    }
-    fn apply_with(&self, img: ImageF32, p: &DigitCropParams) -> selfsup_core::Result<ImageF32> {
-        let (c, hh, ww) = img.dims();
-        let mut out = ImageF32::zeros(c, hh, ww);
-        let mut noise = Generator::seed_from_u64(p.noise_seed);
-        for ch in 0..c {
-            let src = img.plane(ch);
-            let mean: f32 = src.iter().sum::<f32>() / src.len().max(1) as f32;
-            for y in 0..hh {
-                let sy =
-                    (p.top + (y as f64 + 0.5) * p.h / hh as f64 - 0.5).clamp(0.0, hh as f64 - 1.0);
-                let (y0, fy) = (sy.floor() as usize, (sy - sy.floor()) as f32);
-                let y1 = (y0 + 1).min(hh - 1);
-                for x in 0..ww {
-                    let sx = (p.left + (x as f64 + 0.5) * p.w / ww as f64 - 0.5)
-                        .clamp(0.0, ww as f64 - 1.0);
-                    let (x0, fx) = (sx.floor() as usize, (sx - sx.floor()) as f32);
-                    let x1 = (x0 + 1).min(ww - 1);
-                    let v = (1.0 - fy) * ((1.0 - fx) * src[y0 * ww + x0] + fx * src[y0 * ww + x1])
-                        + fy * ((1.0 - fx) * src[y1 * ww + x0] + fx * src[y1 * ww + x1]);
-                    let v = (v - mean) * p.contrast + mean + p.brightness;
-                    let v = v + (self.noise * noise.normal()) as f32;
-                    out.set(ch, y, x, v.clamp(0.0, 1.0));
-                }
-            }
-        }
-        Ok(out)
-    }
-}
-selfsup_core::impl_transform!(DigitCrop => ImageF32);
+use selfsup_nn::MethodSpec;
 
 fn audio_len(cfg: &RunConfig) -> usize {
     (cfg.augment.clip_seconds * f64::from(cfg.augment.sample_rate)).round() as usize
@@ -139,6 +51,16 @@ fn features(cfg: &RunConfig) -> Result<FeatureFn> {
 /// The augmented multi-view pipeline of pretraining; text needs the dataset's `vocab_size` (the
 /// random replacements of the masking are drawn from it).
 pub fn train_pipeline(cfg: &RunConfig, vocab_size: Option<usize>) -> Result<ViewPipeline> {
+    match &cfg.method {
+        MethodConfig::Autoencoder(c) => return autoencoder_pipeline(cfg, c),
+        MethodConfig::Pretext(c) => return pretext_pipeline(cfg, c),
+        MethodConfig::Language(_) => bail!(
+            "invalid value for `method`: `{}` trains on `--dataset shakespeare` / text windows through \
+             `examples/char_gpt`; `selfsup pretrain` does not run language models yet",
+            cfg.method.name()
+        ),
+        MethodConfig::Contrastive(_) => {}
+    }
     let recipe = cfg.augment.recipe.as_str();
     if cfg.data.kind == DataKind::Text {
         if recipe != "tokens" {
@@ -205,6 +127,60 @@ fn image_recipe(name: &str, cfg: &RunConfig) -> Result<ViewPipeline> {
     )
     .map_err(|e| anyhow::anyhow!("invalid image recipe `{name}`: {e}"))?;
     Ok(ViewPipeline::Image(recipe.build()?))
+}
+
+/// A random crop of `clip_seconds` (the training window of every audio method).
+fn audio_crop(cfg: &RunConfig) -> Result<BoxTransform<Audio>> {
+    Ok(Box::new(RandomCrop::new(audio_len(cfg))?))
+}
+
+/// Auto-encoders train on the sample itself (one view; images as they are, audio as the log-mel
+/// features of a random crop); the denoising AE adds a corrupted copy as view 0
+/// (`selfsup_autoencoder::dae_*_pipeline`).
+fn autoencoder_pipeline(cfg: &RunConfig, c: &AutoencoderConfig) -> Result<ViewPipeline> {
+    if cfg.data.kind == DataKind::Text {
+        bail!("invalid value for `method`: auto-encoders take images or audio, not text");
+    }
+    if !cfg.data.kind.is_audio() {
+        return Ok(selfsup_autoencoder::view_pipeline(c)?);
+    }
+    Ok(match c {
+        AutoencoderConfig::Dae(d) => selfsup_autoencoder::dae_audio_pipeline(
+            d,
+            Some(audio_crop(cfg)?),
+            Some(features(cfg)?),
+        )?,
+        _ => ViewPipeline::Audio {
+            views: MultiView::new(vec![audio_crop(cfg)?])?,
+            features: Some(features(cfg)?),
+        },
+    })
+}
+
+/// Pretext tasks: `selfsup_pretext::pretext_pipeline`, with audio first cropped and turned into its
+/// standardised log-mel spectrogram (the spectrogram tasks' input).
+fn pretext_pipeline(cfg: &RunConfig, c: &selfsup_pretext::PretextConfig) -> Result<ViewPipeline> {
+    if cfg.data.kind == DataKind::Text {
+        bail!("invalid value for `method`: the pretext tasks take images or audio; for text use gpt or bert");
+    }
+    let prepare: Option<selfsup_pretext::Prepare> = if cfg.data.kind.is_audio() {
+        let crop = audio_crop(cfg)?;
+        let feats = features(cfg)?;
+        Some(std::sync::Arc::new(
+            move |s: Sample, key: selfsup_core::SampleKey| -> selfsup_core::Result<Sample> {
+                let Sample::Audio(a) = s else {
+                    return Err(selfsup_core::Error::shape(
+                        "the audio pretext preparation got a non-audio sample".to_string(),
+                    ));
+                };
+                let a = crop.apply(a, &mut key.rng())?;
+                Ok(Sample::Spectrogram(feats(&a)?))
+            },
+        ))
+    } else {
+        None
+    };
+    Ok(selfsup_pretext::pretext_pipeline(c, prepare)?)
 }
 
 /// The evaluation pipeline: no augmentation.

@@ -26,6 +26,7 @@
 //!
 //! ## Module map
 //! - [`mnist`], [`cifar`], [`memory`], [`folder`], [`fsdd`], [`text`]: the datasets.
+//! - [`plays`]: the Shakespeare play-attribution downstream task (labelled windows, held-out tails).
 //! - [`split`]: [`Subset`], [`train_val_split`], [`Cached`].
 //! - [`pipeline`]: [`ViewPipeline`], what runs on each sample.
 //! - [`batch`]: collation into [`HostBatch`]es (pretext targets included).
@@ -44,6 +45,7 @@ pub mod loader;
 pub mod memory;
 pub mod mnist;
 pub mod pipeline;
+pub mod plays;
 pub mod split;
 pub mod text;
 
@@ -56,7 +58,10 @@ pub use mnist::{MnistCsv, MnistIdx};
 pub use pipeline::{FeatureFn, PretextFn, SampleFn, ViewPipeline};
 pub use selfsup_core::{BatchSource, Error, HostBatch, Result, Target, Targets};
 pub use split::{train_val_split, Cached, Subset};
-pub use text::{TextTokens, TokenizerKind, Vocab};
+pub use text::{
+    read_text_file, RandomWindows, SequentialWindows, TextTokens, TokenStream, TokenizerKind,
+    UnknownPolicy, Vocab,
+};
 
 use std::path::PathBuf;
 use std::sync::Arc;

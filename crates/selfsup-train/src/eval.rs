@@ -16,6 +16,7 @@ use crate::config::{OptimizerConfig, OptimizerKind};
 use crate::optim::Optimizer;
 use crate::{Error, Result};
 use ndarray::ArrayViewD;
+use selfsup_core::BatchSource;
 use selfsup_nn::{array_to_tensor, Method};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -694,4 +695,32 @@ pub fn num_classes_of(labels: &Tensor) -> Result<i64> {
         )));
     }
     Ok(labels.f_max()?.f_int64_value(&[])? + 1)
+}
+
+/// Features and labels of every batch of one pass over `source` (epoch 0, view 0), streamed batch by
+/// batch through `method.embed`: `(N × D features on the CPU, N labels)`. Only the features are kept,
+/// never the inputs, so memory grows with `N × D` alone. Batches without labels are an error.
+pub fn embed_source(method: &dyn Method, source: &dyn BatchSource) -> Result<(Tensor, Tensor)> {
+    let device = method.var_store().device();
+    let (mut feats, mut labels) = (Vec::new(), Vec::new());
+    for hb in source.epoch_from(0, 0) {
+        let hb = hb?;
+        let y = hb.labels.as_ref().ok_or_else(|| {
+            selfsup_core::Error::config("data", "evaluation needs labelled batches; these have none")
+        })?;
+        labels.push(Tensor::from_slice(y.as_slice().unwrap_or(&y.to_vec())));
+        let b = selfsup_nn::host_to_device(&hb, device)?;
+        let x = b.views.first().ok_or_else(|| {
+            selfsup_core::Error::shape("an evaluation batch has no views".to_string())
+        })?;
+        feats.push(method.embed(x)?.f_to_device(Device::Cpu)?);
+        source.recycle(hb);
+    }
+    if feats.is_empty() {
+        return Ok((
+            Tensor::f_zeros([0, method.embed_dim()], (Kind::Float, Device::Cpu))?,
+            Tensor::f_zeros([0], (Kind::Int64, Device::Cpu))?,
+        ));
+    }
+    Ok((Tensor::f_cat(&feats, 0)?, Tensor::f_cat(&labels, 0)?))
 }

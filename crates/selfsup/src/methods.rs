@@ -69,6 +69,12 @@ macro_rules! families {
 families! {
     /// Contrastive and non-contrastive joint-embedding methods (SimCLR, MoCo, BYOL, DINO, ...).
     Contrastive(selfsup_contrastive::MethodConfig),
+    /// Auto-encoders (AE, denoising, sparse, VAE, MAE).
+    Autoencoder(selfsup_autoencoder::AutoencoderConfig),
+    /// Pretext tasks with free pseudo-labels (rotation, jigsaw, colorization, ...).
+    Pretext(selfsup_pretext::PretextConfig),
+    /// Token language models (GPT next-token, BERT masked-token).
+    Language(selfsup_pretext::language::LanguageModelConfig),
 }
 
 impl Default for MethodConfig {

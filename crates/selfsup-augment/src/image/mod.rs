@@ -8,6 +8,7 @@
 //! - [`color`]: colour jitter, greyscale, solarize, posterize, equalize, autocontrast, sharpness,
 //!   `Normalize`.
 //! - [`blur`]: Gaussian blur.
+//! - [`digit`]: `DigitCrop`, the main job's light recipe for small grey digits.
 //! - [`policies`]: RandAugment and TrivialAugmentWide.
 //! - [`erase`]: random erasing.
 //! - [`noise`]: pixel corruptions for denoising autoencoders (Gaussian noise, pixel dropout, salt and pepper).
@@ -30,6 +31,7 @@
 pub mod blur;
 pub mod color;
 pub mod convert;
+pub mod digit;
 pub mod erase;
 pub mod geometry;
 pub mod mix;

@@ -11,16 +11,21 @@
 //! | `conv1d` | `N×1×T` (waveform) | [`Conv1dNet`] |
 //! | `transformer_encoder` | `N×L` int64 token ids | [`TokenTransformer`], mean-pooled |
 //!
+//! [`Gpt`] (causal decoder or bidirectional encoder with a tied language-model head) is built by the
+//! language-model methods of `selfsup-pretext` from a [`GptConfig`], not through [`BackboneConfig`].
+//!
 //! Every module is built on a `nn::Path`, whose names are the checkpoint names; nothing random is
 //! drawn outside libtorch's generator, which methods seed from the run seed (`tch::manual_seed`).
 
 mod audio;
 mod convnet;
+mod gpt;
 mod resnet;
 mod transformer;
 
 pub use audio::{Conv1dConfig, Conv1dNet};
 pub use convnet::{ConvNet, ConvNetConfig};
+pub use gpt::{Gpt, GptConfig};
 pub use resnet::{ResNet, ResNetConfig, ResNetDepth, Stem};
 pub use transformer::{TokenTransformer, TransformerConfig, Vit, VitConfig};
 

@@ -1,0 +1,297 @@
+//! Audio pretext tasks over (log-mel) spectrograms `C × F × T` (frequency rows, time columns).
+//!
+//! - [`MaskedSpectrogram`]: masked spectrogram modelling. The spectrogram is divided into units —
+//!   time spans of `frame_span` frames (`frame`), frequency bands of `band_span` bins (`band`), or
+//!   `patch_freq × patch_time` patches (`patch`); the last unit along an axis may be shorter — and
+//!   `mask_ratio · units` units, rounded up or down at random so that every unit is masked with
+//!   probability exactly `mask_ratio`, are chosen uniformly without replacement. The view has
+//!   the masked values set to `fill` (0, the mean of standardised features); the target is the
+//!   spectrogram plus a weight plane of 1 on masked values.
+//! - [`TemporalOrder`]: `segments` consecutive segments of `segment_frames` frames (default
+//!   `T / segments`; the block starts at a random frame when the clip is longer), shuffled by one
+//!   permutation of a maximal-Hamming set (all `segments!` permutations by default); the views are the
+//!   segments in shuffled order (`views[i]` = segment `perm[i]`), the target the permutation's index.
+
+use crate::jigsaw::{hamming_permutation_set, PermutationSet};
+use crate::{as_spectrogram, PretextGenerator, Target};
+use selfsup_core::{check, Error, Generator, Result, Sample, Spectrogram};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// Which units a masked spectrogram masks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpecMask {
+    /// Time spans (all frequencies of `frame_span` frames).
+    Frame,
+    /// Frequency bands (all frames of `band_span` bins).
+    Band,
+    /// `patch_freq × patch_time` patches.
+    #[default]
+    Patch,
+}
+
+/// Settings of masked spectrogram modelling.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MaskedSpectrogramConfig {
+    /// Masked units (default `patch`).
+    pub mask: SpecMask,
+    /// Fraction of units masked (default 0.5).
+    pub mask_ratio: f64,
+    /// Frames per unit of the `frame` mask (default 4).
+    pub frame_span: usize,
+    /// Bins per unit of the `band` mask (default 4).
+    pub band_span: usize,
+    /// Bins per patch (default 8).
+    pub patch_freq: usize,
+    /// Frames per patch (default 4).
+    pub patch_time: usize,
+    /// Value of masked entries (default 0).
+    pub fill: f64,
+}
+
+impl Default for MaskedSpectrogramConfig {
+    fn default() -> Self {
+        MaskedSpectrogramConfig {
+            mask: SpecMask::Patch,
+            mask_ratio: 0.5,
+            frame_span: 4,
+            band_span: 4,
+            patch_freq: 8,
+            patch_time: 4,
+            fill: 0.0,
+        }
+    }
+}
+
+impl MaskedSpectrogramConfig {
+    /// Checks every field.
+    pub fn validate(&self) -> Result<()> {
+        check::in_range("masked_spectrogram.mask_ratio", self.mask_ratio, 0.0, 1.0)?;
+        check::at_least("masked_spectrogram.frame_span", self.frame_span, 1)?;
+        check::at_least("masked_spectrogram.band_span", self.band_span, 1)?;
+        check::at_least("masked_spectrogram.patch_freq", self.patch_freq, 1)?;
+        check::at_least("masked_spectrogram.patch_time", self.patch_time, 1)?;
+        check::in_range("masked_spectrogram.fill", self.fill, -1e6, 1e6)
+    }
+    /// Validates and builds.
+    pub fn build(&self) -> Result<MaskedSpectrogram> {
+        self.validate()?;
+        Ok(MaskedSpectrogram { cfg: self.clone() })
+    }
+}
+
+/// The masked-spectrogram generator; see the module docs.
+#[derive(Clone, Debug)]
+pub struct MaskedSpectrogram {
+    cfg: MaskedSpectrogramConfig,
+}
+
+impl MaskedSpectrogram {
+    /// Unit sizes `(bins, frames)` for an `f × t` spectrogram.
+    fn unit(&self, f: usize, t: usize) -> (usize, usize) {
+        match self.cfg.mask {
+            SpecMask::Frame => (f, self.cfg.frame_span),
+            SpecMask::Band => (self.cfg.band_span, t),
+            SpecMask::Patch => (self.cfg.patch_freq, self.cfg.patch_time),
+        }
+    }
+
+    /// Draws the mask (row-major `f × t`, true = masked).
+    pub fn sample_mask(&self, f: usize, t: usize, rng: &mut Generator) -> Result<Vec<bool>> {
+        if f == 0 || t == 0 {
+            return Err(Error::shape(
+                "masked_spectrogram needs a non-empty spectrogram",
+            ));
+        }
+        let (uf, ut) = self.unit(f, t);
+        let (gf, gt) = (f.div_ceil(uf), t.div_ceil(ut));
+        // Randomised rounding of ratio·n: every unit is masked with probability exactly `mask_ratio`,
+        // so the expected masked fraction of values is `mask_ratio` even with partial edge units.
+        let n = gf * gt;
+        let exact = self.cfg.mask_ratio * n as f64;
+        let k = (exact.floor() as usize + usize::from(rng.bernoulli(exact - exact.floor()))).min(n);
+        let mut units = vec![false; n];
+        for &i in &rng.permutation(n)[..k] {
+            units[i] = true;
+        }
+        Ok((0..f * t)
+            .map(|i| units[(i / t / uf) * gt + (i % t) / ut])
+            .collect())
+    }
+
+    /// The view and target for a given mask.
+    pub fn apply(&self, s: &Spectrogram, mask: &[bool]) -> Result<(Spectrogram, Spectrogram)> {
+        let (c, f, t) = s.values.dims();
+        if mask.len() != f * t {
+            return Err(Error::shape(
+                "spectrogram mask does not match the spectrogram",
+            ));
+        }
+        let mut view = s.clone();
+        for ch in 0..c {
+            for (v, &m) in view.values.plane_mut(ch).iter_mut().zip(mask) {
+                if m {
+                    *v = self.cfg.fill as f32;
+                }
+            }
+        }
+        let mut data = s.values.data().to_vec();
+        data.extend(mask.iter().map(|&m| f32::from(u8::from(m))));
+        Ok((view, Spectrogram::new(c + 1, f, t, data)?))
+    }
+}
+
+impl PretextGenerator for MaskedSpectrogram {
+    fn kind(&self) -> &'static str {
+        "masked_spectrogram"
+    }
+    fn n_views(&self) -> usize {
+        1
+    }
+    fn num_classes(&self) -> Option<usize> {
+        None
+    }
+    fn generate(&self, sample: &Sample, rng: &mut Generator) -> Result<(Vec<Sample>, Target)> {
+        let s = as_spectrogram(sample, "masked_spectrogram")?;
+        let m = self.sample_mask(s.n_freq(), s.n_frames(), rng)?;
+        let (v, t) = self.apply(&s, &m)?;
+        Ok((
+            vec![Sample::Spectrogram(v)],
+            Target::Dense(Sample::Spectrogram(t)),
+        ))
+    }
+}
+
+/// Settings of the temporal-order task.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TemporalOrderConfig {
+    /// Segments per clip (2 to 6; default 3).
+    pub segments: usize,
+    /// Frames per segment (default: all frames split evenly, `T / segments`).
+    pub segment_frames: Option<usize>,
+    /// Permutations (classes), a maximal-Hamming set (default 6 = all orders of 3 segments).
+    pub n_permutations: usize,
+}
+
+impl Default for TemporalOrderConfig {
+    fn default() -> Self {
+        TemporalOrderConfig {
+            segments: 3,
+            segment_frames: None,
+            n_permutations: 6,
+        }
+    }
+}
+
+impl TemporalOrderConfig {
+    /// Checks every field.
+    pub fn validate(&self) -> Result<()> {
+        if !(2..=6).contains(&self.segments) {
+            return Err(Error::config(
+                "temporal_order.segments",
+                format!("must be in [2, 6], got {}", self.segments),
+            ));
+        }
+        if let Some(n) = self.segment_frames {
+            check::at_least("temporal_order.segment_frames", n, 1)?;
+        }
+        let total: usize = (1..=self.segments).product();
+        if self.n_permutations < 2 || self.n_permutations > total {
+            return Err(Error::config(
+                "temporal_order.n_permutations",
+                format!(
+                    "must be in [2, {total}] for {} segments, got {}",
+                    self.segments, self.n_permutations
+                ),
+            ));
+        }
+        Ok(())
+    }
+    /// Validates and builds (the permutation set starts from the identity).
+    pub fn build(&self) -> Result<TemporalOrder> {
+        self.validate()?;
+        let identity: Vec<usize> = (0..self.segments).collect();
+        let set = hamming_permutation_set(self.segments, self.n_permutations, &identity)?;
+        Ok(TemporalOrder {
+            cfg: self.clone(),
+            set: Arc::new(set),
+        })
+    }
+}
+
+/// The temporal-order generator; see the module docs.
+#[derive(Clone, Debug)]
+pub struct TemporalOrder {
+    cfg: TemporalOrderConfig,
+    set: Arc<PermutationSet>,
+}
+
+impl TemporalOrder {
+    /// The permutation set.
+    pub fn set(&self) -> &PermutationSet {
+        &self.set
+    }
+
+    /// `(class, first frame, segment length)` for a clip of `t` frames.
+    pub fn sample_params(&self, t: usize, rng: &mut Generator) -> Result<(usize, usize, usize)> {
+        let n = self.cfg.segments;
+        let len = self.cfg.segment_frames.unwrap_or(t / n);
+        let need = n * len.max(1);
+        if len == 0 || t < need {
+            return Err(Error::config(
+                "temporal_order.segments",
+                format!(
+                    "a clip of {t} frames is too short for {n} segments of {} frames: needs at least {need} frames",
+                    len.max(1)
+                ),
+            ));
+        }
+        let class = rng.below(self.set.perms.len() as u64) as usize;
+        let start = rng.below((t - need + 1) as u64) as usize;
+        Ok((class, start, len))
+    }
+
+    /// The segments in time order.
+    pub fn segments(&self, s: &Spectrogram, start: usize, len: usize) -> Result<Vec<Spectrogram>> {
+        let (c, f, _) = s.values.dims();
+        (0..self.cfg.segments)
+            .map(|k| {
+                let t0 = start + k * len;
+                let mut data = Vec::with_capacity(c * f * len);
+                for ch in 0..c {
+                    let p = s.values.plane(ch);
+                    for row in 0..f {
+                        let r = row * s.n_frames();
+                        data.extend_from_slice(&p[r + t0..r + t0 + len]);
+                    }
+                }
+                Spectrogram::new(c, f, len, data)
+            })
+            .collect()
+    }
+}
+
+impl PretextGenerator for TemporalOrder {
+    fn kind(&self) -> &'static str {
+        "temporal_order"
+    }
+    fn n_views(&self) -> usize {
+        self.cfg.segments
+    }
+    fn num_classes(&self) -> Option<usize> {
+        Some(self.set.perms.len())
+    }
+    fn generate(&self, sample: &Sample, rng: &mut Generator) -> Result<(Vec<Sample>, Target)> {
+        let s = as_spectrogram(sample, "temporal_order")?;
+        let (class, start, len) = self.sample_params(s.n_frames(), rng)?;
+        let segs = self.segments(&s, start, len)?;
+        let views = self.set.perms[class]
+            .iter()
+            .map(|&k| Sample::Spectrogram(segs[k].clone()))
+            .collect();
+        Ok((views, Target::Class(class as i64)))
+    }
+}

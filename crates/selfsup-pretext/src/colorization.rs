@@ -1,0 +1,227 @@
+//! Colorization (Zhang et al., 2016, regression form): from the lightness `L` of CIE Lab predict the
+//! colour channels `a`, `b`.
+//!
+//! The conversion is scikit-image's `rgb2lab` / `lab2rgb` (sRGB with the D65 2° white point, the
+//! sRGB transfer curve, CIE's `f(t)` with the 0.008856 / 7.787 linear segment), computed in float64:
+//! - [`rgb_to_lab`] / [`lab_to_rgb`] on single pixels, [`image_rgb_to_lab`] / [`image_lab_to_rgb`] on
+//!   planar images (`lab_to_rgb` clips to `[0, 1]` like scikit-image).
+//! - The view is `L / 100` (one channel in `[0, 1]`); the target is `a / 110, b / 110` plus a weight
+//!   plane of ones (the crate's dense-target convention); [`Colorization::reconstruct`] puts a
+//!   predicted `ab` back together with `L` into RGB.
+
+use crate::{as_image, PretextGenerator, Target};
+use selfsup_core::{Error, Generator, ImageF32, Result, Sample};
+use serde::{Deserialize, Serialize};
+
+/// scikit-image's `xyz_from_rgb` (sRGB, D65).
+pub const XYZ_FROM_RGB: [[f64; 3]; 3] = [
+    [0.412453, 0.357580, 0.180423],
+    [0.212671, 0.715160, 0.072169],
+    [0.019334, 0.119193, 0.950227],
+];
+/// The D65 white point of the 2° observer, as scikit-image.
+pub const D65: [f64; 3] = [0.95047, 1.0, 1.08883];
+/// Scale of the `ab` targets (`ab / AB_SCALE` is roughly in `[-1, 1]`).
+pub const AB_SCALE: f64 = 110.0;
+
+fn invert3(m: &[[f64; 3]; 3]) -> [[f64; 3]; 3] {
+    let det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+        - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+        + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+    let mut inv = [[0.0; 3]; 3];
+    for (i, row) in inv.iter_mut().enumerate() {
+        for (j, v) in row.iter_mut().enumerate() {
+            // cofactor of (j, i) over det
+            let (r0, r1) = ((i + 1) % 3, (i + 2) % 3);
+            let (c0, c1) = ((j + 1) % 3, (j + 2) % 3);
+            *v = (m[c0][r0] * m[c1][r1] - m[c0][r1] * m[c1][r0]) / det;
+        }
+    }
+    inv
+}
+
+fn mat_vec(m: &[[f64; 3]; 3], v: [f64; 3]) -> [f64; 3] {
+    [0, 1, 2].map(|i| m[i][0] * v[0] + m[i][1] * v[1] + m[i][2] * v[2])
+}
+
+/// One sRGB pixel in `[0, 1]` to CIE Lab (`L` in `[0, 100]`).
+pub fn rgb_to_lab(rgb: [f64; 3]) -> [f64; 3] {
+    let lin = rgb.map(|c| {
+        if c > 0.04045 {
+            ((c + 0.055) / 1.055).powf(2.4)
+        } else {
+            c / 12.92
+        }
+    });
+    let xyz = mat_vec(&XYZ_FROM_RGB, lin);
+    let f = [0, 1, 2].map(|i| {
+        let t = xyz[i] / D65[i];
+        if t > 0.008856 {
+            t.cbrt()
+        } else {
+            7.787 * t + 16.0 / 116.0
+        }
+    });
+    [
+        116.0 * f[1] - 16.0,
+        500.0 * (f[0] - f[1]),
+        200.0 * (f[1] - f[2]),
+    ]
+}
+
+/// One CIE Lab pixel back to sRGB, clipped to `[0, 1]` (scikit-image's `lab2rgb`).
+pub fn lab_to_rgb(lab: [f64; 3]) -> [f64; 3] {
+    let y = (lab[0] + 16.0) / 116.0;
+    let x = lab[1] / 500.0 + y;
+    let z = (y - lab[2] / 200.0).max(0.0);
+    let f = [x, y, z];
+    let xyz = [0, 1, 2].map(|i| {
+        let t = f[i];
+        let v = if t > 0.2068966 {
+            t.powi(3)
+        } else {
+            (t - 16.0 / 116.0) / 7.787
+        };
+        v * D65[i]
+    });
+    let rgb_from_xyz = invert3(&XYZ_FROM_RGB);
+    mat_vec(&rgb_from_xyz, xyz).map(|c| {
+        let v = if c > 0.0031308 {
+            1.055 * c.powf(1.0 / 2.4) - 0.055
+        } else {
+            c * 12.92
+        };
+        v.clamp(0.0, 1.0)
+    })
+}
+
+fn map_pixels(img: &ImageF32, f: impl Fn([f64; 3]) -> [f64; 3]) -> Result<ImageF32> {
+    let (c, h, w) = img.dims();
+    if c != 3 {
+        return Err(Error::shape(format!(
+            "colour conversion needs 3 channels, got {c}"
+        )));
+    }
+    let n = h * w;
+    let d = img.data();
+    let mut out = vec![0.0f32; 3 * n];
+    for i in 0..n {
+        let v = f([
+            f64::from(d[i]),
+            f64::from(d[n + i]),
+            f64::from(d[2 * n + i]),
+        ]);
+        for ch in 0..3 {
+            out[ch * n + i] = v[ch] as f32;
+        }
+    }
+    ImageF32::new(3, h, w, out)
+}
+
+/// A planar RGB image in `[0, 1]` to planar Lab (`L, a, b` planes, unscaled).
+pub fn image_rgb_to_lab(img: &ImageF32) -> Result<ImageF32> {
+    map_pixels(img, rgb_to_lab)
+}
+
+/// A planar Lab image to planar RGB in `[0, 1]`.
+pub fn image_lab_to_rgb(img: &ImageF32) -> Result<ImageF32> {
+    map_pixels(img, lab_to_rgb)
+}
+
+/// Settings of the colorization task.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ColorizationConfig {}
+
+impl ColorizationConfig {
+    /// Nothing to check today.
+    pub fn validate(&self) -> Result<()> {
+        Ok(())
+    }
+    /// Validates and builds.
+    pub fn build(&self) -> Result<Colorization> {
+        self.validate()?;
+        Ok(Colorization)
+    }
+}
+
+/// The colorization generator; see the module docs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Colorization;
+
+impl Colorization {
+    /// `(L / 100, [a / 110, b / 110, 1])` of an RGB image.
+    pub fn split(img: &ImageF32) -> Result<(ImageF32, ImageF32)> {
+        let (c, h, w) = img.dims();
+        if c != 3 {
+            return Err(Error::config(
+                "method.kind",
+                format!("colorization needs RGB (3-channel) images, got {c} channel(s)"),
+            ));
+        }
+        let lab = image_rgb_to_lab(img)?;
+        let n = h * w;
+        let l: Vec<f32> = lab.plane(0).iter().map(|&v| v / 100.0).collect();
+        let mut t: Vec<f32> = lab.data()[n..]
+            .iter()
+            .map(|&v| (f64::from(v) / AB_SCALE) as f32)
+            .collect();
+        t.extend(std::iter::repeat_n(1.0f32, n));
+        Ok((ImageF32::new(1, h, w, l)?, ImageF32::new(3, h, w, t)?))
+    }
+
+    /// RGB from the `L / 100` view and a (predicted) `ab / 110` map with 2 (or more; extra planes are
+    /// ignored) planes.
+    pub fn reconstruct(l: &ImageF32, ab: &ImageF32) -> Result<ImageF32> {
+        let (_, h, w) = l.dims();
+        if l.channels() != 1 || ab.channels() < 2 || ab.height() != h || ab.width() != w {
+            return Err(Error::shape(format!(
+                "reconstruct needs L 1x{h}x{w} and ab 2x{h}x{w}, got {:?} and {:?}",
+                l.dims(),
+                ab.dims()
+            )));
+        }
+        let n = h * w;
+        let mut lab = Vec::with_capacity(3 * n);
+        lab.extend(l.data().iter().map(|&v| v * 100.0));
+        lab.extend(
+            ab.data()[..2 * n]
+                .iter()
+                .map(|&v| (f64::from(v) * AB_SCALE) as f32),
+        );
+        image_lab_to_rgb(&ImageF32::new(3, h, w, lab)?)
+    }
+}
+
+impl PretextGenerator for Colorization {
+    fn kind(&self) -> &'static str {
+        "colorization"
+    }
+    fn n_views(&self) -> usize {
+        1
+    }
+    fn num_classes(&self) -> Option<usize> {
+        None
+    }
+    fn generate(&self, sample: &Sample, _rng: &mut Generator) -> Result<(Vec<Sample>, Target)> {
+        let img = as_image(sample, "colorization")?;
+        let (l, t) = Self::split(&img)?;
+        Ok((vec![Sample::Image(l)], Target::Dense(Sample::Image(t))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inverse_matrix_is_an_inverse() {
+        let inv = invert3(&XYZ_FROM_RGB);
+        for i in 0..3 {
+            for j in 0..3 {
+                let v: f64 = (0..3).map(|k| XYZ_FROM_RGB[i][k] * inv[k][j]).sum();
+                assert!((v - f64::from(u8::from(i == j))).abs() < 1e-12);
+            }
+        }
+    }
+}

@@ -1,0 +1,367 @@
+//! Pretext heads and methods (feature `torch`): one [`PretextMethod`] per [`PretextConfig`], a
+//! [`Method`] the trainer drives like any other.
+//!
+//! - Classification tasks (rotation, jigsaw, relative position, temporal order): every view goes
+//!   through the shared backbone (all views as one batch); the features of one sample's views are
+//!   concatenated (`N × views·D`; rotation's RotNet form instead classifies each view on its own) and a
+//!   head `Linear(·, 512) → ReLU → Linear(512, classes)` under `head` predicts the class with
+//!   cross-entropy. The step logs `pretext_acc` (accuracy of the batch).
+//! - Dense tasks (colorization, inpainting, masked spectrogram): a small decoder under `decoder`,
+//!   `Linear(D, 512) → ReLU → Linear(512, C·H·W)`, maps the backbone's features to the target map;
+//!   the loss is the weighted mean squared error `Σ w (ŷ − y)² / (C · Σ w)` with the target's weight
+//!   plane `w` (the crate's dense-target convention). The step logs `pretext_mse`.
+//!
+//! Batches: `views[v]` is view `v` of every sample (`N×C×H×W`, or `N×F×T` spectrograms, which get a
+//! channel axis); `targets` is `N` int64 (classes), `N×4` int64 (RotNet form), or `N×(C+1)×H×W`
+//! float (dense). The encoder for evaluation is the backbone (`embed`); colorization's encoder sees
+//! lightness only, so `embed` turns 3-channel input into `L / 100` first.
+
+use crate::config::{pretext_generator, PretextConfig};
+use selfsup_core::Error;
+use selfsup_nn::{
+    build_backbone, Backbone, BackboneConfig, Batch, InputSpec, Method, MethodSpec, Result,
+    StepInfo, StepOutput,
+};
+use tch::nn::{self, Module, VarStore};
+use tch::{Kind, Tensor};
+
+/// Width of the hidden layer of every head and decoder.
+pub const HEAD_HIDDEN: i64 = 512;
+
+#[derive(Debug)]
+enum Head {
+    /// Classes over the concatenated features of `views` views (`per_view`: one label per view).
+    Classify {
+        fc1: nn::Linear,
+        fc2: nn::Linear,
+        views: usize,
+        per_view: bool,
+    },
+    /// A dense map of `shape = [C, H, W]` (C target planes, without the weight plane).
+    Decode {
+        fc1: nn::Linear,
+        fc2: nn::Linear,
+        shape: [i64; 3],
+    },
+}
+
+/// A pretext method; see the module docs.
+#[derive(Debug)]
+pub struct PretextMethod {
+    kind: &'static str,
+    vs: VarStore,
+    backbone: Box<dyn Backbone>,
+    head: Head,
+    lightness_input: bool,
+}
+
+fn err(msg: String) -> selfsup_nn::Error {
+    Error::shape(msg).into()
+}
+
+/// `L / 100` of an `N×3×H×W` RGB batch in `[0, 1]` (CIE L of scikit-image's `rgb2lab`).
+fn lightness(x: &Tensor) -> Tensor {
+    let lin = (x / 12.92).where_self(
+        &x.le(0.04045),
+        &((x + 0.055) / 1.055).pow_tensor_scalar(2.4),
+    );
+    let y = lin.narrow(1, 0, 1) * 0.212671
+        + lin.narrow(1, 1, 1) * 0.715160
+        + lin.narrow(1, 2, 1) * 0.072169;
+    let f = y
+        .clamp_min(1e-12)
+        .pow_tensor_scalar(1.0 / 3.0)
+        .where_self(&y.gt(0.008856), &(&y * 7.787 + 16.0 / 116.0));
+    (f * 116.0 - 16.0) / 100.0
+}
+
+impl PretextMethod {
+    /// Builds the method for inputs of one sample's `input_shape` (`[C, H, W]`, or `[F, T]` /
+    /// `[C, F, T]` spectrograms) under a fresh `vs`.
+    pub fn new(
+        vs: VarStore,
+        cfg: &PretextConfig,
+        backbone: &BackboneConfig,
+        input_shape: &[i64],
+    ) -> Result<Self> {
+        let generator = pretext_generator(cfg)?;
+        let shape: [i64; 3] = match *input_shape {
+            [c, h, w] => [c, h, w],
+            [f, t] => [1, f, t],
+            _ => {
+                return Err(Error::config(
+                    "input.shape",
+                    format!(
+                        "pretext methods need [C, H, W] or [F, T] samples, got {input_shape:?}"
+                    ),
+                )
+                .into())
+            }
+        };
+        if shape.iter().any(|&d| d < 1) {
+            return Err(Error::config(
+                "input.shape",
+                format!("must be positive, got {input_shape:?}"),
+            )
+            .into());
+        }
+        let colorization = matches!(cfg, PretextConfig::Colorization(_));
+        if colorization && shape[0] != 3 {
+            return Err(Error::config(
+                "method.kind",
+                format!(
+                    "colorization needs RGB (3-channel) input, got {} channel(s)",
+                    shape[0]
+                ),
+            )
+            .into());
+        }
+        let in_channels = if colorization { 1 } else { shape[0] };
+        let root = vs.root();
+        let backbone = build_backbone(&(&root / "backbone"), backbone, in_channels)?;
+        let d = backbone.output_dim();
+        let hp = &root / "head";
+        let head = match generator.num_classes() {
+            Some(classes) => {
+                let per_view = matches!(cfg, PretextConfig::Rotation(r) if r.all_four);
+                let views = if per_view { 1 } else { generator.n_views() };
+                Head::Classify {
+                    fc1: selfsup_nn::layers::linear(
+                        &hp / "fc1",
+                        d * views as i64,
+                        HEAD_HIDDEN,
+                        true,
+                    ),
+                    fc2: selfsup_nn::layers::linear(&hp / "fc2", HEAD_HIDDEN, classes as i64, true),
+                    views: generator.n_views(),
+                    per_view,
+                }
+            }
+            None => {
+                let out = if colorization {
+                    [2, shape[1], shape[2]]
+                } else {
+                    shape
+                };
+                let dp = &root / "decoder";
+                Head::Decode {
+                    fc1: selfsup_nn::layers::linear(&dp / "fc1", d, HEAD_HIDDEN, true),
+                    fc2: selfsup_nn::layers::linear(
+                        &dp / "fc2",
+                        HEAD_HIDDEN,
+                        out.iter().product(),
+                        true,
+                    ),
+                    shape: out,
+                }
+            }
+        };
+        Ok(PretextMethod {
+            kind: generator.kind(),
+            vs,
+            backbone,
+            head,
+            lightness_input: colorization,
+        })
+    }
+
+    fn view(&self, batch: &Batch, v: usize) -> Result<Tensor> {
+        let x = batch.views.get(v).ok_or_else(|| {
+            err(format!(
+                "{} needs view {v}, the batch has {} view(s)",
+                self.kind,
+                batch.views.len()
+            ))
+        })?;
+        Ok(if x.dim() == 3 {
+            x.unsqueeze(1)
+        } else {
+            x.shallow_clone()
+        })
+    }
+
+    /// Class logits of a batch (`N × classes`, or `N·4 × 4` in view-major order for the RotNet form).
+    fn logits(&self, batch: &Batch, train: bool) -> Result<Tensor> {
+        let Head::Classify {
+            fc1,
+            fc2,
+            views,
+            per_view,
+        } = &self.head
+        else {
+            return Err(err(format!("{} has no class head", self.kind)));
+        };
+        let xs = (0..*views)
+            .map(|v| self.view(batch, v))
+            .collect::<Result<Vec<_>>>()?;
+        let n = xs[0].size()[0];
+        let feats = self.backbone.forward_t(&Tensor::f_cat(&xs, 0)?, train);
+        let h = if *per_view {
+            feats
+        } else {
+            // [v0 of all N; v1 of all N; ...] -> N × views·D
+            let d = feats.size()[1];
+            feats
+                .f_reshape([*views as i64, n, d])?
+                .transpose(0, 1)
+                .reshape([n, *views as i64 * d])
+        };
+        Ok(fc2.forward(&fc1.forward(&h).relu()))
+    }
+}
+
+impl Method for PretextMethod {
+    fn name(&self) -> &str {
+        self.kind
+    }
+    fn var_store(&self) -> &VarStore {
+        &self.vs
+    }
+    fn var_store_mut(&mut self) -> &mut VarStore {
+        &mut self.vs
+    }
+
+    fn step(&mut self, batch: &Batch, _info: &StepInfo) -> Result<StepOutput> {
+        let (loss, scalars) = self.objective(batch, true)?;
+        Ok(StepOutput { loss, scalars })
+    }
+
+    fn evaluate(&mut self, batch: &Batch) -> Result<Vec<(String, f64)>> {
+        let (loss, mut scalars) = tch::no_grad(|| self.objective(batch, false))?;
+        scalars.insert(0, ("val_loss".into(), loss.double_value(&[])));
+        Ok(scalars)
+    }
+
+    fn embed(&self, x: &Tensor) -> Result<Tensor> {
+        let x = if x.dim() == 3 {
+            x.unsqueeze(1)
+        } else {
+            x.shallow_clone()
+        };
+        let x = if self.lightness_input && x.size().get(1) == Some(&3) {
+            lightness(&x)
+        } else {
+            x
+        };
+        Ok(tch::no_grad(|| self.backbone.forward_t(&x, false)))
+    }
+
+    fn embed_dim(&self) -> i64 {
+        self.backbone.output_dim()
+    }
+}
+
+impl PretextMethod {
+    /// The loss and the logged scalars of a batch (`train`: BN in training mode).
+    fn objective(&self, batch: &Batch, train: bool) -> Result<(Tensor, Vec<(String, f64)>)> {
+        let targets = batch
+            .targets
+            .as_ref()
+            .ok_or_else(|| err(format!("{} needs pretext targets in the batch", self.kind)))?;
+        match &self.head {
+            Head::Classify { per_view, .. } => {
+                let logits = self.logits(batch, train)?;
+                let labels = if *per_view {
+                    // N×4 per-view labels -> view-major, as the views were concatenated.
+                    targets.f_transpose(0, 1)?.reshape([-1])
+                } else {
+                    targets.reshape([-1])
+                };
+                if labels.size()[0] != logits.size()[0] {
+                    return Err(err(format!(
+                        "{}: {} targets for {} predictions",
+                        self.kind,
+                        labels.size()[0],
+                        logits.size()[0]
+                    )));
+                }
+                let labels = labels.to_kind(Kind::Int64);
+                let loss = logits.f_cross_entropy_loss::<Tensor>(
+                    &labels,
+                    None,
+                    tch::Reduction::Mean,
+                    -100,
+                    0.0,
+                )?;
+                let acc = tch::no_grad(|| {
+                    logits
+                        .argmax(1, false)
+                        .eq_tensor(&labels)
+                        .to_kind(Kind::Float)
+                        .mean(Kind::Float)
+                        .double_value(&[])
+                });
+                Ok((loss, vec![("pretext_acc".into(), acc)]))
+            }
+            Head::Decode { fc1, fc2, shape } => {
+                let x = self.view(batch, 0)?;
+                let n = x.size()[0];
+                let feats = self.backbone.forward_t(&x, train);
+                let pred = fc2
+                    .forward(&fc1.forward(&feats).relu())
+                    .reshape([n, shape[0], shape[1], shape[2]]);
+                let t = if targets.dim() == 3 {
+                    targets.unsqueeze(1)
+                } else {
+                    targets.shallow_clone()
+                };
+                let want = [n, shape[0] + 1, shape[1], shape[2]];
+                if t.size() != want {
+                    return Err(err(format!(
+                        "{}: dense targets of shape {:?}, expected {want:?} (target planes + weight plane)",
+                        self.kind,
+                        t.size()
+                    )));
+                }
+                let t = t.to_kind(Kind::Float);
+                let y = t.narrow(1, 0, shape[0]);
+                let w = t.narrow(1, shape[0], 1);
+                let se = (&pred - &y).square() * &w;
+                let denom = w.sum(Kind::Float).clamp_min(1e-8) * shape[0] as f64;
+                let loss = se.sum(Kind::Float) / denom;
+                let mse = tch::no_grad(|| {
+                    let m = w.gt(0.0).to_kind(Kind::Float);
+                    ((&pred - &y).square() * &m)
+                        .sum(Kind::Float)
+                        .double_value(&[])
+                        / (m.sum(Kind::Float).double_value(&[]).max(1e-8) * shape[0] as f64)
+                });
+                Ok((loss, vec![("pretext_mse".into(), mse)]))
+            }
+        }
+    }
+
+    /// Class predictions (`argmax` of the head) of a batch in eval mode, without gradient; dense tasks
+    /// return an error.
+    pub fn predict(&self, batch: &Batch) -> Result<Tensor> {
+        tch::no_grad(|| Ok(self.logits(batch, false)?.argmax(1, false)))
+    }
+}
+
+impl MethodSpec for PretextConfig {
+    fn name(&self) -> &'static str {
+        self.kind()
+    }
+
+    fn validate(&self) -> selfsup_core::Result<()> {
+        PretextConfig::validate(self)
+    }
+
+    fn min_views(&self) -> usize {
+        self.n_views()
+    }
+
+    fn build(
+        &self,
+        vs: VarStore,
+        backbone: &BackboneConfig,
+        input: &InputSpec,
+    ) -> Result<Box<dyn Method>> {
+        Ok(Box::new(PretextMethod::new(
+            vs,
+            self,
+            backbone,
+            &input.shape,
+        )?))
+    }
+}

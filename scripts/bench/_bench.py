@@ -1,0 +1,79 @@
+"""Shared measuring and reporting for the PyTorch side of `cargo xtask bench` (imported, never run by xtask:
+files starting with `_` are skipped).
+
+One statistic on both sides: every case is run as N timed repeats (after one warm-up call); each repeat runs
+the work `iters` times (calibrated so that a repeat lasts about MIN_TIME / N seconds, at least once) and
+records seconds per call. The script prints the raw per-call times (`sample_s`); xtask computes the median,
+min and max with the same code it uses for criterion's `sample.json` (per-sample time / iterations), so both
+sides are summarised identically.
+
+Environment, set by xtask:
+- BENCH_SAMPLES: default number of repeats N (xtask's `--samples`, also passed to criterion as
+  `--sample-size`);
+- BENCH_SAMPLES_JSON: `{"id": n}`, the number of samples criterion actually took for each id (groups may
+  set their own sample size); a case with a criterion counterpart uses exactly that N;
+- BENCH_MIN_TIME: seconds of measurement per case (default 2; `--quick`: 1);
+- BENCH_FILTER: a regular expression; cases whose id it does not match (`re.search`) are skipped.
+
+Output line: {"id", "elements", "sample_s": [...], "unit", "what", "threads", ...extra}; throughput of one
+call is elements / seconds.
+"""
+
+import json
+import math
+import os
+import re
+import time
+
+
+def _samples_map():
+    try:
+        return json.loads(os.environ.get("BENCH_SAMPLES_JSON", "") or "{}")
+    except ValueError:
+        return {}
+
+
+DEFAULT_SAMPLES = max(1, int(os.environ.get("BENCH_SAMPLES", "10")))
+SAMPLES = _samples_map()
+MIN_TIME = float(os.environ.get("BENCH_MIN_TIME", "2.0"))
+FILTER = os.environ.get("BENCH_FILTER", "")
+
+
+def selected(id_):
+    """Whether the case `id_` is to run (BENCH_FILTER)."""
+    return not FILTER or re.search(FILTER, id_) is not None
+
+
+def repeats(id_):
+    """N for `id_`: criterion's sample count for the same id when known, else BENCH_SAMPLES."""
+    n = SAMPLES.get(id_)
+    return int(n) if isinstance(n, (int, float)) and n >= 1 else DEFAULT_SAMPLES
+
+
+def measure(id_, fn, min_time=None):
+    """Warm-up call, then `repeats(id_)` timed repeats; returns the seconds per call of each repeat."""
+    n = repeats(id_)
+    budget = MIN_TIME if min_time is None else min_time
+    t = time.perf_counter()
+    fn()
+    first = max(time.perf_counter() - t, 1e-9)
+    iters = max(1, math.ceil(budget / n / first))
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        for _ in range(iters):
+            fn()
+        out.append((time.perf_counter() - t) / iters)
+    return out
+
+
+def emit(id_, elements, sample_s, unit, what, threads, **extra):
+    """Prints one result line (see the module doc)."""
+    print(json.dumps({"id": id_, "elements": elements, "sample_s": sample_s, "unit": unit, "what": what,
+                      "threads": threads, **extra}), flush=True)
+
+
+def run(id_, fn, elements, unit, what, threads, min_time=None, **extra):
+    """`measure` + `emit` when `id_` is selected."""
+    if selected(id_):
+        emit(id_, elements, measure(id_, fn, min_time), unit, what, threads, **extra)
