@@ -10,6 +10,8 @@
 //! 1.5e-3) for the MAE, as its preset. The DAE's `[corrupted, clean]` pairs come from the crate's
 //! loader pipeline, keyed by `(seed, epoch, index)`.
 
+#![allow(clippy::print_stdout)] // an example program reports to its user
+
 use anyhow::Result;
 use selfsup::autoencoder::{
     view_pipeline, AeConfig, AutoencoderConfig, DaeConfig, MaeConfig, SparseAeConfig, VaeConfig,
