@@ -49,6 +49,35 @@ pub fn scalar(t: &Tensor) -> Result<f64> {
     Ok(t.f_to_kind(Kind::Double)?.f_double_value(&[])?)
 }
 
+/// Copies a loader batch to `device` as a method [`Batch`](crate::Batch): the float views first,
+/// then the token views as `Int64` tensors; labels and indices `Int64`; class targets `Int64`,
+/// dense targets `Float`.
+pub fn host_to_device(b: &selfsup_core::HostBatch, device: Device) -> Result<crate::Batch> {
+    let mut views = b
+        .views
+        .iter()
+        .map(|v| array_to_tensor(v.view(), device))
+        .collect::<Result<Vec<_>>>()?;
+    for t in &b.tokens {
+        views.push(array_to_tensor(t.view(), device)?);
+    }
+    let labels = match &b.labels {
+        Some(l) => Some(array_to_tensor(l.view(), device)?),
+        None => None,
+    };
+    let targets = match &b.targets {
+        Some(selfsup_core::Targets::Classes(a)) => Some(array_to_tensor(a.view(), device)?),
+        Some(selfsup_core::Targets::Dense(a)) => Some(array_to_tensor(a.view(), device)?),
+        None => None,
+    };
+    Ok(crate::Batch {
+        views,
+        labels,
+        targets,
+        indices: Some(array_to_tensor(b.indices.view(), device)?),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,33 +112,4 @@ mod tests {
             ids
         );
     }
-}
-
-/// Copies a loader batch to `device` as a method [`Batch`](crate::Batch): the float views first,
-/// then the token views as `Int64` tensors; labels and indices `Int64`; class targets `Int64`,
-/// dense targets `Float`.
-pub fn host_to_device(b: &selfsup_core::HostBatch, device: Device) -> Result<crate::Batch> {
-    let mut views = b
-        .views
-        .iter()
-        .map(|v| array_to_tensor(v.view(), device))
-        .collect::<Result<Vec<_>>>()?;
-    for t in &b.tokens {
-        views.push(array_to_tensor(t.view(), device)?);
-    }
-    let labels = match &b.labels {
-        Some(l) => Some(array_to_tensor(l.view(), device)?),
-        None => None,
-    };
-    let targets = match &b.targets {
-        Some(selfsup_core::Targets::Classes(a)) => Some(array_to_tensor(a.view(), device)?),
-        Some(selfsup_core::Targets::Dense(a)) => Some(array_to_tensor(a.view(), device)?),
-        None => None,
-    };
-    Ok(crate::Batch {
-        views,
-        labels,
-        targets,
-        indices: Some(array_to_tensor(b.indices.view(), device)?),
-    })
 }
