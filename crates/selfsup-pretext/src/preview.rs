@@ -153,7 +153,7 @@ mod tests {
         );
         let rows = preview_rows(
             &PretextConfig::from_kind("rotation").unwrap(),
-            &[img.clone()],
+            std::slice::from_ref(&img),
             0,
         )
         .unwrap();
