@@ -10,6 +10,8 @@
 //! clipping). See the README for flags and measured figures.
 #![allow(clippy::print_stdout)]
 
+#![allow(clippy::print_stdout)] // an example program reports to its user
+
 use anyhow::{bail, Context, Result};
 use selfsup::core::SampleKey;
 use selfsup::data::{

@@ -9,6 +9,8 @@
 //! 0 to skip) on keyed random windows with the same optimizer and schedule as `char_gpt`.
 #![allow(clippy::print_stdout)]
 
+#![allow(clippy::print_stdout)] // an example program reports to its user
+
 use anyhow::{bail, Context, Result};
 use selfsup::core::SampleKey;
 use selfsup::data::plays::{find_play_starts, play_attribution, SHAKESPEARE_PLAYS};
