@@ -9,7 +9,6 @@
 //! (`Optimizer` AdamW with weight decay on ≥ 2-D parameters, `LrSchedule` warmup + cosine, gradient
 //! clipping). See the README for flags and measured figures.
 #![allow(clippy::print_stdout)]
-
 #![allow(clippy::print_stdout)] // an example program reports to its user
 
 use anyhow::{bail, Context, Result};
