@@ -8,7 +8,6 @@
 //! `selfsup_pretext::language::NextToken` (the `selfsup_nn` GPT and its loss), `selfsup_train`
 //! (`Optimizer` AdamW with weight decay on ≥ 2-D parameters, `LrSchedule` warmup + cosine, gradient
 //! clipping). See the README for flags and measured figures.
-#![allow(clippy::print_stdout)]
 #![allow(clippy::print_stdout)] // an example program reports to its user
 
 use anyhow::{bail, Context, Result};

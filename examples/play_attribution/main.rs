@@ -7,7 +7,6 @@
 //! The GPT comes from a `char_gpt` run (`--gpt-run runs/char_gpt`: `vocab.json`, `model.json`,
 //! `model.safetensors`); the BERT is pretrained here with `MaskedToken` (`--bert-steps`, default 1000,
 //! 0 to skip) on keyed random windows with the same optimizer and schedule as `char_gpt`.
-#![allow(clippy::print_stdout)]
 #![allow(clippy::print_stdout)] // an example program reports to its user
 
 use anyhow::{bail, Context, Result};

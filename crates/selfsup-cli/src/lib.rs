@@ -8,7 +8,8 @@
 //!   pipelines;
 //! - [`pretrain`]: flags → config, evaluation helpers (kNN + linear probe before/after), and the
 //!   `pretrain` command itself;
-//! - [`commands`]: `eval`, `preview`, `export`; [`doctor`]: the libtorch report.
+//! - [`commands`]: `eval`, `preview`, `export`; [`generate`]: sampling from a GPT run; [`doctor`]: the
+//!   libtorch report.
 //!
 //! Commands write their results to stdout (this is the binary's side of the workspace) and their logs
 //! through `tracing`.
@@ -18,5 +19,6 @@ pub mod commands;
 pub mod config;
 pub mod data;
 pub mod doctor;
+pub mod generate;
 pub mod pretrain;
 pub mod views;

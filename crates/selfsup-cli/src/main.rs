@@ -9,7 +9,7 @@
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use selfsup_cli::{commands, doctor, pretrain};
+use selfsup_cli::{commands, doctor, generate, pretrain};
 
 /// Self-supervised learning from the command line.
 #[derive(Debug, Parser)]
@@ -33,6 +33,8 @@ enum Command {
     Preview(commands::PreviewArgs),
     /// Export a run's encoder weights as safetensors (torchvision names for ResNets).
     Export(commands::ExportArgs),
+    /// Sample text from a trained next-token (GPT) run, reproducibly by seed.
+    Generate(generate::GenerateArgs),
     /// Report where libtorch is, its version, threads and CUDA availability.
     Doctor,
 }
@@ -51,5 +53,6 @@ fn main() -> Result<()> {
         Command::Eval(a) => commands::eval(&a),
         Command::Preview(a) => commands::preview(&a),
         Command::Export(a) => commands::export(&a),
+        Command::Generate(a) => generate::generate(&a),
     }
 }
