@@ -1,7 +1,7 @@
 //! One [`MethodConfig`] over every method family, for config files and command lines.
 //!
 //! Each family crate owns a serde enum tagged by `kind` that implements
-//! [`MethodSpec`](selfsup_nn::MethodSpec) and lists its kinds in `KINDS`. This module is the only
+//! [`MethodSpec`] and lists its kinds in `KINDS`. This module is the only
 //! place that knows all families: a `[method]` table is routed to the family whose `KINDS` holds its
 //! `kind`, and everything else (validation, building, the name) is the family's own code. Adding a
 //! family is one line in the `families!` invocation below.
