@@ -132,8 +132,10 @@ fn rotation_head_beats_chance_on_mnist() {
         accs[0],
         accs[STEPS - 1]
     );
-    // Chance is 0.25 with a standard deviation of 0.019 over 512 held-out images.
-    assert!(acc > 0.45, "held-out rotation accuracy {acc}");
+    // Chance is 0.25 with a standard deviation of 0.019 over 512 held-out images; 0.40 is 8 of them.
+    // (Measured 0.57-0.74: the other test of this file draws from libtorch's global generator at the
+    // same time, so initial weights vary between runs.)
+    assert!(acc > 0.40, "held-out rotation accuracy {acc}");
 }
 
 #[test]
