@@ -69,7 +69,8 @@ impl DataKind {
 pub struct DataConfig {
     /// The format.
     pub kind: DataKind,
-    /// File or folder; absent = the vendored copy under `data/` (MNIST subset, FSDD).
+    /// File or folder; absent = the vendored copy under `data/` (MNIST subset, FSDD, the Shakespeare
+    /// plays for text).
     pub path: Option<PathBuf>,
     /// Samples per batch.
     pub batch_size: usize,
@@ -79,6 +80,9 @@ pub struct DataConfig {
     pub val_fraction: f64,
     /// Use at most this many samples (0 = all): quick runs.
     pub max_samples: usize,
+    /// Language models (`gpt`, `bert`): a held-out text file for the validation loss (absent: the
+    /// vendored The Tempest when `path` is absent too, else no validation).
+    pub val_path: Option<PathBuf>,
     /// `kind = "text"`: tokenizer, sequence length and how the file is cut into samples
     /// (`[data.text]`; see `selfsup_data::text`).
     pub text: TextConfig,
@@ -93,6 +97,7 @@ impl Default for DataConfig {
             num_threads: 0,
             val_fraction: 0.2,
             max_samples: 0,
+            val_path: None,
             text: TextConfig::default(),
         }
     }
@@ -242,7 +247,8 @@ impl RunConfig {
     }
 
     /// The text preset: SimCLR over two token views (span crop + BERT-style masking) of 64-byte
-    /// windows of a text file, with a small Transformer encoder (mean-pooled). `data.path` is required
+    /// windows of a text file, with a small Transformer encoder (mean-pooled). `data.path` absent = the
+    /// vendored Shakespeare plays
     /// (there is no vendored text).
     pub fn text() -> Self {
         let mut c = RunConfig {
@@ -265,6 +271,34 @@ impl RunConfig {
         c.train.optimizer.lr = 1e-3;
         c.eval.before = false;
         c
+    }
+
+    /// The Shakespeare preset: a character GPT (nanoGPT's small CPU shape: 4 layers, 4 heads, width
+    /// 128, context 64) on the vendored eight plays, validated on The Tempest.
+    pub fn shakespeare() -> Self {
+        let mut c = RunConfig::text();
+        c.out_dir = PathBuf::from("runs/gpt-shakespeare");
+        c.data.batch_size = 32;
+        c.data.text.tokenizer = TokenizerKind::Char;
+        c.method = MethodConfig::from_kind("gpt").expect("gpt is a registered kind");
+        c.backbone = BackboneConfig::TransformerEncoder(selfsup_nn::backbones::TransformerConfig {
+            vocab_size: 128,
+            max_len: 64,
+            dim: 128,
+            depth: 4,
+            heads: 4,
+            mlp_ratio: 4.0,
+        });
+        c.train.epochs = 1;
+        c.train.optimizer.lr = 1e-3;
+        c.train.optimizer.weight_decay = 0.1;
+        c.train.schedule.warmup_epochs = 0.1;
+        c
+    }
+
+    /// True for the language-model kinds (`gpt`, `bert`).
+    pub fn is_language_model(&self) -> bool {
+        matches!(self.method, MethodConfig::Language(_))
     }
 
     /// Reads a TOML run file; unknown keys are errors naming the key.
@@ -411,7 +445,12 @@ mod tests {
 
     #[test]
     fn the_default_and_fsdd_presets_validate_and_round_trip() {
-        for c in [RunConfig::default(), RunConfig::fsdd(), RunConfig::text()] {
+        for c in [
+            RunConfig::default(),
+            RunConfig::fsdd(),
+            RunConfig::text(),
+            RunConfig::shakespeare(),
+        ] {
             c.validate().unwrap();
             let back = RunConfig::from_toml(&c.to_toml().unwrap()).unwrap();
             assert_eq!(back, c);

@@ -10,6 +10,9 @@ use crate::config::{DataConfig, DataKind, RunConfig};
 use crate::views;
 use anyhow::{bail, Context, Result};
 use ndarray::{ArrayD, Axis, IxDyn};
+use selfsup::methods::MethodConfig;
+use selfsup_data::text::RandomWindows;
+use selfsup_data::Vocab;
 use selfsup_data::{
     train_val_split, AudioFolder, Cifar, CifarKind, Dataset, Fsdd, FsddSplit, ImageFolder, Loader,
     LoaderConfig, MnistCsv, MnistIdx, ViewPipeline,
@@ -25,6 +28,16 @@ pub struct Splits {
     pub val: Arc<dyn Dataset>,
     /// Text: the tokenizer's vocabulary size (specials included); `None` for other data.
     pub vocab_size: Option<usize>,
+    /// Language models: the keyed training windows and the vocabulary (saved in the run folder).
+    pub lm: Option<LmData>,
+}
+
+/// What a language-model run reads besides its splits.
+pub struct LmData {
+    /// Training windows of `seq_len + 1` tokens at keyed offsets (the train split's samples).
+    pub windows: Arc<RandomWindows>,
+    /// The tokenizer's vocabulary.
+    pub vocab: Vocab,
 }
 
 /// The dataset path: the configured one, else the vendored copy.
@@ -41,8 +54,9 @@ pub fn resolve_path(cfg: &DataConfig) -> Result<PathBuf> {
     let rel = match cfg.kind {
         DataKind::MnistCsv => "mnist5k/mnist_5k.csv.gz",
         DataKind::Fsdd => "fsdd/recordings",
+        DataKind::Text => "shakespeare/train.txt",
         other => bail!(
-            "`data.path` is required for `data.kind = {}` (only mnist-csv and fsdd have a vendored copy)",
+            "`data.path` is required for `data.kind = {}` (only mnist-csv, fsdd and text (the Shakespeare plays) have a vendored copy)",
             serde_json::to_string(&other).unwrap_or_default()
         ),
     };
@@ -81,6 +95,7 @@ pub fn open_splits(cfg: &RunConfig) -> Result<Splits> {
             train: Arc::new(train),
             val: Arc::new(val),
             vocab_size: None,
+            lm: None,
         })
     };
     let s = match d.kind {
@@ -93,6 +108,7 @@ pub fn open_splits(cfg: &RunConfig) -> Result<Splits> {
             train: limit(Arc::new(MnistIdx::from_dir(&path, true)?), d.max_samples)?,
             val: Arc::new(MnistIdx::from_dir(&path, false)?),
             vocab_size: None,
+            lm: None,
         },
         DataKind::Cifar => Splits {
             train: limit(
@@ -101,6 +117,7 @@ pub fn open_splits(cfg: &RunConfig) -> Result<Splits> {
             )?,
             val: Arc::new(Cifar::from_dir(&path, CifarKind::Cifar10, false)?),
             vocab_size: None,
+            lm: None,
         },
         DataKind::Fsdd => {
             let rate = Some(cfg.augment.sample_rate);
@@ -111,8 +128,10 @@ pub fn open_splits(cfg: &RunConfig) -> Result<Splits> {
                 )?,
                 val: Arc::new(Fsdd::new(&path, FsddSplit::Test)?.target_rate(rate)?),
                 vocab_size: None,
+                lm: None,
             }
         }
+        DataKind::Text if cfg.is_language_model() => lm_splits(cfg, &path)?,
         DataKind::Text => {
             let text = selfsup_data::text::TextTokens::from_file(&path, &d.text)?;
             let vocab_size = text.vocab().len();
@@ -121,6 +140,7 @@ pub fn open_splits(cfg: &RunConfig) -> Result<Splits> {
                 train: limit(all.clone(), d.max_samples)?,
                 val: Arc::new(selfsup_data::Subset::new(all, Vec::new())?),
                 vocab_size: Some(vocab_size),
+                lm: None,
             }
         }
     };
@@ -135,10 +155,52 @@ pub fn open_splits(cfg: &RunConfig) -> Result<Splits> {
     Ok(s)
 }
 
+/// Language models: the vocabulary of the training file (`data.text.tokenizer`: `char` builds it from
+/// the file, `byte` is fixed), keyed random training windows, and the validation file's sequential
+/// windows (`data.val_path`, else the vendored The Tempest for the vendored plays, else none).
+fn lm_splits(cfg: &RunConfig, path: &std::path::Path) -> Result<Splits> {
+    use selfsup_data::text::{SequentialWindows, TokenStream, UnknownPolicy};
+    let d = &cfg.data;
+    let vocab = match d.text.tokenizer {
+        selfsup_data::TokenizerKind::Byte => Vocab::bytes(),
+        kind => TokenStream::vocab_from_file(path, kind, UnknownPolicy::Error)?,
+    };
+    let seq_len = d.text.seq_len;
+    let samples = (d.max_samples > 0).then_some(d.max_samples);
+    let windows = Arc::new(RandomWindows::new(
+        TokenStream::from_file(path, &vocab)?,
+        seq_len,
+        samples,
+    )?);
+    let val_file = match (&d.val_path, &d.path) {
+        (Some(v), _) => Some(v.clone()),
+        (None, None) => Some(path.with_file_name("val.txt")),
+        (None, Some(_)) => None,
+    };
+    let val: Arc<dyn Dataset> = match val_file {
+        Some(f) => Arc::new(SequentialWindows::new(
+            TokenStream::from_file(&f, &vocab)?,
+            seq_len,
+        )?),
+        None => Arc::new(selfsup_data::Subset::new(windows.clone(), Vec::new())?),
+    };
+    Ok(Splits {
+        train: windows.clone(),
+        val,
+        vocab_size: Some(vocab.len()),
+        lm: Some(LmData { windows, vocab }),
+    })
+}
+
 /// The training loader over `splits.train` (augmented views, shuffled, last short batch dropped).
 pub fn train_loader(cfg: &RunConfig, splits: &Splits) -> Result<Loader> {
     let train = splits.train.clone();
-    let pipeline = views::train_pipeline(cfg, splits.vocab_size)?;
+    let pipeline = match (&cfg.method, &splits.lm) {
+        (MethodConfig::Language(c), Some(lm)) => {
+            selfsup_pretext::language::train_pipeline(c, &lm.windows, lm.vocab.len() as i64)?
+        }
+        _ => views::train_pipeline(cfg, splits.vocab_size)?,
+    };
     let lc = LoaderConfig {
         batch_size: cfg.data.batch_size.min(train.len()),
         shuffle: true,

@@ -21,7 +21,8 @@ pub struct PretrainArgs {
     /// A TOML run configuration (sections data, augment, method, backbone, train, eval).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Dataset preset (`mnist`, `fsdd`, `text`) or kind (`mnist-csv`, `mnist-idx`, `cifar`,
+    /// Dataset preset (`mnist`, `fsdd`, `text`, `shakespeare`: a character GPT on the vendored plays)
+    /// or kind (`mnist-csv`, `mnist-idx`, `cifar`,
     /// `image-folder`, `audio-folder`, `fsdd`, `text`). `text` (a UTF-8 file given with --data):
     /// SimCLR over span-cropped, BERT-masked token views with a Transformer encoder; no labels, so no
     /// kNN or linear probe, only the loss.
@@ -30,6 +31,9 @@ pub struct PretrainArgs {
     /// Dataset file or folder (default: the vendored copy under data/).
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// Language models: a held-out text file for the validation loss (`data.val_path`).
+    #[arg(long)]
+    pub val_data: Option<PathBuf>,
     /// Method: simclr, moco_v2, moco_v3, byol, simsiam, barlow_twins, vicreg, nnclr, dino, swav, dcl.
     #[arg(long)]
     pub method: Option<String>,
@@ -96,6 +100,7 @@ pub fn resolve(args: &PretrainArgs) -> Result<RunConfig> {
         (Some(p), _) => RunConfig::from_file(p)?,
         (None, Some("fsdd")) => RunConfig::fsdd(),
         (None, Some("text")) => RunConfig::text(),
+        (None, Some("shakespeare")) => RunConfig::shakespeare(),
         (None, _) => RunConfig::default(),
     };
     if let Some(d) = args.dataset.as_deref() {
@@ -103,8 +108,8 @@ pub fn resolve(args: &PretrainArgs) -> Result<RunConfig> {
             "mnist" => cfg.data.kind = DataKind::MnistCsv,
             "fsdd" if args.config.is_some() => cfg.data.kind = DataKind::Fsdd,
             "fsdd" => {}
-            "text" if args.config.is_some() => cfg.data.kind = DataKind::Text,
-            "text" => {}
+            "text" | "shakespeare" if args.config.is_some() => cfg.data.kind = DataKind::Text,
+            "text" | "shakespeare" => {}
             other => {
                 cfg.data.kind = parse_enum(
                     "data.kind",
@@ -116,6 +121,9 @@ pub fn resolve(args: &PretrainArgs) -> Result<RunConfig> {
     }
     if let Some(p) = &args.data {
         cfg.data.path = Some(p.clone());
+    }
+    if let Some(p) = &args.val_data {
+        cfg.data.val_path = Some(p.clone());
     }
     if let Some(m) = &args.method {
         cfg.method = MethodConfig::from_kind(m)
@@ -246,10 +254,17 @@ pub fn input_spec(cfg: &RunConfig, ev: Option<&EvalData>, splits: &data::Splits)
             shape: ev.train_x.shape()[1..].iter().map(|&d| d as i64).collect(),
             vocab_size: None,
         },
-        None => InputSpec {
-            shape: vec![cfg.data.text.seq_len as i64],
-            vocab_size: splits.vocab_size.map(|v| v as i64),
-        },
+        None => {
+            // A next-token sample is its context plus the token after it.
+            let next = matches!(
+                cfg.method,
+                MethodConfig::Language(selfsup_pretext::language::LanguageModelConfig::Gpt(_))
+            );
+            InputSpec {
+                shape: vec![cfg.data.text.seq_len as i64 + i64::from(next)],
+                vocab_size: splits.vocab_size.map(|v| v as i64),
+            }
+        }
     }
 }
 
@@ -525,7 +540,8 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
             train_seconds: train_secs,
         });
     }
-    let method = trainer.into_method();
+    let mut method = trainer.into_method();
+    let mut lm_eval: Option<Vec<(String, f64)>> = None;
     let after = match &ev {
         Some(ev) => {
             let (k, p) = evaluate(method.as_ref(), ev, &cfg)?;
@@ -535,6 +551,19 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
                 k, p.test_acc, train_secs
             )?;
             Some((k, p))
+        }
+        None if cfg.is_language_model() => {
+            let v = language_model_eval(method.as_mut(), &cfg, &splits, &input, &dir)?;
+            writeln!(
+                out,
+                "after pretraining: validation {}  [training {train_secs:.1}s]",
+                v.iter()
+                    .map(|(k, x)| format!("{k} {x:.4}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )?;
+            lm_eval = Some(v);
+            None
         }
         None => {
             if let (Some(first), Some(last)) = (epoch_losses.first(), epoch_losses.last()) {
@@ -552,6 +581,7 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
         "before": before.as_ref().map(|(k, p)| serde_json::json!({"knn_acc": k, "linear_probe_acc": p.test_acc, "linear_probe_train_acc": p.train_acc})),
         "after": after.as_ref().map(|(k, p)| serde_json::json!({"knn_acc": k, "linear_probe_acc": p.test_acc, "linear_probe_train_acc": p.train_acc})),
         "skipped": ev.is_none().then_some("kNN and linear probe: the dataset has no labels"),
+        "validation": lm_eval.map(|v| v.into_iter().map(|(k, x)| (k, serde_json::json!(x))).collect::<serde_json::Map<String, serde_json::Value>>()),
         "epoch_losses": epoch_losses,
         "online_probe_last_epoch": online.map(|(a, l)| serde_json::json!({"train_batch_acc": a, "loss": l})),
         "train_seconds": train_secs,
@@ -586,6 +616,59 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     })
 }
 
+/// Language models: the held-out metrics (`val_loss` in nats/token, bits/char, perplexity, MLM
+/// accuracy) averaged over the validation windows, weighted by batch size; also writes `vocab.json`
+/// and `model.json` to the run folder for `selfsup generate`.
+fn language_model_eval(
+    method: &mut dyn Method,
+    cfg: &RunConfig,
+    splits: &data::Splits,
+    input: &InputSpec,
+    dir: &std::path::Path,
+) -> Result<Vec<(String, f64)>> {
+    let (MethodConfig::Language(c), Some(lm)) = (&cfg.method, &splits.lm) else {
+        anyhow::bail!("not a language-model run");
+    };
+    lm.vocab.save(dir.join("vocab.json"))?;
+    let model = selfsup_pretext::language::model_config(c, &cfg.backbone, input)?;
+    std::fs::write(
+        dir.join("model.json"),
+        serde_json::to_string_pretty(&model)?,
+    )?;
+    if splits.val.is_empty() {
+        return Ok(Vec::new());
+    }
+    let pipeline = selfsup_pretext::language::eval_pipeline(c, lm.vocab.len() as i64)?;
+    let lc = selfsup_data::LoaderConfig {
+        batch_size: cfg.data.batch_size.min(splits.val.len()),
+        shuffle: false,
+        drop_last: false,
+        num_threads: cfg.data.num_threads,
+        seed: cfg.train.seed,
+        ..Default::default()
+    };
+    let loader = selfsup_data::Loader::new(splits.val.clone(), pipeline, lc)?;
+    let device = method.var_store().device();
+    let mut sums: Vec<(String, f64)> = Vec::new();
+    let mut n = 0usize;
+    for hb in loader.epoch(0) {
+        let hb = hb?;
+        let w = hb.len();
+        let b = selfsup_nn::host_to_device(&hb, device)?;
+        for (k, v) in method.evaluate(&b)? {
+            match sums.iter_mut().find(|(name, _)| *name == k) {
+                Some((_, s)) => *s += v * w as f64,
+                None => sums.push((k, v * w as f64)),
+            }
+        }
+        n += w;
+    }
+    Ok(sums
+        .into_iter()
+        .map(|(k, s)| (k, s / n.max(1) as f64))
+        .collect())
+}
+
 /// The mean training loss of every finished epoch, from the run folder's `metrics.jsonl` (empty when
 /// it cannot be read).
 fn epoch_losses(dir: &std::path::Path) -> Vec<f64> {
@@ -601,6 +684,9 @@ fn epoch_losses(dir: &std::path::Path) -> Vec<f64> {
 
 /// Text runs: the Transformer's embedding table must cover the tokenizer's vocabulary.
 fn check_vocab(cfg: &RunConfig, splits: &data::Splits) -> Result<()> {
+    if cfg.is_language_model() {
+        return Ok(()); // the model's vocabulary is the tokenizer's (InputSpec::vocab_size)
+    }
     if let (Some(v), selfsup_nn::backbones::BackboneConfig::TransformerEncoder(t)) =
         (splits.vocab_size, &cfg.backbone)
     {

@@ -55,8 +55,7 @@ pub fn train_pipeline(cfg: &RunConfig, vocab_size: Option<usize>) -> Result<View
         MethodConfig::Autoencoder(c) => return autoencoder_pipeline(cfg, c),
         MethodConfig::Pretext(c) => return pretext_pipeline(cfg, c),
         MethodConfig::Language(_) => bail!(
-            "invalid value for `method`: `{}` trains on `--dataset shakespeare` / text windows through \
-             `examples/char_gpt`; `selfsup pretrain` does not run language models yet",
+            "invalid value for `method`: `{}` is a language model and takes text: use `--dataset shakespeare` or `--dataset text`",
             cfg.method.name()
         ),
         MethodConfig::Contrastive(_) => {}
