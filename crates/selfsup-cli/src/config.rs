@@ -274,7 +274,8 @@ impl RunConfig {
     }
 
     /// The Shakespeare preset: a character GPT (nanoGPT's small CPU shape: 4 layers, 4 heads, width
-    /// 128, context 64) on the vendored eight plays, validated on The Tempest.
+    /// 128, context 64, batch 32, 4 epochs of keyed random windows) on the vendored eight plays,
+    /// validated on The Tempest (1.836 nats/char in 2 min 45 s on the 2-core machine).
     pub fn shakespeare() -> Self {
         let mut c = RunConfig::text();
         c.out_dir = PathBuf::from("runs/gpt-shakespeare");
@@ -289,7 +290,7 @@ impl RunConfig {
             heads: 4,
             mlp_ratio: 4.0,
         });
-        c.train.epochs = 1;
+        c.train.epochs = 4;
         c.train.optimizer.lr = 1e-3;
         c.train.optimizer.weight_decay = 0.1;
         c.train.schedule.warmup_epochs = 0.1;

@@ -412,6 +412,8 @@ fn a_character_gpt_pretrains_on_shakespeare_validates_and_generates_by_seed() {
             "pretrain",
             "--dataset",
             "shakespeare",
+            "--epochs",
+            "1",
             "--max-samples",
             "96",
             "--batch-size",
