@@ -49,8 +49,8 @@ pub struct PretrainArgs {
     /// Learning-rate schedule: constant, step, warmup_cosine.
     #[arg(long)]
     pub schedule: Option<String>,
-    /// Peak learning rate.
-    #[arg(long)]
+    /// Peak learning rate (a negative value reaches validation, which names the field).
+    #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f64>,
     /// Epochs.
     #[arg(long)]

@@ -51,6 +51,9 @@ fn invalid_configs_fail_before_training_and_name_the_field() {
         !ok && err.contains("optimizer.kind") && err.contains("lars"),
         "{err}"
     );
+    // A negative number is a value, not an unknown flag, and validation names the field.
+    let (ok, _, err) = selfsup(&["pretrain", "--lr", "-0.1"], dir.path());
+    assert!(!ok && err.contains("optimizer.lr"), "{err}");
     let (ok, _, err) = selfsup(&["pretrain", "--method", "simclrr"], dir.path());
     assert!(
         !ok && err.contains("method") && err.contains("byol"),
