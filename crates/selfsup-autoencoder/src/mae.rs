@@ -25,6 +25,7 @@
 
 use crate::common::{check_shape, image_dims, scalar, view};
 use selfsup_core::{check, Error};
+use selfsup_nn::backbones::TransformerBlock;
 use selfsup_nn::{BackboneConfig, Batch, Method, Result, StepInfo, StepOutput};
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module, VarStore};
@@ -425,61 +426,6 @@ fn layer_norm(p: nn::Path<'_>, dim: i64) -> nn::LayerNorm {
     )
 }
 
-/// timm's pre-norm ViT block (`norm1`, `attn.qkv`, `attn.proj`, `norm2`, `mlp.fc1`, `mlp.fc2`).
-#[derive(Debug)]
-struct Block {
-    norm1: nn::LayerNorm,
-    qkv: nn::Linear,
-    proj: nn::Linear,
-    norm2: nn::LayerNorm,
-    fc1: nn::Linear,
-    fc2: nn::Linear,
-    heads: i64,
-}
-
-impl Block {
-    fn new(p: &nn::Path<'_>, dim: i64, heads: i64, mlp_ratio: f64) -> Block {
-        let hidden = ((dim as f64) * mlp_ratio).round().max(1.0) as i64;
-        Block {
-            norm1: layer_norm(p / "norm1", dim),
-            qkv: xlinear(p / "attn" / "qkv", dim, 3 * dim),
-            proj: xlinear(p / "attn" / "proj", dim, dim),
-            norm2: layer_norm(p / "norm2", dim),
-            fc1: xlinear(p / "mlp" / "fc1", dim, hidden),
-            fc2: xlinear(p / "mlp" / "fc2", hidden, dim),
-            heads,
-        }
-    }
-
-    fn forward(&self, x: &Tensor) -> Tensor {
-        let s = x.size();
-        let (n, l, d) = (s[0], s[1], s[2]);
-        let h = self.heads;
-        let qkv = self
-            .qkv
-            .forward(&self.norm1.forward(x))
-            .reshape([n, l, 3, h, d / h])
-            .permute([2, 0, 3, 1, 4]);
-        let a = Tensor::scaled_dot_product_attention(
-            &qkv.get(0),
-            &qkv.get(1),
-            &qkv.get(2),
-            None::<Tensor>,
-            0.0,
-            false,
-            None::<f64>,
-            false,
-        )
-        .transpose(1, 2)
-        .reshape([n, l, d]);
-        let x = x + self.proj.forward(&a);
-        let m = self
-            .fc2
-            .forward(&self.fc1.forward(&self.norm2.forward(&x)).gelu("none"));
-        x + m
-    }
-}
-
 /// The masked autoencoder; see the module documentation.
 #[derive(Debug)]
 pub struct Mae {
@@ -493,12 +439,12 @@ pub struct Mae {
     patch_b: Tensor,
     cls_token: Tensor,
     pos_embed: Tensor,
-    blocks: Vec<Block>,
+    blocks: Vec<TransformerBlock>,
     norm: nn::LayerNorm,
     decoder_embed: nn::Linear,
     mask_token: Tensor,
     decoder_pos_embed: Tensor,
-    decoder_blocks: Vec<Block>,
+    decoder_blocks: Vec<TransformerBlock>,
     decoder_norm: nn::LayerNorm,
     decoder_pred: nn::Linear,
 }
@@ -549,7 +495,15 @@ impl Mae {
         };
         let pos_embed = enc.add("pos_embed", table(g.dim), false);
         let blocks = (0..g.depth)
-            .map(|i| Block::new(&(&enc / "blocks" / i), g.dim, g.heads, g.mlp_ratio))
+            .map(|i| {
+                TransformerBlock::with_linear(
+                    &(&enc / "blocks" / i),
+                    g.dim,
+                    g.heads,
+                    g.mlp_ratio,
+                    xlinear,
+                )
+            })
             .collect();
         let norm = layer_norm(&enc / "norm", g.dim);
         let dd = cfg.decoder_embed_dim;
@@ -558,11 +512,12 @@ impl Mae {
         let decoder_pos_embed = root.add("decoder_pos_embed", table(dd), false);
         let decoder_blocks = (0..cfg.decoder_depth)
             .map(|i| {
-                Block::new(
+                TransformerBlock::with_linear(
                     &(&root / "decoder_blocks" / i),
                     dd,
                     cfg.decoder_num_heads,
                     cfg.mlp_ratio,
+                    xlinear,
                 )
             })
             .collect();

@@ -27,7 +27,7 @@ pub use audio::{Conv1dConfig, Conv1dNet};
 pub use convnet::{ConvNet, ConvNetConfig};
 pub use gpt::{Gpt, GptConfig};
 pub use resnet::{ResNet, ResNetConfig, ResNetDepth, Stem};
-pub use transformer::{TokenTransformer, TransformerConfig, Vit, VitConfig};
+pub use transformer::{TokenTransformer, TransformerBlock, TransformerConfig, Vit, VitConfig};
 
 use crate::{Mlp, MlpConfig, Result};
 use serde::{Deserialize, Serialize};

@@ -136,8 +136,11 @@ impl TransformerConfig {
     }
 }
 
+/// timm's pre-norm Transformer block (`norm1`, `attn.qkv`, `attn.proj`, `norm2`, `mlp.fc1`,
+/// `mlp.fc2`): `x + attn(norm1(x))`, then `x + mlp(norm2(x))`, LayerNorm eps 1e-6, GELU MLP. Shared by
+/// the ViT, the token encoder and the masked autoencoder (which builds its linears with its own init).
 #[derive(Debug)]
-struct Block {
+pub struct TransformerBlock {
     norm1: nn::LayerNorm,
     qkv: nn::Linear,
     proj: nn::Linear,
@@ -147,25 +150,38 @@ struct Block {
     heads: i64,
 }
 
-impl Block {
-    fn new(p: &nn::Path<'_>, dim: i64, heads: i64, mlp_ratio: f64) -> Block {
+impl TransformerBlock {
+    /// A block whose linears start from PyTorch's default initialisation.
+    pub fn new(p: &nn::Path<'_>, dim: i64, heads: i64, mlp_ratio: f64) -> TransformerBlock {
+        Self::with_linear(p, dim, heads, mlp_ratio, |p, i, o| linear(p, i, o, true))
+    }
+
+    /// A block whose linears are made by `make_linear(path, in, out)` (e.g. Xavier-uniform as MAE).
+    pub fn with_linear(
+        p: &nn::Path<'_>,
+        dim: i64,
+        heads: i64,
+        mlp_ratio: f64,
+        make_linear: impl Fn(nn::Path<'_>, i64, i64) -> nn::Linear,
+    ) -> TransformerBlock {
         let ln = nn::LayerNormConfig {
             eps: 1e-6,
             ..Default::default()
         };
         let hidden = ((dim as f64) * mlp_ratio).round().max(1.0) as i64;
-        Block {
+        TransformerBlock {
             norm1: nn::layer_norm(p / "norm1", vec![dim], ln),
-            qkv: linear(p / "attn" / "qkv", dim, 3 * dim, true),
-            proj: linear(p / "attn" / "proj", dim, dim, true),
+            qkv: make_linear(p / "attn" / "qkv", dim, 3 * dim),
+            proj: make_linear(p / "attn" / "proj", dim, dim),
             norm2: nn::layer_norm(p / "norm2", vec![dim], ln),
-            fc1: linear(p / "mlp" / "fc1", dim, hidden, true),
-            fc2: linear(p / "mlp" / "fc2", hidden, dim, true),
+            fc1: make_linear(p / "mlp" / "fc1", dim, hidden),
+            fc2: make_linear(p / "mlp" / "fc2", hidden, dim),
             heads,
         }
     }
 
-    fn forward(&self, x: &Tensor) -> Tensor {
+    /// `N×L×dim` → `N×L×dim`.
+    pub fn forward(&self, x: &Tensor) -> Tensor {
         let s = x.size();
         let (n, l, d) = (s[0], s[1], s[2]);
         let h = self.heads;
@@ -200,7 +216,7 @@ pub struct Vit {
     patch: nn::Conv2D,
     cls_token: Tensor,
     pos_embed: Tensor,
-    blocks: Vec<Block>,
+    blocks: Vec<TransformerBlock>,
     norm: nn::LayerNorm,
     dim: i64,
 }
@@ -232,7 +248,7 @@ impl Vit {
         let cls_token = p.var("cls_token", &[1, 1, cfg.dim], init);
         let pos_embed = p.var("pos_embed", &[1, n_patches + 1, cfg.dim], init);
         let blocks = (0..cfg.depth)
-            .map(|i| Block::new(&(p / "blocks" / i), cfg.dim, cfg.heads, cfg.mlp_ratio))
+            .map(|i| TransformerBlock::new(&(p / "blocks" / i), cfg.dim, cfg.heads, cfg.mlp_ratio))
             .collect();
         let norm = nn::layer_norm(
             p / "norm",
@@ -278,7 +294,7 @@ impl Backbone for Vit {
 pub struct TokenTransformer {
     embed: nn::Embedding,
     pos_embed: Tensor,
-    blocks: Vec<Block>,
+    blocks: Vec<TransformerBlock>,
     norm: nn::LayerNorm,
     dim: i64,
 }
@@ -297,7 +313,7 @@ impl TokenTransformer {
             },
         );
         let blocks = (0..cfg.depth)
-            .map(|i| Block::new(&(p / "blocks" / i), cfg.dim, cfg.heads, cfg.mlp_ratio))
+            .map(|i| TransformerBlock::new(&(p / "blocks" / i), cfg.dim, cfg.heads, cfg.mlp_ratio))
             .collect();
         let norm = nn::layer_norm(p / "norm", vec![cfg.dim], Default::default());
         Ok(TokenTransformer {
