@@ -162,6 +162,15 @@ fn pretext_pipeline(cfg: &RunConfig, c: &selfsup_pretext::PretextConfig) -> Resu
     if cfg.data.kind == DataKind::Text {
         bail!("invalid value for `method`: the pretext tasks take images or audio; for text use gpt or bert");
     }
+    if c.takes_images() == cfg.data.kind.is_audio() {
+        bail!(
+            "invalid value for `method`: the `{}` pretext task takes {}, and `data.kind = {}` gives {}",
+            c.kind(),
+            if c.takes_images() { "images" } else { "spectrograms (audio data)" },
+            cfg.data.kind.name(),
+            if cfg.data.kind.is_audio() { "audio" } else { "images" }
+        );
+    }
     let prepare: Option<selfsup_pretext::Prepare> = if cfg.data.kind.is_audio() {
         let crop = audio_crop(cfg)?;
         let feats = features(cfg)?;

@@ -405,6 +405,24 @@ fn every_method_family_pretrains_from_the_cli() {
     }
     let (ok, _, err) = selfsup(&["pretrain", "--method", "gpt"], dir.path());
     assert!(!ok && err.contains("gpt"), "{err}");
+    // An image task on audio is refused before anything is evaluated or trained.
+    let (ok, out, err) = selfsup(
+        &[
+            "pretrain",
+            "--dataset",
+            "fsdd",
+            "--method",
+            "jigsaw",
+            "--out",
+            "bad",
+        ],
+        dir.path(),
+    );
+    assert!(
+        !ok && err.contains("jigsaw") && err.contains("images"),
+        "{err}"
+    );
+    assert!(!out.contains("before pretraining"), "{out}");
 }
 
 #[test]
