@@ -5,14 +5,15 @@ use crate::{data, pretrain};
 use anyhow::{bail, Context, Result};
 use image::{GrayImage, Luma};
 use selfsup_data::{Loader, LoaderConfig};
+use selfsup_nn::MethodSpec;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Flags of `selfsup eval`.
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
-    /// `knn` or `linear`.
-    pub protocol: String,
+    /// `knn` or `linear` (runs with labels); left out with `--data` for a language-model run.
+    pub protocol: Option<String>,
     /// The run folder (holds config.toml and checkpoints/).
     #[arg(long)]
     pub run: PathBuf,
@@ -22,6 +23,15 @@ pub struct EvalArgs {
     /// kNN neighbours (default from the run config, 200).
     #[arg(long)]
     pub k: Option<usize>,
+    /// Language-model runs (gpt, bert): a text file whose loss (nats/token, bits/char, perplexity)
+    /// to report under the run's saved vocabulary.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// With --data: a character outside the run's vocabulary is an `error` (default, naming it and
+    /// its position) or encoded as `unk` (`<unk>`, counted and reported; the model never predicts it
+    /// well, so it raises the loss).
+    #[arg(long, default_value = "error")]
+    pub unknown: String,
 }
 
 /// Flags of `selfsup preview`.
@@ -71,7 +81,7 @@ fn pick_checkpoint(run: &Path, given: &Option<PathBuf>) -> Result<selfsup_train:
         .with_context(|| format!("no checkpoint in {}", run.join("checkpoints").display()))
 }
 
-fn restored_method(
+pub(crate) fn restored_method(
     run: &Path,
     ckpt: &Option<PathBuf>,
 ) -> Result<(RunConfig, Box<dyn selfsup_nn::Method>)> {
@@ -105,16 +115,38 @@ fn recorded_input(extra: &serde_json::Value) -> Result<selfsup_nn::InputSpec> {
     })
 }
 
-/// `selfsup eval knn|linear`.
+/// `selfsup eval knn|linear`, or `selfsup eval --data FILE` for a language-model run
+/// ([`crate::text_eval`]).
 pub fn eval(a: &EvalArgs) -> Result<()> {
-    if a.protocol != "knn" && a.protocol != "linear" {
-        bail!("invalid protocol `{}`: allowed knn, linear", a.protocol);
+    let protocol = match (a.protocol.as_deref(), &a.data) {
+        (None, Some(file)) => {
+            let r = crate::text_eval::eval_text_file(&a.run, &a.checkpoint, file, &a.unknown)?;
+            writeln!(std::io::stdout(), "{}", r.describe())?;
+            return Ok(());
+        }
+        (Some(p), Some(_)) => bail!(
+            "`selfsup eval {p}` takes no --data: --data FILE reports the language-model loss of a text file (`selfsup eval --run DIR --data FILE`, no protocol)"
+        ),
+        (None, None) => bail!(
+            "missing protocol: `selfsup eval knn|linear --run DIR`, or `selfsup eval --run DIR --data FILE` for a language-model run"
+        ),
+        (Some(p), None) => p,
+    };
+    if protocol != "knn" && protocol != "linear" {
+        bail!("invalid protocol `{protocol}`: allowed knn, linear");
     }
     let (mut cfg, m) = restored_method(&a.run, &a.checkpoint)?;
+    if cfg.is_language_model() {
+        bail!(
+            "this run is a language model (`method.kind = {}`): `selfsup eval --run {} --data FILE` reports its loss on a text file",
+            cfg.method.name(),
+            a.run.display()
+        );
+    }
     if !cfg.data.kind.has_labels() {
         bail!(
             "`selfsup eval {}` needs class labels, and this run's data (`data.kind = {}`) has none",
-            a.protocol,
+            protocol,
             cfg.data.kind.name()
         );
     }
@@ -124,7 +156,7 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
     let splits = data::open_splits(&cfg)?;
     let ev = pretrain::eval_data(&cfg, &splits)?;
     let mut out = std::io::stdout();
-    if a.protocol == "knn" {
+    if protocol == "knn" {
         let k = pretrain::knn(m.as_ref(), &ev, &cfg)?;
         writeln!(
             out,

@@ -8,8 +8,8 @@
 //!   pipelines;
 //! - [`pretrain`]: flags → config, evaluation helpers (kNN + linear probe before/after), and the
 //!   `pretrain` command itself;
-//! - [`commands`]: `eval`, `preview`, `export`; [`generate`]: sampling from a GPT run; [`doctor`]: the
-//!   libtorch report.
+//! - [`commands`]: `eval`, `preview`, `export`; [`text_eval`]: `eval --data`, the language-model loss
+//!   of a text file; [`generate`]: sampling from a GPT run; [`doctor`]: the libtorch report.
 //!
 //! Commands write their results to stdout (this is the binary's side of the workspace) and their logs
 //! through `tracing`.
@@ -21,4 +21,5 @@ pub mod data;
 pub mod doctor;
 pub mod generate;
 pub mod pretrain;
+pub mod text_eval;
 pub mod views;

@@ -99,6 +99,15 @@ pub fn resolve(args: &PretrainArgs) -> Result<RunConfig> {
     let mut cfg = match (&args.config, args.dataset.as_deref()) {
         (Some(p), _) => RunConfig::from_file(p)?,
         (None, Some("fsdd")) => RunConfig::fsdd(),
+        // A language model on any text starts from the character GPT preset (its model sizes).
+        (None, Some("text"))
+            if args
+                .method
+                .as_deref()
+                .is_some_and(|m| selfsup_pretext::language::KINDS.contains(&m)) =>
+        {
+            RunConfig::shakespeare()
+        }
         (None, Some("text")) => RunConfig::text(),
         (None, Some("shakespeare")) => RunConfig::shakespeare(),
         (None, _) => RunConfig::default(),
@@ -470,18 +479,37 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     }
     let every = cfg.eval.every_epochs;
     let cfg_ref = &cfg;
+    let lm_loader = if cfg.is_language_model() {
+        write_lm_files(&cfg, &splits, &input, &dir)?;
+        lm_eval_loader(&cfg, &splits)?
+    } else {
+        None
+    };
     let mut trainer = Trainer::new(method, cfg.train.clone(), Some(&dir))?
         .with_run_config(text, json)
         .with_stop_flag(selfsup_train::install_ctrlc_handler()?);
     if let (Some(ev_ref), true) = (&ev, every > 0) {
         trainer = trainer.with_epoch_eval(
             every,
-            Box::new(move |m: &dyn Method, _epoch| {
+            Box::new(move |m: &mut dyn Method, _epoch| {
                 let k = knn(m, ev_ref, cfg_ref)
                     .map_err(|e| selfsup_core::Error::Other(format!("kNN evaluation: {e:#}")))?;
                 Ok(vec![("knn_acc".to_string(), k)])
             }),
         );
+    }
+    if let (Some(loader), true) = (&lm_loader, every > 0) {
+        // Validation loss (nats/token), bits/char, perplexity (and MLM accuracy) at each evaluation,
+        // into metrics.jsonl/csv and eval.png; the best checkpoint is the lowest val_loss.
+        trainer = trainer
+            .with_epoch_eval(
+                every,
+                Box::new(move |m: &mut dyn Method, _epoch| {
+                    let v = selfsup_pretext::language::evaluate_held_out(m, loader)?;
+                    Ok(v.metrics("val_"))
+                }),
+            )
+            .monitor_lower();
     }
     if let (Some(ev), true) = (&ev, cfg.online_probe_enabled()) {
         // Its own seed, so that its initial weights do not depend on what ran before.
@@ -553,7 +581,11 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
             Some((k, p))
         }
         None if cfg.is_language_model() => {
-            let v = language_model_eval(method.as_mut(), &cfg, &splits, &input, &dir)?;
+            let v = match &lm_loader {
+                Some(l) => selfsup_pretext::language::evaluate_held_out(method.as_mut(), l)?
+                    .metrics("val_"),
+                None => Vec::new(),
+            };
             writeln!(
                 out,
                 "after pretraining: validation {}  [training {train_secs:.1}s]",
@@ -616,57 +648,43 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     })
 }
 
-/// Language models: the held-out metrics (`val_loss` in nats/token, bits/char, perplexity, MLM
-/// accuracy) averaged over the validation windows, weighted by batch size; also writes `vocab.json`
-/// and `model.json` to the run folder for `selfsup generate`.
-fn language_model_eval(
-    method: &mut dyn Method,
+/// Language models: writes `vocab.json` (the tokenizer's vocabulary) and `model.json` (the model's
+/// sizes) to the run folder, for `selfsup generate` and `selfsup eval --data`.
+fn write_lm_files(
     cfg: &RunConfig,
     splits: &data::Splits,
     input: &InputSpec,
     dir: &std::path::Path,
-) -> Result<Vec<(String, f64)>> {
+) -> Result<()> {
     let (MethodConfig::Language(c), Some(lm)) = (&cfg.method, &splits.lm) else {
         anyhow::bail!("not a language-model run");
     };
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     lm.vocab.save(dir.join("vocab.json"))?;
     let model = selfsup_pretext::language::model_config(c, &cfg.backbone, input)?;
-    std::fs::write(
-        dir.join("model.json"),
-        serde_json::to_string_pretty(&model)?,
+    selfsup_train::checkpoint::write_atomic(
+        &dir.join("model.json"),
+        serde_json::to_string_pretty(&model)?.as_bytes(),
     )?;
-    if splits.val.is_empty() {
-        return Ok(Vec::new());
-    }
-    let pipeline = selfsup_pretext::language::eval_pipeline(c, lm.vocab.len() as i64)?;
-    let lc = selfsup_data::LoaderConfig {
-        batch_size: cfg.data.batch_size.min(splits.val.len()),
-        shuffle: false,
-        drop_last: false,
-        num_threads: cfg.data.num_threads,
-        seed: cfg.train.seed,
-        ..Default::default()
+    Ok(())
+}
+
+/// Language models: the loader over the validation windows (`None` without a validation file).
+fn lm_eval_loader(cfg: &RunConfig, splits: &data::Splits) -> Result<Option<selfsup_data::Loader>> {
+    let (MethodConfig::Language(c), Some(lm)) = (&cfg.method, &splits.lm) else {
+        anyhow::bail!("not a language-model run");
     };
-    let loader = selfsup_data::Loader::new(splits.val.clone(), pipeline, lc)?;
-    let device = method.var_store().device();
-    let mut sums: Vec<(String, f64)> = Vec::new();
-    let mut n = 0usize;
-    for hb in loader.epoch(0) {
-        let hb = hb?;
-        let w = hb.len();
-        let b = selfsup_nn::host_to_device(&hb, device)?;
-        for (k, v) in method.evaluate(&b)? {
-            match sums.iter_mut().find(|(name, _)| *name == k) {
-                Some((_, s)) => *s += v * w as f64,
-                None => sums.push((k, v * w as f64)),
-            }
-        }
-        n += w;
+    if splits.val.is_empty() {
+        return Ok(None);
     }
-    Ok(sums
-        .into_iter()
-        .map(|(k, s)| (k, s / n.max(1) as f64))
-        .collect())
+    Ok(Some(selfsup_pretext::language::eval_loader(
+        c,
+        splits.val.clone(),
+        lm.vocab.len() as i64,
+        cfg.data.batch_size,
+        cfg.train.seed,
+        cfg.data.num_threads,
+    )?))
 }
 
 /// The mean training loss of every finished epoch, from the run folder's `metrics.jsonl` (empty when

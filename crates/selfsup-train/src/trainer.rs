@@ -64,8 +64,9 @@ pub enum Outcome {
 
 /// An evaluation run at the end of epochs: gets the method and the epoch just finished (1-based count
 /// of epochs done), returns named values (e.g. `("knn_acc", 0.91)`). The first value is the monitored
-/// one for the best checkpoint (higher is better).
-pub type EpochEval<'a> = Box<dyn FnMut(&dyn Method, u64) -> Result<Vec<(String, f64)>> + 'a>;
+/// one for the best checkpoint (higher is better, unless [`Trainer::monitor_lower`] was set). The
+/// method is mutable because [`Method::evaluate`] is; an evaluation must leave the weights alone.
+pub type EpochEval<'a> = Box<dyn FnMut(&mut dyn Method, u64) -> Result<Vec<(String, f64)>> + 'a>;
 
 static STOP: OnceLock<Arc<AtomicBool>> = OnceLock::new();
 
@@ -114,6 +115,7 @@ pub struct Trainer<'a> {
     stop_at_step: Option<u64>,
     epoch_eval: Option<EpochEval<'a>>,
     eval_every: u64,
+    monitor_lower: bool,
     history: Vec<StepRecord>,
     extra: serde_json::Value,
     config_toml: Option<String>,
@@ -160,6 +162,7 @@ impl<'a> Trainer<'a> {
             stop_at_step: None,
             epoch_eval: None,
             eval_every: 1,
+            monitor_lower: false,
             history: Vec::new(),
             extra: serde_json::Value::Null,
             config_toml: None,
@@ -185,6 +188,13 @@ impl<'a> Trainer<'a> {
     pub fn with_epoch_eval(mut self, every: u64, eval: EpochEval<'a>) -> Self {
         self.epoch_eval = Some(eval);
         self.eval_every = every.max(1);
+        self
+    }
+
+    /// The first value of the epoch evaluation is better when lower (a validation loss): the best
+    /// checkpoint is the one with the lowest value (monitored as `<name>_neg`, its negation).
+    pub fn monitor_lower(mut self) -> Self {
+        self.monitor_lower = true;
         self
     }
 
@@ -532,9 +542,13 @@ impl<'a> Trainer<'a> {
             let last = self.epoch == epochs;
             if let Some(ev) = &mut self.epoch_eval {
                 if self.epoch % self.eval_every == 0 || last {
-                    let vals = ev(self.method.as_ref(), self.epoch)?;
-                    if let Some(first) = vals.first() {
-                        monitored = first.clone();
+                    let vals = ev(self.method.as_mut(), self.epoch)?;
+                    if let Some((name, v)) = vals.first() {
+                        monitored = if self.monitor_lower {
+                            (format!("{name}_neg"), -v)
+                        } else {
+                            (name.clone(), *v)
+                        };
                     }
                     for (k, v) in &vals {
                         tracing::info!(epoch = self.epoch, "{k} = {v:.4}");

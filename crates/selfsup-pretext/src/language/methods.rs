@@ -341,7 +341,9 @@ impl Method for NextToken {
     fn embed_dim(&self) -> i64 {
         self.model.config().n_embd
     }
-    /// `val_loss` (nats/token), `val_bits_per_char`, `val_ppl` of `N×(L+1)` windows in `views[0]`.
+    /// `val_loss` (nats/token), `val_bits_per_char`, `val_ppl` of `N×(L+1)` windows in `views[0]`, and
+    /// `val_tokens` (the number of predicted tokens, the weight of this batch in a mean over batches:
+    /// [`evaluate_held_out`]).
     fn evaluate(&mut self, batch: &Batch) -> Result<Vec<(String, f64)>> {
         let w = batch
             .views
@@ -349,7 +351,9 @@ impl Method for NextToken {
             .ok_or_else(|| shape_err("next-token evaluation needs one token view".into()))?;
         let (loss, _) = tch::no_grad(|| self.loss(w, false))?;
         let n = NextToken::split(w)?.1.numel();
-        Ok(LmEval::new(loss.f_double_value(&[])? * n as f64, None, n).metrics("val_"))
+        let mut m = LmEval::new(loss.f_double_value(&[])? * n as f64, None, n).metrics("val_");
+        m.push(("val_tokens".into(), n as f64));
+        Ok(m)
     }
 }
 
@@ -489,7 +493,8 @@ impl Method for MaskedToken {
         self.model.config().n_embd
     }
     /// `val_loss`, `val_bits_per_char`, `val_ppl` and `val_mlm_acc` over the selected positions of
-    /// one corrupted batch (targets as for [`Method::step`]).
+    /// one corrupted batch (targets as for [`Method::step`]), and `val_tokens` (the number of selected
+    /// positions, the weight of this batch in a mean over batches: [`evaluate_held_out`]).
     fn evaluate(&mut self, batch: &Batch) -> Result<Vec<(String, f64)>> {
         let x = batch.views.first().ok_or_else(|| {
             shape_err("masked-token evaluation needs the corrupted ids as view 0".into())
@@ -502,13 +507,54 @@ impl Method for MaskedToken {
                 shape_err("masked-token evaluation needs targets (batch targets or view 1)".into())
             })?;
         let (loss, correct, count) = tch::no_grad(|| self.loss(x, y, false))?;
-        Ok(LmEval::new(
+        let mut m = LmEval::new(
             loss.f_double_value(&[])? * count,
             Some(correct),
             count as usize,
         )
-        .metrics("val_"))
+        .metrics("val_");
+        m.push(("val_tokens".into(), count));
+        Ok(m)
     }
+}
+
+/// Held-out language-model figures of a `gpt` or `bert` method over every batch of `loader` (epoch 0,
+/// in order; build it with [`super::eval_loader`]): the loss is the mean over all predicted tokens
+/// (each batch weighted by its `val_tokens`), so it does not depend on the batch size; the MLM accuracy
+/// likewise over all selected positions. Runs in eval mode (no dropout) without gradients.
+pub fn evaluate_held_out(method: &mut dyn Method, loader: &selfsup_data::Loader) -> Result<LmEval> {
+    let device = method.var_store().device();
+    let (mut nll, mut correct, mut tokens) = (0.0, 0.0, 0.0);
+    let mut has_acc = false;
+    for hb in loader.epoch(0) {
+        let b = selfsup_nn::host_to_device(&hb?, device)?;
+        let m = method.evaluate(&b)?;
+        let get = |k: &str| m.iter().find(|(n, _)| n == k).map(|(_, v)| *v);
+        let (Some(loss), Some(n)) = (get("val_loss"), get("val_tokens")) else {
+            return Err(shape_err(format!(
+                "the method `{}` does not report val_loss and val_tokens: not a language model",
+                method.name()
+            )));
+        };
+        nll += loss * n;
+        tokens += n;
+        if let Some(a) = get("val_mlm_acc") {
+            correct += a * n;
+            has_acc = true;
+        }
+    }
+    if tokens == 0.0 {
+        return Err(selfsup_core::Error::config(
+            "data",
+            "the held-out text gave no predicted token (too short for one window, or nothing masked)",
+        )
+        .into());
+    }
+    Ok(LmEval::new(
+        nll,
+        has_acc.then_some(correct),
+        tokens as usize,
+    ))
 }
 
 /// The model of a language-model method: sizes from a `transformer_encoder` backbone (`dim`, `depth`,

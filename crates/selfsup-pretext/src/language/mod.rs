@@ -23,7 +23,7 @@ pub mod methods;
 pub use config::{LanguageModelConfig, MaskedTokenConfig, NextTokenConfig, KINDS};
 pub use masking::{MlmMaskConfig, MlmMasker, SelectMode, IGNORE_INDEX};
 #[cfg(feature = "torch")]
-pub use methods::{lm_scalars, model_config, LmEval, MaskedToken, NextToken};
+pub use methods::{evaluate_held_out, lm_scalars, model_config, LmEval, MaskedToken, NextToken};
 
 use selfsup_core::{Error, Result, Sample, SampleKey, Target, Tokens};
 use selfsup_data::{RandomWindows, ViewPipeline};
@@ -100,6 +100,34 @@ pub fn eval_pipeline(cfg: &LanguageModelConfig, vocab_size: i64) -> Result<ViewP
             mlm_pretext(&masker, &ids[..n.min(ids.len())], key)
         }),
     })
+}
+
+/// The loader over held-out windows (`selfsup_data::SequentialWindows`) for [`evaluate_held_out`]:
+/// the [`eval_pipeline`] of `cfg`, in order, every window (the last batch may be short), keyed by
+/// `seed` (the MLM positions of window `i` are the same at every evaluation of a run).
+pub fn eval_loader(
+    cfg: &LanguageModelConfig,
+    windows: Arc<dyn selfsup_data::Dataset>,
+    vocab_size: i64,
+    batch_size: usize,
+    seed: u64,
+    num_threads: usize,
+) -> Result<selfsup_data::Loader> {
+    if windows.is_empty() {
+        return Err(Error::config(
+            "data.val_path",
+            "the held-out text has no window to evaluate",
+        ));
+    }
+    let lc = selfsup_data::LoaderConfig {
+        batch_size: batch_size.clamp(1, windows.len()),
+        shuffle: false,
+        drop_last: false,
+        num_threads,
+        seed,
+        ..Default::default()
+    };
+    selfsup_data::Loader::new(windows, eval_pipeline(cfg, vocab_size)?, lc)
 }
 
 fn mlm_pretext(masker: &MlmMasker, ids: &[i64], key: SampleKey) -> Result<(Vec<Sample>, Target)> {
