@@ -8,6 +8,7 @@
 //!   pipelines;
 //! - [`pretrain`]: flags → config, evaluation helpers (kNN + linear probe before/after), and the
 //!   `pretrain` command itself;
+//! - [`run_dir`]: checks on the run folder before a run (not inside the dataset folder);
 //! - [`commands`]: `eval`, `preview`, `export`; [`generate`]: sampling from a GPT run; [`doctor`]: the
 //!   libtorch report.
 //!
@@ -21,4 +22,5 @@ pub mod data;
 pub mod doctor;
 pub mod generate;
 pub mod pretrain;
+pub mod run_dir;
 pub mod views;
