@@ -236,11 +236,12 @@ fn metric_rows(out: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// Steps logged so far (0 while the run loads data or the file does not exist).
-fn logged_steps(out: &Path) -> usize {
-    std::fs::read_to_string(out.join("metrics.jsonl"))
-        .map(|t| t.lines().filter(|l| l.contains("\"train\"")).count())
-        .unwrap_or(0)
+/// True once this process (spawned at `t0`) has opened the metrics files, that is once the trainer
+/// runs and its signal handler is installed.
+fn training_since(out: &Path, t0: std::time::SystemTime) -> bool {
+    std::fs::metadata(out.join("metrics.jsonl"))
+        .and_then(|m| m.modified())
+        .is_ok_and(|m| m > t0)
 }
 
 /// Waits (polling) until `cond` holds or the child ends; false when the child ended first.
@@ -326,7 +327,7 @@ fn kills_signals_and_concurrent_runs_never_corrupt_a_run_and_resume_bit_exactly(
     let cfg = run_config(root);
     let refr = reference(root, &cfg);
     let total_steps = refr.0.iter().filter(|r| r["kind"] == "train").count();
-    assert_eq!(total_steps, 18);
+    assert!(total_steps >= 10, "{total_steps} steps");
 
     // 1. kill -9 during checkpoint writes (every write pauses half-way), the first write included:
     //    the folder must never be stuck, and the leftover temporary file is removed on the next start.
@@ -360,51 +361,53 @@ fn kills_signals_and_concurrent_runs_never_corrupt_a_run_and_resume_bit_exactly(
     finish(&cfg, &out, root);
     assert_same_as_reference(&out, &refr, "kill -9 during checkpoint writes");
 
-    // 2. kill -9 at random moments of training.
+    // 2. kill -9 at random moments: while loading, training, checkpointing or evaluating.
     let out = root.join("killed_randomly");
     let mut state = 18;
-    for _ in 0..3 {
+    for _ in 0..4 {
         let resume = selfsup_has_checkpoint(&out);
         let mut child = pretrain_cmd(&cfg, &out, resume, root).spawn().unwrap();
-        let before = logged_steps(&out);
-        if !wait_for(&mut child, || logged_steps(&out) > before) {
-            break; // finished already
+        std::thread::sleep(Duration::from_millis(300 + lcg(&mut state) % 2700));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            kills += 1;
         }
-        std::thread::sleep(Duration::from_millis(lcg(&mut state) % 1500));
-        let _ = child.kill();
         child.wait().unwrap();
-        kills += 1;
     }
     finish(&cfg, &out, root);
     assert_same_as_reference(&out, &refr, "kill -9 at random moments");
 
     // 3. Two SIGINTs in a row: exit status 130, no crash; then SIGTERM: a checkpoint and a clean stop.
     let out = root.join("signals");
+    let (mut sigints, mut sigterms) = (0, 0);
     for round in 0..3 {
         let resume = selfsup_has_checkpoint(&out);
         // Slow checkpoint writes: the second SIGINT lands while the first one's checkpoint is
         // being written (the case that crashed), never after the process ended.
+        let t0 = std::time::SystemTime::now();
         let mut child = pretrain_cmd(&cfg, &out, resume, root)
             .env("SELFSUP_FAULT_WRITE_DELAY_MS", "500")
             .spawn()
             .unwrap();
-        let before = logged_steps(&out);
-        if !wait_for(&mut child, || logged_steps(&out) > before) {
+        if !wait_for(&mut child, || training_since(&out, t0)) {
             break;
         }
+        std::thread::sleep(Duration::from_millis(100 * round));
         signal(&child, "-INT");
         std::thread::sleep(Duration::from_millis(30 * round));
         signal(&child, "-INT");
+        sigints += 2;
         let o = child.wait_with_output().unwrap();
         assert_no_crash(&o, "double SIGINT");
         assert_eq!(o.status.code(), Some(130), "double SIGINT: {:?}", text(&o));
     }
+    let t0 = std::time::SystemTime::now();
     let mut child = pretrain_cmd(&cfg, &out, selfsup_has_checkpoint(&out), root)
         .spawn()
         .unwrap();
-    let before = logged_steps(&out);
-    if wait_for(&mut child, || logged_steps(&out) > before) {
+    if wait_for(&mut child, || training_since(&out, t0)) {
         signal(&child, "-TERM");
+        sigterms += 1;
         let o = child.wait_with_output().unwrap();
         assert_no_crash(&o, "SIGTERM");
         let (so, se) = text(&o);
@@ -422,11 +425,12 @@ fn kills_signals_and_concurrent_runs_never_corrupt_a_run_and_resume_bit_exactly(
     // 4. Two runs into one folder: the second is refused while the first runs, and the first
     //    finishes exactly as the reference.
     let out = root.join("concurrent");
+    let t0 = std::time::SystemTime::now();
     let mut first = pretrain_cmd(&cfg, &out, false, root)
         .env("SELFSUP_FAULT_WRITE_DELAY_MS", "300")
         .spawn()
         .unwrap();
-    assert!(wait_for(&mut first, || logged_steps(&out) > 0));
+    assert!(wait_for(&mut first, || training_since(&out, t0)));
     let second = pretrain_cmd(&cfg, &out, true, root).output().unwrap();
     assert_clean_failure(&second, "a second run into a busy folder");
     let (_, se) = text(&second);
@@ -438,7 +442,10 @@ fn kills_signals_and_concurrent_runs_never_corrupt_a_run_and_resume_bit_exactly(
     let o = first.wait_with_output().unwrap();
     assert!(o.status.success(), "{:?}", text(&o));
     assert_same_as_reference(&out, &refr, "the run that held the folder");
-    eprintln!("fault injection: {kills} kill -9s, 6 SIGINTs, 1 SIGTERM, 1 concurrent run");
+    assert!(kills >= 4 && sigints >= 2 && sigterms == 1, "{kills} kills, {sigints} SIGINTs");
+    eprintln!(
+        "fault injection: {kills} kill -9s, {sigints} SIGINTs, {sigterms} SIGTERM, 1 concurrent run"
+    );
 }
 
 #[test]
