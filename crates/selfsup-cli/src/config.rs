@@ -86,6 +86,10 @@ pub struct DataConfig {
     /// `kind = "text"`: tokenizer, sequence length and how the file is cut into samples
     /// (`[data.text]`; see `selfsup_data::text`).
     pub text: TextConfig,
+    /// Files that cannot be read or decoded (empty, truncated, corrupt, NaN samples): `fail` (alias
+    /// `error`) stops naming the file; `skip` leaves them out, refills a batch of bad files only,
+    /// and lists them at the end of the run.
+    pub bad_files: selfsup_data::BadFilePolicy,
 }
 
 impl Default for DataConfig {
@@ -99,6 +103,7 @@ impl Default for DataConfig {
             max_samples: 0,
             val_path: None,
             text: TextConfig::default(),
+            bad_files: selfsup_data::BadFilePolicy::Fail,
         }
     }
 }
@@ -331,6 +336,9 @@ impl RunConfig {
             );
         }
         selfsup_core::check::at_least("data.batch_size", self.data.batch_size, 2)?;
+        if self.augment.image_size == Some(0) {
+            bail!("invalid value for `augment.image_size`: must be ≥ 1 (or absent for the dataset's native size), got 0");
+        }
         if !(0.0..1.0).contains(&self.data.val_fraction) || self.data.val_fraction <= 0.0 {
             bail!(
                 "invalid value for `data.val_fraction`: must be in (0, 1), got {}",

@@ -100,7 +100,8 @@ pub fn open_splits(cfg: &RunConfig) -> Result<Splits> {
     };
     let s = match d.kind {
         DataKind::MnistCsv => split(Arc::new(MnistCsv::new(&path)?))?,
-        DataKind::ImageFolder => split(Arc::new(ImageFolder::new(&path)?))?,
+        // Every image as RGB, as PyTorch's ImageFolder loader does (grey, RGBA, 16-bit files too).
+        DataKind::ImageFolder => split(Arc::new(ImageFolder::new(&path)?.channels(3)?))?,
         DataKind::AudioFolder => split(Arc::new(
             AudioFolder::new(&path)?.target_rate(Some(cfg.augment.sample_rate))?,
         ))?,
@@ -207,6 +208,7 @@ pub fn train_loader(cfg: &RunConfig, splits: &Splits) -> Result<Loader> {
         drop_last: true,
         num_threads: cfg.data.num_threads,
         seed: cfg.train.seed,
+        bad_files: cfg.data.bad_files,
         ..Default::default()
     };
     Ok(Loader::new(train, pipeline, lc)?)
@@ -221,6 +223,7 @@ pub fn eval_arrays(cfg: &RunConfig, ds: Arc<dyn Dataset>) -> Result<(ArrayD<f32>
         drop_last: false,
         num_threads: cfg.data.num_threads,
         seed: cfg.train.seed,
+        bad_files: cfg.data.bad_files,
         ..Default::default()
     };
     let loader = Loader::new(ds, pipeline, lc)?;

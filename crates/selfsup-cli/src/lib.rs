@@ -8,6 +8,7 @@
 //!   pipelines;
 //! - [`pretrain`]: flags → config, evaluation helpers (kNN + linear probe before/after), and the
 //!   `pretrain` command itself;
+//! - [`run_dir`]: checks on the run folder before a run (not inside the dataset folder);
 //! - [`commands`]: `eval`, `preview`, `export`; [`text_eval`]: `eval --data`, the language-model loss
 //!   of a text file; [`generate`]: sampling from a GPT run; [`doctor`]: the libtorch report.
 //!
@@ -21,5 +22,6 @@ pub mod data;
 pub mod doctor;
 pub mod generate;
 pub mod pretrain;
+pub mod run_dir;
 pub mod text_eval;
 pub mod views;

@@ -4,7 +4,7 @@
 //! accuracy before and after), `eval` (kNN / linear probe of a trained run), `preview` (augmented views
 //! as a PNG grid; spectrograms for audio), `export` (encoder weights as safetensors), `doctor` (where
 //! libtorch is and what it can do).
-#![allow(clippy::print_stdout)]
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -47,12 +47,27 @@ fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    match cli.command {
+    let r = match cli.command {
         Command::Doctor => doctor::run(),
         Command::Pretrain(a) => pretrain::run(&a),
         Command::Eval(a) => commands::eval(&a),
         Command::Preview(a) => commands::preview(&a),
         Command::Export(a) => commands::export(&a),
         Command::Generate(a) => generate::generate(&a),
+    };
+    if let Err(e) = &r {
+        let interrupted = e.chain().any(|c| {
+            matches!(
+                c.downcast_ref::<selfsup_train::Error>(),
+                Some(selfsup_train::Error::Interrupted(_))
+            )
+        });
+        if interrupted {
+            // Stopped by Ctrl-C or SIGTERM: the shell's convention for SIGINT, from the main thread
+            // with libtorch idle.
+            eprintln!("Error: {e:#}");
+            std::process::exit(130);
+        }
     }
+    r
 }

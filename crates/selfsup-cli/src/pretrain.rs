@@ -77,6 +77,10 @@ pub struct PretrainArgs {
     /// later with --resume. For time-boxed runs.
     #[arg(long)]
     pub stop_at_step: Option<u64>,
+    /// Files that cannot be read or decoded: `error` (stop, naming the file; the default) or `skip`
+    /// (leave them out and list them at the end) (`data.bad_files`).
+    #[arg(long, value_name = "error|skip")]
+    pub bad_files: Option<String>,
     /// Print the resolved config and exit.
     #[arg(long)]
     pub print_config: bool,
@@ -168,6 +172,9 @@ pub fn resolve(args: &PretrainArgs) -> Result<RunConfig> {
     if let Some(v) = args.max_samples {
         cfg.data.max_samples = v;
     }
+    if let Some(v) = &args.bad_files {
+        cfg.data.bad_files = parse_enum("data.bad_files", v, "error (or fail), skip")?;
+    }
     if let Some(v) = args.seed {
         cfg.train.seed = v;
     }
@@ -201,6 +208,9 @@ pub struct EvalData {
     pub val_y: Tensor,
     /// Number of classes.
     pub num_classes: i64,
+    /// Distinct labels present in the training split (1 means every evaluation would be a
+    /// meaningless perfect score).
+    pub classes_present: usize,
 }
 
 /// Embeds both splits and runs kNN.
@@ -251,6 +261,7 @@ pub fn eval_data(cfg: &RunConfig, splits: &data::Splits) -> Result<EvalData> {
         val_x,
         val_y: Tensor::from_slice(&vy).to_kind(Kind::Int64),
         num_classes,
+        classes_present: ty.iter().collect::<std::collections::BTreeSet<_>>().len(),
     })
 }
 
@@ -325,19 +336,11 @@ pub struct RunOptions {
     pub stop_at_step: Option<u64>,
 }
 
-/// Mean online-probe accuracy and loss over the records of the last epoch in `history`.
-fn online_probe_summary(history: &[selfsup_train::StepRecord]) -> Option<(f64, f64)> {
-    let last = history.last()?.epoch;
-    let (mut acc, mut loss, mut n) = (0.0, 0.0, 0usize);
-    for r in history.iter().filter(|r| r.epoch == last) {
-        let get = |k: &str| r.scalars.iter().find(|(n, _)| n == k).map(|(_, v)| *v);
-        if let (Some(a), Some(l)) = (get("online_probe_acc"), get("online_probe_loss")) {
-            acc += a;
-            loss += l;
-            n += 1;
-        }
-    }
-    (n > 0).then(|| (acc / n as f64, loss / n as f64))
+/// Mean online-probe accuracy and loss over the last epoch's steps (from
+/// [`Trainer::epoch_scalar_means`]).
+fn online_probe_summary(means: &[(String, f64)]) -> Option<(f64, f64)> {
+    let get = |k: &str| means.iter().find(|(n, _)| n == k).map(|(_, v)| *v);
+    Some((get("online_probe_acc")?, get("online_probe_loss")?))
 }
 
 /// Draws `online_probe.png` (the online probe's logged training-batch accuracy per step) from the
@@ -406,14 +409,14 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     let args = opts;
     let t0 = Instant::now();
     let dir = cfg.out_dir.clone();
-    if !args.resume && dir.join("checkpoints").is_dir() {
-        let has = std::fs::read_dir(dir.join("checkpoints"))?.next().is_some();
-        if has {
-            anyhow::bail!(
-                "the run folder {} already has checkpoints: pass --resume to continue it, or --out <new folder>",
-                dir.display()
-            );
-        }
+    crate::run_dir::refuse_out_inside_data(&dir, &data::resolve_path(&cfg.data)?)?;
+    // One process per run folder; temporary files of a killed run are removed (and ours on error).
+    let _lock = selfsup_train::run_dir::RunLock::acquire(&dir)?;
+    if !args.resume && selfsup_train::Checkpointer::any_in(&dir) {
+        anyhow::bail!(
+            "the run folder {} already has checkpoints: pass --resume to continue it, or --out <new folder>",
+            dir.display()
+        );
     }
     let splits = data::open_splits(&cfg)?;
     tracing::info!(
@@ -454,6 +457,17 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
             cfg.data.kind.name()
         )?;
     }
+    let ev = match ev {
+        Some(e) if e.classes_present < 2 => {
+            writeln!(
+                out,
+                "warning: the training split has a single class: kNN and linear-probe accuracy would be a meaningless 1.0, so the evaluations are skipped; check the labels (a label-first CSV read as pixels-first gives one class)"
+            )?;
+            tracing::warn!("a single class in the training split: evaluations skipped");
+            None
+        }
+        other => other,
+    };
     let before = match &ev {
         Some(ev) if cfg.eval.before && !args.resume => {
             let t = Instant::now();
@@ -538,7 +552,7 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     let tt = Instant::now();
     let outcome = trainer.run(&loader)?;
     let train_secs = tt.elapsed().as_secs_f64();
-    let online = online_probe_summary(trainer.history());
+    let online = online_probe_summary(&trainer.epoch_scalar_means());
     if online.is_some() {
         if let Err(e) = plot_online_probe(&dir) {
             tracing::warn!(error = %e, "could not draw online_probe.png");
@@ -550,6 +564,7 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
             "online linear probe (training batches of the last epoch): acc {a:.4}, loss {l:.4}"
         )?;
     }
+    report_skipped(&mut out, &loader.stats())?;
     let epoch_losses = epoch_losses(&dir);
     if let Outcome::Interrupted { checkpoint, step } = &outcome {
         writeln!(
@@ -572,7 +587,12 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     let mut lm_eval: Option<Vec<(String, f64)>> = None;
     let after = match &ev {
         Some(ev) => {
-            let (k, p) = evaluate(method.as_ref(), ev, &cfg)?;
+            let (k, p) = evaluate(method.as_ref(), ev, &cfg).with_context(|| {
+                format!(
+                    "the training is finished and checkpointed in {}; `selfsup eval knn --run {0}` evaluates it",
+                    dir.display()
+                )
+            })?;
             writeln!(
                 out,
                 "after pretraining:               kNN acc {:.4}, linear probe acc {:.4}  [training {:.1}s]",
@@ -698,6 +718,26 @@ fn epoch_losses(dir: &std::path::Path) -> Vec<f64> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Lists the bad files the training loader skipped (policy `skip`), if any.
+fn report_skipped(out: &mut impl Write, st: &selfsup_data::LoaderStats) -> Result<()> {
+    if st.skipped == 0 {
+        return Ok(());
+    }
+    let mut files = st.skipped_files.clone();
+    files.sort();
+    files.dedup();
+    writeln!(
+        out,
+        "skipped {} reads of bad files (data.bad_files = skip), {} distinct file(s):",
+        st.skipped,
+        files.len()
+    )?;
+    for f in files {
+        writeln!(out, "  {f}")?;
+    }
+    Ok(())
 }
 
 /// Text runs: the Transformer's embedding table must cover the tokenizer's vocabulary.

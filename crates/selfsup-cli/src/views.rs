@@ -200,5 +200,16 @@ pub fn eval_pipeline(cfg: &RunConfig) -> Result<ViewPipeline> {
             features: Some(features(cfg)?),
         });
     }
+    if cfg.data.kind == DataKind::ImageFolder {
+        // Files of any size (1×1, very thin, odd-sized) at the size the training views have:
+        // torchvision's evaluation convention, Resize(smaller edge) then CenterCrop.
+        use selfsup_augment::image::geometry::{CenterCrop, Resize, ResizeSize};
+        let size = cfg.augment.image_size.unwrap_or(32) as usize;
+        let t: BoxTransform<ImageF32> = Box::new(selfsup_core::Compose::new(vec![
+            Box::new(Resize::new(ResizeSize::SmallerEdge(size))?),
+            Box::new(CenterCrop::new((size, size))?),
+        ]));
+        return Ok(ViewPipeline::Image(MultiView::new(vec![t])?));
+    }
     Ok(ViewPipeline::Identity)
 }

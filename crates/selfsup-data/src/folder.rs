@@ -14,7 +14,7 @@
 
 use crate::codec::{read_audio, read_image};
 use crate::{out_of_range, Dataset, Item};
-use selfsup_core::{Error, Result, Sample};
+use selfsup_core::{Error, ImageU8, Result, Sample};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -300,6 +300,37 @@ impl FileNamePattern {
 pub struct ImageFolder {
     root: PathBuf,
     list: FileList,
+    channels: Option<usize>,
+}
+
+/// Converts a decoded 8-bit image (1 or 3 channels; alpha is already dropped and 16-bit reduced
+/// by the decoder) to `channels` (1 or 3): grey is replicated to RGB, RGB becomes grey with PIL's
+/// `convert("L")` weights (ITU-R 601-2: `(19595·R + 38470·G + 7471·B + 2¹⁵) >> 16`).
+pub fn convert_channels(img: ImageU8, channels: usize, path: &Path) -> Result<ImageU8> {
+    let (c, h, w) = (img.channels(), img.height(), img.width());
+    if c == channels {
+        return Ok(img);
+    }
+    let n = h * w;
+    let d = img.data();
+    let data: Vec<u8> = match (c, channels) {
+        (1, 3) => d.iter().chain(d).chain(d).copied().collect(),
+        (3, 1) => (0..n)
+            .map(|i| {
+                let v = 19595 * u32::from(d[i])
+                    + 38470 * u32::from(d[n + i])
+                    + 7471 * u32::from(d[2 * n + i]);
+                ((v + (1 << 15)) >> 16) as u8
+            })
+            .collect(),
+        _ => {
+            return Err(Error::decode(
+                path,
+                format!("cannot convert a {c}-channel image to {channels} channel(s)"),
+            ))
+        }
+    };
+    ImageU8::new(channels, h, w, data)
 }
 
 impl ImageFolder {
@@ -309,6 +340,7 @@ impl ImageFolder {
         Ok(ImageFolder {
             root: root.to_path_buf(),
             list: FileList::class_folders(root, IMAGE_EXTENSIONS)?,
+            channels: None,
         })
     }
 
@@ -318,7 +350,21 @@ impl ImageFolder {
         Ok(ImageFolder {
             root: root.to_path_buf(),
             list: FileList::flat(root, IMAGE_EXTENSIONS)?,
+            channels: None,
         })
+    }
+
+    /// Converts every image to `channels` (1 or 3; PyTorch's `ImageFolder` loader converts to RGB),
+    /// so that a folder mixing grey, RGB, RGBA and 16-bit files gives samples of one channel count.
+    pub fn channels(mut self, channels: usize) -> Result<Self> {
+        if !matches!(channels, 1 | 3) {
+            return Err(Error::config(
+                "image_folder.channels",
+                format!("must be 1 or 3, got {channels}"),
+            ));
+        }
+        self.channels = Some(channels);
+        Ok(self)
     }
 
     /// The root folder.
@@ -338,7 +384,11 @@ impl Dataset for ImageFolder {
     }
     fn get(&self, index: usize) -> Result<Item> {
         let label = self.list.label("image folder", index)?;
-        let img = read_image(&self.list.files[index])?;
+        let path = &self.list.files[index];
+        let mut img = read_image(path)?;
+        if let Some(c) = self.channels {
+            img = convert_channels(img, c, path)?;
+        }
         Ok(Item {
             sample: Sample::ImageU8(img),
             label,

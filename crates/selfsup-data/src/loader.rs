@@ -23,7 +23,10 @@
 //! or corrupt files) follow [`BadFilePolicy`]: `fail` ends the epoch with that error (it names the file
 //! and the cause); `skip` leaves the sample out of its batch, counts it in [`LoaderStats::skipped`],
 //! remembers the file in [`LoaderStats::skipped_files`] and logs a `tracing` warning. A batch whose
-//! samples were all skipped is not yielded (the next batch keeps its own `batch_index`). Errors of the
+//! samples were all skipped is refilled with the next good samples of the epoch's order (wrapping
+//! around; a deterministic function of `(seed, epoch, k)` like every batch), so that an epoch always
+//! yields [`Loader::batches_per_epoch`] batches, which a trainer counts on; only a dataset without
+//! any good file is an error. Errors of the
 //! pipeline or of collation always end the epoch. Where several samples of a batch fail, the error
 //! of the first in batch order is reported, whatever the thread timing.
 
@@ -45,8 +48,9 @@ use std::time::{Duration, Instant};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BadFilePolicy {
-    /// Stop with an error naming the file and the cause.
+    /// Stop with an error naming the file and the cause (`"fail"`, also read as `"error"`).
     #[default]
+    #[serde(alias = "error")]
     Fail,
     /// Leave the sample out, count it in the statistics and log it.
     Skip,
@@ -233,7 +237,7 @@ impl Shared {
         }
     }
 
-    /// Builds batch `k` of `order`; `Ok(None)` when every sample was skipped.
+    /// Builds batch `k` of `order` (a batch of bad files only is refilled, so today always `Some`).
     fn produce(&self, epoch: u64, order: &[usize], k: usize) -> Result<Option<HostBatch>> {
         let start = Instant::now();
         let b = self.cfg.batch_size;
@@ -267,8 +271,33 @@ impl Shared {
                 st.skipped_files.extend(skipped.into_iter().take(room));
             }
             if done.is_empty() {
-                tracing::warn!(epoch, batch = k, "every sample of the batch was skipped");
-                return Ok(None);
+                // Refill with the next good samples of the epoch's order (wrapping around), so
+                // that the epoch keeps its promised number of batches: a deterministic function
+                // of (seed, epoch, k) like every batch. Files that fail again are not recounted.
+                let n = order.len();
+                let from = k * b + slot.len();
+                for j in 0..n {
+                    let i = order[(from + j) % n];
+                    if let Outcome::Done(p) = self.process(epoch, i)? {
+                        done.push(p);
+                        if done.len() == slot.len() {
+                            break;
+                        }
+                    }
+                }
+                if done.is_empty() {
+                    return Err(Error::Other(format!(
+                        "every one of the {n} files of the dataset is a bad file (policy `skip`); the first was {}",
+                        self.dataset
+                            .source(order[0])
+                            .map_or_else(|| format!("#{}", order[0]), |p: PathBuf| p.display().to_string())
+                    )));
+                }
+                tracing::warn!(
+                    epoch,
+                    batch = k,
+                    "every sample of the batch was a bad file: refilled with the next good samples"
+                );
             }
             collate(
                 &self.buffers,

@@ -2,7 +2,8 @@
 //!
 //! - [`MnistCsv`]: one image per text row, 784 grey levels (28×28, row-major) and the label, comma
 //!   separated, optionally gzipped — the layout of `data/mnist5k` (label last) and of other common
-//!   dumps (label first, see [`MnistCsv::label_first`]). A header row is skipped.
+//!   dumps (label first: a header whose first column is `label`, or [`MnistCsv::label_first`]). A
+//!   header row is skipped.
 //! - [`MnistIdx`]: LeCun's IDX files (`train-images-idx3-ubyte`, `train-labels-idx1-ubyte`, …), plain or
 //!   gzipped.
 //!
@@ -53,9 +54,23 @@ pub struct MnistCsv {
 }
 
 impl MnistCsv {
-    /// Reads a CSV whose rows are 784 pixels then the label (the layout of `data/mnist5k`).
+    /// Reads a CSV whose rows are 784 pixels then the label (the layout of `data/mnist5k`), or the
+    /// label then 784 pixels when the header row's first column is named `label` (the common
+    /// Kaggle layout `label,pixel0,…,pixel783`).
     pub fn new(path: impl AsRef<Path>) -> Result<Self> {
-        Self::read(path.as_ref(), false)
+        let path = path.as_ref();
+        let bytes = read_maybe_gzip(path)?;
+        let first = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+        let first_field =
+            String::from_utf8_lossy(first.split(|&b| b == b',').next().unwrap_or_default())
+                .trim()
+                .trim_matches('"')
+                .to_ascii_lowercase();
+        let label_first = first_field == "label";
+        if label_first {
+            tracing::info!(path = %path.display(), "the header names the first column `label`: reading the label first");
+        }
+        Self::parse(path, &bytes, label_first)
     }
 
     /// Reads a CSV whose rows are the label then 784 pixels.
@@ -64,8 +79,11 @@ impl MnistCsv {
     }
 
     fn read(path: &Path, label_first: bool) -> Result<Self> {
-        let bytes = read_maybe_gzip(path)?;
-        let text = std::str::from_utf8(&bytes)
+        Self::parse(path, &read_maybe_gzip(path)?, label_first)
+    }
+
+    fn parse(path: &Path, bytes: &[u8], label_first: bool) -> Result<Self> {
+        let text = std::str::from_utf8(bytes)
             .map_err(|e| Error::decode(path, format!("not UTF-8 text: {e}")))?;
         let mut pixels = Vec::new();
         let mut labels = Vec::new();

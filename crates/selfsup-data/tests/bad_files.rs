@@ -93,19 +93,21 @@ fn bad_images_fail_with_the_file_named_or_are_skipped_and_counted() {
     let l = Loader::new(ds.clone(), ViewPipeline::Identity, cfg(BadFilePolicy::Skip)).unwrap();
     for epoch in 0..2 {
         let batches: Vec<_> = l.epoch(epoch).map(|b| b.unwrap()).collect();
-        // batch 0 (both bad) is not yielded; batch 2 holds e_good + f_corrupt → one sample.
+        // batch 0 (both bad) is refilled with the next good samples of the order (c_good,
+        // d_good), so the epoch keeps its 4 batches; batch 2 holds e_good + f_corrupt → one sample.
         let numbers: Vec<usize> = batches.iter().map(|b| b.batch_index).collect();
-        assert_eq!(numbers, [1, 2, 3]);
+        assert_eq!(numbers, [0, 1, 2, 3]);
         let sizes: Vec<usize> = batches.iter().map(|b| b.len()).collect();
-        assert_eq!(sizes, [2, 1, 2]);
-        assert_eq!(batches.iter().map(|b| b.skipped).sum::<usize>(), 1);
+        assert_eq!(sizes, [2, 2, 1, 2]);
+        assert_eq!(batches.len(), l.batches_per_epoch());
+        assert_eq!(batches.iter().map(|b| b.skipped).sum::<usize>(), 3);
         let idx: Vec<i64> = batches.iter().flat_map(|b| b.indices.to_vec()).collect();
-        assert_eq!(idx, [2, 3, 4, 6, 7]);
+        assert_eq!(idx, [2, 3, 2, 3, 4, 6, 7]);
         assert_eq!(batches[0].views[0].shape(), &[2, 3, 5, 6]);
     }
     let st = l.stats();
     assert_eq!(st.skipped, 6);
-    assert_eq!(st.samples, 10);
+    assert_eq!(st.samples, 14);
     for name in &bad {
         assert!(
             st.skipped_files.iter().any(|f| f.ends_with(name)),
@@ -140,7 +142,8 @@ fn bad_wav_files_fail_with_the_file_named_or_are_skipped_and_counted() {
     let l = Loader::new(ds, pipeline(), one(BadFilePolicy::Skip)).unwrap();
     let batches: Vec<_> = l.epoch(0).map(|b| b.unwrap()).collect();
     let idx: Vec<i64> = batches.iter().flat_map(|b| b.indices.to_vec()).collect();
-    assert_eq!(idx, [0, 2, 5]);
+    // Each batch of one bad file is refilled with the next good file of the order.
+    assert_eq!(idx, [0, 2, 2, 5, 5, 5]);
     let st = l.stats();
     assert_eq!(st.skipped, 3);
     assert_eq!(st.skipped_files.len(), 3);

@@ -117,6 +117,12 @@ impl PretextMethod {
             .into());
         }
         let in_channels = if colorization { 1 } else { shape[0] };
+        // The views reach the backbone as `N×C×H×W` (a channel axis added to spectrograms); their
+        // height and width are the task's (tiles, patches), so `mlp`'s input_dim and `vit`'s
+        // image_size are left to the task, only the kind of input is checked here.
+        if !matches!(backbone, BackboneConfig::Mlp(_) | BackboneConfig::Vit(_)) {
+            backbone.check_input(&[in_channels, shape[1], shape[2]])?;
+        }
         let root = vs.root();
         let backbone = build_backbone(&(&root / "backbone"), backbone, in_channels)?;
         let d = backbone.output_dim();

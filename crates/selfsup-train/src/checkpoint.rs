@@ -278,15 +278,43 @@ fn write_atomic_impl(path: &Path, bytes: &[u8], fail_after: Option<usize>) -> Re
             std::io::Error::other("write interrupted (simulated crash)"),
         ));
     }
-    f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
-    f.flush().map_err(|e| Error::io(&tmp, e))?;
-    f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+    let (mut first, mut done) = (Ok(()), 0);
+    if let Some(d) = write_delay() {
+        // Fault injection only: half the bytes, then a pause, so that a test can kill the process
+        // while the temporary file is partly written.
+        done = bytes.len() / 2;
+        first = f.write_all(&bytes[..done]).and_then(|_| f.sync_all());
+        std::thread::sleep(d);
+    }
+    // A failed write (a full or read-only disk) removes its temporary file.
+    let written = first
+        .and_then(|_| f.write_all(&bytes[done..]))
+        .and_then(|_| f.flush())
+        .and_then(|_| f.sync_all())
+        .map_err(|e| Error::io(&tmp, e));
     drop(f);
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+    if let Err(e) =
+        written.and_then(|_| std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e)))
+    {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// The pause inside every atomic write, from `SELFSUP_FAULT_WRITE_DELAY_MS` (unset: none). For the
+/// fault-injection tests, which kill the process while a temporary file is half written.
+fn write_delay() -> Option<std::time::Duration> {
+    static DELAY: std::sync::OnceLock<Option<std::time::Duration>> = std::sync::OnceLock::new();
+    *DELAY.get_or_init(|| {
+        std::env::var("SELFSUP_FAULT_WRITE_DELAY_MS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(std::time::Duration::from_millis)
+    })
 }
 
 /// Reads a checkpoint file.
@@ -418,6 +446,18 @@ impl Checkpointer {
         let path = self.best_path();
         write_atomic(&path, &Self::encode(vs, opt, state, extra)?)?;
         Ok(path)
+    }
+
+    /// Whether the run folder `run_dir` holds a checkpoint (a step checkpoint or
+    /// `best.safetensors` under `checkpoints/`; temporary files of interrupted writes do not count).
+    pub fn any_in(run_dir: &Path) -> bool {
+        std::fs::read_dir(run_dir.join("checkpoints")).is_ok_and(|rd| {
+            rd.flatten().any(|e| {
+                let n = e.file_name().to_string_lossy().to_string();
+                n == "best.safetensors"
+                    || (n.starts_with("ckpt-step") && n.ends_with(".safetensors"))
+            })
+        })
     }
 
     /// The step checkpoints present, oldest first.

@@ -157,6 +157,14 @@ pub fn accuracy(pred: &Tensor, labels: &Tensor) -> Result<f64> {
     Ok(c as f64 / n as f64)
 }
 
+/// [`Error::Interrupted`] once a Ctrl-C or SIGTERM arrived (see [`crate::trainer::stop_requested`]).
+fn check_stop(what: &'static str) -> Result<()> {
+    if crate::trainer::stop_requested() {
+        return Err(crate::Error::Interrupted(what));
+    }
+    Ok(())
+}
+
 /// Features of every sample of `x` (`N × ...`), through `method.embed` in chunks of `batch`: `N × D` on
 /// the CPU.
 pub fn embed_array(method: &dyn Method, x: ArrayViewD<'_, f32>, batch: usize) -> Result<Tensor> {
@@ -166,6 +174,7 @@ pub fn embed_array(method: &dyn Method, x: ArrayViewD<'_, f32>, batch: usize) ->
     let mut out = Vec::new();
     let mut s = 0;
     while s < n {
+        check_stop("embedding")?;
         let e = (s + batch).min(n);
         let xb = array_to_tensor(x.slice_axis(ndarray::Axis(0), (s..e).into()), device)?;
         out.push(method.embed(&xb)?.f_to_device(Device::Cpu)?);
@@ -329,6 +338,7 @@ pub fn linear_probe(
                 cfg.batch_size as i64
             };
             for _ in 0..cfg.epochs {
+                check_stop("the linear probe")?;
                 let perm = if bs >= n {
                     None
                 } else {
@@ -424,6 +434,7 @@ fn lbfgs(
     let mut s_hist: Vec<Tensor> = Vec::new();
     let mut y_hist: Vec<Tensor> = Vec::new();
     for _ in 0..iters {
+        check_stop("the linear probe")?;
         if g.f_abs()?.f_max()?.f_double_value(&[])? < 1e-9 {
             break;
         }
@@ -551,6 +562,7 @@ pub fn finetune(
     let bs = cfg.batch_size as i64;
     let mut last = f64::NAN;
     for _ in 0..cfg.epochs {
+        check_stop("fine-tuning")?;
         let perm = Tensor::f_randperm(n, (Kind::Int64, device))?;
         let mut s = 0;
         while s < n {
@@ -704,6 +716,7 @@ pub fn embed_source(method: &dyn Method, source: &dyn BatchSource) -> Result<(Te
     let device = method.var_store().device();
     let (mut feats, mut labels) = (Vec::new(), Vec::new());
     for hb in source.epoch_from(0, 0) {
+        check_stop("embedding")?;
         let hb = hb?;
         let y = hb.labels.as_ref().ok_or_else(|| {
             selfsup_core::Error::config(

@@ -19,6 +19,8 @@
 //! - Exact resume: the loader replays an epoch from any batch (`BatchSource::epoch_from`), torch's global
 //!   generator is re-seeded before every step from `(seed, step)`, and all state is in the checkpoint,
 //!   so an interrupted-and-resumed run computes bit-identical losses (tested).
+//! - [`run_dir`] locks a run folder to one process (`flock`, released by the kernel when the holder
+//!   dies) and removes the temporary files of writes that a kill or a full disk cut short.
 //! - [`metrics`] writes `metrics.jsonl` and `metrics.csv` and draws PNG curves; [`eval`] has kNN, the
 //!   linear probe, fine-tuning and embedding export.
 //!
@@ -32,6 +34,7 @@ pub mod eval;
 pub mod metrics;
 pub mod optim;
 pub mod plot;
+pub mod run_dir;
 pub mod schedule;
 pub mod trainer;
 
@@ -43,7 +46,7 @@ pub use config::{
 pub use optim::Optimizer;
 /// The batch types the trainer consumes (defined in the torch-free `selfsup-core`).
 pub use selfsup_core::{BatchSource, HostBatch, Targets};
-pub use trainer::{install_ctrlc_handler, Outcome, StepRecord, Trainer};
+pub use trainer::{install_ctrlc_handler, stop_requested, Outcome, StepRecord, Trainer};
 
 use std::path::PathBuf;
 
@@ -73,6 +76,21 @@ pub enum Error {
         /// The last checkpoint written before, left untouched.
         last_checkpoint: Option<PathBuf>,
     },
+    /// A parameter, buffer (e.g. BatchNorm `running_var`) or optimizer state held NaN or inf when a
+    /// checkpoint was due; nothing was written.
+    #[error("non-finite values in `{name}` after step {step} (parameters, buffers and optimizer state are checked before every checkpoint); stopped without writing one. Last good checkpoint: {}",
+        last_checkpoint.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "none".into()))]
+    NonFiniteState {
+        /// The variable (`optim/...` for optimizer state).
+        name: String,
+        /// Steps completed.
+        step: u64,
+        /// The last checkpoint written before, left untouched.
+        last_checkpoint: Option<PathBuf>,
+    },
+    /// A Ctrl-C or SIGTERM arrived during an evaluation (see [`trainer::stop_requested`]).
+    #[error("interrupted (Ctrl-C or SIGTERM) during {0}")]
+    Interrupted(&'static str),
     /// A checkpoint could not be read or does not fit the model.
     #[error("checkpoint {}: {message}", path.display())]
     Checkpoint {

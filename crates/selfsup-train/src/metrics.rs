@@ -1,7 +1,11 @@
 //! Run metrics: `metrics.jsonl` (one JSON object per record: `kind`, `step`, `epoch` and the values)
 //! and `metrics.csv` (long format `kind,step,epoch,name,value`, one row per value), appended as the run
 //! goes; on resume, records after the checkpoint's step are dropped so the files read as one clean run.
-//! [`plot_run`] draws `loss.png` (training loss per step) and `eval.png` (evaluation values per epoch).
+//! [`plot_run`] draws `loss.png` (training loss per step) and `eval.png` (evaluation values per epoch)
+//! from the files; during a run, [`MetricsWriter::plot`] draws them from what the writer has seen,
+//! without reading the files again: the loss curve is kept as at most [`PLOT_POINTS`]·2 points (pairs
+//! of neighbouring points are averaged when it fills up), so memory and plotting time stay bounded
+//! however long the run.
 
 use crate::{Error, Result};
 use std::collections::BTreeMap;
@@ -21,11 +25,75 @@ pub struct MetricRow {
     pub values: BTreeMap<String, f64>,
 }
 
+/// The loss curve of [`MetricsWriter::plot`] keeps between this many and twice as many points.
+pub const PLOT_POINTS: usize = 2048;
+
+/// A curve kept at bounded size: each point is the mean of `stride` consecutive inputs, and when
+/// `2·cap` points are held, neighbouring pairs are merged and the stride doubles.
+#[derive(Clone, Debug)]
+pub struct Downsampled {
+    cap: usize,
+    stride: usize,
+    points: Vec<(f64, f64)>,
+    pending: (f64, f64, usize),
+}
+
+impl Downsampled {
+    /// An empty curve of at most `2·cap` points (`cap` ≥ 1).
+    pub fn new(cap: usize) -> Self {
+        Downsampled {
+            cap: cap.max(1),
+            stride: 1,
+            points: Vec::new(),
+            pending: (0.0, 0.0, 0),
+        }
+    }
+
+    /// Adds one point.
+    pub fn push(&mut self, x: f64, y: f64) {
+        let p = &mut self.pending;
+        p.0 += x;
+        p.1 += y;
+        p.2 += 1;
+        if p.2 == self.stride {
+            let n = p.2 as f64;
+            self.points.push((p.0 / n, p.1 / n));
+            self.pending = (0.0, 0.0, 0);
+            if self.points.len() >= 2 * self.cap {
+                self.points = self
+                    .points
+                    .chunks(2)
+                    .map(|c| {
+                        let n = c.len() as f64;
+                        (
+                            c.iter().map(|p| p.0).sum::<f64>() / n,
+                            c.iter().map(|p| p.1).sum::<f64>() / n,
+                        )
+                    })
+                    .collect();
+                self.stride *= 2;
+            }
+        }
+    }
+
+    /// The points (the last one the mean of the inputs since the last full stride).
+    pub fn points(&self) -> Vec<(f64, f64)> {
+        let mut v = self.points.clone();
+        let p = self.pending;
+        if p.2 > 0 {
+            v.push((p.0 / p.2 as f64, p.1 / p.2 as f64));
+        }
+        v
+    }
+}
+
 /// Appends records to the run folder's metric files.
 #[derive(Debug)]
 pub struct MetricsWriter {
     jsonl: PathBuf,
     csv: PathBuf,
+    loss: Downsampled,
+    evals: BTreeMap<String, Vec<(f64, f64)>>,
 }
 
 fn append(path: &Path, text: &str) -> Result<()> {
@@ -77,7 +145,51 @@ impl MetricsWriter {
             &|l| l.split(',').nth(1)?.parse().ok(),
             "kind,step,epoch,name,value\n",
         )?;
-        Ok(MetricsWriter { jsonl, csv })
+        let mut w = MetricsWriter {
+            jsonl,
+            csv,
+            loss: Downsampled::new(PLOT_POINTS),
+            evals: BTreeMap::new(),
+        };
+        if keep_upto.is_some() {
+            // The records kept from before the resume, read once.
+            for r in read_jsonl(&w.jsonl)? {
+                let vals: Vec<(String, f64)> = r.values.into_iter().collect();
+                w.remember(&r.kind, r.step, r.epoch, &vals);
+            }
+        }
+        Ok(w)
+    }
+
+    fn remember(&mut self, kind: &str, step: u64, epoch: u64, values: &[(String, f64)]) {
+        for (k, v) in values {
+            match kind {
+                "train" if k == "loss" => self.loss.push(step as f64, *v),
+                "epoch" if k != "epoch_loss" => {
+                    self.evals
+                        .entry(k.clone())
+                        .or_default()
+                        .push((epoch as f64, *v));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Draws `loss.png` and (when evaluations were logged) `eval.png` into `dir` from the records
+    /// this writer has logged or kept, without reading the files.
+    pub fn plot(&self, dir: &Path) -> Result<()> {
+        crate::plot::line_chart(
+            &dir.join("loss.png"),
+            "training loss",
+            "step",
+            &[("loss".into(), self.loss.points())],
+        )?;
+        if !self.evals.is_empty() {
+            let series: Vec<_> = self.evals.clone().into_iter().collect();
+            crate::plot::line_chart(&dir.join("eval.png"), "evaluation", "epoch", &series)?;
+        }
+        Ok(())
     }
 
     /// Appends one record.
@@ -101,7 +213,9 @@ impl MetricsWriter {
             &self.jsonl,
             &(serde_json::Value::Object(obj).to_string() + "\n"),
         )?;
-        append(&self.csv, &rows)
+        append(&self.csv, &rows)?;
+        self.remember(kind, step, epoch, values);
+        Ok(())
     }
 }
 
@@ -169,4 +283,74 @@ pub fn plot_run(dir: &Path) -> Result<()> {
         crate::plot::line_chart(&dir.join("eval.png"), "evaluation", "epoch", &series)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_curve_stays_bounded_and_keeps_its_mean() {
+        let mut d = Downsampled::new(8);
+        let n = 100_000usize;
+        for i in 0..n {
+            d.push(i as f64, 3.0 * i as f64);
+        }
+        let pts = d.points();
+        assert!((8..=16).contains(&pts.len()), "{} points", pts.len());
+        // Every point is the mean of a run of consecutive inputs: x increasing, y = 3x, and the
+        // full strides are equally spaced.
+        assert!(pts.windows(2).all(|w| w[0].0 < w[1].0));
+        for p in &pts {
+            assert!(
+                (p.1 - 3.0 * p.0).abs() <= 1e-9 * p.1.abs().max(1.0),
+                "{p:?}"
+            );
+        }
+        let gap = pts[1].0 - pts[0].0;
+        assert!(gap >= (n / 16) as f64, "stride {gap}");
+        for w in pts[..pts.len() - 1].windows(2) {
+            assert_eq!(w[1].0 - w[0].0, gap);
+        }
+        // A short curve is kept as it is.
+        let mut s = Downsampled::new(8);
+        for i in 0..5 {
+            s.push(i as f64, 2.0 * i as f64);
+        }
+        assert_eq!(
+            s.points(),
+            (0..5)
+                .map(|i| (i as f64, 2.0 * i as f64))
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn the_writer_plots_from_memory_and_a_resume_keeps_the_earlier_curve() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = MetricsWriter::open(dir.path(), None).unwrap();
+        for s in 1..=6u64 {
+            w.log("train", s, 0, &[("loss".into(), 10.0 - s as f64)])
+                .unwrap();
+        }
+        w.log(
+            "epoch",
+            6,
+            1,
+            &[("epoch_loss".into(), 6.5), ("knn_acc".into(), 0.5)],
+        )
+        .unwrap();
+        assert_eq!(w.loss.points().len(), 6);
+        w.plot(dir.path()).unwrap();
+        assert!(dir.path().join("loss.png").exists() && dir.path().join("eval.png").exists());
+        // Resumed at step 4: the records up to step 4 come back into the curve, the rest is dropped.
+        let w2 = MetricsWriter::open(dir.path(), Some(4)).unwrap();
+        assert_eq!(
+            w2.loss.points(),
+            (1..=4)
+                .map(|s| (s as f64, 10.0 - s as f64))
+                .collect::<Vec<_>>()
+        );
+        assert!(w2.evals.is_empty());
+    }
 }

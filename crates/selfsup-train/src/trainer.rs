@@ -11,10 +11,12 @@
 //! at micro-batch `step_in_epoch × grad_accum` through [`BatchSource::epoch_from`], which must replay the
 //! same batches an uninterrupted epoch would have produced (the selfsup loader does).
 //!
-//! Stopping: a stop flag (set by [`install_ctrlc_handler`] on Ctrl-C) is checked before every step; when
+//! Stopping: a stop flag (set by [`install_ctrlc_handler`] on Ctrl-C or SIGTERM) is checked before every step; when
 //! set, the trainer writes a checkpoint and returns [`Outcome::Interrupted`]. A non-finite loss or
 //! gradient norm returns [`Error::NonFinite`] naming the step, without writing anything, so the last
-//! good checkpoint stays the newest.
+//! good checkpoint stays the newest; so does a parameter, buffer (BatchNorm statistics) or optimizer
+//! state that is not finite when a checkpoint is due ([`Error::NonFiniteState`], checked before
+//! every checkpoint write).
 
 use crate::checkpoint::{self, Checkpoint, Checkpointer, RunState, FORMAT_VERSION};
 use crate::config::{ProgressMode, TrainConfig};
@@ -70,8 +72,13 @@ pub type EpochEval<'a> = Box<dyn FnMut(&mut dyn Method, u64) -> Result<Vec<(Stri
 
 static STOP: OnceLock<Arc<AtomicBool>> = OnceLock::new();
 
-/// Installs a Ctrl-C handler (once per process) and returns the flag it sets. The first Ctrl-C asks the
-/// trainer to checkpoint and stop; a second one exits immediately with status 130.
+/// Installs a handler for Ctrl-C (SIGINT), SIGTERM (what schedulers, `docker stop` and systemd send)
+/// and SIGHUP, once per process, and returns the flag it sets. The first signal asks the trainer to
+/// checkpoint and stop after the current step, and makes [`stop_requested`] true, which the
+/// evaluations of [`crate::eval`] check between chunks and epochs (they then return
+/// [`Error::Interrupted`]). A second signal ends the process at once with status 130 (see
+/// [`exit_now`]): the newest complete checkpoint stays the newest, and a temporary file of a write
+/// cut short is removed by the next run's start.
 pub fn install_ctrlc_handler() -> Result<Arc<AtomicBool>> {
     if let Some(f) = STOP.get() {
         return Ok(f.clone());
@@ -80,14 +87,72 @@ pub fn install_ctrlc_handler() -> Result<Arc<AtomicBool>> {
     let f2 = flag.clone();
     ctrlc::set_handler(move || {
         if f2.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
+            exit_now(130);
         }
-        tracing::warn!("Ctrl-C: writing a checkpoint and stopping after the current step (press again to quit now)");
+        tracing::warn!("interrupted (Ctrl-C or SIGTERM): stopping after the current step with a checkpoint, or at once during an evaluation; send it again to quit now");
     })
     .map_err(|e| selfsup_core::Error::Other(format!("cannot install the Ctrl-C handler: {e}")))?;
     let _ = STOP.set(flag.clone());
     Ok(STOP.get().cloned().unwrap_or(flag))
 }
+
+/// Whether the handler of [`install_ctrlc_handler`] has seen a signal (false when it is not installed).
+pub fn stop_requested() -> bool {
+    STOP.get().is_some_and(|f| f.load(Ordering::SeqCst))
+}
+
+/// Ends the process now with `code`, from any thread: flushes stdout and stderr, then calls
+/// `_exit(2)`.
+///
+/// Why not `std::process::exit`: it runs the `atexit` handlers and C++ static destructors of
+/// libtorch on the calling thread while the main thread (and libtorch's pool) may still be inside
+/// libtorch operations, which crashed with SIGSEGV or a libtorch panic in 10 of 13 double Ctrl-Cs.
+/// `_exit` skips them and ends every thread at once; nothing of the run is lost by that, because
+/// checkpoints and metrics are written atomically (temporary file, fsync, rename) or line by line.
+pub fn exit_now(code: i32) -> ! {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    // SAFETY: `_exit` takes no pointers, cannot fail and does not return; it is async-signal-safe,
+    // so it is sound from any thread at any time.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::_exit(code)
+    }
+}
+
+/// The file of the run folder that records libtorch's thread counts.
+pub const THREADS_FILE: &str = "threads.json";
+
+/// Records libtorch's intra-op and inter-op thread counts in `threads.json` of the run folder. A
+/// run's numbers are bit-identical for any rayon thread count (the data side), but libtorch's CPU
+/// kernels split reductions by its intra-op thread count, so a run replays bit for bit only with the
+/// same count (`OMP_NUM_THREADS`, or `tch::set_num_threads`): on a resume with another count this
+/// warns, naming both.
+pub fn record_threads(dir: &Path, resumed: bool) -> Result<()> {
+    let path = dir.join(THREADS_FILE);
+    let now = tch::get_num_threads();
+    if resumed {
+        let before = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v.get("torch_intra_op_threads")?.as_i64());
+        if let Some(b) = before.filter(|&b| b != i64::from(now)) {
+            tracing::warn!(
+                "libtorch ran with {b} intra-op thread(s) before this resume and runs with {now} now: the resumed run will not be bit-identical to an uninterrupted one (set OMP_NUM_THREADS={b} to replay exactly)"
+            );
+        }
+    }
+    let v = serde_json::json!({
+        "torch_intra_op_threads": now,
+        "torch_interop_threads": tch::get_num_interop_threads(),
+        "guarantee": "bit-identical for any rayon (data) thread count; bit-identical across libtorch intra-op thread counts is not guaranteed",
+    });
+    checkpoint::write_atomic(&path, v.to_string().as_bytes())
+}
+
+/// How many step records [`Trainer::history`] keeps at least (at most twice as many), by default.
+pub const DEFAULT_HISTORY_LIMIT: usize = 10_000;
 
 /// The torch seed of step `step`: a SplitMix64 hash of `(seed, step)`.
 pub fn step_seed(seed: u64, step: u64) -> i64 {
@@ -117,6 +182,8 @@ pub struct Trainer<'a> {
     eval_every: u64,
     monitor_lower: bool,
     history: Vec<StepRecord>,
+    history_limit: usize,
+    epoch_scalars: Option<(u64, Vec<(String, f64, usize)>)>,
     extra: serde_json::Value,
     config_toml: Option<String>,
     last_checkpoint: Option<PathBuf>,
@@ -164,6 +231,8 @@ impl<'a> Trainer<'a> {
             eval_every: 1,
             monitor_lower: false,
             history: Vec::new(),
+            history_limit: DEFAULT_HISTORY_LIMIT,
+            epoch_scalars: None,
             extra: serde_json::Value::Null,
             config_toml: None,
             last_checkpoint: None,
@@ -243,9 +312,67 @@ impl<'a> Trainer<'a> {
         self.step
     }
 
-    /// The records of the steps this trainer ran (not those before a resume).
+    /// The records of the most recent steps this trainer ran (not those before a resume), oldest
+    /// first: at least the last `history_limit` of them and never more than twice as many (see
+    /// [`Trainer::with_history_limit`]), so that a long run's memory stays bounded. The full record is
+    /// in the run folder's `metrics.jsonl`.
     pub fn history(&self) -> &[StepRecord] {
         &self.history
+    }
+
+    /// Keeps at least the last `limit` step records in [`Trainer::history`] (default
+    /// [`DEFAULT_HISTORY_LIMIT`]; `0` keeps none).
+    pub fn with_history_limit(mut self, limit: usize) -> Self {
+        self.history_limit = limit;
+        self
+    }
+
+    /// The mean of every named scalar of the method (and of the online probe) over the steps of the
+    /// newest epoch this trainer ran (the part of it this process ran, when it was resumed or
+    /// stopped inside it), in the order they first appeared; empty before the first step.
+    /// Independent of the history limit.
+    pub fn epoch_scalar_means(&self) -> Vec<(String, f64)> {
+        self.epoch_scalars
+            .as_ref()
+            .map(|(_, v)| {
+                v.iter()
+                    .map(|(k, s, n)| (k.clone(), s / (*n).max(1) as f64))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn record(&mut self, rec: StepRecord) {
+        match &mut self.epoch_scalars {
+            Some((e, sums)) if *e == rec.epoch => {
+                for (k, v) in &rec.scalars {
+                    match sums.iter_mut().find(|(n, _, _)| n == k) {
+                        Some((_, s, c)) => {
+                            *s += v;
+                            *c += 1;
+                        }
+                        None => sums.push((k.clone(), *v, 1)),
+                    }
+                }
+            }
+            _ => {
+                self.epoch_scalars = Some((
+                    rec.epoch,
+                    rec.scalars
+                        .iter()
+                        .map(|(k, v)| (k.clone(), *v, 1))
+                        .collect(),
+                ))
+            }
+        }
+        if self.history_limit == 0 {
+            return;
+        }
+        if self.history.len() >= 2 * self.history_limit {
+            self.history
+                .drain(..self.history.len() - self.history_limit);
+        }
+        self.history.push(rec);
     }
 
     /// The last checkpoint written or resumed from.
@@ -344,10 +471,45 @@ impl<'a> Trainer<'a> {
         }
     }
 
+    /// Every floating-point variable of the method (parameters and buffers such as BatchNorm's
+    /// running statistics) and of the optimizer state is finite: checked before a checkpoint is
+    /// written, so that the "last good checkpoint" of the NaN guard never holds `inf` or NaN.
+    fn check_state_finite(&self) -> Result<()> {
+        let mut vars: Vec<(String, tch::Tensor)> =
+            self.method.var_store().variables().into_iter().collect();
+        vars.extend(
+            self.opt
+                .state_tensors()
+                .into_iter()
+                .map(|(n, t)| (format!("optim/{n}"), t)),
+        );
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, t) in vars {
+            if !matches!(
+                t.kind(),
+                tch::Kind::Float | tch::Kind::Double | tch::Kind::Half | tch::Kind::BFloat16
+            ) {
+                continue;
+            }
+            let finite = tch::no_grad(|| -> Result<bool> {
+                Ok(t.f_isfinite()?.f_all()?.f_int64_value(&[])? != 0)
+            })?;
+            if !finite {
+                return Err(Error::NonFiniteState {
+                    name,
+                    step: self.step,
+                    last_checkpoint: self.last_checkpoint.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
     fn save_checkpoint(&mut self) -> Result<Option<PathBuf>> {
         let Some(ck) = &self.ckpt else {
             return Ok(None);
         };
+        self.check_state_finite()?;
         let extra = self
             .probe
             .as_ref()
@@ -394,6 +556,7 @@ impl<'a> Trainer<'a> {
                 if !self.resumed || !d.join("config.toml").exists() {
                     checkpoint::write_atomic(&d.join("config.toml"), text.as_bytes())?;
                 }
+                record_threads(d, self.resumed)?;
                 Some(MetricsWriter::open(
                     d,
                     if self.resumed { Some(self.step) } else { None },
@@ -526,7 +689,7 @@ impl<'a> Trainer<'a> {
                 } else {
                     progress.tick(self.step);
                 }
-                self.history.push(rec);
+                self.record(rec);
                 let es = self.cfg.checkpoint.every_steps;
                 if es > 0 && self.step % es == 0 && self.step_in_epoch < spe {
                     self.save_checkpoint()?;
@@ -540,9 +703,20 @@ impl<'a> Trainer<'a> {
             let mut monitored = ("epoch_loss_neg".to_string(), -mean_loss);
             let mut evals = vec![("epoch_loss".to_string(), mean_loss)];
             let last = self.epoch == epochs;
+            let mut eval_skipped = false;
             if let Some(ev) = &mut self.epoch_eval {
                 if self.epoch % self.eval_every == 0 || last {
-                    let vals = ev(self.method.as_mut(), self.epoch)?;
+                    let vals = match ev(self.method.as_mut(), self.epoch) {
+                        Ok(v) => v,
+                        // A stop during the evaluation: the epoch's training is kept (and
+                        // checkpointed below); its evaluation is skipped.
+                        Err(e) if self.stop_requested() => {
+                            tracing::warn!(error = %e, epoch = self.epoch, "evaluation skipped: stopping");
+                            eval_skipped = true;
+                            Vec::new()
+                        }
+                        Err(e) => return Err(e),
+                    };
                     if let Some((name, v)) = vals.first() {
                         monitored = if self.monitor_lower {
                             (format!("{name}_neg"), -v)
@@ -559,15 +733,16 @@ impl<'a> Trainer<'a> {
             if let Some(m) = &mut metrics {
                 m.log("epoch", self.step, self.epoch, &evals)?;
                 if let Some(d) = &self.run_dir {
-                    if let Err(e) = crate::metrics::plot_run(d) {
+                    if let Err(e) = m.plot(d) {
                         tracing::warn!(error = %e, "could not draw the metric plots");
                     }
                 }
             }
-            let improved = match &self.best {
-                Some((name, v)) if *name == monitored.0 => monitored.1 > *v,
-                _ => true,
-            };
+            let improved = !eval_skipped
+                && match &self.best {
+                    Some((name, v)) if *name == monitored.0 => monitored.1 > *v,
+                    _ => true,
+                };
             if improved {
                 self.best = Some(monitored);
             }
@@ -577,6 +752,7 @@ impl<'a> Trainer<'a> {
             }
             if improved && self.cfg.checkpoint.keep_best {
                 if let Some(ck) = &self.ckpt {
+                    self.check_state_finite()?;
                     let extra = self
                         .probe
                         .as_ref()

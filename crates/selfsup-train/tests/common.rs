@@ -17,6 +17,9 @@ pub struct ToyMethod {
     pub dropout: f64,
     pub use_bn: bool,
     pub nan_at: Option<u64>,
+    /// After this step's update, the BatchNorm running variance becomes `inf` (what a huge LR does)
+    /// while the training-mode loss stays finite.
+    pub inf_buffers_at: Option<u64>,
     pub after_calls: u64,
 }
 
@@ -35,6 +38,7 @@ impl ToyMethod {
             dropout: 0.2,
             use_bn: true,
             nan_at: None,
+            inf_buffers_at: None,
             after_calls: 0,
         }
     }
@@ -70,8 +74,13 @@ impl Method for ToyMethod {
             scalars: vec![("loss_copy".into(), v)],
         })
     }
-    fn after_optimizer_step(&mut self, _info: &StepInfo) -> selfsup_nn::Result<()> {
+    fn after_optimizer_step(&mut self, info: &StepInfo) -> selfsup_nn::Result<()> {
         self.after_calls += 1;
+        if self.inf_buffers_at == Some(info.step) {
+            tch::no_grad(|| {
+                let _ = self.bn.running_var.as_mut().unwrap().fill_(f64::INFINITY);
+            });
+        }
         Ok(())
     }
     fn embed(&self, x: &Tensor) -> selfsup_nn::Result<Tensor> {

@@ -232,6 +232,101 @@ fn the_nan_guard_names_the_step_and_keeps_the_last_checkpoint() {
 }
 
 #[test]
+fn a_checkpoint_with_infinite_batch_norm_statistics_is_never_written() {
+    let _serial = serial();
+    let src = ToySource {
+        n: 16,
+        dim: 4,
+        batch: 4,
+    };
+    let mut c = cfg(OptimizerKind::Adam, 3);
+    c.checkpoint.every_steps = 2;
+    c.checkpoint.keep_last = 10;
+    let mut m = ToyMethod::new(1, 4);
+    // The update of step 4 (0-based) leaves running_var = inf; the loss stays finite.
+    m.inf_buffers_at = Some(4);
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = Trainer::new(Box::new(m), c, Some(dir.path())).unwrap();
+    let e = t.run(&src).unwrap_err();
+    match &e {
+        Error::NonFiniteState {
+            name,
+            step,
+            last_checkpoint,
+        } => {
+            assert_eq!(name, "backbone.bn.running_var");
+            assert_eq!(*step, 6);
+            let p = last_checkpoint.as_ref().unwrap();
+            assert!(
+                p.ends_with("ckpt-step0000000004.safetensors"),
+                "{}",
+                p.display()
+            );
+        }
+        other => panic!("expected NonFiniteState, got {other}"),
+    }
+    assert!(e.to_string().contains("running_var"), "{e}");
+    // The newest checkpoint on disk is the good one, and every variable in it is finite.
+    let ck = selfsup_train::Checkpointer::new(dir.path().join("checkpoints"), 10).unwrap();
+    let latest = ck.latest().unwrap().unwrap();
+    assert_eq!(latest.state.step, 4);
+    for (n, v) in &latest.model {
+        let all: bool = v.isfinite().all().int64_value(&[]) != 0;
+        assert!(all, "{n} is not finite in the last good checkpoint");
+    }
+    // best.safetensors (of epoch 1, before the damage) is finite too.
+    let best = selfsup_train::checkpoint::load(&ck.best_path()).unwrap();
+    assert_eq!(best.state.step, 4);
+}
+
+#[test]
+fn the_step_history_is_bounded_and_the_epoch_means_do_not_depend_on_it() {
+    let _serial = serial();
+    let src = ToySource {
+        n: 16,
+        dim: 4,
+        batch: 2,
+    };
+    let run = |limit: Option<usize>| {
+        let mut t = Trainer::new(
+            Box::new(ToyMethod::new(1, 4)),
+            cfg(OptimizerKind::Sgd, 3),
+            None,
+        )
+        .unwrap();
+        if let Some(l) = limit {
+            t = t.with_history_limit(l);
+        }
+        t.run(&src).unwrap();
+        (t.history().to_vec(), t.epoch_scalar_means())
+    };
+    let (full, full_means) = run(None);
+    assert_eq!(full.len(), 24);
+    let (short, means) = run(Some(3));
+    assert!(
+        (3..=6).contains(&short.len()),
+        "{} records kept",
+        short.len()
+    );
+    // The newest records are kept, unchanged.
+    assert_eq!(short[..], full[full.len() - short.len()..]);
+    // The last epoch's mean of the method's scalar, from the full history by hand.
+    let last: Vec<f64> = full
+        .iter()
+        .filter(|r| r.epoch == 2)
+        .map(|r| r.scalars.iter().find(|(k, _)| k == "loss_copy").unwrap().1)
+        .collect();
+    let expected = last.iter().sum::<f64>() / last.len() as f64;
+    assert_eq!(means, full_means);
+    assert_eq!(means.len(), 1);
+    assert_eq!(means[0].0, "loss_copy");
+    assert!(
+        (means[0].1 - expected).abs() <= 1e-12 * expected.abs(),
+        "{means:?} vs {expected}"
+    );
+}
+
+#[test]
 fn clipping_bounds_the_sgd_update_to_lr_times_max_norm() {
     let _serial = serial();
     let src = ToySource {

@@ -95,7 +95,17 @@ pub fn decode_wav(bytes: &[u8], path: &Path) -> Result<Audio> {
                 ));
             }
             for s in reader.samples::<f32>() {
-                interleaved.push(s.map_err(|e| truncated(path, e))?);
+                let v = s.map_err(|e| truncated(path, e))?;
+                if !v.is_finite() {
+                    return Err(Error::decode(
+                        path,
+                        format!(
+                            "float sample {} is {v}: a WAV with NaN or infinite samples is a bad file",
+                            interleaved.len()
+                        ),
+                    ));
+                }
+                interleaved.push(v);
             }
         }
         hound::SampleFormat::Int => {

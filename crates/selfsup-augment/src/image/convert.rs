@@ -50,6 +50,7 @@ pub fn decode_dynamic(bytes: &[u8], path: &Path) -> Result<DynamicImage> {
             )
         })?,
     };
+    check_complete(bytes, format, path)?;
     // Decoders are not supposed to panic on bad input, but a corrupt file must never take a worker
     // thread down, so a panic is turned into a decode error as a last line of defence.
     let result = std::panic::catch_unwind(|| image::load_from_memory_with_format(bytes, format));
@@ -68,6 +69,49 @@ pub fn decode_dynamic(bytes: &[u8], path: &Path) -> Result<DynamicImage> {
             path,
             format!("{format:?} decoder failed on corrupt data"),
         )),
+    }
+}
+
+/// Refuses JPEG and PNG data cut short, which the `image` crate decodes without an error (the
+/// missing rows come out grey): a JPEG must have its end-of-image marker `FF D9` after its last
+/// start-of-scan marker `FF DA` (inside entropy-coded data an `FF` byte is always followed by `00`
+/// or a restart marker, and an embedded EXIF thumbnail's own `FF D9` lies before the main scan), a
+/// PNG its `IEND` chunk after its last `IDAT` chunk. The same rule as PIL, which raises "image file
+/// is truncated" for both.
+pub fn check_complete(bytes: &[u8], format: image::ImageFormat, path: &Path) -> Result<()> {
+    fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
+        hay.windows(needle.len()).rposition(|w| w == needle)
+    }
+    match format {
+        image::ImageFormat::Jpeg => {
+            let sos = rfind(bytes, &[0xFF, 0xDA]);
+            let eoi = rfind(bytes, &[0xFF, 0xD9]);
+            match (sos, eoi) {
+                (Some(s), Some(e)) if e > s => Ok(()),
+                _ => Err(Error::decode(
+                    path,
+                    format!(
+                        "JPEG data is truncated: no end-of-image marker after the image data ({} bytes)",
+                        bytes.len()
+                    ),
+                )),
+            }
+        }
+        image::ImageFormat::Png => {
+            let idat = rfind(bytes, b"IDAT");
+            let iend = rfind(bytes, b"IEND");
+            match (idat, iend) {
+                (Some(d), Some(e)) if e > d => Ok(()),
+                _ => Err(Error::decode(
+                    path,
+                    format!(
+                        "PNG data is truncated: no IEND chunk after the image data ({} bytes)",
+                        bytes.len()
+                    ),
+                )),
+            }
+        }
+        _ => Ok(()),
     }
 }
 

@@ -160,6 +160,8 @@ impl MethodSpec for MethodConfig {
         backbone: &BackboneConfig,
         input: &InputSpec,
     ) -> Result<Box<dyn Method>> {
+        // The views reach the backbone as they are: it must read samples of this shape.
+        backbone.check_input(&input.shape)?;
         build_in(self, vs, backbone, input.channels())
     }
 }
@@ -173,11 +175,11 @@ pub fn build_method(
     device: Device,
     seed: u64,
 ) -> Result<Box<dyn Method>> {
-    let input = InputSpec {
-        shape: vec![in_channels, 1, 1],
-        vocab_size: None,
-    };
-    cfg.instantiate(backbone, &input, device, seed)
+    // The sample shape is unknown here, so the input check of `MethodSpec::build` is not made.
+    MethodSpec::validate(cfg)?;
+    backbone.validate()?;
+    tch::manual_seed(seed as i64);
+    build_in(cfg, nn::VarStore::new(device), backbone, in_channels)
 }
 
 fn build_in(

@@ -105,6 +105,110 @@ impl BackboneConfig {
     }
 }
 
+impl BackboneConfig {
+    /// The serde `kind` of this backbone (`"conv_net"`, `"vit"`, ...).
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            BackboneConfig::Mlp(_) => "mlp",
+            BackboneConfig::ConvNet(_) => "conv_net",
+            BackboneConfig::ResNet18(_) => "resnet18",
+            BackboneConfig::ResNet34(_) => "resnet34",
+            BackboneConfig::ResNet50(_) => "resnet50",
+            BackboneConfig::Vit(_) => "vit",
+            BackboneConfig::AudioCnn(_) => "audio_cnn",
+            BackboneConfig::Conv1d(_) => "conv1d",
+            BackboneConfig::TransformerEncoder(_) => "transformer_encoder",
+        }
+    }
+
+    /// Checks, before anything is built or run, that the backbone's forward reads a batch of samples
+    /// of `shape` (one sample without the batch axis, exactly as the method feeds it): `C×H×W` for
+    /// `conv_net`, `resnet*` and `vit` (whose `image_size` must match), `C×H×W` or `F×T` for
+    /// `audio_cnn`, `T` or `1×T` for `conv1d`, `L` token ids for `transformer_encoder`, and
+    /// `input_dim` values for `mlp`. The error names the field to change and what the data gives.
+    pub fn check_input(&self, shape: &[i64]) -> selfsup_core::Result<()> {
+        use selfsup_core::Error;
+        if shape.is_empty() || shape.iter().any(|&d| d < 1) {
+            return Err(Error::config(
+                "input.shape",
+                format!("every dimension of a sample must be ≥ 1, got {shape:?}"),
+            ));
+        }
+        let kind = self.kind_name();
+        let what = match shape.len() {
+            1 => "1-D samples (a waveform or token ids)",
+            2 => "2-D samples (a spectrogram F×T)",
+            3 => "C×H×W images",
+            _ => "samples of rank > 3",
+        };
+        let wrong_kind = |reads: &str, use_instead: &str| {
+            Err(Error::config(
+                "backbone.kind",
+                format!(
+                    "`{kind}` reads {reads}, but the data gives {what} of shape {shape:?}; {use_instead}"
+                ),
+            ))
+        };
+        let for_data = match shape.len() {
+            1 => "use conv1d (waveforms), transformer_encoder (tokens) or mlp",
+            2 => "use audio_cnn (or mlp with input_dim = F·T)",
+            _ => "use conv_net, resnet18/34/50, vit or mlp",
+        };
+        match self {
+            BackboneConfig::Mlp(c) => {
+                let numel: i64 = shape.iter().product();
+                if c.input_dim != numel {
+                    return Err(Error::config(
+                        "backbone.input_dim",
+                        format!(
+                            "must equal the number of values of one sample ({numel} for shape {shape:?}), got {}",
+                            c.input_dim
+                        ),
+                    ));
+                }
+            }
+            BackboneConfig::ConvNet(_)
+            | BackboneConfig::ResNet18(_)
+            | BackboneConfig::ResNet34(_)
+            | BackboneConfig::ResNet50(_) => {
+                if shape.len() != 3 {
+                    return wrong_kind("C×H×W images", for_data);
+                }
+            }
+            BackboneConfig::Vit(c) => {
+                let [_, h, w] = shape else {
+                    return wrong_kind("C×H×W images", for_data);
+                };
+                if *h != c.image_size || *w != c.image_size {
+                    return Err(Error::config(
+                        "backbone.image_size",
+                        format!(
+                            "the vit backbone reads {0}×{0} images, but the samples are {h}×{w} (shape {shape:?}); set backbone.image_size = {h} with a patch_size dividing it, or resize the data",
+                            c.image_size
+                        ),
+                    ));
+                }
+            }
+            BackboneConfig::AudioCnn(_) => {
+                if !(2..=3).contains(&shape.len()) {
+                    return wrong_kind("F×T spectrograms (or C×H×W)", for_data);
+                }
+            }
+            BackboneConfig::Conv1d(_) => {
+                if !(shape.len() == 1 || (shape.len() == 2 && shape[0] == 1)) {
+                    return wrong_kind("1-D waveforms (T or 1×T)", for_data);
+                }
+            }
+            BackboneConfig::TransformerEncoder(_) => {
+                if shape.len() != 1 {
+                    return wrong_kind("1-D token ids", for_data);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Backbone for Mlp {
     fn output_dim(&self) -> i64 {
         Mlp::output_dim(self)
