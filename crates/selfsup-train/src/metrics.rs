@@ -2,6 +2,13 @@
 //! and `metrics.csv` (long format `kind,step,epoch,name,value`, one row per value), appended as the run
 //! goes; on resume, records after the checkpoint's step are dropped so the files read as one clean run.
 //! [`plot_run`] draws `loss.png` (training loss per step) and `eval.png` (evaluation values per epoch).
+//!
+//! Records: `train` rows (every `log_every` steps: `loss`, `lr`, `grad_norm`, `samples_per_sec`, the
+//! method's scalars; `epoch` is the 0-based epoch the step belongs to) and `epoch` rows (end of each
+//! epoch: `epoch_loss` and the evaluation's values; `epoch` counts the epochs done, so the end of the
+//! first epoch is 1). Callers may add `eval` rows (the CLI: `knn_acc`, `linear_probe_acc` at epoch 0
+//! for the random initialisation and at the last epoch). Accuracies are fractions in `[0, 1]`,
+//! losses in nats, `lr` per step, `samples_per_sec` wall-clock.
 
 use crate::{Error, Result};
 use std::collections::BTreeMap;
@@ -139,6 +146,28 @@ pub fn read_jsonl(path: &Path) -> Result<Vec<MetricRow>> {
     Ok(out)
 }
 
+/// The evaluation curves of a run: every value of the `epoch` rows (the trainer's end-of-epoch
+/// evaluations) and of the `eval` rows (the caller's own evaluations, e.g. the CLI's kNN and linear
+/// probe before training at epoch 0 and after the last epoch) except `epoch_loss`, one series per name,
+/// sorted by epoch, one point per epoch (the last written wins).
+pub fn eval_series(rows: &[MetricRow]) -> Vec<(String, Vec<(f64, f64)>)> {
+    let mut evals: BTreeMap<String, BTreeMap<u64, f64>> = BTreeMap::new();
+    for r in rows
+        .iter()
+        .filter(|r| r.kind == "epoch" || r.kind == "eval")
+    {
+        for (k, v) in &r.values {
+            if k != "epoch_loss" {
+                evals.entry(k.clone()).or_default().insert(r.epoch, *v);
+            }
+        }
+    }
+    evals
+        .into_iter()
+        .map(|(k, pts)| (k, pts.into_iter().map(|(e, v)| (e as f64, v)).collect()))
+        .collect()
+}
+
 /// Draws `loss.png` and (when evaluations were logged) `eval.png` in the run folder.
 pub fn plot_run(dir: &Path) -> Result<()> {
     let rows = read_jsonl(&dir.join("metrics.jsonl"))?;
@@ -151,22 +180,23 @@ pub fn plot_run(dir: &Path) -> Result<()> {
         &dir.join("loss.png"),
         "training loss",
         "step",
+        "loss",
         &[("loss".into(), loss)],
     )?;
-    let mut evals: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
-    for r in rows.iter().filter(|r| r.kind == "epoch") {
-        for (k, v) in &r.values {
-            if k != "epoch_loss" {
-                evals
-                    .entry(k.clone())
-                    .or_default()
-                    .push((r.epoch as f64, *v));
-            }
-        }
-    }
-    if !evals.is_empty() {
-        let series: Vec<_> = evals.into_iter().collect();
-        crate::plot::line_chart(&dir.join("eval.png"), "evaluation", "epoch", &series)?;
+    let series = eval_series(&rows);
+    if !series.is_empty() {
+        let y = if series.iter().all(|(k, _)| k.ends_with("_acc")) {
+            "accuracy"
+        } else {
+            "value"
+        };
+        crate::plot::line_chart(
+            &dir.join("eval.png"),
+            "evaluation (epoch 0 = random init)",
+            "epoch",
+            y,
+            &series,
+        )?;
     }
     Ok(())
 }

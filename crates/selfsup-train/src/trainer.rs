@@ -64,7 +64,8 @@ pub enum Outcome {
 
 /// An evaluation run at the end of epochs: gets the method and the epoch just finished (1-based count
 /// of epochs done), returns named values (e.g. `("knn_acc", 0.91)`). The first value is the monitored
-/// one for the best checkpoint (higher is better).
+/// one for the best checkpoint (higher is better); with an evaluation, epochs that skip it (see
+/// `eval_every`) do not change the best checkpoint. Without one, the mean epoch loss is monitored.
 pub type EpochEval<'a> = Box<dyn FnMut(&dyn Method, u64) -> Result<Vec<(String, f64)>> + 'a>;
 
 static STOP: OnceLock<Arc<AtomicBool>> = OnceLock::new();
@@ -527,14 +528,20 @@ impl<'a> Trainer<'a> {
             self.epoch += 1;
             self.step_in_epoch = 0;
             self.epoch_loss_sum = 0.0;
-            let mut monitored = ("epoch_loss_neg".to_string(), -mean_loss);
+            // The monitor of the best checkpoint: the evaluation's first value when there is an
+            // evaluation (epochs without one do not compete: a loss is not comparable with an
+            // accuracy), else the negated mean loss.
+            let mut monitored = self
+                .epoch_eval
+                .is_none()
+                .then(|| ("epoch_loss_neg".to_string(), -mean_loss));
             let mut evals = vec![("epoch_loss".to_string(), mean_loss)];
             let last = self.epoch == epochs;
             if let Some(ev) = &mut self.epoch_eval {
                 if self.epoch % self.eval_every == 0 || last {
                     let vals = ev(self.method.as_ref(), self.epoch)?;
                     if let Some(first) = vals.first() {
-                        monitored = first.clone();
+                        monitored = Some(first.clone());
                     }
                     for (k, v) in &vals {
                         tracing::info!(epoch = self.epoch, "{k} = {v:.4}");
@@ -550,12 +557,13 @@ impl<'a> Trainer<'a> {
                     }
                 }
             }
-            let improved = match &self.best {
-                Some((name, v)) if *name == monitored.0 => monitored.1 > *v,
-                _ => true,
+            let improved = match (&monitored, &self.best) {
+                (None, _) => false,
+                (Some((m, x)), Some((name, v))) if m == name => x > v,
+                (Some(_), _) => true,
             };
             if improved {
-                self.best = Some(monitored);
+                self.best = monitored;
             }
             let ee = self.cfg.checkpoint.every_epochs;
             if (ee > 0 && self.epoch % ee == 0) || last {
