@@ -25,7 +25,7 @@ fn main() -> Result<()> {
     let cfg = RunConfig::from_file(&run.join("config.toml"))?;
     let splits = data::open_splits(&cfg)?;
     let ev = pretrain::eval_data(&cfg, &splits)?;
-    let in_channels = pretrain::input_spec(&cfg, Some(&ev), &splits).channels();
+    let in_channels = pretrain::input_spec(&cfg, Some(&ev), &splits)?.channels();
     let device = selfsup_nn::parse_device(&cfg.train.device)?;
 
     // The encoder alone, under the same names `selfsup export` writes (prefix removed).

@@ -1,10 +1,8 @@
 //! `selfsup eval`, `selfsup preview` and `selfsup export`.
 
-use crate::config::{DataKind, RunConfig};
+use crate::config::RunConfig;
 use crate::{data, pretrain};
 use anyhow::{bail, Context, Result};
-use image::{GrayImage, Luma};
-use selfsup_data::{Loader, LoaderConfig};
 use selfsup_nn::MethodSpec;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -17,19 +15,25 @@ pub struct EvalArgs {
     /// The run folder (holds config.toml and checkpoints/).
     #[arg(long)]
     pub run: PathBuf,
-    /// A checkpoint file (default: checkpoints/best.safetensors, else the newest).
+    /// `best` (checkpoints/best.safetensors: the epoch with the best kNN accuracy on the held-out
+    /// split, so its accuracy there is optimistic) or a checkpoint file (default: the newest — the
+    /// final weights that `pretrain` reports on).
     #[arg(long)]
     pub checkpoint: Option<PathBuf>,
     /// kNN neighbours (default from the run config, 200).
     #[arg(long)]
     pub k: Option<usize>,
-    /// Language-model runs (gpt, bert): a text file whose loss (nats/token, bits/char, perplexity)
-    /// to report under the run's saved vocabulary.
+    /// `knn`/`linear`: evaluate on this dataset file or folder instead of the run's `data.path`
+    /// (same kind). Language-model runs (gpt, bert) with no protocol: a text file whose loss
+    /// (nats/token, bits/char, perplexity) to report under the run's saved vocabulary.
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// With --data: a character outside the run's vocabulary is an `error` (default, naming it and
-    /// its position) or encoded as `unk` (`<unk>`, counted and reported; the model never predicts it
-    /// well, so it raises the loss).
+    /// A held-out folder of the same classes (`data.val_path`; image and audio folders).
+    #[arg(long)]
+    pub val_data: Option<PathBuf>,
+    /// Language-model --data: a character outside the run's vocabulary is an `error` (default,
+    /// naming it and its position) or encoded as `unk` (`<unk>`, counted and reported; the model
+    /// never predicts it well, so it raises the loss).
     #[arg(long, default_value = "error")]
     pub unknown: String,
 }
@@ -60,7 +64,7 @@ pub struct ExportArgs {
     /// The run folder.
     #[arg(long)]
     pub run: PathBuf,
-    /// A checkpoint file (default: best, else the newest).
+    /// `best` or a checkpoint file (default: the newest — the final weights).
     #[arg(long)]
     pub checkpoint: Option<PathBuf>,
     /// Output file.
@@ -70,11 +74,17 @@ pub struct ExportArgs {
 
 fn pick_checkpoint(run: &Path, given: &Option<PathBuf>) -> Result<selfsup_train::Checkpoint> {
     if let Some(p) = given {
+        if p.as_os_str() == "best" && !p.exists() {
+            let best = run.join("checkpoints").join("best.safetensors");
+            if !best.exists() {
+                bail!(
+                    "--checkpoint best: {} does not exist (the run keeps no best checkpoint)",
+                    best.display()
+                );
+            }
+            return Ok(selfsup_train::checkpoint::load(&best)?);
+        }
         return Ok(selfsup_train::checkpoint::load(p)?);
-    }
-    let best = run.join("checkpoints").join("best.safetensors");
-    if best.exists() {
-        return Ok(selfsup_train::checkpoint::load(&best)?);
     }
     let ck = selfsup_train::Checkpointer::new(run.join("checkpoints"), usize::MAX)?;
     ck.latest()?
@@ -124,13 +134,10 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
             writeln!(std::io::stdout(), "{}", r.describe())?;
             return Ok(());
         }
-        (Some(p), Some(_)) => bail!(
-            "`selfsup eval {p}` takes no --data: --data FILE reports the language-model loss of a text file (`selfsup eval --run DIR --data FILE`, no protocol)"
-        ),
         (None, None) => bail!(
             "missing protocol: `selfsup eval knn|linear --run DIR`, or `selfsup eval --run DIR --data FILE` for a language-model run"
         ),
-        (Some(p), None) => p,
+        (Some(p), _) => p,
     };
     if protocol != "knn" && protocol != "linear" {
         bail!("invalid protocol `{protocol}`: allowed knn, linear");
@@ -153,9 +160,18 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
     if let Some(k) = a.k {
         cfg.eval.knn.k = k;
     }
+    if let Some(p) = &a.data {
+        cfg.data.path = Some(p.clone());
+    }
+    if let Some(p) = &a.val_data {
+        cfg.data.val_path = Some(p.clone());
+    }
     let splits = data::open_splits(&cfg)?;
-    let ev = pretrain::eval_data(&cfg, &splits)?;
     let mut out = std::io::stdout();
+    for line in &splits.layout {
+        writeln!(out, "data: {line}")?;
+    }
+    let ev = pretrain::eval_data(&cfg, &splits)?;
     if protocol == "knn" {
         let k = pretrain::knn(m.as_ref(), &ev, &cfg)?;
         writeln!(
@@ -187,108 +203,14 @@ pub fn export(a: &ExportArgs) -> Result<()> {
     Ok(())
 }
 
-/// Draws each `N×C×H×W` (or `N×1×F×T`) array as a row of grey tiles.
-fn tile_rows(arrays: &[ndarray::ArrayD<f32>], n: usize, normalise: bool) -> Result<GrayImage> {
-    let shape = arrays[0].shape().to_vec();
-    if shape.len() != 4 {
-        bail!("cannot preview arrays of shape {shape:?}");
-    }
-    let (h, w) = (shape[2], shape[3]);
-    let scale = if h < 64 { 3 } else { 1 };
-    let pad = 2;
-    let cols = arrays.len();
-    let rows = n.min(shape[0]);
-    let mut img = GrayImage::from_pixel(
-        (cols * (w * scale + pad) + pad) as u32,
-        (rows * (h * scale + pad) + pad) as u32,
-        Luma([128]),
-    );
-    for (c, a) in arrays.iter().enumerate() {
-        for r in 0..rows {
-            let tile = a.index_axis(ndarray::Axis(0), r);
-            let plane = tile.index_axis(ndarray::Axis(0), 0);
-            let (lo, hi) = if normalise {
-                plane
-                    .iter()
-                    .fold((f32::MAX, f32::MIN), |(l, h), &v| (l.min(v), h.max(v)))
-            } else {
-                (0.0, 1.0)
-            };
-            for y in 0..h {
-                for x in 0..w {
-                    // Spectrograms: low frequencies at the bottom.
-                    let yy = if normalise { h - 1 - y } else { y };
-                    let v = ((plane[[yy, x]] - lo) / (hi - lo).max(1e-6)).clamp(0.0, 1.0);
-                    for dy in 0..scale {
-                        for dx in 0..scale {
-                            img.put_pixel(
-                                (pad + c * (w * scale + pad) + x * scale + dx) as u32,
-                                (pad + r * (h * scale + pad) + y * scale + dy) as u32,
-                                Luma([(v * 255.0).round() as u8]),
-                            );
-                        }
-                    }
-                }
-            }
-        }
-    }
-    Ok(img)
-}
-
-/// `selfsup preview`.
+/// `selfsup preview` (`crate::preview`: images in colour, spectrograms for audio, rows from
+/// different classes).
 pub fn preview(a: &PreviewArgs) -> Result<()> {
-    let args = pretrain::PretrainArgs {
-        dataset: Some(a.dataset.clone()),
-        data: a.data.clone(),
-        recipe: a.recipe.clone(),
-        ..Default::default()
-    };
-    let cfg = pretrain::resolve(&args)?;
-    if cfg.data.kind == DataKind::Text {
-        return preview_text(&cfg, a.n);
-    }
-    let splits = data::open_splits(&cfg)?;
-    let n = a.n.clamp(1, splits.train.len());
-    let lc = LoaderConfig {
-        batch_size: n,
-        shuffle: false,
-        drop_last: false,
-        seed: cfg.train.seed,
-        ..Default::default()
-    };
-    let views = Loader::new(
-        splits.train.clone(),
-        crate::views::train_pipeline(&cfg, splits.vocab_size)?,
-        lc.clone(),
-    )?
-    .epoch(0)
-    .next()
-    .context("no batch")??;
-    let orig = Loader::new(splits.train.clone(), crate::views::eval_pipeline(&cfg)?, lc)?
-        .epoch(0)
-        .next()
-        .context("no batch")??;
-    let mut arrays = orig.views;
-    arrays.extend(views.views);
-    let img = tile_rows(&arrays, n, cfg.data.kind.is_audio())?;
-    img.save(&a.out)
-        .with_context(|| format!("cannot write {}", a.out.display()))?;
-    writeln!(
-        std::io::stdout(),
-        "wrote {}: {n} samples; columns = original, then {} augmented views ({})",
-        a.out.display(),
-        arrays.len() - 1,
-        if cfg.data.kind.is_audio() {
-            "log-mel spectrograms"
-        } else {
-            "images"
-        }
-    )?;
-    Ok(())
+    crate::preview::run(a)
 }
 
 /// `selfsup preview` for text: each window and its two augmented views, decoded, on stdout.
-fn preview_text(cfg: &RunConfig, n: usize) -> Result<()> {
+pub(crate) fn preview_text(cfg: &RunConfig, n: usize) -> Result<()> {
     let path = data::resolve_path(&cfg.data)?;
     let text = selfsup_data::text::TextTokens::from_file(&path, &cfg.data.text)?;
     let vocab = text.vocab().clone();

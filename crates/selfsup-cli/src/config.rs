@@ -80,8 +80,12 @@ pub struct DataConfig {
     pub val_fraction: f64,
     /// Use at most this many samples (0 = all): quick runs.
     pub max_samples: usize,
-    /// Language models (`gpt`, `bert`): a held-out text file for the validation loss (absent: the
-    /// vendored The Tempest when `path` is absent too, else no validation).
+    /// Held-out data. Image and audio folders: a folder of the same class sub-folders (absent: a
+    /// `val/` or `test/` folder next to `path/train/` when `path` has that layout, else
+    /// `val_fraction` of each class); when the training folder is unlabelled, a labelled folder here
+    /// is the kNN bank and queries. Language models (`gpt`, `bert`): a held-out text file for the
+    /// validation loss (absent: the vendored The Tempest when `path` is absent too, else no
+    /// validation). Other kinds have their own test split and refuse it.
     pub val_path: Option<PathBuf>,
     /// `kind = "text"`: tokenizer, sequence length and how the file is cut into samples
     /// (`[data.text]`; see `selfsup_data::text`).
@@ -115,7 +119,10 @@ pub struct AugmentConfig {
     /// Recipe name: images `simclr`, `moco_v2`, `byol`, `mnist` (a light recipe for 28×28 digits);
     /// audio `contrastive`; text `tokens`.
     pub recipe: String,
-    /// Output side of image crops (absent = the dataset's native size).
+    /// Side of the square training crops and of the evaluation images (resize of the shorter side,
+    /// then centre crop). Absent = chosen from the data when the run starts (MNIST 28, CIFAR 32, an
+    /// image folder the shorter side of its first image, at most 96) and written to the run's
+    /// `config.toml`.
     pub image_size: Option<u32>,
     /// Audio: clip length in seconds of each view.
     pub clip_seconds: f64,
@@ -339,6 +346,17 @@ impl RunConfig {
         if self.augment.image_size == Some(0) {
             bail!("invalid value for `augment.image_size`: must be ≥ 1 (or absent for the dataset's native size), got 0");
         }
+        if self.data.val_path.is_some()
+            && !matches!(
+                self.data.kind,
+                DataKind::ImageFolder | DataKind::AudioFolder | DataKind::Text
+            )
+        {
+            bail!(
+                "invalid value for `data.val_path` (--val-data): `data.kind = {}` has its own test split; a held-out path is read for image-folder, audio-folder and text only",
+                self.data.kind.name()
+            );
+        }
         if !(0.0..1.0).contains(&self.data.val_fraction) || self.data.val_fraction <= 0.0 {
             bail!(
                 "invalid value for `data.val_fraction`: must be in (0, 1), got {}",
@@ -367,6 +385,11 @@ impl RunConfig {
                 self.data.kind.name(),
                 if self.data.kind.is_audio() { "spectrograms" } else { "images" }
             );
+        }
+        if let Some(v) = self.augment.image_size {
+            if !(8..=4096).contains(&v) {
+                bail!("invalid value for `augment.image_size` (--image-size): must be in 8..=4096 pixels, got {v}");
+            }
         }
         if self.augment.clip_seconds <= 0.0 {
             bail!(
@@ -418,8 +441,18 @@ impl RunConfig {
     }
 
     /// The config as TOML text.
+    /// An absent `train.clip_grad_norm` (TOML has no null) is written as a comment saying what
+    /// absent means, so that every `Option` field of the run shows its effective value.
     pub fn to_toml(&self) -> Result<String> {
-        toml::to_string(self).context("cannot serialise the run config")
+        let text = toml::to_string(self).context("cannot serialise the run config")?;
+        if self.train.clip_grad_norm.is_some() {
+            return Ok(text);
+        }
+        Ok(text.replacen(
+            "\n[train]\n",
+            "\n[train]\n# clip_grad_norm: absent = no gradient clipping (a positive max L2 norm clips)\n",
+            1,
+        ))
     }
 }
 

@@ -14,8 +14,8 @@ use selfsup::methods::MethodConfig;
 use selfsup_data::text::RandomWindows;
 use selfsup_data::Vocab;
 use selfsup_data::{
-    train_val_split, AudioFolder, Cifar, CifarKind, Dataset, Fsdd, FsddSplit, ImageFolder, Loader,
-    LoaderConfig, MnistCsv, MnistIdx, ViewPipeline,
+    train_val_split, Cifar, CifarKind, Dataset, Fsdd, FsddSplit, Loader, LoaderConfig, MnistCsv,
+    MnistIdx, ViewPipeline,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,6 +30,47 @@ pub struct Splits {
     pub vocab_size: Option<usize>,
     /// Language models: the keyed training windows and the vocabulary (saved in the run folder).
     pub lm: Option<LmData>,
+    /// Whether the training split carries labels (the online probe needs them).
+    pub train_labelled: bool,
+    /// The labelled kNN bank and queries (`None`: no labels, evaluations skipped).
+    pub eval: Option<EvalSplit>,
+    /// What was found on disk (layout, labels, held-out folder), one line each, for the user.
+    pub layout: Vec<String>,
+}
+
+/// The labelled data of the downstream evaluations.
+pub struct EvalSplit {
+    /// The kNN bank and the linear probe's training set.
+    pub bank: Arc<dyn Dataset>,
+    /// The held-out queries the accuracies are reported on.
+    pub query: Arc<dyn Dataset>,
+}
+
+impl Splits {
+    /// Labelled splits: `train` is also the kNN bank, `val` the queries.
+    pub fn labelled(train: Arc<dyn Dataset>, val: Arc<dyn Dataset>) -> Self {
+        Splits {
+            eval: Some(EvalSplit {
+                bank: train.clone(),
+                query: val.clone(),
+            }),
+            train,
+            val,
+            vocab_size: None,
+            lm: None,
+            train_labelled: true,
+            layout: Vec::new(),
+        }
+    }
+
+    /// Splits without labels to evaluate with.
+    pub fn unlabelled(train: Arc<dyn Dataset>, val: Arc<dyn Dataset>) -> Self {
+        Splits {
+            eval: None,
+            train_labelled: false,
+            ..Self::labelled(train, val)
+        }
+    }
 }
 
 /// What a language-model run reads besides its splits.
@@ -38,6 +79,18 @@ pub struct LmData {
     pub windows: Arc<RandomWindows>,
     /// The tokenizer's vocabulary.
     pub vocab: Vocab,
+}
+
+/// Makes `path` and `val_path` absolute (against the current folder), so that a run folder's
+/// `config.toml` is read the same from any folder.
+pub fn absolute_paths(d: &mut DataConfig) -> Result<()> {
+    for p in [&mut d.path, &mut d.val_path].into_iter().flatten() {
+        if p.is_relative() {
+            *p = std::path::absolute(&*p)
+                .with_context(|| format!("cannot make {} absolute", p.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// The dataset path: the configured one, else the vendored copy.
@@ -73,7 +126,7 @@ pub fn resolve_path(cfg: &DataConfig) -> Result<PathBuf> {
     Ok(p)
 }
 
-fn limit(ds: Arc<dyn Dataset>, max: usize) -> Result<Arc<dyn Dataset>> {
+pub(crate) fn limit(ds: Arc<dyn Dataset>, max: usize) -> Result<Arc<dyn Dataset>> {
     if max == 0 || ds.len() <= max {
         return Ok(ds);
     }
@@ -91,46 +144,31 @@ pub fn open_splits(cfg: &RunConfig) -> Result<Splits> {
     let split = |all: Arc<dyn Dataset>| -> Result<Splits> {
         let all = limit(all, d.max_samples)?;
         let (train, val) = train_val_split(all, d.val_fraction, seed, true)?;
-        Ok(Splits {
-            train: Arc::new(train),
-            val: Arc::new(val),
-            vocab_size: None,
-            lm: None,
-        })
+        Ok(Splits::labelled(Arc::new(train), Arc::new(val)))
     };
     let s = match d.kind {
         DataKind::MnistCsv => split(Arc::new(MnistCsv::new(&path)?))?,
-        // Every image as RGB, as PyTorch's ImageFolder loader does (grey, RGBA, 16-bit files too).
-        DataKind::ImageFolder => split(Arc::new(ImageFolder::new(&path)?.channels(3)?))?,
-        DataKind::AudioFolder => split(Arc::new(
-            AudioFolder::new(&path)?.target_rate(Some(cfg.augment.sample_rate))?,
-        ))?,
-        DataKind::MnistIdx => Splits {
-            train: limit(Arc::new(MnistIdx::from_dir(&path, true)?), d.max_samples)?,
-            val: Arc::new(MnistIdx::from_dir(&path, false)?),
-            vocab_size: None,
-            lm: None,
-        },
-        DataKind::Cifar => Splits {
-            train: limit(
+        DataKind::ImageFolder | DataKind::AudioFolder => crate::folders::open(cfg, &path)?,
+        DataKind::MnistIdx => Splits::labelled(
+            limit(Arc::new(MnistIdx::from_dir(&path, true)?), d.max_samples)?,
+            Arc::new(MnistIdx::from_dir(&path, false)?),
+        ),
+        DataKind::Cifar => Splits::labelled(
+            limit(
                 Arc::new(Cifar::from_dir(&path, CifarKind::Cifar10, true)?),
                 d.max_samples,
             )?,
-            val: Arc::new(Cifar::from_dir(&path, CifarKind::Cifar10, false)?),
-            vocab_size: None,
-            lm: None,
-        },
+            Arc::new(Cifar::from_dir(&path, CifarKind::Cifar10, false)?),
+        ),
         DataKind::Fsdd => {
             let rate = Some(cfg.augment.sample_rate);
-            Splits {
-                train: limit(
+            Splits::labelled(
+                limit(
                     Arc::new(Fsdd::new(&path, FsddSplit::Train)?.target_rate(rate)?),
                     d.max_samples,
                 )?,
-                val: Arc::new(Fsdd::new(&path, FsddSplit::Test)?.target_rate(rate)?),
-                vocab_size: None,
-                lm: None,
-            }
+                Arc::new(Fsdd::new(&path, FsddSplit::Test)?.target_rate(rate)?),
+            )
         }
         DataKind::Text if cfg.is_language_model() => lm_splits(cfg, &path)?,
         DataKind::Text => {
@@ -138,14 +176,19 @@ pub fn open_splits(cfg: &RunConfig) -> Result<Splits> {
             let vocab_size = text.vocab().len();
             let all: Arc<dyn Dataset> = Arc::new(text);
             Splits {
-                train: limit(all.clone(), d.max_samples)?,
-                val: Arc::new(selfsup_data::Subset::new(all, Vec::new())?),
                 vocab_size: Some(vocab_size),
-                lm: None,
+                ..Splits::unlabelled(
+                    limit(all.clone(), d.max_samples)?,
+                    Arc::new(selfsup_data::Subset::new(all, Vec::new())?),
+                )
             }
         }
     };
-    if s.train.is_empty() || (s.val.is_empty() && d.kind.has_labels()) {
+    let empty_eval = s
+        .eval
+        .as_ref()
+        .is_some_and(|e| e.bank.is_empty() || e.query.is_empty());
+    if s.train.is_empty() || empty_eval {
         bail!(
             "the dataset at {} gave an empty split (train {}, val {})",
             path.display(),
@@ -186,10 +229,12 @@ fn lm_splits(cfg: &RunConfig, path: &std::path::Path) -> Result<Splits> {
         None => Arc::new(selfsup_data::Subset::new(windows.clone(), Vec::new())?),
     };
     Ok(Splits {
-        train: windows.clone(),
-        val,
         vocab_size: Some(vocab.len()),
-        lm: Some(LmData { windows, vocab }),
+        lm: Some(LmData {
+            windows: windows.clone(),
+            vocab,
+        }),
+        ..Splits::unlabelled(windows, val)
     })
 }
 
@@ -216,6 +261,20 @@ pub fn train_loader(cfg: &RunConfig, splits: &Splits) -> Result<Loader> {
 
 /// Every sample of `ds` through the evaluation pipeline (no augmentation), stacked: `(N × ..., labels)`.
 pub fn eval_arrays(cfg: &RunConfig, ds: Arc<dyn Dataset>) -> Result<(ArrayD<f32>, Vec<i64>)> {
+    let (x, labels) = eval_stack(cfg, ds, true)?;
+    Ok((x, labels.unwrap_or_default()))
+}
+
+/// Every sample of `ds` through the evaluation pipeline, stacked, labels or not.
+pub fn eval_inputs(cfg: &RunConfig, ds: Arc<dyn Dataset>) -> Result<ArrayD<f32>> {
+    Ok(eval_stack(cfg, ds, false)?.0)
+}
+
+fn eval_stack(
+    cfg: &RunConfig,
+    ds: Arc<dyn Dataset>,
+    need_labels: bool,
+) -> Result<(ArrayD<f32>, Option<Vec<i64>>)> {
     let pipeline: ViewPipeline = views::eval_pipeline(cfg)?;
     let lc = LoaderConfig {
         batch_size: 256.min(ds.len()),
@@ -231,16 +290,18 @@ pub fn eval_arrays(cfg: &RunConfig, ds: Arc<dyn Dataset>) -> Result<(ArrayD<f32>
     let mut labels = Vec::new();
     for b in loader.epoch(0) {
         let b = b?;
-        let l = b
-            .labels
-            .as_ref()
-            .context("the evaluation needs labels, and this dataset has none")?;
-        labels.extend(l.iter().copied());
+        if need_labels {
+            let l = b
+                .labels
+                .as_ref()
+                .context("the evaluation needs labels, and this dataset has none")?;
+            labels.extend(l.iter().copied());
+        }
         parts.push(b.views.into_iter().next().context("no view")?);
     }
     let views: Vec<_> = parts.iter().map(|a| a.view()).collect();
     let x = ndarray::concatenate(Axis(0), &views).context("cannot stack the evaluation batches")?;
-    Ok((x, labels))
+    Ok((x, need_labels.then_some(labels)))
 }
 
 /// Shape helper: `(channels)` of an `N×C×...` array.

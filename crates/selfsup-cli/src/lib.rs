@@ -2,13 +2,18 @@
 //!
 //! - [`config`]: the run configuration (`RunConfig`: data, augment, method, backbone, train, eval) with
 //!   the MNIST (default), FSDD and text presets, and the search for the vendored `data/` folder;
+//! - [`defaults`]: recipe, image size, backbone and online probe chosen from the data when not set;
 //! - [`data`]: datasets and their train/held-out splits and loaders (a `selfsup_data::Loader` is the
 //!   trainer's batch source as it is);
+//! - [`folders`]: image/audio folders: the train/val layout, `--val-data`, unlabelled folders;
 //! - [`views`]: the augmentation pipelines per recipe (images, audio, token views) and the evaluation
 //!   pipelines;
 //! - [`pretrain`]: flags → config, evaluation helpers (kNN + linear probe before/after), and the
 //!   `pretrain` command itself;
 //! - [`run_dir`]: checks on the run folder before a run (not inside the dataset folder);
+//! - [`resume`]: `--resume` restores the run's own config and refuses contradicting flags;
+//! - [`embed`]: `selfsup embed`, features of every file of a folder to safetensors / .npy / CSV;
+//! - [`preview`]: `selfsup preview` for images (in colour) and audio (spectrograms);
 //! - [`commands`]: `eval`, `preview`, `export`; [`text_eval`]: `eval --data`, the language-model loss
 //!   of a text file; [`generate`]: sampling from a GPT run; [`doctor`]: the libtorch report.
 //!
@@ -19,9 +24,14 @@
 pub mod commands;
 pub mod config;
 pub mod data;
+pub mod defaults;
 pub mod doctor;
+pub mod embed;
+pub mod folders;
 pub mod generate;
 pub mod pretrain;
+pub mod preview;
+pub mod resume;
 pub mod run_dir;
 pub mod text_eval;
 pub mod views;

@@ -9,7 +9,7 @@
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use selfsup_cli::{commands, doctor, generate, pretrain};
+use selfsup_cli::{commands, doctor, embed, generate, pretrain};
 
 /// Self-supervised learning from the command line.
 #[derive(Debug, Parser)]
@@ -33,6 +33,8 @@ enum Command {
     Preview(commands::PreviewArgs),
     /// Export a run's encoder weights as safetensors (torchvision names for ResNets).
     Export(commands::ExportArgs),
+    /// Features of every file of an image or audio folder from a trained run (safetensors, .npy, CSV).
+    Embed(embed::EmbedArgs),
     /// Sample text from a trained next-token (GPT) run, reproducibly by seed.
     Generate(generate::GenerateArgs),
     /// Report where libtorch is, its version, threads and CUDA availability.
@@ -54,6 +56,7 @@ fn main() -> Result<()> {
         Command::Preview(a) => commands::preview(&a),
         Command::Export(a) => commands::export(&a),
         Command::Generate(a) => generate::generate(&a),
+        Command::Embed(a) => embed::run(&a),
     };
     if let Err(e) = &r {
         let interrupted = e.chain().any(|c| {

@@ -12,11 +12,12 @@ use selfsup_train::eval::{self, ProbeResult};
 use selfsup_train::{Outcome, Trainer};
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 use tch::{Kind, Tensor};
 
 /// Flags of `selfsup pretrain` (each overrides the config file or the preset).
-#[derive(Debug, Default, clap::Args)]
+#[derive(Clone, Debug, Default, clap::Args)]
 pub struct PretrainArgs {
     /// A TOML run configuration (sections data, augment, method, backbone, train, eval).
     #[arg(long)]
@@ -31,7 +32,9 @@ pub struct PretrainArgs {
     /// Dataset file or folder (default: the vendored copy under data/).
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// Language models: a held-out text file for the validation loss (`data.val_path`).
+    /// Held-out data (`data.val_path`): for image/audio folders a folder with the same class
+    /// sub-folders (default: `val/` or `test/` next to `train/`, else `val_fraction` of each class);
+    /// for language models a text file for the validation loss.
     #[arg(long)]
     pub val_data: Option<PathBuf>,
     /// Method: simclr, moco_v2, moco_v3, byol, simsiam, barlow_twins, vicreg, nnclr, dino, swav, dcl.
@@ -43,6 +46,10 @@ pub struct PretrainArgs {
     /// Augmentation recipe (`mnist`, `simclr`, `moco_v2`, `byol`; audio `contrastive`; text `tokens`).
     #[arg(long)]
     pub recipe: Option<String>,
+    /// Image side the training crops and the evaluation (resize + centre crop) produce
+    /// (`augment.image_size`; default: from the data).
+    #[arg(long)]
+    pub image_size: Option<u32>,
     /// Optimizer: sgd, adam, adamw, lars.
     #[arg(long)]
     pub optimizer: Option<String>,
@@ -70,7 +77,8 @@ pub struct PretrainArgs {
     /// Run folder.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Continue the run in the run folder from its newest checkpoint.
+    /// Continue the run in the run folder (--out) from its newest checkpoint, with the run's own
+    /// config.toml; other flags must agree with it.
     #[arg(long)]
     pub resume: bool,
     /// Stop (writing a checkpoint, as Ctrl-C does) once this many steps are done in all; continue
@@ -100,6 +108,23 @@ fn parse_enum<T: serde::de::DeserializeOwned>(field: &str, v: &str, allowed: &st
 
 /// The config file (or preset) with the flags applied, validated.
 pub fn resolve(args: &PretrainArgs) -> Result<RunConfig> {
+    Ok(resolve_with_notes(args)?.0)
+}
+
+/// [`resolve`], also returning what was chosen from the data (`crate::defaults`), one line each.
+pub fn resolve_with_notes(args: &PretrainArgs) -> Result<(RunConfig, Vec<String>)> {
+    let mut explicit = match &args.config {
+        Some(p) => {
+            crate::defaults::Explicit::from_toml(&std::fs::read_to_string(p).unwrap_or_default())
+        }
+        None => crate::defaults::Explicit::default(),
+    };
+    if args.recipe.is_some() {
+        explicit.set("augment.recipe");
+    }
+    if args.backbone.is_some() {
+        explicit.set("backbone");
+    }
     let mut cfg = match (&args.config, args.dataset.as_deref()) {
         (Some(p), _) => RunConfig::from_file(p)?,
         (None, Some("fsdd")) => RunConfig::fsdd(),
@@ -116,6 +141,26 @@ pub fn resolve(args: &PretrainArgs) -> Result<RunConfig> {
         (None, Some("shakespeare")) => RunConfig::shakespeare(),
         (None, _) => RunConfig::default(),
     };
+    apply_flags(&mut cfg, args)?;
+    if let Some(v) = &args.out {
+        cfg.out_dir = v.clone();
+    } else if args.config.is_none() {
+        cfg.out_dir = PathBuf::from(format!(
+            "runs/{}-{}",
+            cfg.method.name(),
+            serde_json::to_value(cfg.data.kind)?
+                .as_str()
+                .unwrap_or("data")
+        ));
+    }
+    let notes = crate::defaults::apply(&mut cfg, &explicit)?;
+    cfg.validate()?;
+    Ok((cfg, notes))
+}
+
+/// Applies the flags that set config fields (all but `--config`, `--out` and the run options) to
+/// `cfg`; `--dataset fsdd|text|shakespeare` selects a preset in [`resolve`] and only the data kind here.
+pub fn apply_flags(cfg: &mut RunConfig, args: &PretrainArgs) -> Result<()> {
     if let Some(d) = args.dataset.as_deref() {
         match d {
             "mnist" => cfg.data.kind = DataKind::MnistCsv,
@@ -152,6 +197,9 @@ pub fn resolve(args: &PretrainArgs) -> Result<RunConfig> {
     if let Some(r) = &args.recipe {
         cfg.augment.recipe = r.clone();
     }
+    if let Some(v) = args.image_size {
+        cfg.augment.image_size = Some(v);
+    }
     if let Some(o) = &args.optimizer {
         cfg.train.optimizer.kind =
             parse_enum("optimizer.kind", o, selfsup_train::OptimizerKind::NAMES)?;
@@ -181,19 +229,7 @@ pub fn resolve(args: &PretrainArgs) -> Result<RunConfig> {
     if let Some(v) = &args.device {
         cfg.train.device = v.clone();
     }
-    if let Some(v) = &args.out {
-        cfg.out_dir = v.clone();
-    } else if args.config.is_none() {
-        cfg.out_dir = PathBuf::from(format!(
-            "runs/{}-{}",
-            cfg.method.name(),
-            serde_json::to_value(cfg.data.kind)?
-                .as_str()
-                .unwrap_or("data")
-        ));
-    }
-    cfg.validate()?;
-    Ok(cfg)
+    Ok(())
 }
 
 /// Labelled arrays of both splits, for kNN and the probe.
@@ -252,9 +288,21 @@ pub fn evaluate(method: &dyn Method, d: &EvalData, cfg: &RunConfig) -> Result<(f
 
 /// Loads the evaluation arrays of a run config.
 pub fn eval_data(cfg: &RunConfig, splits: &data::Splits) -> Result<EvalData> {
-    let (train_x, ty) = data::eval_arrays(cfg, splits.train.clone())?;
-    let (val_x, vy) = data::eval_arrays(cfg, splits.val.clone())?;
-    let num_classes = ty.iter().chain(&vy).copied().max().unwrap_or(0) + 1;
+    let e = splits.eval.as_ref().with_context(|| {
+        format!(
+            "kNN and the linear probe need class labels, and this data (`data.kind = {}`) has none{}",
+            cfg.data.kind.name(),
+            if matches!(cfg.data.kind, DataKind::ImageFolder | DataKind::AudioFolder) {
+                ": give a folder with class sub-folders, or a labelled held-out folder with --val-data"
+            } else {
+                ""
+            }
+        )
+    })?;
+    let (train_x, ty) = data::eval_arrays(cfg, e.bank.clone())?;
+    let (val_x, vy) = data::eval_arrays(cfg, e.query.clone())?;
+    let classes = e.bank.classes().map_or(0, |c| c.len() as i64);
+    let num_classes = (ty.iter().chain(&vy).copied().max().unwrap_or(0) + 1).max(classes);
     Ok(EvalData {
         train_x,
         train_y: Tensor::from_slice(&ty).to_kind(Kind::Int64),
@@ -268,12 +316,26 @@ pub fn eval_data(cfg: &RunConfig, splits: &data::Splits) -> Result<EvalData> {
 /// What the method is built for: one sample's shape (axis 1 on of the evaluation inputs: `C×H×W`
 /// images, `F×T` spectrograms, whose one channel the audio CNN adds itself), or for unlabelled text
 /// `[seq_len]` with the tokenizer's vocabulary.
-pub fn input_spec(cfg: &RunConfig, ev: Option<&EvalData>, splits: &data::Splits) -> InputSpec {
-    match ev {
+pub fn input_spec(
+    cfg: &RunConfig,
+    ev: Option<&EvalData>,
+    splits: &data::Splits,
+) -> Result<InputSpec> {
+    Ok(match ev {
         Some(ev) => InputSpec {
             shape: ev.train_x.shape()[1..].iter().map(|&d| d as i64).collect(),
             vocab_size: None,
         },
+        None if cfg.data.kind != DataKind::Text => {
+            // Unlabelled images or audio: the shape of the first training sample as evaluated.
+            let first: Arc<dyn selfsup_data::Dataset> =
+                Arc::new(selfsup_data::Subset::new(splits.train.clone(), vec![0])?);
+            let x = data::eval_inputs(cfg, first)?;
+            InputSpec {
+                shape: x.shape()[1..].iter().map(|&d| d as i64).collect(),
+                vocab_size: None,
+            }
+        }
         None => {
             // A next-token sample is its context plus the token after it.
             let next = matches!(
@@ -285,7 +347,7 @@ pub fn input_spec(cfg: &RunConfig, ev: Option<&EvalData>, splits: &data::Splits)
                 vocab_size: splits.vocab_size.map(|v| v as i64),
             }
         }
-    }
+    })
 }
 
 /// Builds the configured method for `input`.
@@ -357,6 +419,7 @@ fn plot_online_probe(dir: &std::path::Path) -> Result<()> {
             &dir.join("online_probe.png"),
             "online linear probe (training batches)",
             "step",
+            "accuracy",
             &[("online_probe_acc".into(), pts)],
         )?;
     }
@@ -365,7 +428,11 @@ fn plot_online_probe(dir: &std::path::Path) -> Result<()> {
 
 /// Runs `selfsup pretrain`.
 pub fn run(args: &PretrainArgs) -> Result<()> {
-    let mut cfg = resolve(args)?;
+    let (mut cfg, mut notes) = resolve_with_notes(args)?;
+    if args.resume {
+        cfg = crate::resume::resume_config(&cfg.out_dir, args)?;
+        notes.clear();
+    }
     if args.out.is_none() && args.config.is_none() && !args.resume {
         // The default folder is taken by an earlier run: use the next free `-2`, `-3`, ... folder.
         let base = cfg.out_dir.clone();
@@ -376,8 +443,14 @@ pub fn run(args: &PretrainArgs) -> Result<()> {
         }
     }
     if args.print_config {
+        for n in &notes {
+            writeln!(std::io::stderr(), "chosen from the data: {n}")?;
+        }
         write!(std::io::stdout(), "{}", cfg.to_toml()?)?;
         return Ok(());
+    }
+    for n in &notes {
+        writeln!(std::io::stdout(), "chosen from the data: {n}")?;
     }
     run_config_with(
         &cfg,
@@ -403,7 +476,11 @@ pub fn run_config(cfg: &RunConfig, resume: bool) -> Result<RunSummary> {
 /// [`run_config`] with every option.
 pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary> {
     cfg.validate()?;
-    let cfg = cfg.clone();
+    let mut cfg = cfg.clone();
+    // Portable run folders: `eval`, `export` and `embed` read the data paths from config.toml, from
+    // whatever folder they are started in.
+    crate::data::absolute_paths(&mut cfg.data)?;
+    cfg.out_dir = std::path::absolute(&cfg.out_dir)?;
     let text = cfg.to_toml()?;
     let mut out = std::io::stdout();
     let args = opts;
@@ -424,12 +501,21 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
         val = splits.val.len(),
         "dataset split"
     );
-    let ev = if cfg.data.kind.has_labels() {
+    for line in &splits.layout {
+        writeln!(out, "data: {line}")?;
+    }
+    let ev = if splits.eval.is_some() {
         Some(eval_data(&cfg, &splits)?)
     } else {
         None
     };
-    let input = input_spec(&cfg, ev.as_ref(), &splits);
+    if cfg.eval.online_probe == Some(true) && !splits.train_labelled {
+        anyhow::bail!(
+            "invalid value for `eval.online_probe`: `true` needs labelled training data, and the training files have no class labels; set it to false or leave it out"
+        );
+    }
+    let online_probe = cfg.online_probe_enabled() && splits.train_labelled;
+    let input = input_spec(&cfg, ev.as_ref(), &splits)?;
     check_vocab(&cfg, &splits)?;
     let loader = data::train_loader(&cfg, &splits)?;
     let method = build(&cfg, &input)?;
@@ -453,8 +539,9 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     if ev.is_none() {
         writeln!(
             out,
-            "{} data has no labels: kNN and linear-probe evaluations are skipped; reporting the training loss only",
-            cfg.data.kind.name()
+            "{} data {}: kNN and linear-probe evaluations are skipped; reporting the training loss only",
+            cfg.data.kind.name(),
+            if cfg.data.kind == DataKind::Text { "has no labels" } else { "has no labelled files to evaluate with" }
         )?;
     }
     let ev = match ev {
@@ -525,7 +612,7 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
             )
             .monitor_lower();
     }
-    if let (Some(ev), true) = (&ev, cfg.online_probe_enabled()) {
+    if let (Some(ev), true) = (&ev, online_probe) {
         // Its own seed, so that its initial weights do not depend on what ran before.
         tch::manual_seed(selfsup_train::trainer::step_seed(cfg.train.seed, u64::MAX) ^ 0x0b5e);
         trainer = trainer.with_online_probe(ev.num_classes, cfg.eval.online_probe_lr)?;
@@ -535,7 +622,7 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     }
     if args.resume {
         let resumed = trainer.resume().with_context(|| {
-            if cfg.online_probe_enabled() {
+            if online_probe {
                 "cannot resume (the online probe is on: a run started without it resumes with `eval.online_probe = false`)"
             } else {
                 "cannot resume"
@@ -583,6 +670,7 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
             train_seconds: train_secs,
         });
     }
+    let final_step = trainer.step();
     let mut method = trainer.into_method();
     let mut lm_eval: Option<Vec<(String, f64)>> = None;
     let after = match &ev {
@@ -628,6 +716,9 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
             None
         }
     };
+    if let Err(e) = log_before_after(&dir, &before, &after, final_step, cfg.train.epochs) {
+        tracing::warn!(error = %e, "could not add the before/after evaluations to the metrics");
+    }
     let n = export_encoder(method.as_ref(), &dir.join("encoder.safetensors"))?;
     let result = serde_json::json!({
         "before": before.as_ref().map(|(k, p)| serde_json::json!({"knn_acc": k, "linear_probe_acc": p.test_acc, "linear_probe_train_acc": p.train_acc})),
@@ -666,6 +757,36 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
         epoch_losses,
         train_seconds: train_secs,
     })
+}
+
+/// Adds the kNN and linear-probe accuracies before training (epoch 0, step 0) and after it (the last
+/// epoch) to the run's metrics as `eval` rows, and redraws the plots, so that `eval.png` shows the
+/// random-initialisation point and the linear probe too.
+fn log_before_after(
+    dir: &std::path::Path,
+    before: &Option<(f64, ProbeResult)>,
+    after: &Option<(f64, ProbeResult)>,
+    step: u64,
+    epochs: u64,
+) -> Result<()> {
+    if before.is_none() && after.is_none() {
+        return Ok(());
+    }
+    let mut m = selfsup_train::metrics::MetricsWriter::open(dir, Some(u64::MAX))?;
+    let vals = |(k, p): &(f64, ProbeResult)| {
+        vec![
+            ("knn_acc".to_string(), *k),
+            ("linear_probe_acc".to_string(), p.test_acc),
+        ]
+    };
+    if let Some(b) = before {
+        m.log("eval", 0, 0, &vals(b))?;
+    }
+    if let Some(a) = after {
+        m.log("eval", step, epochs, &vals(a))?;
+    }
+    selfsup_train::metrics::plot_run(dir)?;
+    Ok(())
 }
 
 /// Language models: writes `vocab.json` (the tokenizer's vocabulary) and `model.json` (the model's

@@ -12,8 +12,9 @@
 //!   (`augment.tokens.crop_scale` of the window, padded or stretched back to `data.text.seq_len`) then
 //!   BERT-style corruption (15 % of the non-special positions: 80 % `<mask>`, 10 % a random token, 10 %
 //!   kept) — `selfsup_augment::tokens`.
-//! - Evaluation: images as they are; audio as the first `clip_seconds` (zero-padded), same features;
-//!   text is not evaluated (no labels).
+//! - Evaluation: images resized (shorter side) and centre-cropped to `augment.image_size` (as they
+//!   are when it is absent); audio as the first `clip_seconds` (zero-padded), same features; text is
+//!   not evaluated (no labels).
 
 use crate::config::{DataKind, RunConfig};
 use anyhow::{bail, Context, Result};
@@ -102,8 +103,18 @@ pub fn train_pipeline(cfg: &RunConfig, vocab_size: Option<usize>) -> Result<View
     }
     match recipe {
         "mnist" => {
-            let v = || -> BoxTransform<ImageF32> { Box::new(DigitCrop::default()) };
-            Ok(ViewPipeline::Image(MultiView::new(vec![v(), v()])?))
+            // With an image size, images are first brought to it as the evaluation does.
+            let size = cfg.augment.image_size.map(|s| s as usize);
+            let v = || -> Result<BoxTransform<ImageF32>> {
+                Ok(match size {
+                    Some(s) => Box::new(
+                        Compose::new(vec![selfsup_augment::image::eval_transform(s, None)?])
+                            .then(DigitCrop::default()),
+                    ),
+                    None => Box::new(DigitCrop::default()),
+                })
+            };
+            Ok(ViewPipeline::Image(MultiView::new(vec![v()?, v()?])?))
         }
         other => image_recipe(other, cfg),
     }
@@ -191,7 +202,10 @@ fn pretext_pipeline(cfg: &RunConfig, c: &selfsup_pretext::PretextConfig) -> Resu
     Ok(selfsup_pretext::pretext_pipeline(c, prepare)?)
 }
 
-/// The evaluation pipeline: no augmentation.
+/// The evaluation pipeline: no augmentation. Images with an `augment.image_size` are resized
+/// (shorter side) and centre-cropped to it (`selfsup_augment::image::eval_transform`, torchvision's
+/// and lightly's evaluation transform), so that photos of mixed sizes stack into one batch and match
+/// the training crops; without one they are used as they are.
 pub fn eval_pipeline(cfg: &RunConfig) -> Result<ViewPipeline> {
     if cfg.data.kind.is_audio() {
         let t: BoxTransform<Audio> = Box::new(PadOrCrop::new(audio_len(cfg))?);
@@ -200,16 +214,19 @@ pub fn eval_pipeline(cfg: &RunConfig) -> Result<ViewPipeline> {
             features: Some(features(cfg)?),
         });
     }
-    if cfg.data.kind == DataKind::ImageFolder {
-        // Files of any size (1×1, very thin, odd-sized) at the size the training views have:
-        // torchvision's evaluation convention, Resize(smaller edge) then CenterCrop.
-        use selfsup_augment::image::geometry::{CenterCrop, Resize, ResizeSize};
-        let size = cfg.augment.image_size.unwrap_or(32) as usize;
-        let t: BoxTransform<ImageF32> = Box::new(selfsup_core::Compose::new(vec![
-            Box::new(Resize::new(ResizeSize::SmallerEdge(size))?),
-            Box::new(CenterCrop::new((size, size))?),
-        ]));
-        return Ok(ViewPipeline::Image(MultiView::new(vec![t])?));
+    // Files of any size (1×1, very thin, odd-sized) at the size the training views have:
+    // torchvision's evaluation convention, Resize(smaller edge) then CenterCrop.
+    let size = match cfg.augment.image_size {
+        Some(s) => Some(s),
+        None if cfg.data.kind == DataKind::ImageFolder => Some(32),
+        None => None,
+    };
+    match size {
+        Some(s) if cfg.data.kind != DataKind::Text => {
+            Ok(ViewPipeline::Image(MultiView::new(vec![
+                selfsup_augment::image::eval_transform(s as usize, None)?,
+            ])?))
+        }
+        _ => Ok(ViewPipeline::Identity),
     }
-    Ok(ViewPipeline::Identity)
 }

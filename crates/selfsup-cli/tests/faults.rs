@@ -442,7 +442,10 @@ fn kills_signals_and_concurrent_runs_never_corrupt_a_run_and_resume_bit_exactly(
     let o = first.wait_with_output().unwrap();
     assert!(o.status.success(), "{:?}", text(&o));
     assert_same_as_reference(&out, &refr, "the run that held the folder");
-    assert!(kills >= 4 && sigints >= 2 && sigterms == 1, "{kills} kills, {sigints} SIGINTs");
+    assert!(
+        kills >= 4 && sigints >= 2 && sigterms == 1,
+        "{kills} kills, {sigints} SIGINTs"
+    );
     eprintln!(
         "fault injection: {kills} kill -9s, {sigints} SIGINTs, {sigterms} SIGTERM, 1 concurrent run"
     );

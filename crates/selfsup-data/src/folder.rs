@@ -9,6 +9,10 @@
 //!   the first `_`-separated part of the file stem; class names are the sorted distinct labels;
 //! - **nothing** (flat, unlabeled): every usable file under the root, recursively.
 //!
+//! The `auto` constructors take class sub-folders when the root has any sub-folder and read it flat
+//! (unlabelled) otherwise; `with_classes` reads a held-out folder with the training folder's class
+//! list, so that labels agree. [`crate::layout`] finds the training and held-out folders of a root.
+//!
 //! Hidden files and folders (names starting with `.`) are ignored. Extensions are matched without
 //! regard to case.
 
@@ -62,6 +66,26 @@ fn list_files(dir: &Path, exts: &[&str]) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// The non-hidden sub-folders of `dir`, sorted by path.
+pub(crate) fn sub_folders(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    let mut dirs = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let p = entry.path();
+        if !is_hidden(&p) && p.is_dir() {
+            dirs.push(p);
+        }
+    }
+    dirs.sort();
+    Ok(dirs)
+}
+
+/// True when `dir` has a non-hidden sub-folder: read as class folders by the `auto` constructors.
+pub(crate) fn has_sub_folders(dir: &Path) -> Result<bool> {
+    Ok(!sub_folders(dir)?.is_empty())
+}
+
 /// Files, labels and class names of a folder dataset.
 #[derive(Clone, Debug, Default)]
 struct FileList {
@@ -72,16 +96,7 @@ struct FileList {
 
 impl FileList {
     fn class_folders(root: &Path, exts: &[&str]) -> Result<Self> {
-        let entries = std::fs::read_dir(root).map_err(|e| Error::io(root, e))?;
-        let mut dirs = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(|e| Error::io(root, e))?;
-            let p = entry.path();
-            if !is_hidden(&p) && p.is_dir() {
-                dirs.push(p);
-            }
-        }
-        dirs.sort();
+        let dirs = sub_folders(root)?;
         if dirs.is_empty() {
             return Err(Error::config(
                 "root",
@@ -117,6 +132,44 @@ impl FileList {
             list.files.extend(files);
         }
         Ok(list)
+    }
+
+    /// Class sub-folders of `root` labelled by their position in `classes` (a held-out folder read
+    /// with the training folder's classes); a sub-folder whose name is not in `classes` is an error.
+    fn class_folders_as(root: &Path, exts: &[&str], classes: &[String]) -> Result<Self> {
+        let mut list = Self::class_folders(root, exts)?;
+        let map = crate::label_map(classes);
+        let own = list.classes.take().unwrap_or_default();
+        let mut remap = Vec::with_capacity(own.len());
+        for name in &own {
+            let Some(&l) = map.get(name) else {
+                return Err(Error::config(
+                    "root",
+                    format!(
+                        "class folder `{name}` of {} is not a class of the training data (classes: {})",
+                        root.display(),
+                        classes.join(", ")
+                    ),
+                ));
+            };
+            remap.push(l);
+        }
+        if let Some(labels) = list.labels.as_mut() {
+            for l in labels.iter_mut() {
+                *l = remap[*l as usize];
+            }
+        }
+        list.classes = Some(classes.to_vec());
+        Ok(list)
+    }
+
+    /// Class sub-folders when `root` has any (non-hidden) sub-folder, else every file, unlabelled.
+    fn auto(root: &Path, exts: &[&str]) -> Result<Self> {
+        if has_sub_folders(root)? {
+            Self::class_folders(root, exts)
+        } else {
+            Self::flat(root, exts)
+        }
     }
 
     fn flat(root: &Path, exts: &[&str]) -> Result<Self> {
@@ -367,6 +420,28 @@ impl ImageFolder {
         Ok(self)
     }
 
+    /// Class sub-folders labelled by their position in `classes` (a held-out folder read with the
+    /// training folder's classes, so that labels agree even when a class is missing); a sub-folder
+    /// not in `classes` is an error naming it.
+    pub fn with_classes(root: impl AsRef<Path>, classes: &[String]) -> Result<Self> {
+        let root = root.as_ref();
+        Ok(ImageFolder {
+            root: root.to_path_buf(),
+            list: FileList::class_folders_as(root, IMAGE_EXTENSIONS, classes)?,
+            channels: None,
+        })
+    }
+
+    /// [`ImageFolder::new`] when `root` has sub-folders, else [`ImageFolder::flat`] (unlabelled).
+    pub fn auto(root: impl AsRef<Path>) -> Result<Self> {
+        let root = root.as_ref();
+        Ok(ImageFolder {
+            root: root.to_path_buf(),
+            list: FileList::auto(root, IMAGE_EXTENSIONS)?,
+            channels: None,
+        })
+    }
+
     /// The root folder.
     pub fn root(&self) -> &Path {
         &self.root
@@ -457,6 +532,24 @@ impl AudioFolder {
         ))
     }
 
+    /// Class sub-folders labelled by their position in `classes` (see [`ImageFolder::with_classes`]).
+    pub fn with_classes(root: impl AsRef<Path>, classes: &[String]) -> Result<Self> {
+        let root = root.as_ref();
+        Ok(Self::with_list(
+            root,
+            FileList::class_folders_as(root, AUDIO_EXTENSIONS, classes)?,
+        ))
+    }
+
+    /// [`AudioFolder::new`] when `root` has sub-folders, else [`AudioFolder::flat`] (unlabelled).
+    pub fn auto(root: impl AsRef<Path>) -> Result<Self> {
+        let root = root.as_ref();
+        Ok(Self::with_list(
+            root,
+            FileList::auto(root, AUDIO_EXTENSIONS)?,
+        ))
+    }
+
     /// Keeps only the files for which `keep(path)` is true (labels and classes are kept as they were).
     pub fn filter(mut self, keep: impl Fn(&Path) -> bool) -> Self {
         let mut files = Vec::new();
@@ -535,6 +628,54 @@ pub(crate) fn indices_by_label(labels: &[i64]) -> BTreeMap<i64, Vec<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn held_out_folders_take_the_training_classes_and_auto_reads_flat_folders() {
+        let t = tempfile::tempdir().unwrap();
+        let touch = |p: &str| {
+            let p = t.path().join(p);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, b"").unwrap();
+        };
+        for f in ["train/a/1.png", "train/b/1.png", "train/c/1.png"] {
+            touch(f);
+        }
+        touch("val/c/1.png");
+        touch("val/c/2.png");
+        touch("val/a/1.png");
+        let train = ImageFolder::auto(t.path().join("train")).unwrap();
+        let classes = train.classes().unwrap().to_vec();
+        assert_eq!(classes, ["a", "b", "c"]);
+        // On its own the held-out folder would call `c` class 1; with the training classes it is 2.
+        assert_eq!(
+            ImageFolder::new(t.path().join("val"))
+                .unwrap()
+                .label(2)
+                .unwrap(),
+            Some(1)
+        );
+        let val = ImageFolder::with_classes(t.path().join("val"), &classes).unwrap();
+        let labels: Vec<_> = (0..3).map(|i| val.label(i).unwrap().unwrap()).collect();
+        assert_eq!(labels, [0, 2, 2]);
+        assert_eq!(val.classes().unwrap(), classes.as_slice());
+        touch("val/zebra/1.png");
+        let e = ImageFolder::with_classes(t.path().join("val"), &classes)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("zebra") && e.contains("a, b, c"), "{e}");
+        touch("flat/x.wav");
+        touch("flat/y.WAV");
+        let flat = AudioFolder::auto(t.path().join("flat")).unwrap();
+        assert_eq!(
+            (flat.len(), flat.classes(), flat.label(0).unwrap()),
+            (2, None, None)
+        );
+        // Class folders without any WAV are an error naming one, not an empty dataset.
+        let e = AudioFolder::auto(t.path().join("val"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("class folder"), "{e}");
+    }
 
     #[test]
     fn pattern_extracts_fields_and_rejects_bad_patterns() {

@@ -27,6 +27,7 @@
 //! ## Module map
 //! - [`mnist`], [`cifar`], [`memory`], [`folder`], [`fsdd`], [`text`]: the datasets.
 //! - [`plays`]: the Shakespeare play-attribution downstream task (labelled windows, held-out tails).
+//! - [`layout`]: [`detect_layout`], a `train/` + `val/` (or `test/`) folder as one split dataset.
 //! - [`split`]: [`Subset`], [`train_val_split`], [`Cached`].
 //! - [`pipeline`]: [`ViewPipeline`], what runs on each sample.
 //! - [`batch`]: collation into [`HostBatch`]es (pretext targets included).
@@ -41,6 +42,7 @@ pub mod cifar;
 pub mod codec;
 pub mod folder;
 pub mod fsdd;
+pub mod layout;
 pub mod loader;
 pub mod memory;
 pub mod mnist;
@@ -52,6 +54,7 @@ pub mod text;
 pub use cifar::{Cifar, CifarKind};
 pub use folder::{AudioFolder, FileNamePattern, ImageFolder, IMAGE_EXTENSIONS};
 pub use fsdd::{Fsdd, FsddSplit};
+pub use layout::{detect_layout, FolderLayout};
 pub use loader::{BadFilePolicy, EpochIter, Loader, LoaderConfig, LoaderStats};
 pub use memory::InMemory;
 pub use mnist::{MnistCsv, MnistIdx};

@@ -709,34 +709,60 @@ pub fn num_classes_of(labels: &Tensor) -> Result<i64> {
     Ok(labels.f_max()?.f_int64_value(&[])? + 1)
 }
 
-/// Features and labels of every batch of one pass over `source` (epoch 0, view 0), streamed batch by
-/// batch through `method.embed`: `(N × D features on the CPU, N labels)`. Only the features are kept,
-/// never the inputs, so memory grows with `N × D` alone. Batches without labels are an error.
-pub fn embed_source(method: &dyn Method, source: &dyn BatchSource) -> Result<(Tensor, Tensor)> {
+/// Features of every batch of one pass over `source` (epoch 0, view 0), labelled or not, streamed
+/// batch by batch through `method.embed`: `(N × D features on the CPU, labels when every batch has
+/// them)`. `on_batch(samples done)` is called after each batch (a progress bar).
+pub fn embed_all(
+    method: &dyn Method,
+    source: &dyn BatchSource,
+    on_batch: &mut dyn FnMut(usize),
+) -> Result<(Tensor, Option<Tensor>)> {
     let device = method.var_store().device();
-    let (mut feats, mut labels) = (Vec::new(), Vec::new());
+    let (mut feats, mut labels) = (Vec::new(), Some(Vec::new()));
+    let mut done = 0;
     for hb in source.epoch_from(0, 0) {
         check_stop("embedding")?;
         let hb = hb?;
-        let y = hb.labels.as_ref().ok_or_else(|| {
-            selfsup_core::Error::config(
-                "data",
-                "evaluation needs labelled batches; these have none",
-            )
-        })?;
-        labels.push(Tensor::from_slice(y.as_slice().unwrap_or(&y.to_vec())));
+        match (&hb.labels, labels.as_mut()) {
+            (Some(y), Some(l)) => l.push(Tensor::from_slice(y.as_slice().unwrap_or(&y.to_vec()))),
+            _ => labels = None,
+        }
         let b = selfsup_nn::host_to_device(&hb, device)?;
         let x = b.views.first().ok_or_else(|| {
-            selfsup_core::Error::shape("an evaluation batch has no views".to_string())
+            selfsup_core::Error::shape("a batch to embed has no views".to_string())
         })?;
         feats.push(method.embed(x)?.f_to_device(Device::Cpu)?);
+        done += hb.len();
         source.recycle(hb);
+        on_batch(done);
     }
     if feats.is_empty() {
         return Ok((
             Tensor::f_zeros([0, method.embed_dim()], (Kind::Float, Device::Cpu))?,
-            Tensor::f_zeros([0], (Kind::Int64, Device::Cpu))?,
+            None,
         ));
     }
-    Ok((Tensor::f_cat(&feats, 0)?, Tensor::f_cat(&labels, 0)?))
+    let labels = match labels {
+        Some(l) => Some(Tensor::f_cat(&l, 0)?),
+        None => None,
+    };
+    Ok((Tensor::f_cat(&feats, 0)?, labels))
+}
+
+/// Features and labels of every batch of one pass over `source` (epoch 0, view 0), streamed batch by
+/// batch through `method.embed`: `(N × D features on the CPU, N labels)`. Only the features are kept,
+/// never the inputs, so memory grows with `N × D` alone. Batches without labels are an error.
+pub fn embed_source(method: &dyn Method, source: &dyn BatchSource) -> Result<(Tensor, Tensor)> {
+    let (feats, labels) = embed_all(method, source, &mut |_| {})?;
+    match labels {
+        Some(l) => Ok((feats, l)),
+        None if feats.size()[0] == 0 => {
+            Ok((feats, Tensor::f_zeros([0], (Kind::Int64, Device::Cpu))?))
+        }
+        None => Err(selfsup_core::Error::config(
+            "data",
+            "evaluation needs labelled batches; these have none",
+        )
+        .into()),
+    }
 }

@@ -6,6 +6,13 @@
 //! without reading the files again: the loss curve is kept as at most [`PLOT_POINTS`]·2 points (pairs
 //! of neighbouring points are averaged when it fills up), so memory and plotting time stay bounded
 //! however long the run.
+//!
+//! Records: `train` rows (every `log_every` steps: `loss`, `lr`, `grad_norm`, `samples_per_sec`, the
+//! method's scalars; `epoch` is the 0-based epoch the step belongs to) and `epoch` rows (end of each
+//! epoch: `epoch_loss` and the evaluation's values; `epoch` counts the epochs done, so the end of the
+//! first epoch is 1). Callers may add `eval` rows (the CLI: `knn_acc`, `linear_probe_acc` at epoch 0
+//! for the random initialisation and at the last epoch). Accuracies are fractions in `[0, 1]`,
+//! losses in nats, `lr` per step, `samples_per_sec` wall-clock.
 
 use crate::{Error, Result};
 use std::collections::BTreeMap;
@@ -165,7 +172,7 @@ impl MetricsWriter {
         for (k, v) in values {
             match kind {
                 "train" if k == "loss" => self.loss.push(step as f64, *v),
-                "epoch" if k != "epoch_loss" => {
+                "epoch" | "eval" if k != "epoch_loss" => {
                     self.evals
                         .entry(k.clone())
                         .or_default()
@@ -179,17 +186,8 @@ impl MetricsWriter {
     /// Draws `loss.png` and (when evaluations were logged) `eval.png` into `dir` from the records
     /// this writer has logged or kept, without reading the files.
     pub fn plot(&self, dir: &Path) -> Result<()> {
-        crate::plot::line_chart(
-            &dir.join("loss.png"),
-            "training loss",
-            "step",
-            &[("loss".into(), self.loss.points())],
-        )?;
-        if !self.evals.is_empty() {
-            let series: Vec<_> = self.evals.clone().into_iter().collect();
-            crate::plot::line_chart(&dir.join("eval.png"), "evaluation", "epoch", &series)?;
-        }
-        Ok(())
+        let series: Vec<_> = self.evals.clone().into_iter().collect();
+        draw(dir, &[("loss".into(), self.loss.points())], &series)
     }
 
     /// Appends one record.
@@ -253,6 +251,28 @@ pub fn read_jsonl(path: &Path) -> Result<Vec<MetricRow>> {
     Ok(out)
 }
 
+/// The evaluation curves of a run: every value of the `epoch` rows (the trainer's end-of-epoch
+/// evaluations) and of the `eval` rows (the caller's own evaluations, e.g. the CLI's kNN and linear
+/// probe before training at epoch 0 and after the last epoch) except `epoch_loss`, one series per name,
+/// sorted by epoch, one point per epoch (the last written wins).
+pub fn eval_series(rows: &[MetricRow]) -> Vec<(String, Vec<(f64, f64)>)> {
+    let mut evals: BTreeMap<String, BTreeMap<u64, f64>> = BTreeMap::new();
+    for r in rows
+        .iter()
+        .filter(|r| r.kind == "epoch" || r.kind == "eval")
+    {
+        for (k, v) in &r.values {
+            if k != "epoch_loss" {
+                evals.entry(k.clone()).or_default().insert(r.epoch, *v);
+            }
+        }
+    }
+    evals
+        .into_iter()
+        .map(|(k, pts)| (k, pts.into_iter().map(|(e, v)| (e as f64, v)).collect()))
+        .collect()
+}
+
 /// Draws `loss.png` and (when evaluations were logged) `eval.png` in the run folder.
 pub fn plot_run(dir: &Path) -> Result<()> {
     let rows = read_jsonl(&dir.join("metrics.jsonl"))?;
@@ -261,26 +281,29 @@ pub fn plot_run(dir: &Path) -> Result<()> {
         .filter(|r| r.kind == "train")
         .filter_map(|r| Some((r.step as f64, *r.values.get("loss")?)))
         .collect();
-    crate::plot::line_chart(
-        &dir.join("loss.png"),
-        "training loss",
-        "step",
-        &[("loss".into(), loss)],
-    )?;
-    let mut evals: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
-    for r in rows.iter().filter(|r| r.kind == "epoch") {
-        for (k, v) in &r.values {
-            if k != "epoch_loss" {
-                evals
-                    .entry(k.clone())
-                    .or_default()
-                    .push((r.epoch as f64, *v));
-            }
-        }
-    }
-    if !evals.is_empty() {
-        let series: Vec<_> = evals.into_iter().collect();
-        crate::plot::line_chart(&dir.join("eval.png"), "evaluation", "epoch", &series)?;
+    draw(dir, &[("loss".into(), loss)], &eval_series(&rows))
+}
+
+/// Draws `loss.png` from `loss` and, when there are evaluations, `eval.png` from `series`.
+fn draw(
+    dir: &Path,
+    loss: &[(String, Vec<(f64, f64)>)],
+    series: &[(String, Vec<(f64, f64)>)],
+) -> Result<()> {
+    crate::plot::line_chart(&dir.join("loss.png"), "training loss", "step", "loss", loss)?;
+    if !series.is_empty() {
+        let y = if series.iter().all(|(k, _)| k.ends_with("_acc")) {
+            "accuracy"
+        } else {
+            "value"
+        };
+        crate::plot::line_chart(
+            &dir.join("eval.png"),
+            "evaluation (epoch 0 = random init)",
+            "epoch",
+            y,
+            series,
+        )?;
     }
     Ok(())
 }

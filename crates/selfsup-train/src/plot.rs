@@ -1,5 +1,6 @@
 //! Minimal PNG line charts drawn with the `image` crate: axes, five ticks per axis with numeric labels,
-//! one coloured polyline per series, a title and a legend, in a built-in 5×7 bitmap font (upper-case
+//! one coloured polyline per series (with point markers on short series), a title, axis labels and a
+//! legend, in a built-in 5×7 bitmap font (upper-case
 //! letters, digits and a little punctuation; lower-case is drawn upper-case). No font files, no extra
 //! dependencies: enough to read a loss curve or an accuracy curve at a glance.
 
@@ -109,6 +110,30 @@ fn draw_text(img: &mut RgbImage, x: i64, y: i64, text: &str, c: [u8; 3]) {
     }
 }
 
+/// `text` turned 90° counter-clockwise (read bottom to top), its first character's bottom-left
+/// corner at `(x, y)`: the y-axis label.
+fn draw_text_up(img: &mut RgbImage, x: i64, y: i64, text: &str, c: [u8; 3]) {
+    for (i, ch) in text.chars().enumerate() {
+        let g = glyph(ch);
+        for (r, bits) in g.iter().enumerate() {
+            for col in 0..5 {
+                if bits & (0x10 >> col) != 0 {
+                    for dy in 0..SCALE {
+                        for dx in 0..SCALE {
+                            put(
+                                img,
+                                x + r as i64 * SCALE + dx,
+                                y - (i as i64 * 6 + col) * SCALE - dy,
+                                c,
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn line(img: &mut RgbImage, (x0, y0): (i64, i64), (x1, y1): (i64, i64), c: [u8; 3], thick: bool) {
     let (dx, dy) = ((x1 - x0).abs(), -(y1 - y0).abs());
     let (sx, sy) = (if x0 < x1 { 1 } else { -1 }, if y0 < y1 { 1 } else { -1 });
@@ -152,11 +177,17 @@ fn fmt_tick(v: f64, span: f64) -> String {
     }
 }
 
-/// Draws `series` (name, points) as lines into a PNG at `path`.
+/// Series with at most this many points get a marker on every point (so that a one- or two-point
+/// curve, e.g. a one-epoch run's evaluation, is visible).
+pub const MARKERS_UP_TO: usize = 50;
+
+/// Draws `series` (name, points) as lines into a PNG at `path`, with the axes labelled `x_label`
+/// and `y_label` (the y label written upwards along the axis).
 pub fn line_chart(
     path: &Path,
     title: &str,
     x_label: &str,
+    y_label: &str,
     series: &[(String, Vec<(f64, f64)>)],
 ) -> Result<()> {
     let mut img = RgbImage::from_pixel(W, H, Rgb([255, 255, 255]));
@@ -227,9 +258,17 @@ pub fn line_chart(
         x_label,
         black,
     );
+    draw_text_up(
+        &mut img,
+        8,
+        TOP + (ph + text_width(y_label)) / 2,
+        y_label,
+        black,
+    );
     for (i, (name, p)) in series.iter().enumerate() {
         let c = PALETTE[i % PALETTE.len()];
         let mut prev: Option<(i64, i64)> = None;
+        let markers = p.len() <= MARKERS_UP_TO;
         for &(x, y) in p {
             if !(x.is_finite() && y.is_finite()) {
                 prev = None;
@@ -239,6 +278,13 @@ pub fn line_chart(
             match prev {
                 Some(a) => line(&mut img, a, q, c, true),
                 None => put(&mut img, q.0, q.1, c),
+            }
+            if markers {
+                for dy in -3..=3 {
+                    for dx in -3..=3 {
+                        put(&mut img, q.0 + dx, q.1 + dy, c);
+                    }
+                }
             }
             prev = Some(q);
         }

@@ -66,8 +66,10 @@ pub enum Outcome {
 
 /// An evaluation run at the end of epochs: gets the method and the epoch just finished (1-based count
 /// of epochs done), returns named values (e.g. `("knn_acc", 0.91)`). The first value is the monitored
-/// one for the best checkpoint (higher is better, unless [`Trainer::monitor_lower`] was set). The
-/// method is mutable because [`Method::evaluate`] is; an evaluation must leave the weights alone.
+/// one for the best checkpoint (higher is better, unless [`Trainer::monitor_lower`] was set); with an
+/// evaluation, epochs that skip it (see `eval_every`) do not change the best checkpoint. Without one,
+/// the mean epoch loss is monitored. The method is mutable because [`Method::evaluate`] is; an
+/// evaluation must leave the weights alone.
 pub type EpochEval<'a> = Box<dyn FnMut(&mut dyn Method, u64) -> Result<Vec<(String, f64)>> + 'a>;
 
 static STOP: OnceLock<Arc<AtomicBool>> = OnceLock::new();
@@ -700,7 +702,13 @@ impl<'a> Trainer<'a> {
             self.epoch += 1;
             self.step_in_epoch = 0;
             self.epoch_loss_sum = 0.0;
-            let mut monitored = ("epoch_loss_neg".to_string(), -mean_loss);
+            // The monitor of the best checkpoint: the evaluation's first value when there is an
+            // evaluation (epochs without one do not compete: a loss is not comparable with an
+            // accuracy), else the negated mean loss.
+            let mut monitored = self
+                .epoch_eval
+                .is_none()
+                .then(|| ("epoch_loss_neg".to_string(), -mean_loss));
             let mut evals = vec![("epoch_loss".to_string(), mean_loss)];
             let last = self.epoch == epochs;
             let mut eval_skipped = false;
@@ -718,11 +726,11 @@ impl<'a> Trainer<'a> {
                         Err(e) => return Err(e),
                     };
                     if let Some((name, v)) = vals.first() {
-                        monitored = if self.monitor_lower {
+                        monitored = Some(if self.monitor_lower {
                             (format!("{name}_neg"), -v)
                         } else {
                             (name.clone(), *v)
-                        };
+                        });
                     }
                     for (k, v) in &vals {
                         tracing::info!(epoch = self.epoch, "{k} = {v:.4}");
@@ -739,12 +747,13 @@ impl<'a> Trainer<'a> {
                 }
             }
             let improved = !eval_skipped
-                && match &self.best {
-                    Some((name, v)) if *name == monitored.0 => monitored.1 > *v,
-                    _ => true,
+                && match (&monitored, &self.best) {
+                    (None, _) => false,
+                    (Some((m, x)), Some((name, v))) if m == name => x > v,
+                    (Some(_), _) => true,
                 };
             if improved {
-                self.best = Some(monitored);
+                self.best = monitored;
             }
             let ee = self.cfg.checkpoint.every_epochs;
             if (ee > 0 && self.epoch % ee == 0) || last {

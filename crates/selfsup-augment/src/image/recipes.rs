@@ -21,7 +21,9 @@
 
 use super::blur::GaussianBlur;
 use super::color::{ColorJitter, Normalize, RandomGrayscale, RandomSolarize};
-use super::geometry::{RandomHorizontalFlip, RandomResizedCrop, RandomVerticalFlip};
+use super::geometry::{
+    CenterCrop, RandomHorizontalFlip, RandomResizedCrop, RandomVerticalFlip, Resize, ResizeSize,
+};
 use selfsup_core::{check, BoxTransform, Compose, Error, ImageF32, MultiView, RandomApply, Result};
 use serde::{Deserialize, Serialize};
 
@@ -618,6 +620,25 @@ impl MultiCropConfig {
     }
 }
 
+/// The evaluation view that goes with the recipes: torchvision's `Resize(size)` (the shorter side
+/// becomes `size`, aspect ratio kept, bilinear with antialiasing) then `CenterCrop(size)`, then the
+/// optional normalisation — the deterministic transform lightly and torchvision evaluate with, so that
+/// images of any size and aspect ratio become `size × size` without distortion. An image whose
+/// shorter side is `size` already is only cropped (torchvision's resize returns it unchanged).
+pub fn eval_transform(
+    size: usize,
+    normalize: Option<&NormalizeConfig>,
+) -> Result<BoxTransform<ImageF32>> {
+    check::at_least("eval.image_size", size, 1)?;
+    let mut c: Compose<ImageF32> = Compose::new(Vec::new());
+    c.push(Resize::new(ResizeSize::SmallerEdge(size))?);
+    c.push(CenterCrop::new((size, size))?);
+    if let Some(n) = normalize {
+        c.push(Normalize::new(n.mean.clone(), n.std.clone())?);
+    }
+    Ok(Box::new(c))
+}
+
 /// Any image recipe, tagged by `kind` in config files:
 /// `kind = "sim_clr" | "moco_v2" | "byol" | "multi_crop"`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -709,6 +730,49 @@ impl ImageRecipe {
 mod tests {
     use super::*;
     use selfsup_core::SampleKey;
+
+    #[test]
+    fn the_eval_transform_resizes_the_shorter_side_and_crops_the_centre() {
+        let t = eval_transform(8, None).unwrap();
+        let mut g = SampleKey::new(0, 0, 0).rng();
+        // A 16×32 image: left quarter black, middle half grey, right quarter white. Resized to
+        // 8×16, the centre 8×8 crop is the middle half: all grey.
+        let data: Vec<f32> = (0..16 * 32)
+            .map(|i| match i % 32 {
+                0..=7 => 0.0,
+                8..=23 => 0.5,
+                _ => 1.0,
+            })
+            .collect();
+        let out = t
+            .apply(ImageF32::new(1, 16, 32, data).unwrap(), &mut g)
+            .unwrap();
+        assert_eq!(out.dims(), (1, 8, 8));
+        assert!(
+            out.data().iter().all(|&v| (v - 0.5).abs() < 1e-6),
+            "{:?}",
+            out.data()
+        );
+        // Portrait, colour, smaller than the target: upsampled then cropped, 3 channels kept.
+        let out = t
+            .apply(ImageF32::new(3, 6, 4, vec![0.25; 72]).unwrap(), &mut g)
+            .unwrap();
+        assert_eq!(out.dims(), (3, 8, 8));
+        // Already the size: unchanged bit for bit.
+        let img = ImageF32::new(1, 8, 8, (0..64).map(|v| v as f32 / 64.0).collect()).unwrap();
+        assert_eq!(t.apply(img.clone(), &mut g).unwrap().data(), img.data());
+        let n = NormalizeConfig {
+            mean: vec![0.5],
+            std: vec![0.5],
+        };
+        let out = eval_transform(8, Some(&n))
+            .unwrap()
+            .apply(img, &mut g)
+            .unwrap();
+        assert_eq!(out.data()[0], -1.0);
+        let e = eval_transform(0, None).unwrap_err().to_string();
+        assert!(e.contains("eval.image_size"), "{e}");
+    }
 
     #[test]
     fn recipes_build_and_produce_the_configured_views() {
