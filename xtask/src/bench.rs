@@ -424,19 +424,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let report = render(&rows, &run);
     let path = root.join("docs/benchmarks.md");
     let existing = std::fs::read_to_string(&path).unwrap_or_default();
-    let marker = "<!-- xtask bench: generated section below -->";
-    let head = existing
-        .split(marker)
-        .next()
-        .unwrap_or("")
-        .trim_end()
-        .to_string();
-    let head = if head.is_empty() {
-        "# Benchmarks\n".to_string()
-    } else {
-        head
-    };
-    std::fs::write(&path, format!("{head}\n\n{marker}\n\n{report}"))?;
+    std::fs::write(&path, splice_generated(&existing, &report))?;
     let json_path = root.join("docs/benchmarks.json");
     std::fs::write(
         &json_path,
@@ -673,6 +661,35 @@ fn fmt_load(l: Option<f64>) -> String {
     l.map_or("?".into(), |l| format!("{l:.2}"))
 }
 
+/// Start and end of the generated section of `docs/benchmarks.md`.
+const GENERATED_START: &str = "<!-- xtask bench: generated section below -->";
+const GENERATED_END: &str = "<!-- xtask bench: end of generated section -->";
+
+/// `existing` with its generated section replaced by `report`: what precedes the start marker and
+/// what follows the end marker (hand-written sections) is kept; without an end marker, everything
+/// after the start marker is the old generated section.
+fn splice_generated(existing: &str, report: &str) -> String {
+    let (head, rest) = match existing.split_once(GENERATED_START) {
+        Some((h, r)) => (h.trim_end(), Some(r)),
+        None => (existing.trim_end(), None),
+    };
+    let head = if head.is_empty() {
+        "# Benchmarks"
+    } else {
+        head
+    };
+    let tail = rest
+        .and_then(|r| r.split_once(GENERATED_END))
+        .map(|(_, t)| t.trim())
+        .filter(|t| !t.is_empty())
+        .map(|t| format!("\n{t}\n"))
+        .unwrap_or_default();
+    format!(
+        "{head}\n\n{GENERATED_START}\n\n{}\n\n{GENERATED_END}\n{tail}",
+        report.trim_end()
+    )
+}
+
 fn render(rows: &BTreeMap<String, Row>, run: &RunInfo) -> String {
     let mut s = String::new();
     s.push_str("## Latest `cargo xtask bench` run\n\n");
@@ -738,6 +755,25 @@ mod tests {
 
     fn strings(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn generated_section_is_replaced_and_hand_written_sections_kept() {
+        let doc = format!(
+            "# B\n\nintro\n\n{GENERATED_START}\n\nold table\n\n{GENERATED_END}\n\n## Mine\nkept\n"
+        );
+        let out = splice_generated(&doc, "new table\n");
+        assert!(out.starts_with("# B\n\nintro\n\n"));
+        assert!(out.contains("new table") && !out.contains("old table"));
+        assert!(out.ends_with("## Mine\nkept\n"), "{out}");
+        // Run twice: stable.
+        assert_eq!(splice_generated(&out, "new table\n"), out);
+        // An old file without the end marker: everything after the start marker was generated.
+        let old = format!("# B\n\n{GENERATED_START}\n\nold table\n");
+        let out = splice_generated(&old, "t");
+        assert!(!out.contains("old table") && out.contains(GENERATED_END));
+        // No marker at all: the report is appended.
+        assert!(splice_generated("# B\n\nx\n", "t").starts_with("# B\n\nx\n\n"));
     }
 
     #[test]
