@@ -25,42 +25,109 @@ use std::time::Instant;
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
-fn features(m: &dyn Method, windows: &[Vec<i64>]) -> Result<Tensor> {
+/// How a sequence's hidden states become one feature vector.
+#[derive(Clone, Copy, PartialEq)]
+enum Pool {
+    /// The method's own `embed`: the last position (GPT) or the mean over positions (BERT).
+    Embed,
+    /// The mean over positions of the final hidden states (for the GPT: every prefix's summary).
+    Mean,
+}
+
+fn features(
+    m: &dyn Method,
+    gpt: Option<&NextToken>,
+    pool: Pool,
+    windows: &[Vec<i64>],
+) -> Result<Tensor> {
     let mut out = Vec::new();
     for chunk in windows.chunks(256) {
         let flat: Vec<i64> = chunk.concat();
         let x = Tensor::from_slice(&flat).reshape([chunk.len() as i64, -1]);
-        out.push(m.embed(&x)?);
+        out.push(match (pool, gpt) {
+            (Pool::Mean, Some(g)) => {
+                tch::no_grad(|| g.model().hidden(&x, false).mean_dim(1, false, Kind::Float))
+            }
+            _ => m.embed(&x)?,
+        });
     }
     Ok(Tensor::cat(&out, 0))
+}
+
+/// Counts of each vocabulary id in each window: the no-model baseline (what the characters alone tell).
+fn bag_of_characters(windows: &[Vec<i64>], vocab: i64) -> Tensor {
+    let flat: Vec<i64> = windows.concat();
+    let n = windows.len() as i64;
+    let x = Tensor::from_slice(&flat).reshape([n, -1]);
+    Tensor::zeros([n, vocab], (Kind::Float, Device::Cpu)).scatter_add(
+        1,
+        &x,
+        &Tensor::ones(x.size(), (Kind::Float, Device::Cpu)),
+    )
+}
+
+fn score(
+    name: &str,
+    ftr: &Tensor,
+    fte: &Tensor,
+    train: &(Vec<Vec<i64>>, Tensor),
+    test: &(Vec<Vec<i64>>, Tensor),
+    probe: &LinearProbeConfig,
+    t0: Instant,
+) -> Result<()> {
+    let knn = knn_accuracy(ftr, &train.1, fte, &test.1, 8, &KnnConfig::default())?;
+    let p = linear_probe(ftr, &train.1, fte, &test.1, 8, probe)?;
+    println!(
+        "{name:<34} kNN {:.3}   linear probe {:.3} (train {:.3})   [{:.1} s]",
+        knn,
+        p.test_acc,
+        p.train_acc,
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 fn report(
     name: &str,
     m: &dyn Method,
+    gpt: Option<&NextToken>,
+    pool: Pool,
     train: &(Vec<Vec<i64>>, Tensor),
     test: &(Vec<Vec<i64>>, Tensor),
+    probe: &LinearProbeConfig,
 ) -> Result<()> {
     let t0 = Instant::now();
-    let ftr = features(m, &train.0)?;
-    let fte = features(m, &test.0)?;
-    let knn = knn_accuracy(&ftr, &train.1, &fte, &test.1, 8, &KnnConfig::default())?;
-    let probe = linear_probe(
-        &ftr,
-        &train.1,
-        &fte,
-        &test.1,
-        8,
-        &LinearProbeConfig::default(),
+    let ftr = features(m, gpt, pool, &train.0)?;
+    let fte = features(m, gpt, pool, &test.0)?;
+    score(name, &ftr, &fte, train, test, probe, t0)
+}
+
+/// Both poolings of a GPT.
+fn report_gpt(
+    name: &str,
+    g: &NextToken,
+    train: &(Vec<Vec<i64>>, Tensor),
+    test: &(Vec<Vec<i64>>, Tensor),
+    probe: &LinearProbeConfig,
+) -> Result<()> {
+    report(
+        &format!("{name}, last token"),
+        g,
+        Some(g),
+        Pool::Embed,
+        train,
+        test,
+        probe,
     )?;
-    println!(
-        "{name:<28} kNN {:.3}   linear probe {:.3} (train {:.3})   [{:.1} s]",
-        knn,
-        probe.test_acc,
-        probe.train_acc,
-        t0.elapsed().as_secs_f64()
-    );
-    Ok(())
+    report(
+        &format!("{name}, mean-pooled"),
+        g,
+        Some(g),
+        Pool::Mean,
+        train,
+        test,
+        probe,
+    )
 }
 
 fn main() -> Result<()> {
@@ -69,6 +136,7 @@ fn main() -> Result<()> {
     let mut gpt_run = PathBuf::from("runs/char_gpt");
     let mut bert_steps = 1000u64;
     let mut seed = 1u64;
+    let mut probe = LinearProbeConfig::default();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut it = args.iter();
     while let Some(k) = it.next() {
@@ -77,6 +145,8 @@ fn main() -> Result<()> {
             "--gpt-run" => gpt_run = v()?.into(),
             "--bert-steps" => bert_steps = v()?.parse()?,
             "--seed" => seed = v()?.parse()?,
+            "--probe-epochs" => probe.epochs = v()?.parse()?,
+            "--probe-lr" => probe.lr = v()?.parse()?,
             other => bail!("unknown argument `{other}`"),
         }
     }
@@ -101,19 +171,42 @@ fn main() -> Result<()> {
         1.0 / 8.0
     );
 
+    println!(
+        "linear probe: {} epochs of full-batch Adam at lr {}, standardised features",
+        probe.epochs, probe.lr
+    );
+    let t0 = Instant::now();
+    let v = vocab.len() as i64;
+    score(
+        "bag of characters (no model)",
+        &bag_of_characters(&train.0, v),
+        &bag_of_characters(&test.0, v),
+        &train,
+        &test,
+        &probe,
+        t0,
+    )?;
     tch::manual_seed(seed as i64);
     let random_gpt = NextToken::new(VarStore::new(Device::Cpu), &cfg)?;
-    report("GPT, random init", &random_gpt, &train, &test)?;
+    report_gpt("GPT, random init", &random_gpt, &train, &test, &probe)?;
     let mut gpt = NextToken::new(VarStore::new(Device::Cpu), &cfg)?;
     gpt.var_store_mut()
         .load(gpt_run.join("model.safetensors"))?;
-    report("GPT, pretrained (char_gpt)", &gpt, &train, &test)?;
+    report_gpt("GPT, pretrained (char_gpt)", &gpt, &train, &test, &probe)?;
 
     if bert_steps > 0 {
         let bcfg = MaskedTokenConfig::default();
         tch::manual_seed(seed as i64);
         let random_bert = MaskedToken::new(VarStore::new(Device::Cpu), &cfg, &bcfg)?;
-        report("BERT, random init", &random_bert, &train, &test)?;
+        report(
+            "BERT, random init",
+            &random_bert,
+            None,
+            Pool::Embed,
+            &train,
+            &test,
+            &probe,
+        )?;
         tch::manual_seed(seed as i64);
         let mut bert = MaskedToken::new(VarStore::new(Device::Cpu), &cfg, &bcfg)?;
         let windows = RandomWindows::new(stream.clone(), seq, Some(12))?;
@@ -186,8 +279,11 @@ fn main() -> Result<()> {
         report(
             &format!("BERT, pretrained ({bert_steps} st)"),
             &bert,
+            None,
+            Pool::Embed,
             &train,
             &test,
+            &probe,
         )?;
     }
     Ok(())

@@ -18,13 +18,25 @@ block+1 characters starting every block characters (selfsup_data::SequentialWind
 
 --init runs/char_gpt/init.safetensors starts from the Rust run's initial weights (read without the
 safetensors package). Prints progress and one JSON summary line (steps/s over the training steps only, peak
-RSS from getrusage)."""
+RSS from getrusage).
+
+Run by `cargo xtask bench` (no arguments, BENCH_SAMPLES_JSON set), it prints two rows instead (see
+_bench.py; BENCH_FILTER selects them):
+- `char_gpt/train_step_b12_ctx64_d128_l4`: one training step (forward, cross-entropy, backward, clipping,
+  AdamW) on 64 fixed random batches, cycled; paired with examples/benches/char_gpt.rs (steps/s);
+- `char_gpt/train_val_steps`: both full trainings of BENCH_CHAR_GPT_STEPS steps (default 2000), one after
+  the other in fresh processes, each with its own initialisation and data order: the selfsup example
+  (`target/release/examples/char_gpt`, built with cargo when missing; its run folder is kept in
+  target/bench-char-gpt) and this script; the row carries
+  both validation losses at the last step, both steps/s and both peak RSS."""
 import argparse
 import json
 import math
 import os
 import resource
 import struct
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -218,5 +230,79 @@ def main():
     }))
 
 
+def bench():
+    """The `cargo xtask bench` rows (see the module doc)."""
+    from _bench import run, selected, emit
+
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    threads = int(os.environ.get("BENCH_CHAR_GPT_THREADS", "1"))
+    step_id = "char_gpt/train_step_b12_ctx64_d128_l4"
+    if selected(step_id):
+        torch.set_num_threads(threads)
+        torch.manual_seed(1337)
+        text = open(os.path.join(root, "data", "shakespeare", "train.txt"), encoding="utf-8").read()
+        itos = ["<pad>", "<unk>", "<mask>"] + sorted(set(text))
+        stoi = {c: i for i, c in enumerate(itos) if i >= 3}
+        train = torch.tensor([stoi[c] for c in text], dtype=torch.long)
+        gen = torch.Generator().manual_seed(1337)
+        ar = torch.arange(65)
+        batches = [train[torch.randint(0, len(train) - 64, (12,), generator=gen)[:, None] + ar] for _ in range(64)]
+        model = GPT(len(itos), 64, 4, 4, 128, 0.0)
+        decay = [p for p in model.parameters() if p.dim() >= 2]
+        no_decay = [p for p in model.parameters() if p.dim() < 2]
+        opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1},
+                                 {"params": no_decay, "weight_decay": 0.0}], lr=1e-3, betas=(0.9, 0.99), eps=1e-8)
+        model.train()
+        state = {"i": 0}
+
+        def step():
+            w = batches[state["i"] % len(batches)]
+            state["i"] += 1
+            logits = model(w[:, :-1])
+            loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), w[:, 1:].reshape(-1))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            return loss.item()
+
+        run(step_id, step, 1, "steps/s",
+            "torch: char GPT 4x128, batch 12x64, forward + CE + backward + clip 1.0 + AdamW (foreach)",
+            f"torch {threads} thread(s)", torch=torch.__version__)
+    val_id = "char_gpt/train_val_steps"
+    if not selected(val_id):
+        return
+    steps = int(os.environ.get("BENCH_CHAR_GPT_STEPS", "2000"))
+    exe = os.path.join(root, "target", "release", "examples", "char_gpt")
+    if not os.path.exists(exe):
+        subprocess.run(["cargo", "build", "--release", "-p", "selfsup-examples", "--example", "char_gpt"],
+                       cwd=root, check=True, stdout=sys.stderr)
+
+    def last_json(out):
+        return json.loads([l for l in out.splitlines() if l.startswith("{")][-1])
+
+    # The selfsup run folder is kept (model.safetensors, vocab.json, model.json) for
+    # examples/play_attribution --gpt-run target/bench-char-gpt.
+    out_dir = os.path.join(root, "target", "bench-char-gpt")
+    common = ["--steps", str(steps), "--eval-every", str(steps), "--threads", str(threads)]
+    ours = last_json(subprocess.run([exe, *common, "--out", out_dir, "--sample-tokens", "0"], cwd=root, check=True,
+                                    capture_output=True, text=True).stdout)
+    theirs = last_json(subprocess.run([sys.executable, os.path.abspath(__file__), *common], cwd=root, check=True,
+                                      capture_output=True, text=True).stdout)
+    vo, vt = ours["val"][-1][1], theirs["val"][-1][1]
+    emit(val_id, 1, [theirs["train_time_s"] / steps], "steps/s",
+         f"{steps}-step trainings, own init + data order each: val nats/char (The Tempest) selfsup {vo:.4} vs "
+         f"PyTorch {vt:.4} (diff {vo - vt:+.4f}); steps/s selfsup {ours['steps_per_s']:.2f} vs PyTorch "
+         f"{theirs['steps_per_s']:.2f} ({ours['steps_per_s'] / theirs['steps_per_s']:.2f}x); peak RSS selfsup "
+         f"{ours['peak_rss_mib']:.0f} MiB vs PyTorch {theirs['peak_rss_mib']:.0f} MiB",
+         f"{threads} / {threads}", steps=steps, val_selfsup=vo, val_pytorch=vt,
+         steps_per_s_selfsup=ours["steps_per_s"], steps_per_s_pytorch=theirs["steps_per_s"],
+         peak_rss_mib_selfsup=ours["peak_rss_mib"], peak_rss_mib_pytorch=theirs["peak_rss_mib"],
+         torch=torch.__version__)
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 1 and "BENCH_SAMPLES_JSON" in os.environ:
+        bench()
+    else:
+        main()

@@ -297,7 +297,7 @@ fn threads_ours(id: &str, bench_threads: &str, cores: usize) -> Option<String> {
         Some(format!("{cores} (rayon global pool)"))
     } else if LOSSES.iter().any(|p| id.starts_with(p)) {
         Some(format!("{bench_threads} (tch)"))
-    } else if id.starts_with("train/") {
+    } else if id.starts_with("train/") || id.starts_with("char_gpt/") {
         Some("1 (tch)".into())
     } else {
         None
