@@ -600,3 +600,46 @@ fn an_image_size_of_zero_is_reported_under_its_own_field() {
     assert!(se.contains("augment.image_size"), "{se}");
     assert!(!se.contains("sim_clr.input_size"), "{se}");
 }
+
+/// Unmounts the test's tmpfs however the test ends.
+struct Unmount(PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_fails_cleanly_naming_the_file_and_leaves_no_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("small_disk");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=96k", "tmpfs"])
+        .arg(&mnt)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipped: cannot mount a small tmpfs here (needs root or CAP_SYS_ADMIN)");
+        return;
+    }
+    let _unmount = Unmount(mnt.clone());
+    let cfg = run_config(dir.path());
+    let out = mnt.join("run");
+    let o = pretrain_cmd(&cfg, &out, false, dir.path())
+        .output()
+        .unwrap();
+    assert_clean_failure(&o, "a run on a full disk");
+    let (_, se) = text(&o);
+    assert!(
+        se.contains("No space left") || se.contains("os error 28"),
+        "not reported as a full disk: {se}"
+    );
+    assert!(
+        se.contains(&out.display().to_string()),
+        "the error names no file of the run: {se}"
+    );
+    assert!(temp_files(&out).is_empty(), "leaked {:?}", temp_files(&out));
+}

@@ -78,7 +78,7 @@ impl Method for ToyMethod {
         self.after_calls += 1;
         if self.inf_buffers_at == Some(info.step) {
             tch::no_grad(|| {
-                let _ = self.bn.running_var.fill_(f64::INFINITY);
+                let _ = self.bn.running_var.shallow_clone().fill_(f64::INFINITY);
             });
         }
         Ok(())

@@ -274,6 +274,14 @@ fn a_checkpoint_with_infinite_batch_norm_statistics_is_never_written() {
         let all: bool = v.isfinite().all().int64_value(&[]) != 0;
         assert!(all, "{n} is not finite in the last good checkpoint");
     }
+    // The run folder records libtorch's intra-op thread count (results depend on it).
+    let threads: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("threads.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        threads["torch_intra_op_threads"].as_i64(),
+        Some(i64::from(tch::get_num_threads()))
+    );
     // best.safetensors (of epoch 1, before the damage) is finite too.
     let best = selfsup_train::checkpoint::load(&ck.best_path()).unwrap();
     assert_eq!(best.state.step, 4);

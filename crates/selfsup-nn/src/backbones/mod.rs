@@ -271,3 +271,93 @@ pub(crate) fn global_avg_pool(x: &Tensor) -> Tensor {
 fn positive_i64(field: &str, v: i64) -> selfsup_core::Result<()> {
     selfsup_core::check::at_least(field, v.max(0) as usize, 1)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(r: selfsup_core::Result<()>) -> String {
+        match r {
+            Err(selfsup_core::Error::InvalidConfig { field, .. }) => field,
+            other => panic!("expected a config error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_input_check_names_the_field_for_every_mismatch_and_passes_what_runs() {
+        let mnist = [1i64, 28, 28];
+        let spectrogram = [40i64, 63];
+        let vit28 = BackboneConfig::Vit(VitConfig::tiny(28, 4));
+        let conv1d = BackboneConfig::Conv1d(Conv1dConfig::default());
+        // Accepted: what each forward reads.
+        for (b, shape) in [
+            (BackboneConfig::default(), &mnist[..]),
+            (
+                BackboneConfig::ResNet18(ResNetConfig::default()),
+                &mnist[..],
+            ),
+            (vit28.clone(), &mnist[..]),
+            (BackboneConfig::Mlp(MlpConfig::default()), &mnist[..]),
+            (
+                BackboneConfig::AudioCnn(ConvNetConfig::default()),
+                &spectrogram[..],
+            ),
+            (
+                BackboneConfig::AudioCnn(ConvNetConfig::default()),
+                &mnist[..],
+            ),
+            (conv1d.clone(), &[4000][..]),
+            (conv1d.clone(), &[1, 4000][..]),
+        ] {
+            b.check_input(shape)
+                .unwrap_or_else(|e| panic!("{} on {shape:?}: {e}", b.kind_name()));
+            // And it really runs: a batch of two through the built backbone.
+            let vs = nn::VarStore::new(tch::Device::Cpu);
+            let c = crate::InputSpec {
+                shape: shape.to_vec(),
+                vocab_size: None,
+            }
+            .channels();
+            let net = build_backbone(&vs.root(), &b, c).unwrap();
+            let mut dims = vec![2i64];
+            dims.extend_from_slice(shape);
+            let y = net.forward_t(
+                &Tensor::zeros(dims.as_slice(), (tch::Kind::Float, tch::Device::Cpu)),
+                false,
+            );
+            assert_eq!(
+                y.size(),
+                [2, net.output_dim()],
+                "{} on {shape:?}",
+                b.kind_name()
+            );
+        }
+        // Refused, naming the field to change.
+        let vit32 = BackboneConfig::Vit(VitConfig::default());
+        for (b, shape, field) in [
+            (vit32, &mnist[..], "backbone.image_size"),
+            (conv1d.clone(), &mnist[..], "backbone.kind"),
+            (conv1d, &spectrogram[..], "backbone.kind"),
+            (BackboneConfig::default(), &spectrogram[..], "backbone.kind"),
+            (
+                BackboneConfig::ResNet18(ResNetConfig::default()),
+                &spectrogram[..],
+                "backbone.kind",
+            ),
+            (vit28, &spectrogram[..], "backbone.kind"),
+            (
+                BackboneConfig::Mlp(MlpConfig::default()),
+                &spectrogram[..],
+                "backbone.input_dim",
+            ),
+            (BackboneConfig::default(), &[1, 0, 28][..], "input.shape"),
+        ] {
+            assert_eq!(
+                field_of(b.check_input(shape)),
+                field,
+                "{} on {shape:?}",
+                b.kind_name()
+            );
+        }
+    }
+}
