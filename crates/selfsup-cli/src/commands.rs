@@ -36,6 +36,10 @@ pub struct PreviewArgs {
     /// Augmentation recipe.
     #[arg(long)]
     pub recipe: Option<String>,
+    /// A pretext task (`rotation`, `jigsaw`, `masked_spectrogram`, ...): show what the model is asked
+    /// to solve instead of the augmented views.
+    #[arg(long)]
+    pub method: Option<String>,
     /// Samples (rows).
     #[arg(long, default_value_t = 8)]
     pub n: usize,
@@ -209,9 +213,13 @@ pub fn preview(a: &PreviewArgs) -> Result<()> {
         dataset: Some(a.dataset.clone()),
         data: a.data.clone(),
         recipe: a.recipe.clone(),
+        method: a.method.clone(),
         ..Default::default()
     };
     let cfg = pretrain::resolve(&args)?;
+    if let selfsup::methods::MethodConfig::Pretext(c) = &cfg.method {
+        return crate::pretext_preview::preview(&cfg, c, a.n, &a.out);
+    }
     if cfg.data.kind == DataKind::Text {
         return preview_text(&cfg, a.n);
     }

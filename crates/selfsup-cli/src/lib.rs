@@ -8,7 +8,7 @@
 //!   pipelines;
 //! - [`pretrain`]: flags → config, evaluation helpers (kNN + linear probe before/after), and the
 //!   `pretrain` command itself;
-//! - [`commands`]: `eval`, `preview`, `export`; [`generate`]: sampling from a GPT run; [`doctor`]: the
+//! - [`commands`]: `eval`, `preview`, `export` ([`pretext_preview`]: `preview --method <pretext task>`); [`generate`]: sampling from a GPT run; [`doctor`]: the
 //!   libtorch report.
 //!
 //! Commands write their results to stdout (this is the binary's side of the workspace) and their logs
@@ -20,5 +20,6 @@ pub mod config;
 pub mod data;
 pub mod doctor;
 pub mod generate;
+pub mod pretext_preview;
 pub mod pretrain;
 pub mod views;
