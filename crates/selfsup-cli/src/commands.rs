@@ -50,6 +50,10 @@ pub struct PreviewArgs {
     /// Augmentation recipe.
     #[arg(long)]
     pub recipe: Option<String>,
+    /// A pretext task (`rotation`, `jigsaw`, `masked_spectrogram`, ...): show what the model is asked
+    /// to solve instead of the augmented views.
+    #[arg(long)]
+    pub method: Option<String>,
     /// Samples (rows).
     #[arg(long, default_value_t = 8)]
     pub n: usize,

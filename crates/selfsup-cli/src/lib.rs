@@ -14,7 +14,8 @@
 //! - [`resume`]: `--resume` restores the run's own config and refuses contradicting flags;
 //! - [`embed`]: `selfsup embed`, features of every file of a folder to safetensors / .npy / CSV;
 //! - [`preview`]: `selfsup preview` for images (in colour) and audio (spectrograms);
-//! - [`commands`]: `eval`, `preview`, `export`; [`text_eval`]: `eval --data`, the language-model loss
+//! - [`commands`]: `eval`, `preview`, `export` ([`pretext_preview`]: `preview --method <pretext
+//!   task>`); [`text_eval`]: `eval --data`, the language-model loss
 //!   of a text file; [`generate`]: sampling from a GPT run; [`doctor`]: the libtorch report.
 //!
 //! Commands write their results to stdout (this is the binary's side of the workspace) and their logs
@@ -29,6 +30,7 @@ pub mod doctor;
 pub mod embed;
 pub mod folders;
 pub mod generate;
+pub mod pretext_preview;
 pub mod pretrain;
 pub mod preview;
 pub mod resume;

@@ -517,6 +517,7 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     let online_probe = cfg.online_probe_enabled() && splits.train_labelled;
     let input = input_spec(&cfg, ev.as_ref(), &splits)?;
     check_vocab(&cfg, &splits)?;
+    crate::views::pretext_preflight(&cfg, splits.train.as_ref())?;
     let loader = data::train_loader(&cfg, &splits)?;
     let method = build(&cfg, &input)?;
     writeln!(

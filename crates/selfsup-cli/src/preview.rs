@@ -84,9 +84,13 @@ pub fn run(a: &PreviewArgs) -> Result<()> {
         dataset: Some(a.dataset.clone()),
         data: a.data.clone(),
         recipe: a.recipe.clone(),
+        method: a.method.clone(),
         ..Default::default()
     };
     let cfg = pretrain::resolve(&args)?;
+    if let selfsup::methods::MethodConfig::Pretext(c) = &cfg.method {
+        return crate::pretext_preview::preview(&cfg, c, a.n, &a.out);
+    }
     if cfg.data.kind == DataKind::Text {
         return crate::commands::preview_text(&cfg, a.n);
     }

@@ -182,24 +182,54 @@ fn pretext_pipeline(cfg: &RunConfig, c: &selfsup_pretext::PretextConfig) -> Resu
             if cfg.data.kind.is_audio() { "audio" } else { "images" }
         );
     }
-    let prepare: Option<selfsup_pretext::Prepare> = if cfg.data.kind.is_audio() {
-        let crop = audio_crop(cfg)?;
-        let feats = features(cfg)?;
-        Some(std::sync::Arc::new(
-            move |s: Sample, key: selfsup_core::SampleKey| -> selfsup_core::Result<Sample> {
-                let Sample::Audio(a) = s else {
-                    return Err(selfsup_core::Error::shape(
-                        "the audio pretext preparation got a non-audio sample".to_string(),
-                    ));
-                };
-                let a = crop.apply(a, &mut key.rng())?;
-                Ok(Sample::Spectrogram(feats(&a)?))
-            },
-        ))
-    } else {
-        None
-    };
+    let prepare = pretext_prepare(cfg)?;
     Ok(selfsup_pretext::pretext_pipeline(c, prepare)?)
+}
+
+/// Pretext tasks: runs the task on the first training sample, so that data the task cannot use
+/// (images too small for the grid, clips too short for the segments or the prediction steps) is a
+/// clear error naming the field and the limit before anything is evaluated or trained. Other methods:
+/// nothing to check.
+pub fn pretext_preflight(cfg: &RunConfig, train: &dyn selfsup_data::Dataset) -> Result<()> {
+    let MethodConfig::Pretext(c) = &cfg.method else {
+        return Ok(());
+    };
+    if train.is_empty() {
+        return Ok(());
+    }
+    let (_, f) = selfsup_pretext::pretext_fn(c, pretext_prepare(cfg)?)?;
+    f(
+        train.get(0)?.sample,
+        selfsup_core::SampleKey::new(cfg.train.seed, 0, 0),
+    )
+    .with_context(|| {
+        format!(
+            "the `{}` pretext task cannot use this data (checked on the first training sample)",
+            c.kind()
+        )
+    })?;
+    Ok(())
+}
+
+/// What a pretext task's samples go through first: for audio data a random `clip_seconds` crop and
+/// its standardised log-mel spectrogram (the spectrogram tasks' input); nothing for images.
+pub fn pretext_prepare(cfg: &RunConfig) -> Result<Option<selfsup_pretext::Prepare>> {
+    if !cfg.data.kind.is_audio() {
+        return Ok(None);
+    }
+    let crop = audio_crop(cfg)?;
+    let feats = features(cfg)?;
+    Ok(Some(std::sync::Arc::new(
+        move |s: Sample, key: selfsup_core::SampleKey| -> selfsup_core::Result<Sample> {
+            let Sample::Audio(a) = s else {
+                return Err(selfsup_core::Error::shape(
+                    "the audio pretext preparation got a non-audio sample".to_string(),
+                ));
+            };
+            let a = crop.apply(a, &mut key.rng())?;
+            Ok(Sample::Spectrogram(feats(&a)?))
+        },
+    )))
 }
 
 /// The evaluation pipeline: no augmentation. Images with an `augment.image_size` are resized

@@ -1,5 +1,6 @@
-//! Colorization (Zhang et al., 2016, regression form): from the lightness `L` of CIE Lab predict the
-//! colour channels `a`, `b`.
+//! Colorization (Zhang et al., 2016): from the lightness `L` of CIE Lab predict the colour channels
+//! `a`, `b` — as regression, or (`mode = "classification"`) as a distribution over the 313 quantised
+//! `ab` bins with soft-encoded targets and class rebalancing ([`crate::ab_bins`]).
 //!
 //! The conversion is scikit-image's `rgb2lab` / `lab2rgb` (sRGB with the D65 2° white point, the
 //! sRGB transfer curve, CIE's `f(t)` with the 0.008856 / 7.787 linear segment), computed in float64:
@@ -8,9 +9,11 @@
 //! - The view is `L / 100` (one channel in `[0, 1]`); the target is `a / 110, b / 110` plus a weight
 //!   plane of ones (the crate's dense-target convention); [`Colorization::reconstruct`] puts a
 //!   predicted `ab` back together with `L` into RGB.
+//! - Classification: the target is [`Colorization::soft_target`]'s `2k + 1` planes (the `k` nearest
+//!   bins' indices, their weights, the weight plane).
 
 use crate::{as_image, PretextGenerator, Target};
-use selfsup_core::{Error, Generator, ImageF32, Result, Sample};
+use selfsup_core::{check, Error, Generator, ImageF32, Result, Sample};
 use serde::{Deserialize, Serialize};
 
 /// scikit-image's `xyz_from_rgb` (sRGB, D65).
@@ -128,26 +131,73 @@ pub fn image_lab_to_rgb(img: &ImageF32) -> Result<ImageF32> {
     map_pixels(img, lab_to_rgb)
 }
 
+/// What the colorization model predicts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColorizationMode {
+    /// `ab / 110` per pixel, weighted mean squared error.
+    #[default]
+    Regression,
+    /// A distribution over the 313 quantised `ab` bins per pixel (`crate::ab_bins`), soft-encoded
+    /// targets, rebalanced cross-entropy.
+    Classification,
+}
+
 /// Settings of the colorization task.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct ColorizationConfig {}
+pub struct ColorizationConfig {
+    /// `regression` (default) or `classification` over the 313 `ab` bins.
+    pub mode: ColorizationMode,
+    /// Nearest bins of the soft encoding (classification; default 5).
+    pub neighbours: usize,
+    /// Gaussian width of the soft encoding and of the prior's smoothing, in `ab` units (default 5).
+    pub sigma: f64,
+    /// Mixing weight `λ` of the class rebalancing `((1 − λ) p̃ + λ / Q)⁻¹` (default 0.5; 1 = no
+    /// rebalancing).
+    pub rebalance_lambda: f64,
+}
+
+impl Default for ColorizationConfig {
+    fn default() -> Self {
+        ColorizationConfig {
+            mode: ColorizationMode::Regression,
+            neighbours: 5,
+            sigma: 5.0,
+            rebalance_lambda: 0.5,
+        }
+    }
+}
 
 impl ColorizationConfig {
-    /// Nothing to check today.
+    /// Checks every field.
     pub fn validate(&self) -> Result<()> {
-        Ok(())
+        if !(1..=32).contains(&self.neighbours) {
+            return Err(Error::config(
+                "colorization.neighbours",
+                format!("must be in [1, 32], got {}", self.neighbours),
+            ));
+        }
+        check::in_range("colorization.sigma", self.sigma, 0.1, 100.0)?;
+        check::in_range(
+            "colorization.rebalance_lambda",
+            self.rebalance_lambda,
+            0.0,
+            1.0,
+        )
     }
     /// Validates and builds.
     pub fn build(&self) -> Result<Colorization> {
         self.validate()?;
-        Ok(Colorization)
+        Ok(Colorization { cfg: self.clone() })
     }
 }
 
 /// The colorization generator; see the module docs.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Colorization;
+#[derive(Clone, Debug, Default)]
+pub struct Colorization {
+    cfg: ColorizationConfig,
+}
 
 impl Colorization {
     /// `(L / 100, [a / 110, b / 110, 1])` of an RGB image.
@@ -193,6 +243,31 @@ impl Colorization {
     }
 }
 
+impl Colorization {
+    /// The classification target of a regression target `[a/110, b/110, 1]`: `2k + 1` planes, the
+    /// indices of the `k` nearest bins (as floats, nearest first), their soft-encoding weights, and
+    /// the weight plane of ones (the method multiplies it by the rebalancing weight of the nearest bin).
+    pub fn soft_target(&self, regression: &ImageF32) -> Result<ImageF32> {
+        let (_, h, w) = regression.dims();
+        let n = h * w;
+        let k = self.cfg.neighbours;
+        let d = regression.data();
+        let mut out = vec![0.0f32; (2 * k + 1) * n];
+        for i in 0..n {
+            let ab = [f64::from(d[i]) * AB_SCALE, f64::from(d[n + i]) * AB_SCALE];
+            for (j, (bin, wt)) in crate::ab_bins::soft_encode(ab, k, self.cfg.sigma)
+                .into_iter()
+                .enumerate()
+            {
+                out[j * n + i] = bin as f32;
+                out[(k + j) * n + i] = wt as f32;
+            }
+            out[2 * k * n + i] = 1.0;
+        }
+        ImageF32::new(2 * k + 1, h, w, out)
+    }
+}
+
 impl PretextGenerator for Colorization {
     fn kind(&self) -> &'static str {
         "colorization"
@@ -206,6 +281,10 @@ impl PretextGenerator for Colorization {
     fn generate(&self, sample: &Sample, _rng: &mut Generator) -> Result<(Vec<Sample>, Target)> {
         let img = as_image(sample, "colorization")?;
         let (l, t) = Self::split(&img)?;
+        let t = match self.cfg.mode {
+            ColorizationMode::Regression => t,
+            ColorizationMode::Classification => self.soft_target(&t)?,
+        };
         Ok((vec![Sample::Image(l)], Target::Dense(Sample::Image(t))))
     }
 }

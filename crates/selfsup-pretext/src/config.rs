@@ -7,12 +7,13 @@
 
 use crate::audio::{MaskedSpectrogramConfig, TemporalOrderConfig};
 use crate::colorization::ColorizationConfig;
+pub use crate::cpc::CpcConfig;
 use crate::inpainting::InpaintingConfig;
 use crate::jigsaw::JigsawConfig;
 use crate::relative::RelativePositionConfig;
 use crate::rotation::RotationConfig;
 use crate::PretextGenerator;
-use selfsup_core::{check, Error, Result};
+use selfsup_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 /// Every pretext kind, as written in configs and on the command line.
@@ -26,22 +27,6 @@ pub const KINDS: &[&str] = &[
     "temporal_order",
     "cpc",
 ];
-
-/// Contrastive predictive coding settings (not implemented yet: [`PretextConfig::validate`] says so).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct CpcConfig {
-    /// Future steps predicted (default 4).
-    pub prediction_steps: usize,
-}
-
-impl Default for CpcConfig {
-    fn default() -> Self {
-        CpcConfig {
-            prediction_steps: 4,
-        }
-    }
-}
 
 /// One pretext task, tagged by `kind` (see [`KINDS`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -61,7 +46,7 @@ pub enum PretextConfig {
     MaskedSpectrogram(MaskedSpectrogramConfig),
     /// Predict the order of shuffled segments.
     TemporalOrder(TemporalOrderConfig),
-    /// Contrastive predictive coding (not implemented yet).
+    /// Contrastive predictive coding: predict future latents (InfoNCE).
     Cpc(CpcConfig),
 }
 
@@ -142,13 +127,7 @@ impl PretextConfig {
             PretextConfig::Inpainting(c) => c.validate(),
             PretextConfig::MaskedSpectrogram(c) => c.validate(),
             PretextConfig::TemporalOrder(c) => c.validate(),
-            PretextConfig::Cpc(c) => {
-                check::at_least("method.prediction_steps", c.prediction_steps, 1)?;
-                Err(Error::config(
-                    "method.kind",
-                    "`cpc` is not implemented yet in selfsup-pretext; allowed today: rotation, jigsaw, relative_position, colorization, inpainting, masked_spectrogram, temporal_order",
-                ))
-            }
+            PretextConfig::Cpc(c) => c.validate(),
         }
     }
 
@@ -176,8 +155,6 @@ pub fn pretext_generator(cfg: &PretextConfig) -> Result<Box<dyn PretextGenerator
         PretextConfig::Inpainting(c) => Box::new(c.build()?),
         PretextConfig::MaskedSpectrogram(c) => Box::new(c.build()?),
         PretextConfig::TemporalOrder(c) => Box::new(c.build()?),
-        PretextConfig::Cpc(_) => {
-            return Err(Error::config("method.kind", "`cpc` is not implemented yet"))
-        }
+        PretextConfig::Cpc(c) => Box::new(c.build()?),
     })
 }

@@ -13,6 +13,7 @@
 //! | inpainting / masked image | [`inpainting`] + [`masks`] | image | image with regions blanked | image + weight plane |
 //! | masked spectrogram | [`audio`] | spectrogram | masked spectrogram | spectrogram + weight plane |
 //! | temporal order | [`audio`] | spectrogram | shuffled time segments | permutation index |
+//! | CPC | [`cpc`] | spectrogram | the spectrogram | none (future latents, InfoNCE) |
 //!
 //! The token-sequence *views* for contrastive text pretraining (span crop, BERT-style masking as an
 //! augmentation) live in `selfsup_augment::tokens`: this crate is for pseudo-labels.
@@ -34,9 +35,11 @@
 pub use selfsup_core::{Error, Result};
 use selfsup_core::{Generator, ImageF32, Sample, SampleKey, Spectrogram};
 
+pub mod ab_bins;
 pub mod audio;
 pub mod colorization;
 pub mod config;
+pub mod cpc;
 pub mod inpainting;
 pub mod jigsaw;
 pub mod language;
@@ -47,9 +50,12 @@ pub mod relative;
 pub mod rotation;
 
 #[cfg(feature = "torch")]
+pub mod cpc_method;
+#[cfg(feature = "torch")]
 pub mod methods;
 
 pub use config::{pretext_generator, PretextConfig, KINDS};
+pub use cpc::{Cpc, CpcConfig};
 pub use pipeline::{pretext_fn, pretext_pipeline, Prepare};
 pub use rotation::{Rotation, RotationConfig};
 

@@ -11,6 +11,9 @@
 //!   the loss is the weighted mean squared error `Σ w (ŷ − y)² / (C · Σ w)` with the target's weight
 //!   plane `w` (the crate's dense-target convention). The step logs `pretext_mse`.
 //!
+//! CPC has its own model ([`crate::cpc_method::CpcMethod`]: frame encoder + GRU context, no
+//! backbone from `[backbone]`); [`MethodSpec::build`] picks it for `kind = "cpc"`.
+//!
 //! Batches: `views[v]` is view `v` of every sample (`N×C×H×W`, or `N×F×T` spectrograms, which get a
 //! channel axis); `targets` is `N` int64 (classes), `N×4` int64 (RotNet form), or `N×(C+1)×H×W`
 //! float (dense). The encoder for evaluation is the backbone (`embed`); colorization's encoder sees
@@ -28,6 +31,9 @@ use tch::{Kind, Tensor};
 /// Width of the hidden layer of every head and decoder.
 pub const HEAD_HIDDEN: i64 = 512;
 
+/// Width of the per-pixel code of colorization's classification decoder.
+pub const PIXEL_CODE: i64 = 16;
+
 #[derive(Debug)]
 enum Head {
     /// Classes over the concatenated features of `views` views (`per_view`: one label per view).
@@ -36,6 +42,20 @@ enum Head {
         fc2: nn::Linear,
         views: usize,
         per_view: bool,
+    },
+    /// Colorization over the 313 `ab` bins: per-pixel logits at the input's `hw`, factorised as
+    /// `Linear(D, 512) → ReLU → Linear(512, E·H·W)` (an `E`-dim code per pixel) and a per-pixel
+    /// `Linear(E, 313)`; `counts` (a buffer) accumulates the nearest-bin counts of the training
+    /// pixels seen, the empirical distribution of the class rebalancing.
+    ColorClasses {
+        fc1: nn::Linear,
+        fc2: nn::Linear,
+        classify: nn::Linear,
+        hw: [i64; 2],
+        neighbours: i64,
+        sigma: f64,
+        lambda: f64,
+        counts: Tensor,
     },
     /// A dense map of `shape = [C, H, W]` (C target planes, without the weight plane).
     Decode {
@@ -141,6 +161,34 @@ impl PretextMethod {
                     fc2: selfsup_nn::layers::linear(&hp / "fc2", HEAD_HIDDEN, classes as i64, true),
                     views: generator.n_views(),
                     per_view,
+                }
+            }
+            None if matches!(cfg, PretextConfig::Colorization(c) if c.mode == crate::colorization::ColorizationMode::Classification) =>
+            {
+                let PretextConfig::Colorization(c) = cfg else {
+                    unreachable!("matched above")
+                };
+                let (h, w) = (shape[1], shape[2]);
+                let dp = &root / "decoder";
+                Head::ColorClasses {
+                    fc1: selfsup_nn::layers::linear(&dp / "fc1", d, HEAD_HIDDEN, true),
+                    fc2: selfsup_nn::layers::linear(
+                        &dp / "fc2",
+                        HEAD_HIDDEN,
+                        PIXEL_CODE * h * w,
+                        true,
+                    ),
+                    classify: selfsup_nn::layers::linear(
+                        &dp / "classify",
+                        PIXEL_CODE,
+                        crate::ab_bins::N_AB_BINS as i64,
+                        true,
+                    ),
+                    hw: [h, w],
+                    neighbours: c.neighbours as i64,
+                    sigma: c.sigma,
+                    lambda: c.rebalance_lambda,
+                    counts: (&dp).zeros_no_train("ab_counts", &[crate::ab_bins::N_AB_BINS as i64]),
                 }
             }
             None => {
@@ -299,6 +347,74 @@ impl PretextMethod {
                 });
                 Ok((loss, vec![("pretext_acc".into(), acc)]))
             }
+            Head::ColorClasses {
+                fc1,
+                fc2,
+                classify,
+                hw,
+                neighbours,
+                sigma,
+                lambda,
+                counts,
+            } => {
+                let x = self.view(batch, 0)?;
+                let n = x.size()[0];
+                let (h, w, k) = (hw[0], hw[1], *neighbours);
+                let want = [n, 2 * k + 1, h, w];
+                if targets.size() != want {
+                    return Err(err(format!(
+                        "colorization (classification): targets of shape {:?}, expected {want:?} (k bin indices, k weights, weight plane)",
+                        targets.size()
+                    )));
+                }
+                let feats = self.backbone.forward_t(&x, train);
+                let code = fc2
+                    .forward(&fc1.forward(&feats).relu())
+                    .reshape([n, PIXEL_CODE, h, w])
+                    .permute([0, 2, 3, 1]);
+                let logp = classify.forward(&code).log_softmax(-1, Kind::Float); // N×H×W×Q
+                let t = targets.to_kind(Kind::Float).permute([0, 2, 3, 1]); // N×H×W×(2k+1)
+                let idx = t.narrow(3, 0, k).to_kind(Kind::Int64);
+                let wts = t.narrow(3, k, k);
+                let pix = t.narrow(3, 2 * k, 1).squeeze_dim(3);
+                let nearest = idx.narrow(3, 0, 1).squeeze_dim(3);
+                let q = crate::ab_bins::N_AB_BINS as i64;
+                let class_w = tch::no_grad(|| -> Result<Tensor> {
+                    if train {
+                        let mut c = counts.shallow_clone();
+                        let add = nearest
+                            .reshape([-1])
+                            .bincount::<Tensor>(None, q)
+                            .to_kind(Kind::Float);
+                        let _ = c.f_add_(&add)?;
+                    }
+                    let host: Vec<f64> = Vec::<f64>::try_from(counts.to_kind(Kind::Double))?;
+                    let weights = match crate::ab_bins::smoothed_prior(&host, *sigma) {
+                        Ok(prior) => crate::ab_bins::rebalance_weights(&prior, *lambda),
+                        Err(_) => vec![1.0; q as usize], // nothing counted yet
+                    };
+                    Ok(Tensor::from_slice(&weights)
+                        .to_kind(Kind::Float)
+                        .to_device(x.device()))
+                })?;
+                let ce =
+                    -(logp.gather(3, &idx, false) * &wts).sum_dim_intlist(3, false, Kind::Float);
+                let v = class_w
+                    .index_select(0, &nearest.reshape([-1]))
+                    .reshape([n, h, w])
+                    * &pix;
+                let loss = (&v * &ce).sum(Kind::Float) / pix.sum(Kind::Float).clamp_min(1e-8);
+                let acc = tch::no_grad(|| {
+                    let hit = logp
+                        .argmax(3, false)
+                        .eq_tensor(&nearest)
+                        .to_kind(Kind::Float)
+                        * &pix;
+                    hit.sum(Kind::Float).double_value(&[])
+                        / pix.sum(Kind::Float).double_value(&[]).max(1e-8)
+                });
+                Ok((loss, vec![("pretext_acc".into(), acc)]))
+            }
             Head::Decode { fc1, fc2, shape } => {
                 let x = self.view(batch, 0)?;
                 let n = x.size()[0];
@@ -363,6 +479,13 @@ impl MethodSpec for PretextConfig {
         backbone: &BackboneConfig,
         input: &InputSpec,
     ) -> Result<Box<dyn Method>> {
+        if let PretextConfig::Cpc(c) = self {
+            return Ok(Box::new(crate::cpc_method::CpcMethod::new(
+                vs,
+                c,
+                &input.shape,
+            )?));
+        }
         Ok(Box::new(PretextMethod::new(
             vs,
             self,

@@ -100,10 +100,11 @@ pub fn preview_rows(cfg: &PretextConfig, samples: &[Sample], seed: u64) -> Resul
                 );
                 images.extend(shown);
             }
-            (PretextConfig::Colorization(_), Target::Dense(Sample::Image(t))) => {
+            (PretextConfig::Colorization(_), Target::Dense(Sample::Image(_))) => {
                 caption = "colorization: L shown, ab to predict (right: L + true ab)".into();
                 images.push(shown[0].clone());
-                images.push(Colorization::reconstruct(&shown[0], t)?);
+                let (_, ab) = Colorization::split(&crate::as_image(s, "colorization")?)?;
+                images.push(Colorization::reconstruct(&shown[0], &ab)?);
             }
             (PretextConfig::Inpainting(_), Target::Dense(Sample::Image(t))) => {
                 caption = "inpainting: masked input, loss weights".into();
@@ -117,6 +118,13 @@ pub fn preview_rows(cfg: &PretextConfig, samples: &[Sample], seed: u64) -> Resul
             }
             (PretextConfig::TemporalOrder(_), Target::Class(k)) => {
                 caption = format!("temporal order #{k} = {:?}", perms[*k as usize]);
+                images.extend(shown);
+            }
+            (PretextConfig::Cpc(c), _) => {
+                caption = format!(
+                    "cpc: from the context up to each time, pick the true latent 1..{} steps ahead among the batch's",
+                    c.prediction_steps
+                );
                 images.extend(shown);
             }
             _ => {

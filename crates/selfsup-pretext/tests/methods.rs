@@ -177,6 +177,12 @@ fn every_head_trains_on_its_generators_batches() {
             vec![3, 32, 32],
         ),
         (
+            "colorization",
+            "kind = \"colorization\"\nmode = \"classification\"",
+            &rgb,
+            vec![3, 32, 32],
+        ),
+        (
             "inpainting",
             "kind = \"inpainting\"\nregion = \"blockwise\"",
             &imgs,

@@ -1,0 +1,200 @@
+//! [`CpcMethod`] (feature `torch`): contrastive predictive coding over spectrograms, a [`Method`]
+//! the trainer drives like any other. The torch-free half (config, generator, frame arithmetic) is
+//! [`crate::cpc`].
+//!
+//! - Encoder `encoder.blocks.{i}.conv`: `Conv1d → ReLU` blocks over time with the `C·F` bins of an
+//!   `N×C×F×T` (or `N×F×T`) spectrogram as input channels: latents `z`, `N×T'×D`.
+//! - Context network `encoder.context`: a one-layer GRU (batch first, PyTorch's `nn.GRU` names
+//!   `weight_ih_l0`, ...) over `z`: contexts `c`, `N×T'×H`.
+//! - Predictors `predictors.{k-1}`: `Linear(H, D, bias = false)` for `k = 1..=K`, `W_k c_t`.
+//! - Loss: `selfsup_contrastive::losses::CpcLoss` (InfoNCE over the batch at each future time).
+//!   The step logs `pretext_acc`: how often the true future latent scores highest among the batch's,
+//!   averaged over offsets and times.
+//! - Embedding (`embed`, what kNN and the probes see): the contexts `c_t` averaged over time, `N×H`;
+//!   `selfsup export` writes everything under `encoder` (convolutions and GRU).
+
+use crate::cpc::CpcConfig;
+use selfsup_contrastive::losses::CpcLoss;
+use selfsup_core::Error;
+use selfsup_nn::{Batch, Method, Result, StepInfo, StepOutput};
+use tch::nn::{self, Module, VarStore, RNN};
+use tch::{Kind, Tensor};
+
+/// A CPC model; see the module docs.
+#[derive(Debug)]
+pub struct CpcMethod {
+    cfg: CpcConfig,
+    vs: VarStore,
+    convs: Vec<nn::Conv1D>,
+    gru: nn::GRU,
+    predictors: Vec<nn::Linear>,
+    in_channels: i64,
+}
+
+fn err(msg: String) -> selfsup_nn::Error {
+    Error::shape(msg).into()
+}
+
+impl CpcMethod {
+    /// Builds the model for samples of `input_shape` (`[F, T]` or `[C, F, T]` spectrograms) under a
+    /// fresh `vs`; a clip too short for `prediction_steps` is an error naming the limit.
+    pub fn new(vs: VarStore, cfg: &CpcConfig, input_shape: &[i64]) -> Result<Self> {
+        cfg.validate()?;
+        let (bins, frames) = match *input_shape {
+            [f, t] => (f, t),
+            [c, f, t] => (c * f, t),
+            _ => {
+                return Err(Error::config(
+                    "input.shape",
+                    format!("cpc needs [F, T] or [C, F, T] spectrograms, got {input_shape:?}"),
+                )
+                .into())
+            }
+        };
+        if bins < 1 || frames < 1 {
+            return Err(Error::config(
+                "input.shape",
+                format!("must be positive, got {input_shape:?}"),
+            )
+            .into());
+        }
+        cfg.check_frames(frames as usize)?;
+        let root = vs.root();
+        let enc = &root / "encoder";
+        let k = cfg.kernel as i64;
+        let mut c_in = bins;
+        let mut convs = Vec::with_capacity(cfg.widths.len());
+        for (i, &w) in cfg.widths.iter().enumerate() {
+            let s = if i == 0 { cfg.stride as i64 } else { 1 };
+            convs.push(selfsup_nn::layers::conv1d(
+                &(&enc / "blocks" / i / "conv"),
+                c_in,
+                w as i64,
+                k,
+                s,
+                k / 2,
+                true,
+            ));
+            c_in = w as i64;
+        }
+        let h = cfg.context_dim as i64;
+        let gru = nn::gru(&enc / "context", c_in, h, Default::default());
+        let pp = &root / "predictors";
+        let predictors = (0..cfg.prediction_steps)
+            .map(|i| selfsup_nn::layers::linear(&pp / i, h, c_in, false))
+            .collect();
+        Ok(CpcMethod {
+            cfg: cfg.clone(),
+            vs,
+            convs,
+            gru,
+            predictors,
+            in_channels: bins,
+        })
+    }
+
+    /// Latents `z` (`N×T'×D`) and contexts `c` (`N×T'×H`) of a spectrogram batch.
+    pub fn encode(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        let s = x.size();
+        let x = match s.len() {
+            3 => x.shallow_clone(),
+            4 => x.f_reshape([s[0], s[1] * s[2], s[3]])?,
+            _ => {
+                return Err(err(format!(
+                    "cpc: expected N×F×T or N×C×F×T spectrograms, got {s:?}"
+                )))
+            }
+        };
+        let xs = x.size();
+        if xs[1] != self.in_channels {
+            return Err(err(format!(
+                "cpc: the model was built for {} frequency bins, got {}",
+                self.in_channels, xs[1]
+            )));
+        }
+        self.cfg.check_frames(xs[2] as usize)?;
+        let mut h = x.to_kind(Kind::Float);
+        for conv in &self.convs {
+            h = conv.forward(&h).relu();
+        }
+        let z = h.transpose(1, 2).contiguous(); // N×T'×D
+        let (c, _) = self.gru.seq(&z);
+        Ok((z, c))
+    }
+
+    /// The InfoNCE loss and the accuracy of the true future among the batch's.
+    fn objective(&self, batch: &Batch) -> Result<(Tensor, f64)> {
+        let x = batch.views.first().ok_or_else(|| {
+            err("cpc needs one view (the spectrogram), the batch has none".into())
+        })?;
+        if x.size()[0] < 2 {
+            return Err(err(
+                "cpc needs at least 2 sequences per batch (the others are the negatives)".into(),
+            ));
+        }
+        let (z, c) = self.encode(x)?;
+        let preds: Vec<Tensor> = self.predictors.iter().map(|p| p.forward(&c)).collect();
+        let loss = CpcLoss.forward(&z, &preds)?;
+        let acc = tch::no_grad(|| {
+            let (n, t) = (z.size()[0], z.size()[1]);
+            let target = Tensor::arange(n, (Kind::Int64, z.device()));
+            let mut hits = 0.0;
+            let mut total = 0.0;
+            for (i, p) in preds.iter().enumerate() {
+                let k = i as i64 + 1;
+                let steps = t - k;
+                let pk = p.narrow(1, 0, steps).transpose(0, 1);
+                let zk = z.narrow(1, k, steps).transpose(0, 1);
+                let best = pk.bmm(&zk.transpose(1, 2)).argmax(2, false); // steps×N
+                hits += best
+                    .eq_tensor(&target.unsqueeze(0))
+                    .to_kind(Kind::Float)
+                    .sum(Kind::Float)
+                    .double_value(&[]);
+                total += (steps * n) as f64;
+            }
+            hits / total.max(1.0)
+        });
+        Ok((loss, acc))
+    }
+}
+
+impl Method for CpcMethod {
+    fn name(&self) -> &str {
+        "cpc"
+    }
+    fn var_store(&self) -> &VarStore {
+        &self.vs
+    }
+    fn var_store_mut(&mut self) -> &mut VarStore {
+        &mut self.vs
+    }
+
+    fn step(&mut self, batch: &Batch, _info: &StepInfo) -> Result<StepOutput> {
+        let (loss, acc) = self.objective(batch)?;
+        Ok(StepOutput {
+            loss,
+            scalars: vec![("pretext_acc".into(), acc)],
+        })
+    }
+
+    fn evaluate(&mut self, batch: &Batch) -> Result<Vec<(String, f64)>> {
+        let (loss, acc) = tch::no_grad(|| self.objective(batch))?;
+        Ok(vec![
+            ("val_loss".into(), loss.double_value(&[])),
+            ("pretext_acc".into(), acc),
+        ])
+    }
+
+    fn embed(&self, x: &Tensor) -> Result<Tensor> {
+        tch::no_grad(|| Ok(self.encode(x)?.1.mean_dim(1, false, Kind::Float)))
+    }
+
+    fn embed_dim(&self) -> i64 {
+        self.cfg.context_dim as i64
+    }
+
+    fn encoder_prefix(&self) -> &str {
+        "encoder"
+    }
+}
