@@ -20,7 +20,6 @@
 //! ## Must never depend on
 //! `tch`/`torch-sys`: users import this crate alone, without libtorch (`cargo xtask check` enforces it).
 
-pub use selfsup_core::{Error, Result};
 /// What a program using the transforms alone needs from `selfsup-core`: samples, the transform traits
 /// and combinators, and the keyed generator (`SampleKey::new(seed, epoch, index).rng()`), so that
 /// `selfsup-augment` is enough as a dependency.
@@ -28,6 +27,7 @@ pub use selfsup_core::{
     Audio, BoxTransform, Compose, Generator, ImageF32, ImageU8, MultiView, OneOf, RandomApply,
     RandomTransform, Sample, SampleKey, Spectrogram, Transform,
 };
+pub use selfsup_core::{Error, Result};
 
 #[cfg(feature = "audio")]
 pub mod audio;

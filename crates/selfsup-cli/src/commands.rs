@@ -87,7 +87,11 @@ fn pick_checkpoint(run: &Path, given: &Option<PathBuf>) -> Result<selfsup_train:
 pub(crate) fn restored_method(
     run: &Path,
     ckpt: &Option<PathBuf>,
-) -> Result<(RunConfig, Box<dyn selfsup_nn::Method>, selfsup_nn::InputSpec)> {
+) -> Result<(
+    RunConfig,
+    Box<dyn selfsup_nn::Method>,
+    selfsup_nn::InputSpec,
+)> {
     let cfg = RunConfig::from_file(&run.join("config.toml"))?;
     let c = pick_checkpoint(run, ckpt)?;
     let input = recorded_input(&c.state.extra)?;

@@ -360,9 +360,15 @@ pub fn encoder_metadata(
     };
     Ok(std::collections::HashMap::from([
         ("format".to_string(), "selfsup encoder".to_string()),
-        ("backbone".to_string(), serde_json::to_string(&cfg.backbone)?),
+        (
+            "backbone".to_string(),
+            serde_json::to_string(&cfg.backbone)?,
+        ),
         ("method".to_string(), cfg.method.name().to_string()),
-        ("input_shape".to_string(), serde_json::to_string(&input.shape)?),
+        (
+            "input_shape".to_string(),
+            serde_json::to_string(&input.shape)?,
+        ),
         ("in_channels".to_string(), input.channels().to_string()),
         ("input".to_string(), expected),
     ]))

@@ -61,7 +61,8 @@ pub use noise::{GaussianNoise, PixelDropout, SaltAndPepper, Speck};
 pub use policies::{RandAugment, TrivialAugmentWide};
 pub use preview::{denormalize, grid, save_grid};
 pub use recipes::{
-    eval_transform, ByolConfig, ImageRecipe, MocoV2Config, MultiCropConfig, NormalizeConfig, SimClrConfig,
+    eval_transform, ByolConfig, ImageRecipe, MocoV2Config, MultiCropConfig, NormalizeConfig,
+    SimClrConfig,
 };
 pub use resize::{resize, resize_region, Interpolation};
 pub use warp::{
