@@ -7,6 +7,7 @@
 //! - `doctor` — where libtorch is, its version, threads, CUDA
 //! - `pretrain` — setup if needed, then the main job (`selfsup pretrain`, release build)
 //! - `test-dist` — setup with `--dist`, then `selfsup-dist`'s multi-process c10d tests
+//! - `install` — a `selfsup` on the PATH that finds libtorch and the vendored data (see `install.rs`)
 //! - `bench`  — criterion benches side by side with PyTorch, written to `docs/benchmarks.md`
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -15,12 +16,13 @@ mod bench;
 mod check;
 mod dist;
 mod doctor;
+mod install;
 mod setup;
 mod util;
 
 use anyhow::{bail, Result};
 
-const USAGE: &str = "usage: cargo xtask <setup|test|test-dist|check|ci|doctor|pretrain|bench> [args...]
+const USAGE: &str = "usage: cargo xtask <setup|test|test-dist|check|ci|doctor|pretrain|install|bench> [args...]
 
   setup     make libtorch 2.13.0 available at .libtorch/ (honours LIBTORCH, then a Python with
             torch 2.13, else assembles a CPU libtorch from the PyPI wheel in a cache);
@@ -31,6 +33,8 @@ const USAGE: &str = "usage: cargo xtask <setup|test|test-dist|check|ci|doctor|pr
   ci        check, then test
   doctor    report libtorch location, version, threads and CUDA availability
   pretrain  setup if needed, then run the main job: `selfsup pretrain` (extra args passed on)
+  install   release build, then <prefix>/bin/selfsup (default prefix ~/.local) that finds libtorch
+            and the vendored data from any folder: `install --prefix DIR`
   bench     run the benchmarks (criterion + PyTorch side by side when available), write
             docs/benchmarks.md and docs/benchmarks.json; clears target/criterion first, records the
             load average (runs/rows above the core count are flagged); both sides: median [min-max]
@@ -93,6 +97,7 @@ fn run() -> Result<()> {
                 .concat(),
             )
         }
+        "install" => install::run(&rest),
         "bench" => {
             setup::run()?;
             bench::run(&rest)

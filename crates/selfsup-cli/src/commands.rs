@@ -95,17 +95,22 @@ fn pick_checkpoint(run: &Path, given: &Option<PathBuf>) -> Result<selfsup_train:
         .with_context(|| format!("no checkpoint in {}", run.join("checkpoints").display()))
 }
 
+/// The run's config, its method with the chosen checkpoint's weights, and the input it was built for.
 pub(crate) fn restored_method(
     run: &Path,
     ckpt: &Option<PathBuf>,
-) -> Result<(RunConfig, Box<dyn selfsup_nn::Method>)> {
+) -> Result<(
+    RunConfig,
+    Box<dyn selfsup_nn::Method>,
+    selfsup_nn::InputSpec,
+)> {
     let cfg = RunConfig::from_file(&run.join("config.toml"))?;
     let c = pick_checkpoint(run, ckpt)?;
     let input = recorded_input(&c.state.extra)?;
     let mut m = pretrain::build(&cfg, &input)?;
     c.restore(m.var_store_mut(), None)?;
     tracing::info!(checkpoint = %c.path.display(), step = c.state.step, "weights loaded");
-    Ok((cfg, m))
+    Ok((cfg, m, input))
 }
 
 /// The input a run's method was built for, as `selfsup pretrain` records it in its checkpoints
@@ -146,7 +151,7 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
     if protocol != "knn" && protocol != "linear" {
         bail!("invalid protocol `{protocol}`: allowed knn, linear");
     }
-    let (mut cfg, m) = restored_method(&a.run, &a.checkpoint)?;
+    let (mut cfg, m, _) = restored_method(&a.run, &a.checkpoint)?;
     if cfg.is_language_model() {
         bail!(
             "this run is a language model (`method.kind = {}`): `selfsup eval --run {} --data FILE` reports its loss on a text file",
@@ -196,8 +201,9 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
 
 /// `selfsup export`.
 pub fn export(a: &ExportArgs) -> Result<()> {
-    let (_, m) = restored_method(&a.run, &a.checkpoint)?;
-    let n = pretrain::export_encoder(m.as_ref(), &a.out)?;
+    let (cfg, m, input) = restored_method(&a.run, &a.checkpoint)?;
+    let meta = pretrain::encoder_metadata(&cfg, &input)?;
+    let n = pretrain::export_encoder(m.as_ref(), &a.out, Some(meta))?;
     writeln!(
         std::io::stdout(),
         "wrote {} ({n} tensors, prefix `{}.` removed)",

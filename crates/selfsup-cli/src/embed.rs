@@ -100,7 +100,7 @@ fn csv_field(s: &str) -> String {
 pub fn run(a: &EmbedArgs) -> Result<()> {
     let format = Format::of(&a.out)?;
     selfsup_core::check::at_least("--batch-size", a.batch_size, 1)?;
-    let (mut cfg, method) = crate::commands::restored_method(&a.run, &a.checkpoint)?;
+    let (mut cfg, method, _) = crate::commands::restored_method(&a.run, &a.checkpoint)?;
     if let Some(p) = &a.data {
         cfg.data.path = Some(p.clone());
     }

@@ -358,8 +358,48 @@ pub fn build(cfg: &RunConfig, input: &InputSpec) -> Result<Box<dyn Method>> {
         .instantiate(&cfg.backbone, input, device, cfg.train.seed)?)
 }
 
-/// Writes the encoder's variables (prefix stripped) as safetensors.
-pub fn export_encoder(method: &dyn Method, path: &std::path::Path) -> Result<usize> {
+/// What an exported encoder needs to be used elsewhere, as safetensors metadata (strings): the
+/// backbone config as JSON (`backbone`: kind, widths, ...), the method, the input shape and channels
+/// the weights were built for, and the expected input (`input`: range and normalisation).
+pub fn encoder_metadata(
+    cfg: &RunConfig,
+    input: &InputSpec,
+) -> Result<std::collections::HashMap<String, String>> {
+    let expected = match cfg.data.kind {
+        DataKind::Text => "token ids (int64) of the run's tokenizer (vocab.json for language models)".to_string(),
+        k if k.is_audio() => format!(
+            "log-mel spectrogram N×{}×frames ({} mel bands at {} Hz, in dB, standardised per clip to zero mean and unit variance)",
+            cfg.augment.n_mels, cfg.augment.n_mels, cfg.augment.sample_rate
+        ),
+        _ => format!(
+            "float images N×C×H×W in [0, 1], not normalised; evaluated at {} px (resize the shorter side, centre crop)",
+            cfg.augment
+                .image_size
+                .map_or_else(|| "their native size".to_string(), |s| s.to_string())
+        ),
+    };
+    Ok(std::collections::HashMap::from([
+        ("format".to_string(), "selfsup encoder".to_string()),
+        (
+            "backbone".to_string(),
+            serde_json::to_string(&cfg.backbone)?,
+        ),
+        ("method".to_string(), cfg.method.name().to_string()),
+        (
+            "input_shape".to_string(),
+            serde_json::to_string(&input.shape)?,
+        ),
+        ("in_channels".to_string(), input.channels().to_string()),
+        ("input".to_string(), expected),
+    ]))
+}
+
+/// Writes the encoder's variables (prefix stripped) as safetensors, with `metadata`.
+pub fn export_encoder(
+    method: &dyn Method,
+    path: &std::path::Path,
+    metadata: Option<std::collections::HashMap<String, String>>,
+) -> Result<usize> {
     let prefix = format!("{}.", method.encoder_prefix());
     let mut t: Vec<(String, Tensor)> = method
         .var_store()
@@ -369,7 +409,7 @@ pub fn export_encoder(method: &dyn Method, path: &std::path::Path) -> Result<usi
         .collect();
     t.sort_by(|a, b| a.0.cmp(&b.0));
     let n = t.len();
-    selfsup_train::checkpoint::save_safetensors(path, &t, None)?;
+    selfsup_train::checkpoint::save_safetensors(path, &t, metadata)?;
     Ok(n)
 }
 
@@ -720,7 +760,11 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     if let Err(e) = log_before_after(&dir, &before, &after, final_step, cfg.train.epochs) {
         tracing::warn!(error = %e, "could not add the before/after evaluations to the metrics");
     }
-    let n = export_encoder(method.as_ref(), &dir.join("encoder.safetensors"))?;
+    let n = export_encoder(
+        method.as_ref(),
+        &dir.join("encoder.safetensors"),
+        Some(encoder_metadata(&cfg, &input)?),
+    )?;
     let result = serde_json::json!({
         "before": before.as_ref().map(|(k, p)| serde_json::json!({"knn_acc": k, "linear_probe_acc": p.test_acc, "linear_probe_train_acc": p.train_acc})),
         "after": after.as_ref().map(|(k, p)| serde_json::json!({"knn_acc": k, "linear_probe_acc": p.test_acc, "linear_probe_train_acc": p.train_acc})),

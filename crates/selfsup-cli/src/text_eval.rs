@@ -112,7 +112,7 @@ pub fn eval_text_file(
     let windows =
         SequentialWindows::new(stream, seq_len).map_err(|e| anyhow::anyhow!("--data: {e}"))?;
     let n = windows.len();
-    let (_, mut method) = restored_method(run, checkpoint)?;
+    let (_, mut method, _) = restored_method(run, checkpoint)?;
     let loader = selfsup_pretext::language::eval_loader(
         lm,
         Arc::new(windows),

@@ -491,6 +491,20 @@ fn embed_writes_the_features_of_every_file_with_names_and_labels() {
         t.path(),
     );
     assert!(ok, "stdout: {out}\nstderr: {err}");
+    // The exported encoder says what it is and what it takes.
+    let (_, meta) =
+        selfsup_train::checkpoint::load_safetensors(&t.path().join("run/encoder.safetensors"))
+            .unwrap();
+    assert!(
+        meta["backbone"].contains("conv_net") && meta["backbone"].contains("[4,8]"),
+        "{meta:?}"
+    );
+    assert_eq!(meta["input_shape"], "[3,16,16]");
+    assert_eq!(meta["in_channels"], "3");
+    assert!(
+        meta["input"].contains("[0, 1]") && meta["input"].contains("16 px"),
+        "{meta:?}"
+    );
     for f in ["e.csv", "e.npy", "e.safetensors"] {
         let (ok, out, err) = selfsup(
             &["embed", "--run", "run", "--out", f, "--batch-size", "4"],

@@ -735,17 +735,18 @@ mod tests {
     fn the_eval_transform_resizes_the_shorter_side_and_crops_the_centre() {
         let t = eval_transform(8, None).unwrap();
         let mut g = SampleKey::new(0, 0, 0).rng();
-        // A 16×32 image: left quarter black, middle half grey, right quarter white. Resized to
-        // 8×16, the centre 8×8 crop is the middle half: all grey.
-        let data: Vec<f32> = (0..16 * 32)
-            .map(|i| match i % 32 {
+        // A 16×48 image: 8 black columns, 32 grey, 8 white. Resized to 8×24, the centre 8×8 crop
+        // comes from columns 16..32, well inside the grey (the antialiasing kernel spans 2 columns
+        // each side): all grey. An uncropped or off-centre result would include black or white.
+        let data: Vec<f32> = (0..16 * 48)
+            .map(|i| match i % 48 {
                 0..=7 => 0.0,
-                8..=23 => 0.5,
+                8..=39 => 0.5,
                 _ => 1.0,
             })
             .collect();
         let out = t
-            .apply(ImageF32::new(1, 16, 32, data).unwrap(), &mut g)
+            .apply(ImageF32::new(1, 16, 48, data).unwrap(), &mut g)
             .unwrap();
         assert_eq!(out.dims(), (1, 8, 8));
         assert!(
@@ -770,7 +771,7 @@ mod tests {
             .apply(img, &mut g)
             .unwrap();
         assert_eq!(out.data()[0], -1.0);
-        let e = eval_transform(0, None).unwrap_err().to_string();
+        let e = eval_transform(0, None).err().unwrap().to_string();
         assert!(e.contains("eval.image_size"), "{e}");
     }
 
