@@ -194,6 +194,8 @@ pub fn pretext_preflight(cfg: &RunConfig, train: &dyn selfsup_data::Dataset) -> 
     let MethodConfig::Pretext(c) = &cfg.method else {
         return Ok(());
     };
+    // The task-vs-data-kind check first (its message names the task and the data kind).
+    pretext_pipeline(cfg, c)?;
     if train.is_empty() {
         return Ok(());
     }

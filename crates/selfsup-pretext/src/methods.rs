@@ -188,7 +188,7 @@ impl PretextMethod {
                     neighbours: c.neighbours as i64,
                     sigma: c.sigma,
                     lambda: c.rebalance_lambda,
-                    counts: (&dp).zeros_no_train("ab_counts", &[crate::ab_bins::N_AB_BINS as i64]),
+                    counts: dp.zeros_no_train("ab_counts", &[crate::ab_bins::N_AB_BINS as i64]),
                 }
             }
             None => {
