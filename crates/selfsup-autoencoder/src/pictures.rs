@@ -34,7 +34,10 @@ pub const INTERPOLATION_STEPS: i64 = 10;
 pub const PAD: usize = 2;
 
 fn host(t: &Tensor) -> Result<Vec<f32>> {
-    let t = t.to_device(tch::Device::Cpu).to_kind(Kind::Float).contiguous();
+    let t = t
+        .to_device(tch::Device::Cpu)
+        .to_kind(Kind::Float)
+        .contiguous();
     Ok(Vec::<f32>::try_from(t.flatten(0, -1))
         .map_err(|e| Error::Other(format!("pictures: {e}")))?)
 }
@@ -76,10 +79,8 @@ fn spectrograms(t: &Tensor) -> Result<Vec<Spectrogram>> {
 /// spectrograms (`N×F×T`) the panels of each sample stacked, sample after sample.
 fn write_columns(path: &Path, columns: &[Tensor], audio: bool) -> Result<()> {
     if audio {
-        let cols: Vec<Vec<Spectrogram>> = columns
-            .iter()
-            .map(spectrograms)
-            .collect::<Result<_>>()?;
+        let cols: Vec<Vec<Spectrogram>> =
+            columns.iter().map(spectrograms).collect::<Result<_>>()?;
         let n = cols.iter().map(Vec::len).min().unwrap_or(0);
         let stacked: Vec<Spectrogram> = (0..n)
             .flat_map(|i| cols.iter().map(move |c| c[i].clone()))

@@ -15,7 +15,12 @@ use tch::{Device, Kind, Tensor};
 /// Width and height from a PNG's IHDR chunk (bytes 16..24), read independently of any decoder.
 fn png_size(path: &Path) -> (usize, usize) {
     let b = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert_eq!(&b[..8], b"\x89PNG\r\n\x1a\n", "{} is not a PNG", path.display());
+    assert_eq!(
+        &b[..8],
+        b"\x89PNG\r\n\x1a\n",
+        "{} is not a PNG",
+        path.display()
+    );
     assert_eq!(&b[12..16], b"IHDR");
     let w = u32::from_be_bytes([b[16], b[17], b[18], b[19]]) as usize;
     let h = u32::from_be_bytes([b[20], b[21], b[22], b[23]]) as usize;
@@ -62,7 +67,12 @@ fn image_pictures_appear_with_the_expected_pixel_size() {
     let noise = Tensor::randn([10, 1, 28, 28], (Kind::Float, Device::Cpu)) * 0.3;
     let noisy = (&x + noise).clamp(0.0, 1.0);
     let conv = BackboneConfig::ConvNet(ConvNetConfig { widths: vec![4, 8] });
-    let cases: Vec<(AutoencoderConfig, BackboneConfig, Vec<Tensor>, Vec<(&str, usize, usize)>)> = vec![
+    let cases: Vec<(
+        AutoencoderConfig,
+        BackboneConfig,
+        Vec<Tensor>,
+        Vec<(&str, usize, usize)>,
+    )> = vec![
         (
             AutoencoderConfig::Ae(AeConfig::default()),
             mlp(784),
@@ -222,6 +232,8 @@ fn methods_of_other_families_write_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let m = NotAnAutoencoder(VarStore::new(Device::Cpu));
     let x = Tensor::rand([2, 1, 28, 28], (Kind::Float, Device::Cpu));
-    assert!(write_pictures(&m, &[x], dir.path(), "t", 0).unwrap().is_empty());
+    assert!(write_pictures(&m, &[x], dir.path(), "t", 0)
+        .unwrap()
+        .is_empty());
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }

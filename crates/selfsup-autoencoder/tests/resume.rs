@@ -108,7 +108,11 @@ fn every_autoencoder_resumes_exactly() {
         assert_eq!(full.run(&loader).unwrap(), Outcome::Finished);
         let expected = full.history().to_vec();
         assert_eq!(expected.len(), 8, "{kind}");
-        let names: Vec<&str> = expected[0].scalars.iter().map(|(n, _)| n.as_str()).collect();
+        let names: Vec<&str> = expected[0]
+            .scalars
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
         assert!(names.contains(&"recon"), "{kind}: {names:?}");
 
         let dir = tempfile::tempdir().unwrap();
