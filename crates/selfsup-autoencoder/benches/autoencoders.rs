@@ -10,7 +10,7 @@
 
 use criterion::{criterion_main, Criterion, Throughput};
 use selfsup_autoencoder::{AutoencoderConfig, MaeConfig, VaeConfig};
-use selfsup_nn::{BackboneConfig, Batch, MlpConfig, StepInfo};
+use selfsup_nn::{BackboneConfig, Batch, Method, MlpConfig, StepInfo};
 use selfsup_train::{Optimizer, OptimizerConfig, OptimizerKind};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
@@ -58,7 +58,7 @@ fn train_steps(c: &mut Criterion) {
             0.01,
         ),
     ] {
-        let mut m = cfg
+        let mut m: Box<dyn Method> = cfg
             .build_in(VarStore::new(Device::Cpu), &backbone, &[1, 28, 28])
             .expect("bench model");
         let ocfg = OptimizerConfig {

@@ -20,5 +20,7 @@ pub mod config;
 pub mod data;
 pub mod doctor;
 pub mod generate;
+pub mod pictures;
+pub mod presets;
 pub mod pretrain;
 pub mod views;

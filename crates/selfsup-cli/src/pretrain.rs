@@ -128,6 +128,9 @@ pub fn resolve(args: &PretrainArgs) -> Result<RunConfig> {
     if let Some(m) = &args.method {
         cfg.method = MethodConfig::from_kind(m)
             .map_err(|e| anyhow::anyhow!("invalid value for `method`: {e}"))?;
+        if args.config.is_none() {
+            crate::presets::apply_method_preset(&mut cfg);
+        }
     }
     if let Some(b) = &args.backbone {
         cfg.backbone = set_tagged(
@@ -469,6 +472,8 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
         }
     }
     let every = cfg.eval.every_epochs;
+    let pictures = crate::pictures::PictureBatch::new(&cfg, &splits)?;
+    let pictures_ref = pictures.as_ref();
     let cfg_ref = &cfg;
     let mut trainer = Trainer::new(method, cfg.train.clone(), Some(&dir))?
         .with_run_config(text, json)
@@ -476,9 +481,12 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     if let (Some(ev_ref), true) = (&ev, every > 0) {
         trainer = trainer.with_epoch_eval(
             every,
-            Box::new(move |m: &dyn Method, _epoch| {
+            Box::new(move |m: &dyn Method, epoch| {
                 let k = knn(m, ev_ref, cfg_ref)
                     .map_err(|e| selfsup_core::Error::Other(format!("kNN evaluation: {e:#}")))?;
+                if let Some(p) = pictures_ref {
+                    p.write_or_warn(m, &format!("epoch_{epoch:03}"));
+                }
                 Ok(vec![("knn_acc".to_string(), k)])
             }),
         );
@@ -541,6 +549,9 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
         });
     }
     let mut method = trainer.into_method();
+    if let Some(p) = &pictures {
+        p.write_or_warn(method.as_ref(), "final");
+    }
     let mut lm_eval: Option<Vec<(String, f64)>> = None;
     let after = match &ev {
         Some(ev) => {
