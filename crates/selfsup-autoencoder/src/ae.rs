@@ -146,6 +146,9 @@ impl Autoencoder {
 }
 
 impl Method for Autoencoder {
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
     fn name(&self) -> &str {
         self.name
     }

@@ -26,6 +26,9 @@
 //!   the model reads `views[0]` (corrupted) and reconstructs `views[1]` (clean).
 //! - Torch-side randomness (the VAE's ε, the MAE's masking noise) comes from libtorch's generator,
 //!   which the trainer reseeds from `(seed, step)` each step, so a resumed run replays exactly.
+//! - [`write_pictures`] ([`pictures`]) draws what a model makes of a few inputs as PNGs (input |
+//!   corrupted | reconstruction, the MAE's masked | reconstruction | original, VAE samples and an
+//!   interpolation strip, spectrogram panels for audio); the CLI calls it at every evaluation.
 //! - Losses are logged separately: `recon` always, `kl` (VAE), `sparsity` (sparse AE).
 //! - Audio is a matter of sample shape: `[F,T]` log-mels train every kind (the log-mel AE with the
 //!   `audio_cnn` or `mlp` backbone; Audio-MAE = `mae` with `patch_size × patch_width` patches,
@@ -66,6 +69,7 @@ pub mod config;
 pub mod dae;
 pub mod decoder;
 pub mod mae;
+pub mod pictures;
 pub mod sparse;
 pub mod vae;
 
@@ -75,5 +79,6 @@ pub use config::{view_pipeline, AutoencoderConfig};
 pub use dae::{dae_audio_pipeline, dae_image_pipeline, Corruption, DaeConfig};
 pub use decoder::{DecoderConfig, DecoderKind};
 pub use mae::{Mae, MaeConfig, Pool};
+pub use pictures::write_pictures;
 pub use sparse::{SparseAeConfig, SparsityPenalty};
 pub use vae::{Vae, VaeConfig};

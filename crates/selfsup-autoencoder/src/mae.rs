@@ -685,6 +685,9 @@ impl Mae {
 }
 
 impl Method for Mae {
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
     fn name(&self) -> &str {
         "mae"
     }

@@ -214,6 +214,9 @@ impl Vae {
 }
 
 impl Method for Vae {
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
     fn name(&self) -> &str {
         "vae"
     }

@@ -10,6 +10,7 @@
 //!   pipelines;
 //! - [`pretrain`]: flags → config, evaluation helpers (kNN + linear probe before/after), and the
 //!   `pretrain` command itself;
+//! - [`presets`]: the auto-encoders' per-method presets; [`pictures`]: their evaluation pictures;
 //! - [`run_dir`]: checks on the run folder before a run (not inside the dataset folder);
 //! - [`resume`]: `--resume` restores the run's own config and refuses contradicting flags;
 //! - [`embed`]: `selfsup embed`, features of every file of a folder to safetensors / .npy / CSV;
@@ -30,6 +31,8 @@ pub mod doctor;
 pub mod embed;
 pub mod folders;
 pub mod generate;
+pub mod pictures;
+pub mod presets;
 pub mod pretext_preview;
 pub mod pretrain;
 pub mod preview;

@@ -142,6 +142,10 @@ pub fn resolve_with_notes(args: &PretrainArgs) -> Result<(RunConfig, Vec<String>
         (None, _) => RunConfig::default(),
     };
     apply_flags(&mut cfg, args)?;
+    if args.config.is_none() && args.method.is_some() && crate::presets::sets_backbone(&cfg) {
+        // The method's preset chose an MLP for this data: not a default to replace.
+        explicit.set("backbone");
+    }
     if let Some(v) = &args.out {
         cfg.out_dir = v.clone();
     } else if args.config.is_none() {
@@ -186,6 +190,9 @@ pub fn apply_flags(cfg: &mut RunConfig, args: &PretrainArgs) -> Result<()> {
     if let Some(m) = &args.method {
         cfg.method = MethodConfig::from_kind(m)
             .map_err(|e| anyhow::anyhow!("invalid value for `method`: {e}"))?;
+        if args.config.is_none() {
+            crate::presets::apply_method_preset(cfg);
+        }
     }
     if let Some(b) = &args.backbone {
         cfg.backbone = set_tagged(
@@ -620,6 +627,8 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
         }
     }
     let every = cfg.eval.every_epochs;
+    let pictures = crate::pictures::PictureBatch::new(&cfg, &splits)?;
+    let pictures_ref = pictures.as_ref();
     let cfg_ref = &cfg;
     let lm_loader = if cfg.is_language_model() {
         write_lm_files(&cfg, &splits, &input, &dir)?;
@@ -633,9 +642,12 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     if let (Some(ev_ref), true) = (&ev, every > 0) {
         trainer = trainer.with_epoch_eval(
             every,
-            Box::new(move |m: &mut dyn Method, _epoch| {
+            Box::new(move |m: &mut dyn Method, epoch| {
                 let k = knn(m, ev_ref, cfg_ref)
                     .map_err(|e| selfsup_core::Error::Other(format!("kNN evaluation: {e:#}")))?;
+                if let Some(p) = pictures_ref {
+                    p.write_or_warn(m, &format!("epoch_{epoch:03}"));
+                }
                 Ok(vec![("knn_acc".to_string(), k)])
             }),
         );
@@ -713,6 +725,9 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     }
     let final_step = trainer.step();
     let mut method = trainer.into_method();
+    if let Some(p) = &pictures {
+        p.write_or_warn(method.as_ref(), "final");
+    }
     let mut lm_eval: Option<Vec<(String, f64)>> = None;
     let after = match &ev {
         Some(ev) => {

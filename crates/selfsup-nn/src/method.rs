@@ -89,6 +89,12 @@ pub trait Method {
         Ok(None)
     }
 
+    /// The concrete method, for code that knows a family's own types (e.g. the auto-encoders' picture
+    /// writer reaching `Vae::sample`); `None` (the default) for methods that do not offer it.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
+
     /// Metrics of one held-out batch in eval mode without gradient (e.g. `val_loss`, `mlm_acc`);
     /// empty for methods without a held-out objective. Callers average them over batches.
     fn evaluate(&mut self, _batch: &Batch) -> Result<Vec<(String, f64)>> {
