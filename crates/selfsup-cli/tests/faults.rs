@@ -2,6 +2,8 @@
 //! backbone × data combinations are refused before training naming the field; nothing reaches a
 //! libtorch panic.
 
+#![allow(clippy::print_stderr)] // the suite reports what it injected and what it had to skip
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -12,7 +12,7 @@
 //! (under the lock, every temporary file in the folder is stale).
 
 use crate::{Error, Result};
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -55,7 +55,8 @@ pub fn remove_temp_files(dir: &Path) -> Result<Vec<PathBuf>> {
 /// An exclusive lock on a run folder, held until dropped.
 #[derive(Debug)]
 pub struct RunLock {
-    file: File,
+    /// Held open for the lock's lifetime: closing it releases the `flock`.
+    _file: File,
     dir: PathBuf,
     created_dir: bool,
 }
@@ -74,9 +75,9 @@ impl RunLock {
             .truncate(false)
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
+        match try_lock_exclusive(&file) {
+            Ok(true) => {}
+            Ok(false) => {
                 let mut holder = String::new();
                 let _ = file.read_to_string(&mut holder);
                 let holder = holder.trim();
@@ -91,7 +92,7 @@ impl RunLock {
                 )
                 .into());
             }
-            Err(TryLockError::Error(e)) => return Err(Error::io(&path, e)),
+            Err(e) => return Err(Error::io(&path, e)),
         }
         // Ours now: record our pid for the message another process would print.
         let pid = std::process::id().to_string();
@@ -102,7 +103,7 @@ impl RunLock {
             .map_err(|e| Error::io(&path, e))?;
         remove_temp_files(dir)?;
         Ok(RunLock {
-            file,
+            _file: file,
             dir: dir.to_path_buf(),
             created_dir,
         })
@@ -127,8 +128,35 @@ impl Drop for RunLock {
             let _ = std::fs::remove_file(self.dir.join(LOCK_FILE));
             let _ = std::fs::remove_dir(&self.dir);
         }
-        let _ = self.file.unlock();
+        // The flock is released when `self._file` is closed, right after this.
     }
+}
+
+/// `flock(LOCK_EX | LOCK_NB)` on `file`: `Ok(true)` when this process now holds the lock, `Ok(false)`
+/// when another open file description holds it. (`File::try_lock` does the same but needs Rust 1.89;
+/// the workspace's `rust-version` is older.) The kernel releases the lock when the descriptor is
+/// closed, including when the process is killed.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn try_lock_exclusive(file: &File) -> std::io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `flock` only reads the descriptor number, which `file` keeps open for the call.
+    let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if r == 0 {
+        return Ok(true);
+    }
+    let e = std::io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Ok(false)
+    } else {
+        Err(e)
+    }
+}
+
+/// Without `flock` (not Unix) the folder is not locked.
+#[cfg(not(unix))]
+fn try_lock_exclusive(_file: &File) -> std::io::Result<bool> {
+    Ok(true)
 }
 
 #[cfg(test)]
