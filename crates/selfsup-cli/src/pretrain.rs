@@ -832,6 +832,16 @@ fn log_before_after(
     if before.is_none() && after.is_none() {
         return Ok(());
     }
+    // A resumed run that had already logged them (killed after the final evaluation) does not
+    // log them twice: the metrics read as one clean run.
+    let logged: Vec<(u64, u64)> = selfsup_train::metrics::read_jsonl(&dir.join("metrics.jsonl"))
+        .map(|rows| {
+            rows.iter()
+                .filter(|r| r.kind == "eval")
+                .map(|r| (r.step, r.epoch))
+                .collect()
+        })
+        .unwrap_or_default();
     let mut m = selfsup_train::metrics::MetricsWriter::open(dir, Some(u64::MAX))?;
     let vals = |(k, p): &(f64, ProbeResult)| {
         vec![
@@ -839,10 +849,10 @@ fn log_before_after(
             ("linear_probe_acc".to_string(), p.test_acc),
         ]
     };
-    if let Some(b) = before {
+    if let (Some(b), false) = (before, logged.contains(&(0, 0))) {
         m.log("eval", 0, 0, &vals(b))?;
     }
-    if let Some(a) = after {
+    if let (Some(a), false) = (after, logged.contains(&(step, epochs))) {
         m.log("eval", step, epochs, &vals(a))?;
     }
     selfsup_train::metrics::plot_run(dir)?;

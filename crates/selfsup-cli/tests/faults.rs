@@ -95,6 +95,8 @@ fn backbone_and_data_mismatches_are_refused_before_training_naming_the_field() {
                 audio,
                 "--recipe",
                 "contrastive",
+                "--backbone",
+                "conv_net",
             ],
             "backbone.kind",
         ),
@@ -126,6 +128,32 @@ fn backbone_and_data_mismatches_are_refused_before_training_naming_the_field() {
             "{what}: evaluated before refusing: {stdout}"
         );
     }
+    // The issue's audio-folder case without a backbone: the data-driven default (issue 17) now
+    // chooses the audio CNN, so it trains instead of reaching a libtorch error.
+    let args = [
+        "pretrain",
+        "--max-samples",
+        "48",
+        "--batch-size",
+        "16",
+        "--epochs",
+        "1",
+        "--out",
+        "audio_default",
+        "--dataset",
+        "audio-folder",
+        "--data",
+        audio,
+        "--recipe",
+        "contrastive",
+    ];
+    let o = selfsup(&args, dir.path());
+    let (stdout, err) = text(&o);
+    assert!(o.status.success(), "audio-folder default: {stdout}{err}");
+    assert!(
+        stdout.contains("audio_cnn"),
+        "audio-folder default: {stdout}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -368,7 +396,12 @@ fn kills_signals_and_concurrent_runs_never_corrupt_a_run_and_resume_bit_exactly(
     let mut state = 18;
     for _ in 0..4 {
         let resume = selfsup_has_checkpoint(&out);
-        let mut child = pretrain_cmd(&cfg, &out, resume, root).spawn().unwrap();
+        // Slowed writes (250 ms each, one checkpoint per step) keep a run longer than the longest
+        // wait on an idle machine too, so the kills land.
+        let mut child = pretrain_cmd(&cfg, &out, resume, root)
+            .env("SELFSUP_FAULT_WRITE_DELAY_MS", "250")
+            .spawn()
+            .unwrap();
         std::thread::sleep(Duration::from_millis(300 + lcg(&mut state) % 2700));
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap();

@@ -198,11 +198,55 @@ pub fn to_safetensors_bytes(
     tensors: &[(String, OwnedTensor)],
     metadata: Option<HashMap<String, String>>,
 ) -> Result<Vec<u8>> {
-    safetensors::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), &metadata).map_err(|e| {
-        Error::Core(selfsup_core::Error::Other(format!(
-            "cannot serialise safetensors: {e}"
-        )))
-    })
+    let err = |e: String| Error::Core(selfsup_core::Error::Other(e));
+    let bytes = safetensors::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), &metadata)
+        .map_err(|e| err(format!("cannot serialise safetensors: {e}")))?;
+    canonical_header(bytes).map_err(err)
+}
+
+/// Rewrites a safetensors file's JSON header with its keys sorted (metadata included), so that the
+/// same tensors and metadata always give the same bytes: `safetensors::serialize` writes the metadata
+/// `HashMap` in its per-process random order. The data section does not move (offsets are relative
+/// to it); the header is padded with spaces to 8 bytes, as the format asks.
+fn canonical_header(bytes: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
+    let bad = || "safetensors header out of range".to_string();
+    let n = u64::from_le_bytes(
+        bytes
+            .get(..8)
+            .ok_or_else(bad)?
+            .try_into()
+            .map_err(|_| bad())?,
+    );
+    let end = usize::try_from(n)
+        .ok()
+        .and_then(|n| n.checked_add(8))
+        .ok_or_else(bad)?;
+    let header: serde_json::Value =
+        serde_json::from_slice(bytes.get(8..end).ok_or_else(bad)?).map_err(|e| e.to_string())?;
+    let mut h = serde_json::to_vec(&sorted(header)).map_err(|e| e.to_string())?;
+    while h.len() % 8 != 0 {
+        h.push(b' ');
+    }
+    let mut out = Vec::with_capacity(8 + h.len() + bytes.len() - end);
+    out.extend_from_slice(&(h.len() as u64).to_le_bytes());
+    out.extend_from_slice(&h);
+    out.extend_from_slice(&bytes[end..]);
+    Ok(out)
+}
+
+/// `v` with every object's keys in sorted order (whatever map serde_json is built with).
+fn sorted(v: serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(m) => {
+            let mut entries: Vec<_> = m.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        serde_json::Value::Array(a) => {
+            serde_json::Value::Array(a.into_iter().map(sorted).collect())
+        }
+        other => other,
+    }
 }
 
 /// Writes named tensors to a safetensors file atomically.
@@ -505,6 +549,35 @@ impl Checkpointer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_same_tensors_and_metadata_always_give_the_same_bytes() {
+        let x = Tensor::from_slice(&[1.0f32, 2.0, 3.0]);
+        let owned = vec![
+            ("b".to_string(), OwnedTensor::from_tensor("b", &x).unwrap()),
+            ("a".to_string(), OwnedTensor::from_tensor("a", &x).unwrap()),
+        ];
+        // HashMaps with different random states iterate in different orders.
+        let meta = || -> HashMap<String, String> {
+            (0..16)
+                .map(|i| (format!("key{i}"), format!("v{i}")))
+                .collect()
+        };
+        let first = to_safetensors_bytes(&owned, Some(meta())).unwrap();
+        for _ in 0..8 {
+            assert_eq!(to_safetensors_bytes(&owned, Some(meta())).unwrap(), first);
+        }
+        let n = u64::from_le_bytes(first[..8].try_into().unwrap()) as usize;
+        assert_eq!(n % 8, 0);
+        // Still a readable file with the metadata and the tensors.
+        let (_, m) = SafeTensors::read_metadata(&first).unwrap();
+        assert_eq!(m.metadata().as_ref().unwrap().len(), 16);
+        let st = SafeTensors::deserialize(&first).unwrap();
+        assert_eq!(
+            st.tensor("a").unwrap().data(),
+            st.tensor("b").unwrap().data()
+        );
+    }
     use crate::config::OptimizerConfig;
     use tch::nn;
 
