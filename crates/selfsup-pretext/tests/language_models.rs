@@ -26,6 +26,13 @@ fn tiny(vocab: i64, causal: bool) -> GptConfig {
     }
 }
 
+/// The tests seed libtorch's global generator (`tch::manual_seed`) and draw from it; run in
+/// parallel threads they would interleave their draws, so each test holds this lock.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn gpt(seed: i64, cfg: &GptConfig) -> NextToken {
     tch::manual_seed(seed);
     NextToken::new(VarStore::new(Device::Cpu), cfg).unwrap()
@@ -50,6 +57,7 @@ fn to_vec2(t: &Tensor) -> Vec<Vec<f64>> {
 
 #[test]
 fn next_token_targets_are_the_shifted_inputs_and_the_loss_is_their_cross_entropy() {
+    let _serial = serial();
     let m = gpt(0, &tiny(11, true));
     let w =
         Tensor::from_slice(&[3i64, 4, 5, 6, 7, 8, 9, 10, 3, 5, 7, 9, 4, 6, 8, 10]).reshape([2, 8]);
@@ -86,6 +94,7 @@ fn next_token_targets_are_the_shifted_inputs_and_the_loss_is_their_cross_entropy
 
 #[test]
 fn the_causal_mask_blocks_the_future_and_the_encoder_sees_it() {
+    let _serial = serial();
     let ids = [3i64, 9, 4, 8, 5, 7, 6, 10, 3, 4];
     let j = 6;
     let mut changed = ids;
@@ -117,6 +126,7 @@ fn the_causal_mask_blocks_the_future_and_the_encoder_sees_it() {
 
 #[test]
 fn nanogpt_initialisation_and_tied_output_layer() {
+    let _serial = serial();
     let cfg = GptConfig {
         vocab_size: 71,
         block_size: 64,
@@ -177,6 +187,7 @@ fn tiny_text_of(text: &str) -> (Vec<i64>, i64) {
 
 #[test]
 fn a_tiny_gpt_overfits_a_tiny_text() {
+    let _serial = serial();
     // 20 distinct characters repeated: every next character is determined from the first position on,
     // so the loss can go to zero
     let (ids, v) = tiny_text_of(&"abcdefghij0123456789".repeat(12));
@@ -215,6 +226,7 @@ fn a_tiny_gpt_overfits_a_tiny_text() {
 
 #[test]
 fn a_tiny_bert_learns_masked_characters() {
+    let _serial = serial();
     // every character has unique neighbours: a masked one is determined by the text around it
     let (ids, v) = tiny_text_of(&"abcdefghij0123456789".repeat(12));
     let cfg = MaskedTokenConfig {
@@ -263,6 +275,7 @@ fn a_tiny_bert_learns_masked_characters() {
 
 #[test]
 fn masked_loss_counts_selected_positions_only() {
+    let _serial = serial();
     tch::manual_seed(5);
     let m = MaskedToken::new(
         VarStore::new(Device::Cpu),
@@ -290,6 +303,7 @@ fn masked_loss_counts_selected_positions_only() {
 
 #[test]
 fn greedy_is_temperature_zero_and_its_limit_and_sampling_is_seeded() {
+    let _serial = serial();
     let m = gpt(6, &tiny(20, true));
     let prompt = [3i64, 7, 11];
     // independent greedy loop: argmax of the last position's logits over the (cropped) context
@@ -319,6 +333,7 @@ fn greedy_is_temperature_zero_and_its_limit_and_sampling_is_seeded() {
 
 #[test]
 fn bad_inputs_are_clear_errors() {
+    let _serial = serial();
     let m = gpt(7, &tiny(20, true));
     let e = |r: selfsup_nn::Result<Vec<i64>>| r.unwrap_err().to_string();
     assert!(e(m.generate(&[], 5, 1.0, None, 0)).contains("prompt is empty"));
@@ -351,6 +366,7 @@ fn bad_inputs_are_clear_errors() {
 
 #[test]
 fn method_spec_builds_both_kinds_and_the_pipelines_feed_them_through_the_loader() {
+    let _serial = serial();
     use selfsup_data::{Loader, LoaderConfig, RandomWindows, SequentialWindows, TokenStream};
     use selfsup_nn::backbones::TransformerConfig;
     use selfsup_nn::{host_to_device, BackboneConfig, InputSpec, MethodSpec};
