@@ -4,25 +4,9 @@
 //! size) is a config error naming the field before anything is evaluated or trained.
 
 use std::path::Path;
-use std::process::Command;
 
-fn selfsup(args: &[&str], cwd: &Path) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_selfsup"))
-        .args(args)
-        .current_dir(cwd)
-        .env(
-            "SELFSUP_DATA",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../../data"),
-        )
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run selfsup");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::selfsup;
 
 /// Width and height from a PNG's IHDR chunk.
 fn png_size(path: &Path) -> (u32, u32) {

@@ -2,25 +2,9 @@
 //! allowed values; a tiny pretraining run leaves a complete run folder, resumes, evaluates and exports.
 
 use std::path::Path;
-use std::process::Command;
 
-fn selfsup(args: &[&str], cwd: &Path) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_selfsup"))
-        .args(args)
-        .current_dir(cwd)
-        .env(
-            "SELFSUP_DATA",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../../data"),
-        )
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run selfsup");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::selfsup;
 
 #[test]
 fn invalid_configs_fail_before_training_and_name_the_field() {

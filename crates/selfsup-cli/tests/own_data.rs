@@ -3,25 +3,9 @@
 //! sizes. Each test reproduces a failure of the CLI before the fix.
 
 use std::path::Path;
-use std::process::Command;
 
-fn selfsup(args: &[&str], cwd: &Path) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_selfsup"))
-        .args(args)
-        .current_dir(cwd)
-        .env(
-            "SELFSUP_DATA",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../../data"),
-        )
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run selfsup");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::selfsup;
 
 /// `n` RGB images of `w×h` in `dir`: class `a` is bright at the top, class `b` at the bottom, with
 /// a per-image colour so that no two images are equal.

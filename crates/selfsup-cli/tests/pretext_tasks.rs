@@ -3,26 +3,8 @@
 //! one caption per row; bad input (images too small for the grid, clips too short for the segments
 //! or the prediction steps, an unknown task) fails before training, naming the field and the limit.
 
-use std::path::Path;
-use std::process::Command;
-
-fn selfsup(args: &[&str], cwd: &Path) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_selfsup"))
-        .args(args)
-        .current_dir(cwd)
-        .env(
-            "SELFSUP_DATA",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../../data"),
-        )
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run selfsup");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::selfsup;
 
 #[test]
 fn cpc_pretrains_on_fsdd() {

@@ -3,25 +3,9 @@
 //! short, non-UTF-8, characters outside the vocabulary) refused with a clear message.
 
 use std::path::Path;
-use std::process::Command;
 
-fn selfsup(args: &[&str], cwd: &Path) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_selfsup"))
-        .args(args)
-        .current_dir(cwd)
-        .env(
-            "SELFSUP_DATA",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../../data"),
-        )
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run selfsup");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::selfsup;
 
 fn metric_rows(run: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(run.join("metrics.jsonl"))
