@@ -46,7 +46,7 @@ pub use config::{
 pub use optim::Optimizer;
 /// The batch types the trainer consumes (defined in the torch-free `selfsup-core`).
 pub use selfsup_core::{BatchSource, HostBatch, Targets};
-pub use trainer::{install_ctrlc_handler, stop_requested, Outcome, StepRecord, Trainer};
+pub use trainer::{install_ctrlc_handler, stop_requested, GradHook, Outcome, StepRecord, Trainer};
 
 use std::path::PathBuf;
 
