@@ -1,6 +1,6 @@
 //! The view pipelines the CLI feeds the loader.
 //!
-//! - Images, recipe `mnist`: two views of `selfsup_augment::image::digit::DigitCrop` — a random
+//! - Images, recipe `mnist`: two views of `selfsup_augment::image::digit::DigitConfig` — a random
 //!   resized crop (area 35–100 %, aspect 3/4–4/3, bilinear back to the input size) followed by a random
 //!   brightness/contrast change and Gaussian pixel noise: the light SimCLR-style recipe that suits
 //!   28×28 grey digits (no flips: they change a digit's meaning).
@@ -20,11 +20,8 @@ use crate::config::{DataKind, RunConfig};
 use anyhow::{bail, Context, Result};
 use selfsup::methods::MethodConfig;
 use selfsup_augment::audio::{AddGaussianSNR, Gain, LogMelConfig, PadOrCrop, RandomCrop};
-use selfsup_augment::image::digit::DigitCrop;
 use selfsup_autoencoder::AutoencoderConfig;
-use selfsup_core::{
-    Audio, BoxTransform, Compose, ImageF32, MultiView, RandomApply, Sample, Spectrogram,
-};
+use selfsup_core::{Audio, BoxTransform, Compose, MultiView, RandomApply, Sample, Spectrogram};
 use selfsup_data::{FeatureFn, ViewPipeline};
 use selfsup_nn::MethodSpec;
 
@@ -104,17 +101,11 @@ pub fn train_pipeline(cfg: &RunConfig, vocab_size: Option<usize>) -> Result<View
     match recipe {
         "mnist" => {
             // With an image size, images are first brought to it as the evaluation does.
-            let size = cfg.augment.image_size.map(|s| s as usize);
-            let v = || -> Result<BoxTransform<ImageF32>> {
-                Ok(match size {
-                    Some(s) => Box::new(
-                        Compose::new(vec![selfsup_augment::image::eval_transform(s, None)?])
-                            .then(DigitCrop::default()),
-                    ),
-                    None => Box::new(DigitCrop::default()),
-                })
+            let digit = selfsup_augment::image::digit::DigitConfig {
+                image_size: cfg.augment.image_size.map(|s| s as usize),
+                ..Default::default()
             };
-            Ok(ViewPipeline::Image(MultiView::new(vec![v()?, v()?])?))
+            Ok(ViewPipeline::Image(digit.build()?))
         }
         other => image_recipe(other, cfg),
     }

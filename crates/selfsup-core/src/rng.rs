@@ -178,7 +178,10 @@ impl Generator {
         let mut chunks = out.chunks_exact_mut(2);
         for pair in &mut chunks {
             let bits = rng.next_u64();
-            f(&mut pair[0], ziggurat_normal(z, &mut rng, bits as u32) as f32);
+            f(
+                &mut pair[0],
+                ziggurat_normal(z, &mut rng, bits as u32) as f32,
+            );
             f(
                 &mut pair[1],
                 ziggurat_normal(z, &mut rng, (bits >> 32) as u32) as f32,
@@ -296,9 +299,7 @@ impl Xoshiro {
     #[inline]
     fn next_u64(&mut self) -> u64 {
         let s = &mut self.0;
-        let result = (s[0].wrapping_add(s[3]))
-            .rotate_left(23)
-            .wrapping_add(s[0]);
+        let result = (s[0].wrapping_add(s[3])).rotate_left(23).wrapping_add(s[0]);
         let t = s[1] << 17;
         s[2] ^= s[0];
         s[3] ^= s[1];

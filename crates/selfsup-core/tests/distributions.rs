@@ -200,7 +200,10 @@ fn the_reference_cdfs_match_elementary_closed_forms() {
     }
     // Gamma(1) is Exp(1); Gamma(2) has CDF 1 − (1 + x) e^{−x}.
     for x in [0.1, 0.7, 1.5, 4.0, 12.0] {
-        assert!((gamma_p(1.0, x) - (1.0 - (-x).exp())).abs() < 1e-12, "P(1,{x})");
+        assert!(
+            (gamma_p(1.0, x) - (1.0 - (-x).exp())).abs() < 1e-12,
+            "P(1,{x})"
+        );
         let g2 = 1.0 - (1.0 + x) * (-x).exp();
         assert!((gamma_p(2.0, x) - g2).abs() < 1e-12, "P(2,{x})");
     }
@@ -214,7 +217,10 @@ fn the_reference_cdfs_match_elementary_closed_forms() {
         assert!((beta_cdf(2.5, 1.0, x) - x.powf(2.5)).abs() < 1e-12);
         assert!((beta_cdf(1.0, 3.0, x) - (1.0 - (1.0 - x).powi(3))).abs() < 1e-12);
         let arcsine = 2.0 / std::f64::consts::PI * x.sqrt().asin();
-        assert!((beta_cdf(0.5, 0.5, x) - arcsine).abs() < 1e-10, "I_{x}(1/2,1/2)");
+        assert!(
+            (beta_cdf(0.5, 0.5, x) - arcsine).abs() < 1e-10,
+            "I_{x}(1/2,1/2)"
+        );
     }
 }
 
