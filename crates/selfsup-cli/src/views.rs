@@ -21,7 +21,9 @@ use anyhow::{bail, Context, Result};
 use selfsup::methods::MethodConfig;
 use selfsup_augment::audio::{AddGaussianSNR, Gain, LogMelConfig, PadOrCrop, RandomCrop};
 use selfsup_autoencoder::AutoencoderConfig;
-use selfsup_core::{Audio, BoxTransform, Compose, MultiView, RandomApply, Sample, Spectrogram};
+use selfsup_core::{
+    Audio, BoxTransform, Compose, ImageF32, MultiView, RandomApply, Sample, Spectrogram,
+};
 use selfsup_data::{FeatureFn, ViewPipeline};
 use selfsup_nn::MethodSpec;
 
@@ -143,7 +145,17 @@ fn autoencoder_pipeline(cfg: &RunConfig, c: &AutoencoderConfig) -> Result<ViewPi
         bail!("invalid value for `method`: auto-encoders take images or audio, not text");
     }
     if !cfg.data.kind.is_audio() {
-        return Ok(selfsup_autoencoder::view_pipeline(c)?);
+        // Images of any size are brought to the run's size first, as the evaluation does.
+        return Ok(match (c, image_resize(cfg)?) {
+            (AutoencoderConfig::Dae(d), resize) => {
+                selfsup_autoencoder::dae_image_pipeline(d, resize)?
+            }
+            (_, Some(resize)) => {
+                c.validate()?;
+                ViewPipeline::Image(MultiView::new(vec![resize])?)
+            }
+            (_, None) => selfsup_autoencoder::view_pipeline(c)?,
+        });
     }
     Ok(match c {
         AutoencoderConfig::Dae(d) => selfsup_autoencoder::dae_audio_pipeline(
@@ -205,10 +217,24 @@ pub fn pretext_preflight(cfg: &RunConfig, train: &dyn selfsup_data::Dataset) -> 
 }
 
 /// What a pretext task's samples go through first: for audio data a random `clip_seconds` crop and
-/// its standardised log-mel spectrogram (the spectrogram tasks' input); nothing for images.
+/// its standardised log-mel spectrogram (the spectrogram tasks' input); for images the evaluation's
+/// resize and centre crop to the run's image size ([`image_resize`]), so that photos of mixed sizes
+/// make one batch.
 pub fn pretext_prepare(cfg: &RunConfig) -> Result<Option<selfsup_pretext::Prepare>> {
     if !cfg.data.kind.is_audio() {
-        return Ok(None);
+        let Some(resize) = image_resize(cfg)? else {
+            return Ok(None);
+        };
+        return Ok(Some(std::sync::Arc::new(
+            move |s: Sample, key: selfsup_core::SampleKey| -> selfsup_core::Result<Sample> {
+                let img = match s {
+                    Sample::ImageU8(u) => u.to_f32(),
+                    Sample::Image(f) => f,
+                    other => return Ok(other),
+                };
+                Ok(Sample::Image(resize.apply(img, &mut key.rng())?))
+            },
+        )));
     }
     let crop = audio_crop(cfg)?;
     let feats = features(cfg)?;
@@ -237,19 +263,26 @@ pub fn eval_pipeline(cfg: &RunConfig) -> Result<ViewPipeline> {
             features: Some(features(cfg)?),
         });
     }
-    // Files of any size (1×1, very thin, odd-sized) at the size the training views have:
-    // torchvision's evaluation convention, Resize(smaller edge) then CenterCrop.
+    match image_resize(cfg)? {
+        Some(t) => Ok(ViewPipeline::Image(MultiView::new(vec![t])?)),
+        None => Ok(ViewPipeline::Identity),
+    }
+}
+
+/// Images: the resize (shorter side) and centre crop to `augment.image_size` (32 for image folders
+/// when absent) — torchvision's evaluation convention, which brings files of any size (1×1, very
+/// thin, odd-sized) to the size the training views have. It runs before the auto-encoders and the
+/// pretext tasks too. `None` for other data, or images without an image size.
+pub fn image_resize(cfg: &RunConfig) -> Result<Option<BoxTransform<ImageF32>>> {
+    if cfg.data.kind.is_audio() || cfg.data.kind == DataKind::Text {
+        return Ok(None);
+    }
     let size = match cfg.augment.image_size {
         Some(s) => Some(s),
         None if cfg.data.kind == DataKind::ImageFolder => Some(32),
         None => None,
     };
-    match size {
-        Some(s) if cfg.data.kind != DataKind::Text => {
-            Ok(ViewPipeline::Image(MultiView::new(vec![
-                selfsup_augment::image::eval_transform(s as usize, None)?,
-            ])?))
-        }
-        _ => Ok(ViewPipeline::Identity),
-    }
+    Ok(size
+        .map(|s| selfsup_augment::image::eval_transform(s as usize, None))
+        .transpose()?)
 }

@@ -793,7 +793,8 @@ impl<'a> Trainer<'a> {
                 ("samples_per_sec".to_string(), rate),
             ];
             vals.extend(rec.scalars.iter().cloned());
-            m.log("train", self.step, rec.epoch, &vals)?;
+            // 1-based, as the `epoch` row that ends this epoch and the progress bar.
+            m.log("train", self.step, rec.epoch + 1, &vals)?;
         }
         Ok(())
     }
@@ -934,13 +935,7 @@ impl Progress {
             ProgressMode::Auto => (tty, !tty),
         };
         let bar = bar.then(|| {
-            let b = indicatif::ProgressBar::new(total);
-            b.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{bar:30} {pos}/{len} steps [{elapsed_precise} < {eta_precise}] {msg}",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
+            let b = crate::progress::bar(total, crate::progress::TRAIN_TEMPLATE);
             b.set_position(pos);
             b
         });
@@ -956,10 +951,7 @@ impl Progress {
     fn report(&self, step: u64, epoch: u64, loss: f64, lr: f64, rate: f64, eta: f64) {
         if let Some(b) = &self.bar {
             b.set_position(step);
-            b.set_message(format!(
-                "epoch {} loss {loss:.4} lr {lr:.2e} {rate:.0} samples/s",
-                epoch + 1
-            ));
+            b.set_message(crate::progress::train_message(epoch + 1, loss, lr, rate));
         }
         if self.lines {
             tracing::info!(
@@ -973,7 +965,7 @@ impl Progress {
 
     fn finish(&self) {
         if let Some(b) = &self.bar {
-            b.finish_and_clear();
+            crate::progress::done(b);
         }
     }
 }
