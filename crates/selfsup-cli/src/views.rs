@@ -6,8 +6,9 @@
 //!   28×28 grey digits (no flips: they change a digit's meaning).
 //! - Images, recipes `simclr`, `moco_v2`, `byol`: the recipes of `selfsup-augment` (lightly's defaults)
 //!   at `augment.image_size` (default 32), without normalisation so that they match the evaluation inputs.
-//! - Audio, recipe `contrastive`: two random windows of `clip_seconds` with random gain and Gaussian
-//!   noise at a random SNR, each turned into a log-mel spectrogram standardised per clip (COLA-style).
+//! - Audio, recipe `contrastive`: the crate's COLA recipe (`selfsup_augment::audio::ColaConfig::fsdd`
+//!   at `clip_seconds`, `sample_rate`, `n_mels`): two random windows with random gain and Gaussian
+//!   noise at a random SNR, each turned into a log-mel spectrogram standardised per clip.
 //! - Text, recipe `tokens`: two views of each token window, each a random contiguous span
 //!   (`augment.tokens.crop_scale` of the window, padded or stretched back to `data.text.seq_len`) then
 //!   BERT-style corruption (15 % of the non-special positions: 80 % `<mask>`, 10 % a random token, 10 %
@@ -19,11 +20,9 @@
 use crate::config::{DataKind, RunConfig};
 use anyhow::{bail, Context, Result};
 use selfsup::methods::MethodConfig;
-use selfsup_augment::audio::{AddGaussianSNR, Gain, LogMelConfig, PadOrCrop, RandomCrop};
+use selfsup_augment::audio::{ColaConfig, PadOrCrop, RandomCrop};
 use selfsup_autoencoder::AutoencoderConfig;
-use selfsup_core::{
-    Audio, BoxTransform, Compose, ImageF32, MultiView, RandomApply, Sample, Spectrogram,
-};
+use selfsup_core::{Audio, BoxTransform, ImageF32, MultiView, Sample};
 use selfsup_data::{FeatureFn, ViewPipeline};
 use selfsup_nn::MethodSpec;
 
@@ -31,21 +30,21 @@ fn audio_len(cfg: &RunConfig) -> usize {
     (cfg.augment.clip_seconds * f64::from(cfg.augment.sample_rate)).round() as usize
 }
 
+/// The CLI's audio recipe: the crate's COLA recipe ([`ColaConfig::fsdd`], the one the FSDD figures
+/// were measured with) at the run's sample rate, clip length and mel count.
+fn cola(cfg: &RunConfig) -> ColaConfig {
+    ColaConfig {
+        sample_rate: cfg.augment.sample_rate,
+        segment_seconds: cfg.augment.clip_seconds,
+        n_mels: cfg.augment.n_mels,
+        ..ColaConfig::fsdd()
+    }
+}
+
+/// Log-mel features standardised per clip (the COLA recipe's front end), for every audio method.
 fn features(cfg: &RunConfig) -> Result<FeatureFn> {
-    let lm = LogMelConfig::for_rate(cfg.augment.sample_rate, cfg.augment.n_mels).build()?;
-    Ok(Box::new(
-        move |a: &Audio| -> selfsup_core::Result<Spectrogram> {
-            let s = lm.compute(&a.downmix())?;
-            // Standardise per clip: dB values become zero-mean, unit-variance network inputs.
-            let (c, f, t) = (s.values.channels(), s.n_freq(), s.n_frames());
-            let data = s.values.data();
-            let n = data.len().max(1) as f32;
-            let mean = data.iter().sum::<f32>() / n;
-            let var = data.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
-            let std = var.sqrt().max(1e-5);
-            Spectrogram::new(c, f, t, data.iter().map(|v| (v - mean) / std).collect())
-        },
-    ))
+    let fe = cola(cfg).front_end()?;
+    Ok(Box::new(move |a: &Audio| fe.compute(a)))
 }
 
 /// The augmented multi-view pipeline of pretraining; text needs the dataset's `vocab_size` (the
@@ -86,17 +85,8 @@ pub fn train_pipeline(cfg: &RunConfig, vocab_size: Option<usize>) -> Result<View
         if recipe != "contrastive" {
             bail!("invalid value for `augment.recipe`: `{recipe}`; allowed for audio: contrastive");
         }
-        let len = audio_len(cfg);
-        let view = || -> Result<BoxTransform<Audio>> {
-            Ok(Box::new(
-                Compose::new(vec![])
-                    .then(RandomCrop::new(len)?)
-                    .then(RandomApply::new(0.8, Gain::new(-12.0, 12.0)?)?)
-                    .then(RandomApply::new(0.8, AddGaussianSNR::new(5.0, 30.0)?)?),
-            ))
-        };
         return Ok(ViewPipeline::Audio {
-            views: MultiView::new(vec![view()?, view()?])?,
+            views: cola(cfg).build()?,
             features: Some(features(cfg)?),
         });
     }
