@@ -804,7 +804,7 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     }
     writeln!(
         out,
-        "run folder {}: config.toml, metrics.jsonl/csv, loss.png, {}{}checkpoints/, encoder.safetensors ({n} tensors), eval.json  [total {:.1}s]",
+        "run folder {}: config.toml, metrics.jsonl/csv, TensorBoard events, loss.png, {}{}checkpoints/, encoder.safetensors ({n} tensors), eval.json  [total {:.1}s]",
         dir.display(),
         if dir.join("eval.png").exists() { "eval.png, " } else { "" },
         if online.is_some() { "online_probe.png, " } else { "" },

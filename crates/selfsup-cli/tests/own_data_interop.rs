@@ -211,10 +211,13 @@ epochs = 2
     assert!(ok, "stdout: {out}\nstderr: {err}");
     assert!(out.contains("120 files × 8 features"), "{out}");
     let all = read_embed_csv(&t.path().join("all.csv"));
-    // The training split (96 of 120 at val_fraction 0.2), then the held-out split.
+    // The training split (about 96 of 120 at val_fraction 0.2, stratified), then the held-out split.
     assert_eq!(all.len(), 120);
     assert_eq!(all[0].0, "train/0");
-    assert_eq!(all[96].0, "val/0");
+    let n_train = all.iter().take_while(|r| r.0.starts_with("train/")).count();
+    assert!((88..=104).contains(&n_train), "{n_train}");
+    assert_eq!(all[n_train].0, "val/0");
+    assert!(all[n_train..].iter().all(|r| r.0.starts_with("val/")));
     assert!(all.iter().all(|r| r.1.parse::<u8>().is_ok_and(|l| l < 10)));
     let (ok, _, err) = selfsup(
         &[
@@ -224,7 +227,7 @@ epochs = 2
     );
     assert!(ok, "{err}");
     let val = read_embed_csv(&t.path().join("val.csv"));
-    assert_eq!(val[..], all[96..]);
+    assert_eq!(val[..], all[n_train..]);
     let (ok, _, err) = selfsup(
         &["embed", "--run", "run", "--out", "x.csv", "--split", "test"],
         t.path(),
