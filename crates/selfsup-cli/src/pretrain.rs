@@ -754,12 +754,32 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     let mut lm_eval: Option<Vec<(String, f64)>> = None;
     let after = match &ev {
         Some(ev) => {
-            let (k, p) = evaluate(method.as_ref(), ev, &cfg).with_context(|| {
-                format!(
-                    "the training is finished and checkpointed in {}; `selfsup eval knn --run {0}` evaluates it",
-                    dir.display()
-                )
-            })?;
+            let (k, p) = match evaluate(method.as_ref(), ev, &cfg) {
+                Ok(r) => r,
+                // Ctrl-C or SIGTERM during the final evaluation: stop now, saying so; the
+                // training is complete in the newest checkpoint, and a resume only evaluates.
+                Err(e) if selfsup_train::trainer::stop_requested() => {
+                    writeln!(
+                        out,
+                        "interrupted during the final evaluation ({e:#}): the training is finished and checkpointed in {}; `selfsup pretrain --resume --out {0}` evaluates it",
+                        dir.display()
+                    )?;
+                    report_eval_skipped(&mut out, Some(ev))?;
+                    return Ok(RunSummary {
+                        before: before.map(|(k, p)| (k, p.test_acc)),
+                        after: None,
+                        online_probe: online,
+                        epoch_losses,
+                        train_seconds: train_secs,
+                    });
+                }
+                Err(e) => {
+                    return Err(e.context(format!(
+                        "the training is finished and checkpointed in {}; `selfsup eval knn --run {0}` evaluates it",
+                        dir.display()
+                    )))
+                }
+            };
             writeln!(
                 out,
                 "after pretraining:               kNN acc {:.4}, linear probe acc {:.4}  [training {:.1}s]",
