@@ -73,7 +73,15 @@ fn probes_and_finetuning_neither_touch_nor_depend_on_the_global_generator() {
     // Fine-tuning: a linear encoder whose weights are set by hand, a new head from the seed.
     let tune = || {
         let vs = VarStore::new(Device::Cpu);
-        let enc = nn::linear(vs.root() / "enc", 4, 3, Default::default());
+        let enc = nn::linear(
+            vs.root() / "enc",
+            4,
+            3,
+            nn::LinearConfig {
+                bias: false,
+                ..Default::default()
+            },
+        );
         tch::no_grad(|| {
             let mut w = enc.ws.shallow_clone();
             w.copy_(&Tensor::from_slice(&[0.5f32, 0.1, 0.0, 0.2, -0.3, 0.4, 0.1, 0.0, 0.2, 0.2, -0.1, 0.3]).view([3, 4]));
@@ -86,8 +94,8 @@ fn probes_and_finetuning_neither_touch_nor_depend_on_the_global_generator() {
         };
         finetune(&vs, &|t, _| enc.forward(t), 3, (&x, &y), (&xt, &yt), 2, &cfg).unwrap()
     };
-    // (The hand-made encoder's own `nn::linear` draws from the generator, so only the dependence
-    // is checked here, not the generator afterwards.)
+    // (The hand-made encoder's own `nn::linear` draws from the generator before its weights are
+    // overwritten, so only the dependence is checked here, not the generator afterwards.)
     tch::manual_seed(1);
     let f1 = tune();
     tch::manual_seed(2);
