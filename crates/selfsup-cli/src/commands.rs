@@ -200,6 +200,7 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
             p.test_acc, p.train_acc, p.final_loss
         )?;
     }
+    pretrain::report_eval_skipped(&mut out, Some(&ev))?;
     Ok(())
 }
 
