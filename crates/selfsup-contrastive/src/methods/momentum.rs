@@ -401,7 +401,7 @@ impl Method for MomentumMethod {
                 ),
             ));
         }
-        Ok(StepOutput { loss, scalars })
+        Ok(StepOutput::new(loss, scalars))
     }
 
     fn after_optimizer_step(&mut self, info: &StepInfo) -> Result<()> {
