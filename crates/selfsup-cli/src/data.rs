@@ -260,6 +260,7 @@ pub fn train_loader(cfg: &RunConfig, splits: &Splits) -> Result<Loader> {
 }
 
 /// Every sample of `ds` through the evaluation pipeline (no augmentation), stacked: `(N × ..., labels)`.
+/// For small data only (examples, fine-tuning); the evaluations of a run stream [`eval_loader`].
 pub fn eval_arrays(cfg: &RunConfig, ds: Arc<dyn Dataset>) -> Result<(ArrayD<f32>, Vec<i64>)> {
     let (x, labels) = eval_stack(cfg, ds, true)?;
     Ok((x, labels.unwrap_or_default()))
@@ -270,14 +271,14 @@ pub fn eval_inputs(cfg: &RunConfig, ds: Arc<dyn Dataset>) -> Result<ArrayD<f32>>
     Ok(eval_stack(cfg, ds, false)?.0)
 }
 
-fn eval_stack(
-    cfg: &RunConfig,
-    ds: Arc<dyn Dataset>,
-    need_labels: bool,
-) -> Result<(ArrayD<f32>, Option<Vec<i64>>)> {
+/// A loader over every sample of `ds` through the evaluation pipeline (no augmentation, in order, the
+/// last short batch kept, batches of 256): what the evaluations stream, batch by batch, so that no
+/// split is ever held as one array. It applies the run's bad-file policy, and its
+/// [`Loader::stats`] list the files it skipped.
+pub fn eval_loader(cfg: &RunConfig, ds: Arc<dyn Dataset>) -> Result<Loader> {
     let pipeline: ViewPipeline = views::eval_pipeline(cfg)?;
     let lc = LoaderConfig {
-        batch_size: 256.min(ds.len()),
+        batch_size: 256.min(ds.len()).max(1),
         shuffle: false,
         drop_last: false,
         num_threads: cfg.data.num_threads,
@@ -285,7 +286,15 @@ fn eval_stack(
         bad_files: cfg.data.bad_files,
         ..Default::default()
     };
-    let loader = Loader::new(ds, pipeline, lc)?;
+    Ok(Loader::new(ds, pipeline, lc)?)
+}
+
+fn eval_stack(
+    cfg: &RunConfig,
+    ds: Arc<dyn Dataset>,
+    need_labels: bool,
+) -> Result<(ArrayD<f32>, Option<Vec<i64>>)> {
+    let loader = eval_loader(cfg, ds)?;
     let mut parts = Vec::new();
     let mut labels = Vec::new();
     for b in loader.epoch(0) {

@@ -5,7 +5,6 @@
 use crate::config::{DataKind, RunConfig};
 use crate::data;
 use anyhow::{Context, Result};
-use ndarray::ArrayD;
 use selfsup::methods::MethodConfig;
 use selfsup_nn::{InputSpec, Method, MethodSpec};
 use selfsup_train::eval::{self, ProbeResult};
@@ -14,7 +13,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 /// Flags of `selfsup pretrain` (each overrides the config file or the preset).
 #[derive(Clone, Debug, Default, clap::Args)]
@@ -239,61 +238,77 @@ pub fn apply_flags(cfg: &mut RunConfig, args: &PretrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// Labelled arrays of both splits, for kNN and the probe.
+/// The labelled splits of the evaluations, streamed: kNN and the probe encode the bank and the
+/// queries batch by batch from these loaders (evaluation pipeline, in order), so that only the
+/// `N × D` features are ever held, never the inputs.
 pub struct EvalData {
-    /// Training split inputs (the kNN bank, the probe's training set).
-    pub train_x: ArrayD<f32>,
-    /// Training split labels.
-    pub train_y: Tensor,
-    /// Held-out inputs.
-    pub val_x: ArrayD<f32>,
-    /// Held-out labels.
-    pub val_y: Tensor,
+    /// The training split (the kNN bank, the probe's training set).
+    pub bank: selfsup_data::Loader,
+    /// The held-out split the accuracies are reported on.
+    pub query: selfsup_data::Loader,
     /// Number of classes.
     pub num_classes: i64,
     /// Distinct labels present in the training split (1 means every evaluation would be a
     /// meaningless perfect score).
     pub classes_present: usize,
+    /// One evaluation input's shape (`C×H×W`, `F×T`, ...), from the first batch.
+    pub sample_shape: Vec<usize>,
 }
 
-/// Embeds both splits and runs kNN.
+impl EvalData {
+    /// The files both evaluation loaders skipped so far (policy `skip`), sorted, once each.
+    pub fn skipped_files(&self) -> Vec<String> {
+        let mut files: Vec<String> = [&self.bank, &self.query]
+            .iter()
+            .flat_map(|l| l.stats().skipped_files)
+            .collect();
+        files.sort();
+        files.dedup();
+        files
+    }
+}
+
+/// Streams both splits through the method and runs kNN.
 pub fn knn(method: &dyn Method, d: &EvalData, cfg: &RunConfig) -> Result<f64> {
-    let bank = eval::embed_array(method, d.train_x.view(), 512)?;
-    let q = eval::embed_array(method, d.val_x.view(), 512)?;
-    Ok(eval::knn_accuracy(
-        &bank,
-        &d.train_y,
-        &q,
-        &d.val_y,
+    Ok(eval::knn_accuracy_streamed(
+        method,
+        &d.bank,
+        &d.query,
         d.num_classes,
         &cfg.eval.knn,
     )?)
 }
 
-/// Embeds both splits and runs kNN and the linear probe.
+/// Streams both splits through the method and runs kNN and the linear probe.
 pub fn evaluate(method: &dyn Method, d: &EvalData, cfg: &RunConfig) -> Result<(f64, ProbeResult)> {
-    let bank = eval::embed_array(method, d.train_x.view(), 512)?;
-    let q = eval::embed_array(method, d.val_x.view(), 512)?;
-    let k = eval::knn_accuracy(
-        &bank,
-        &d.train_y,
-        &q,
-        &d.val_y,
+    Ok(eval::knn_and_probe_streamed(
+        method,
+        &d.bank,
+        &d.query,
         d.num_classes,
         &cfg.eval.knn,
-    )?;
-    let p = eval::linear_probe(
-        &bank,
-        &d.train_y,
-        &q,
-        &d.val_y,
-        d.num_classes,
         &cfg.eval.probe,
-    )?;
-    Ok((k, p))
+    )?)
 }
 
-/// Loads the evaluation arrays of a run config.
+/// The labels of every sample of `ds` (from the dataset, without decoding where it can); with the
+/// `skip` bad-file policy, samples whose label cannot be read are left out.
+fn labels_of(cfg: &RunConfig, ds: &dyn selfsup_data::Dataset) -> Result<Vec<i64>> {
+    let skip = cfg.data.bad_files == selfsup_data::BadFilePolicy::Skip;
+    let mut v = Vec::with_capacity(ds.len());
+    for i in 0..ds.len() {
+        match ds.label(i) {
+            Ok(Some(l)) => v.push(l),
+            Ok(None) => anyhow::bail!("the evaluation needs labels, and this dataset has none"),
+            Err(_) if skip => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(v)
+}
+
+/// The streamed evaluation data of a run config: two loaders, the class count from the labels, and
+/// the input shape from the first batch.
 pub fn eval_data(cfg: &RunConfig, splits: &data::Splits) -> Result<EvalData> {
     let e = splits.eval.as_ref().with_context(|| {
         format!(
@@ -306,17 +321,26 @@ pub fn eval_data(cfg: &RunConfig, splits: &data::Splits) -> Result<EvalData> {
             }
         )
     })?;
-    let (train_x, ty) = data::eval_arrays(cfg, e.bank.clone())?;
-    let (val_x, vy) = data::eval_arrays(cfg, e.query.clone())?;
+    let bank = data::eval_loader(cfg, e.bank.clone())?;
+    let query = data::eval_loader(cfg, e.query.clone())?;
+    let ty = labels_of(cfg, e.bank.as_ref())?;
+    let vy = labels_of(cfg, e.query.as_ref())?;
     let classes = e.bank.classes().map_or(0, |c| c.len() as i64);
     let num_classes = (ty.iter().chain(&vy).copied().max().unwrap_or(0) + 1).max(classes);
+    let sample_shape = {
+        let first = bank
+            .epoch(0)
+            .next()
+            .context("the evaluation's training split gave no batch")??;
+        let x = first.views.first().context("an evaluation batch has no view")?;
+        x.shape()[1..].to_vec()
+    };
     Ok(EvalData {
-        train_x,
-        train_y: Tensor::from_slice(&ty).to_kind(Kind::Int64),
-        val_x,
-        val_y: Tensor::from_slice(&vy).to_kind(Kind::Int64),
+        bank,
+        query,
         num_classes,
         classes_present: ty.iter().collect::<std::collections::BTreeSet<_>>().len(),
+        sample_shape,
     })
 }
 
@@ -330,7 +354,7 @@ pub fn input_spec(
 ) -> Result<InputSpec> {
     Ok(match ev {
         Some(ev) => InputSpec {
-            shape: ev.train_x.shape()[1..].iter().map(|&d| d as i64).collect(),
+            shape: ev.sample_shape.iter().map(|&d| d as i64).collect(),
             vocab_size: None,
         },
         None if cfg.data.kind != DataKind::Text => {
@@ -666,8 +690,6 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
             .monitor_lower();
     }
     if let (Some(ev), true) = (&ev, online_probe) {
-        // Its own seed, so that its initial weights do not depend on what ran before.
-        tch::manual_seed(selfsup_train::trainer::step_seed(cfg.train.seed, u64::MAX) ^ 0x0b5e);
         trainer = trainer.with_online_probe(ev.num_classes, cfg.eval.online_probe_lr)?;
     }
     if let Some(s) = args.stop_at_step {
@@ -707,6 +729,7 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     report_skipped(&mut out, &loader.stats())?;
     let epoch_losses = epoch_losses(&dir);
     if let Outcome::Interrupted { checkpoint, step } = &outcome {
+        report_eval_skipped(&mut out, ev.as_ref())?;
         writeln!(
             out,
             "interrupted at step {step}; checkpoint {}; continue with --resume",
@@ -731,12 +754,32 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     let mut lm_eval: Option<Vec<(String, f64)>> = None;
     let after = match &ev {
         Some(ev) => {
-            let (k, p) = evaluate(method.as_ref(), ev, &cfg).with_context(|| {
-                format!(
-                    "the training is finished and checkpointed in {}; `selfsup eval knn --run {0}` evaluates it",
-                    dir.display()
-                )
-            })?;
+            let (k, p) = match evaluate(method.as_ref(), ev, &cfg) {
+                Ok(r) => r,
+                // Ctrl-C or SIGTERM during the final evaluation: stop now, saying so; the
+                // training is complete in the newest checkpoint, and a resume only evaluates.
+                Err(e) if selfsup_train::trainer::stop_requested() => {
+                    writeln!(
+                        out,
+                        "interrupted during the final evaluation ({e:#}): the training is finished and checkpointed in {}; `selfsup pretrain --resume --out {0}` evaluates it",
+                        dir.display()
+                    )?;
+                    report_eval_skipped(&mut out, Some(ev))?;
+                    return Ok(RunSummary {
+                        before: before.map(|(k, p)| (k, p.test_acc)),
+                        after: None,
+                        online_probe: online,
+                        epoch_losses,
+                        train_seconds: train_secs,
+                    });
+                }
+                Err(e) => {
+                    return Err(e.context(format!(
+                        "the training is finished and checkpointed in {}; `selfsup eval knn --run {0}` evaluates it",
+                        dir.display()
+                    )))
+                }
+            };
             writeln!(
                 out,
                 "after pretraining:               kNN acc {:.4}, linear probe acc {:.4}  [training {:.1}s]",
@@ -772,6 +815,7 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
             None
         }
     };
+    report_eval_skipped(&mut out, ev.as_ref())?;
     if let Err(e) = log_before_after(&dir, &before, &after, final_step, cfg.train.epochs) {
         tracing::warn!(error = %e, "could not add the before/after evaluations to the metrics");
     }
@@ -804,7 +848,7 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     }
     writeln!(
         out,
-        "run folder {}: config.toml, metrics.jsonl/csv, loss.png, {}{}checkpoints/, encoder.safetensors ({n} tensors), eval.json  [total {:.1}s]",
+        "run folder {}: config.toml, metrics.jsonl/csv, TensorBoard events, loss.png, {}{}checkpoints/, encoder.safetensors ({n} tensors), eval.json  [total {:.1}s]",
         dir.display(),
         if dir.join("eval.png").exists() { "eval.png, " } else { "" },
         if online.is_some() { "online_probe.png, " } else { "" },
@@ -923,6 +967,24 @@ fn report_skipped(out: &mut impl Write, st: &selfsup_data::LoaderStats) -> Resul
         out,
         "skipped {} reads of bad files (data.bad_files = skip), {} distinct file(s):",
         st.skipped,
+        files.len()
+    )?;
+    for f in files {
+        writeln!(out, "  {f}")?;
+    }
+    Ok(())
+}
+
+/// Lists the bad files the evaluation loaders skipped (policy `skip`; held-out files the training
+/// never reads included), if any.
+pub fn report_eval_skipped(out: &mut impl Write, ev: Option<&EvalData>) -> Result<()> {
+    let files = ev.map(EvalData::skipped_files).unwrap_or_default();
+    if files.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "the evaluations skipped {} bad file(s) (data.bad_files = skip):",
         files.len()
     )?;
     for f in files {

@@ -299,11 +299,13 @@ impl<'a> Trainer<'a> {
     /// returns them; else those of [`Method::embed`]), logging `online_probe_loss` and `online_probe_acc` per step; batches need labels.
     /// Its state is checkpointed with the run.
     pub fn with_online_probe(mut self, num_classes: i64, lr: f64) -> Result<Self> {
-        self.probe = Some(crate::eval::OnlineProbe::new(
+        // Initial weights keyed by the run seed, drawn on the host (libtorch's generator untouched).
+        self.probe = Some(crate::eval::OnlineProbe::seeded(
             self.device,
             self.method.embed_dim(),
             num_classes,
             lr,
+            self.cfg.seed,
         )?);
         Ok(self)
     }
@@ -349,9 +351,10 @@ impl<'a> Trainer<'a> {
     }
 
     /// The mean of every named scalar of the method (and of the online probe) over the steps of the
-    /// newest epoch this trainer ran (the part of it this process ran, when it was resumed or
-    /// stopped inside it), in the order they first appeared; empty before the first step.
-    /// Independent of the history limit.
+    /// newest epoch the run has reached, in the order they first appeared; empty before the first
+    /// step. The sums travel in checkpoints, so a run resumed inside an epoch, or after its last
+    /// one, reports what the uninterrupted run would (checkpoints of older versions: the steps this
+    /// process ran). Independent of the history limit.
     pub fn epoch_scalar_means(&self) -> Vec<(String, f64)> {
         self.epoch_scalars
             .as_ref()
@@ -455,6 +458,7 @@ impl<'a> Trainer<'a> {
         self.epoch = st.epoch;
         self.step_in_epoch = st.step_in_epoch;
         self.epoch_loss_sum = self.extra_f64(&c.state, "epoch_loss_sum");
+        self.epoch_scalars = Self::epoch_scalars_of(&c.state);
         self.best = st.best.clone();
         self.last_checkpoint = Some(c.path.clone());
         self.resumed = true;
@@ -462,17 +466,56 @@ impl<'a> Trainer<'a> {
         Ok(())
     }
 
+    /// A float of the trainer's part of a run state: its exact bits (`<key>_bits`) when saved, else
+    /// the decimal value of older checkpoints.
     fn extra_f64(&self, st: &RunState, key: &str) -> f64 {
-        st.extra
-            .get("_trainer")
-            .and_then(|t| t.get(key))
+        let tr = st.extra.get("_trainer");
+        if let Some(b) = tr
+            .and_then(|t| t.get(format!("{key}_bits")))
+            .and_then(|v| v.as_u64())
+        {
+            return f64::from_bits(b);
+        }
+        tr.and_then(|t| t.get(key))
             .and_then(|v| v.as_f64())
             .unwrap_or(0.0)
     }
 
+    /// The newest epoch's scalar sums saved by [`Self::run_state`] (`None` in older checkpoints), so
+    /// that a resumed run — one killed in its last epoch, or already finished — reports the same
+    /// [`Trainer::epoch_scalar_means`] (the online probe's summary) as an uninterrupted one.
+    fn epoch_scalars_of(st: &RunState) -> Option<(u64, Vec<(String, f64, usize)>)> {
+        let v = st.extra.get("_trainer")?.get("epoch_scalars")?;
+        let epoch = v.get("epoch")?.as_u64()?;
+        let sums = v
+            .get("sums")?
+            .as_array()?
+            .iter()
+            .map(|e| {
+                Some((
+                    e.get(0)?.as_str()?.to_string(),
+                    f64::from_bits(e.get(1)?.as_u64()?),
+                    e.get(2)?.as_u64()? as usize,
+                ))
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some((epoch, sums))
+    }
+
     fn run_state(&self) -> RunState {
         let mut extra = self.extra.clone();
-        let tr = serde_json::json!({ "epoch_loss_sum": self.epoch_loss_sum });
+        // Floats as their bits as well: JSON's decimal form does not always read back exactly.
+        let tr = serde_json::json!({
+            "epoch_loss_sum": self.epoch_loss_sum,
+            "epoch_loss_sum_bits": self.epoch_loss_sum.to_bits(),
+            "epoch_scalars": self.epoch_scalars.as_ref().map(|(e, sums)| serde_json::json!({
+                "epoch": e,
+                "sums": sums
+                    .iter()
+                    .map(|(k, v, n)| serde_json::json!([k, v.to_bits(), n]))
+                    .collect::<Vec<_>>(),
+            })),
+        });
         match &mut extra {
             serde_json::Value::Object(m) => {
                 m.insert("_trainer".into(), tr);
@@ -814,15 +857,16 @@ impl<'a> Trainer<'a> {
                 ("samples_per_sec".to_string(), rate),
             ];
             vals.extend(rec.scalars.iter().cloned());
-            m.log("train", self.step, rec.epoch, &vals)?;
+            // 1-based, as the `epoch` row that ends this epoch and the progress bar.
+            m.log("train", self.step, rec.epoch + 1, &vals)?;
         }
         Ok(())
     }
 
     /// The end of an epoch: closes the epoch's loss, runs the evaluation when due
     /// ([`Self::epoch_evaluation`]), logs the `epoch` row and redraws the plots, then writes the
-    /// epoch checkpoint (every `every_epochs`, and after the last) and the best one when the
-    /// monitored value improved.
+    /// best checkpoint when the monitored value improved and the epoch checkpoint (every
+    /// `every_epochs`, and after the last), in that order.
     fn end_epoch(&mut self, ctx: &mut RunCtx) -> Result<()> {
         let mean_loss = self.epoch_loss_sum / ctx.steps_per_epoch as f64;
         self.epoch += 1;
@@ -843,12 +887,16 @@ impl<'a> Trainer<'a> {
         evals.extend(vals.unwrap_or_default());
         self.log_epoch(&evals, ctx)?;
         let improved = self.update_best(monitored);
+        // The best checkpoint before the epoch checkpoint that records it as the best: a kill
+        // during the best's write leaves the previous checkpoint the newest, so the resume
+        // redoes this epoch end, best included (the other order left an older best that no resume
+        // rewrote).
+        if improved && self.cfg.checkpoint.keep_best {
+            self.save_best_checkpoint()?;
+        }
         let ee = self.cfg.checkpoint.every_epochs;
         if (ee > 0 && self.epoch % ee == 0) || last {
             self.save_checkpoint()?;
-        }
-        if improved && self.cfg.checkpoint.keep_best {
-            self.save_best_checkpoint()?;
         }
         Ok(())
     }
@@ -955,13 +1003,7 @@ impl Progress {
             ProgressMode::Auto => (tty, !tty),
         };
         let bar = bar.then(|| {
-            let b = indicatif::ProgressBar::new(total);
-            b.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{bar:30} {pos}/{len} steps [{elapsed_precise} < {eta_precise}] {msg}",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
+            let b = crate::progress::bar(total, crate::progress::TRAIN_TEMPLATE);
             b.set_position(pos);
             b
         });
@@ -977,10 +1019,7 @@ impl Progress {
     fn report(&self, step: u64, epoch: u64, loss: f64, lr: f64, rate: f64, eta: f64) {
         if let Some(b) = &self.bar {
             b.set_position(step);
-            b.set_message(format!(
-                "epoch {} loss {loss:.4} lr {lr:.2e} {rate:.0} samples/s",
-                epoch + 1
-            ));
+            b.set_message(crate::progress::train_message(epoch + 1, loss, lr, rate));
         }
         if self.lines {
             tracing::info!(
@@ -994,7 +1033,7 @@ impl Progress {
 
     fn finish(&self) {
         if let Some(b) = &self.bar {
-            b.finish_and_clear();
+            crate::progress::done(b);
         }
     }
 }
