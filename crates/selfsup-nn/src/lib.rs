@@ -5,6 +5,8 @@
 //! - [`bridge`]: ndarray batches from `selfsup-data` → `tch::Tensor` on a device, and back.
 //! - [`method`]: the one [`Method`] trait that contrastive, autoencoder and pretext methods implement
 //!   and the trainer drives (a reconstruction loss or a pseudo-label loss is just another `step`).
+//! - [`family`]: [`method_family!`], the macro that makes a method family's config enum and its
+//!   [`MethodSpec`] from one line per method.
 //! - [`mlp`]: the MLP backbone/head; the other backbones (ConvNet, ResNet, ViT, audio encoders,
 //!   Transformer) and heads (projection/prediction MLPs, EMA) live beside it.
 //!
@@ -22,6 +24,7 @@
 pub mod backbones;
 pub mod bridge;
 pub mod ema;
+pub mod family;
 pub mod heads;
 pub mod layers;
 pub mod method;

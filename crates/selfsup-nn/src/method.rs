@@ -44,13 +44,36 @@ impl StepInfo {
     }
 }
 
-/// What a step returns: the loss to back-propagate and named scalars to log.
+/// What a step returns: the loss to back-propagate, named scalars to log and, when the method has
+/// them at hand, the encoder features of view 0.
 #[derive(Debug)]
 pub struct StepOutput {
     /// Scalar loss (requires grad).
     pub loss: Tensor,
     /// Named scalars (already detached) for metrics, e.g. `("pos_sim", 0.8)`.
     pub scalars: Vec<(String, f64)>,
+    /// The encoder features of `views[0]` computed by this step's forward pass (`N ×`
+    /// [`Method::embed_dim`], training mode, detached), or `None`. The trainer's online probe trains
+    /// on them; without them it calls [`Method::embed`] on `views[0]`, a second encoder forward per
+    /// batch. Set them with [`StepOutput::with_features`].
+    pub features: Option<Tensor>,
+}
+
+impl StepOutput {
+    /// The loss and scalars of a step, without features.
+    pub fn new(loss: Tensor, scalars: Vec<(String, f64)>) -> Self {
+        StepOutput {
+            loss,
+            scalars,
+            features: None,
+        }
+    }
+
+    /// Adds the encoder features of view 0 (detached here).
+    pub fn with_features(mut self, features: &Tensor) -> Self {
+        self.features = Some(features.detach());
+        self
+    }
 }
 
 /// A self-supervised method: model + objective + per-step updates.

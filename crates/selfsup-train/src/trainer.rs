@@ -294,8 +294,9 @@ impl<'a> Trainer<'a> {
         self
     }
 
-    /// Trains a linear classifier (Adam at `lr`) on the detached `embed` features of view 0 during
-    /// pretraining, logging `online_probe_loss` and `online_probe_acc` per step; batches need labels.
+    /// Trains a linear classifier (Adam at `lr`) on the detached encoder features of view 0 during
+    /// pretraining (the step's own features, [`selfsup_nn::StepOutput::features`], when the method
+    /// returns them; else those of [`Method::embed`]), logging `online_probe_loss` and `online_probe_acc` per step; batches need labels.
     /// Its state is checkpointed with the run.
     pub fn with_online_probe(mut self, num_classes: i64, lr: f64) -> Result<Self> {
         // Initial weights keyed by the run seed, drawn on the host (libtorch's generator untouched).
@@ -774,10 +775,14 @@ impl<'a> Trainer<'a> {
     }
 
     /// One micro-batch: the method's forward pass, the NaN/Inf check of its loss, `backward` of
-    /// `loss / grad_accum`, and the online probe's update. Returns the loss and the named scalars
-    /// (the online probe's first, then the method's).
+    /// `loss / grad_accum`, and the online probe's update (on [`StepOutput::features`] when the
+    /// method returned them). Returns the loss and the named scalars (the online probe's first,
+    /// then the method's).
+    ///
+    /// [`StepOutput::features`]: selfsup_nn::StepOutput::features
     fn micro_batch(&mut self, batch: &Batch, info: &StepInfo) -> Result<(f64, Vec<(String, f64)>)> {
-        let out = self.method.step(batch, info)?;
+        let mut out = self.method.step(batch, info)?;
+        let features = out.features.take();
         let lv = selfsup_nn::bridge::scalar(&out.loss)?;
         self.check_finite("loss", lv)?;
         let accum = self.cfg.grad_accum;
@@ -789,7 +794,23 @@ impl<'a> Trainer<'a> {
         l.f_backward()?;
         let mut scalars = Vec::with_capacity(out.scalars.len() + 2);
         if let (Some(p), Some(y)) = (&mut self.probe, &batch.labels) {
-            let f = self.method.embed(&batch.views[0])?;
+            // The step's own features when the method returned them (training mode: BatchNorm
+            // with batch statistics, dropout on); else a second, eval-mode encoder forward.
+            let f = match features {
+                Some(f) => {
+                    let want = [y.size()[0], self.method.embed_dim()];
+                    if f.size() != want {
+                        return Err(selfsup_core::Error::Other(format!(
+                            "method `{}` returned step features of shape {:?}, expected {want:?} (batch × embed_dim)",
+                            self.method.name(),
+                            f.size()
+                        ))
+                        .into());
+                    }
+                    f
+                }
+                None => self.method.embed(&batch.views[0])?,
+            };
             let (pl, pa) = p.update(&f, y)?;
             scalars.push(("online_probe_loss".to_string(), pl));
             scalars.push(("online_probe_acc".to_string(), pa));

@@ -118,7 +118,7 @@ impl Method for Nnclr {
     fn step(&mut self, batch: &Batch, _info: &StepInfo) -> Result<StepOutput> {
         let x0 = view(batch, 0, "nnclr", 2)?;
         let x1 = view(batch, 1, "nnclr", 2)?;
-        let (_, z0) = self.net.forward(x0, true);
+        let (h0, z0) = self.net.forward(x0, true);
         let (_, z1) = self.net.forward(x1, true);
         let p0 = self.predictor.forward_t(&z0, true);
         let p1 = self.predictor.forward_t(&z1, true);
@@ -127,10 +127,10 @@ impl Method for Nnclr {
         let nn1 = nearest_neighbours(&z1, &support)?;
         let loss = (self.loss.forward(&nn0, &p1)? + self.loss.forward(&nn1, &p0)?) * 0.5;
         self.support.enqueue(&z1.detach())?;
-        Ok(StepOutput {
-            loss,
-            scalars: vec![("embedding_std".into(), embedding_std(&z0))],
-        })
+        Ok(
+            StepOutput::new(loss, vec![("embedding_std".into(), embedding_std(&z0))])
+                .with_features(&h0),
+        )
     }
 
     fn embed(&self, x: &Tensor) -> Result<Tensor> {

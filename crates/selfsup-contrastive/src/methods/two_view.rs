@@ -325,7 +325,7 @@ impl Method for TwoView {
     fn step(&mut self, batch: &Batch, _info: &StepInfo) -> Result<StepOutput> {
         let x0 = view(batch, 0, self.name, 2)?;
         let x1 = view(batch, 1, self.name, 2)?;
-        let (_, z0) = self.net.forward(x0, true);
+        let (h0, z0) = self.net.forward(x0, true);
         let (_, z1) = self.net.forward(x1, true);
         let loss = match &self.objective {
             Objective::NtXent(l) => l.forward(&z0, &z1)?,
@@ -339,13 +339,14 @@ impl Method for TwoView {
                 .mean(z0.kind())
                 .double_value(&[])
         });
-        Ok(StepOutput {
+        Ok(StepOutput::new(
             loss,
-            scalars: vec![
+            vec![
                 ("pos_cos".into(), pos_cos),
                 ("embedding_std".into(), embedding_std(&z0)),
             ],
-        })
+        )
+        .with_features(&h0))
     }
 
     fn embed(&self, x: &Tensor) -> Result<Tensor> {
