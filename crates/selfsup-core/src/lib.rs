@@ -58,6 +58,7 @@ pub mod error;
 pub mod parallel;
 pub mod rng;
 pub mod sample;
+pub mod shard;
 pub mod transform;
 
 pub use batch::{BatchSource, HostBatch, Target, Targets};
@@ -65,6 +66,7 @@ pub use combinators::{Compose, Identity, MultiView, OneOf, RandomApply, RandomOr
 pub use error::{check, Error, Result};
 pub use parallel::{apply_batch, generate_views};
 pub use rng::{Generator, SampleKey};
+pub use shard::Shard;
 pub use sample::{Audio, Image, ImageF32, ImageU8, Sample, Spectrogram, Tokens};
 pub use transform::{
     apply_random, BoxTransform, Ctx, RandomTransform, Trace, TraceEntry, Transform,

@@ -30,6 +30,7 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod data_parallel;
 pub mod eval;
 pub mod metrics;
 pub mod optim;
@@ -40,8 +41,8 @@ pub mod trainer;
 
 pub use checkpoint::{Checkpoint, Checkpointer, RunState};
 pub use config::{
-    CheckpointConfig, OptimizerConfig, OptimizerKind, ProgressMode, ScheduleConfig, ScheduleKind,
-    TrainConfig,
+    CheckpointConfig, LrScaling, OptimizerConfig, OptimizerKind, ProgressMode, ScheduleConfig,
+    ScheduleKind, TrainConfig,
 };
 pub use optim::Optimizer;
 /// The batch types the trainer consumes (defined in the torch-free `selfsup-core`).

@@ -25,7 +25,8 @@ use crate::optim::Optimizer;
 use crate::schedule::LrSchedule;
 use crate::{Error, Result};
 use selfsup_core::BatchSource;
-use selfsup_nn::{host_to_device, Method, StepInfo};
+use crate::data_parallel as dp;
+use selfsup_nn::{host_to_device, Collectives, Method, StepInfo};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -191,6 +192,7 @@ pub struct Trainer<'a> {
     last_checkpoint: Option<PathBuf>,
     resumed: bool,
     probe: Option<crate::eval::OnlineProbe>,
+    collectives: Option<Arc<dyn Collectives>>,
 }
 
 impl<'a> Trainer<'a> {
@@ -240,6 +242,7 @@ impl<'a> Trainer<'a> {
             last_checkpoint: None,
             resumed: false,
             probe: None,
+            collectives: None,
         })
     }
 
@@ -253,6 +256,54 @@ impl<'a> Trainer<'a> {
     pub fn stop_at_step(mut self, step: u64) -> Self {
         self.stop_at_step = Some(step);
         self
+    }
+
+    /// Trains data-parallel with the other ranks of `collectives` (see [`crate::data_parallel`]):
+    /// the method gets them ([`Method::set_collectives`]), parameters are broadcast from rank 0 when
+    /// a run starts, gradients are reduced after backward as the method declares
+    /// ([`Method::data_parallel`]), only rank 0 writes the run folder and evaluates. The source must
+    /// give each rank its shard of the global batches (`selfsup_data::Loader::with_shard`).
+    pub fn with_collectives(mut self, collectives: Arc<dyn Collectives>) -> Self {
+        self.method.set_collectives(collectives.clone());
+        self.collectives = Some(collectives);
+        self
+    }
+
+    /// The number of ranks training together (1 without collectives).
+    pub fn world_size(&self) -> usize {
+        self.collectives.as_ref().map_or(1, |c| c.world_size())
+    }
+
+    /// The schedule's peak learning rate: `optimizer.lr` scaled by the global batch as
+    /// `lr_scaling` asks.
+    fn peak_lr(&self, source: &dyn BatchSource) -> Result<f64> {
+        let lr = self.cfg.optimizer.lr;
+        if self.cfg.lr_scaling == crate::config::LrScaling::None {
+            return Ok(lr);
+        }
+        let b = source.batch_size().ok_or_else(|| {
+            selfsup_core::Error::config(
+                "train.lr_scaling",
+                "needs batches of one size (a loader with drop_last = true); use `none`",
+            )
+        })?;
+        let global = b * self.cfg.grad_accum as usize * self.world_size();
+        let peak = self
+            .cfg
+            .lr_scaling
+            .scale(lr, global, self.cfg.lr_reference_batch);
+        tracing::info!(
+            global_batch = global,
+            lr,
+            peak_lr = peak,
+            "learning rate scaled by the global batch ({:?})",
+            self.cfg.lr_scaling
+        );
+        Ok(peak)
+    }
+
+    fn is_writer(&self) -> bool {
+        dp::is_writer(self.collectives.as_deref())
     }
 
     /// Runs `eval` after every `every` epochs (and after the last).
@@ -436,6 +487,15 @@ impl<'a> Trainer<'a> {
         self.epoch = st.epoch;
         self.step_in_epoch = st.step_in_epoch;
         self.epoch_loss_sum = self.extra_f64(&c.state, "epoch_loss_sum");
+        let world = self.collectives.as_ref().map_or(1, |c| c.world_size());
+        let saved = self.extra_f64(&c.state, "world_size").max(1.0) as usize;
+        if saved != world {
+            tracing::warn!(
+                checkpoint_world_size = saved,
+                world_size = world,
+                "resuming on another number of ranks: exact only if the global batch (ranks × batch_size) is unchanged"
+            );
+        }
         self.best = st.best.clone();
         self.last_checkpoint = Some(c.path.clone());
         self.resumed = true;
@@ -453,7 +513,8 @@ impl<'a> Trainer<'a> {
 
     fn run_state(&self) -> RunState {
         let mut extra = self.extra.clone();
-        let tr = serde_json::json!({ "epoch_loss_sum": self.epoch_loss_sum });
+        let world = self.collectives.as_ref().map_or(1, |c| c.world_size());
+        let tr = serde_json::json!({ "epoch_loss_sum": self.epoch_loss_sum, "world_size": world });
         match &mut extra {
             serde_json::Value::Object(m) => {
                 m.insert("_trainer".into(), tr);
@@ -508,7 +569,7 @@ impl<'a> Trainer<'a> {
     }
 
     fn save_checkpoint(&mut self) -> Result<Option<PathBuf>> {
-        let Some(ck) = &self.ckpt else {
+        let Some(ck) = self.ckpt.as_ref().filter(|_| self.is_writer()) else {
             return Ok(None);
         };
         self.check_state_finite()?;
@@ -546,8 +607,13 @@ impl<'a> Trainer<'a> {
         }
         let epochs = self.cfg.epochs;
         let total = spe * epochs;
-        let sched = LrSchedule::new(&self.cfg.schedule, self.cfg.optimizer.lr, spe, total);
-        let mut metrics = match &self.run_dir {
+        let peak_lr = self.peak_lr(source)?;
+        let sched = LrSchedule::new(&self.cfg.schedule, peak_lr, spe, total);
+        if let Some(c) = &self.collectives {
+            dp::start(c.as_ref(), self.method.as_ref())?;
+        }
+        let writer = self.is_writer();
+        let mut metrics = match self.run_dir.as_ref().filter(|_| writer) {
             Some(d) => {
                 let text = match &self.config_toml {
                     Some(t) => t.clone(),
@@ -566,7 +632,12 @@ impl<'a> Trainer<'a> {
             }
             None => None,
         };
-        let progress = Progress::new(self.cfg.progress, total, self.step);
+        let mode = if writer {
+            self.cfg.progress
+        } else {
+            ProgressMode::Off
+        };
+        let progress = Progress::new(mode, total, self.step);
         let started = Instant::now();
         let start_step = self.step;
         let mut samples_since = 0usize;
@@ -576,7 +647,7 @@ impl<'a> Trainer<'a> {
             let epoch = self.epoch;
             let mut it = source.epoch_from(epoch, (self.step_in_epoch * accum) as usize);
             while self.step_in_epoch < spe {
-                if self.stop_requested() {
+                if dp::agree_stop(self.collectives.as_deref(), self.stop_requested())? {
                     let p = self.save_checkpoint()?;
                     progress.finish();
                     tracing::info!(step = self.step, checkpoint = ?p, "stopped on request");
@@ -640,6 +711,7 @@ impl<'a> Trainer<'a> {
                         }
                     }
                 }
+                dp::reduce_gradients(self.collectives.as_deref(), self.method.as_ref())?;
                 let grad_norm = match self.cfg.clip_grad_norm {
                     Some(c) => self.opt.clip_grad_norm(c)?,
                     None => self.opt.grad_norm()?,
@@ -656,7 +728,11 @@ impl<'a> Trainer<'a> {
                 let lr = sched.lr(step);
                 self.opt.step(lr)?;
                 self.method.after_optimizer_step(&info)?;
-                let loss = loss_sum / accum as f64;
+                let loss = dp::reduce_stats(
+                    self.collectives.as_deref(),
+                    loss_sum / accum as f64,
+                    &mut scalars,
+                )?;
                 self.step += 1;
                 self.step_in_epoch += 1;
                 self.epoch_loss_sum += loss;
@@ -712,7 +788,8 @@ impl<'a> Trainer<'a> {
             let mut evals = vec![("epoch_loss".to_string(), mean_loss)];
             let last = self.epoch == epochs;
             let mut eval_skipped = false;
-            if let Some(ev) = &mut self.epoch_eval {
+            let writer = self.is_writer();
+            if let Some(ev) = self.epoch_eval.as_mut().filter(|_| writer) {
                 if self.epoch % self.eval_every == 0 || last {
                     let vals = match ev(self.method.as_mut(), self.epoch) {
                         Ok(v) => v,
@@ -738,6 +815,10 @@ impl<'a> Trainer<'a> {
                     evals.extend(vals);
                 }
             }
+            if let (Some(c), true) = (&self.collectives, self.epoch_eval.is_some()) {
+                // Rank 0 evaluated; the others waited here (up to the backend's timeout).
+                c.barrier()?;
+            }
             if let Some(m) = &mut metrics {
                 m.log("epoch", self.step, self.epoch, &evals)?;
                 if let Some(d) = &self.run_dir {
@@ -760,7 +841,7 @@ impl<'a> Trainer<'a> {
                 self.save_checkpoint()?;
             }
             if improved && self.cfg.checkpoint.keep_best {
-                if let Some(ck) = &self.ckpt {
+                if let Some(ck) = self.ckpt.as_ref().filter(|_| writer) {
                     self.check_state_finite()?;
                     let extra = self
                         .probe

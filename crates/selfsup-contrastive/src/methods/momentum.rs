@@ -12,6 +12,12 @@
 //! - **SimSiam**: as BYOL but the targets are the online projections with stop-gradient (no momentum
 //!   network); heads `d-2048-2048-2048` (BN, last BN) and `2048-512-2048` (BN).
 //!
+//! Data parallelism ([`selfsup_nn::DataParallel::Global`]): queries/predictions are gathered over
+//! the ranks with gradient and keys/targets detached, so every rank evaluates the global batch's
+//! objective (MoCo v3's in-batch negatives are all ranks' keys); MoCo v2 enqueues the gathered
+//! keys in rank order, so every rank's queue stays what one process with the global batch holds.
+//! The momentum networks stay equal on every rank (equal weights, equal updates).
+//!
 //! The momentum network lives under `momentum.backbone.*` / `momentum.projection_head.*` as
 //! non-trainable variables, initialised as a copy of the online network and updated by
 //! [`selfsup_nn::ema_update`] after every optimizer step with the momentum of that step
@@ -21,12 +27,14 @@ use super::{embed_with, embedding_std, pos_int, view, Net};
 use crate::losses::{arange, cross_entropy, normalize, NegativeCosineSimilarity, NtXentLoss};
 use crate::MemoryBank;
 use selfsup_core::check;
+use selfsup_nn::collectives::{gather, gather_with_grad};
 use selfsup_nn::heads::ProjectionHead;
 use selfsup_nn::{
-    build_frozen, copy_prefix, cosine_momentum, ema_update, BackboneConfig, Batch, Method, Result,
-    StepInfo, StepOutput,
+    build_frozen, copy_prefix, cosine_momentum, ema_update, BackboneConfig, Batch, Collectives,
+    DataParallel, Method, Result, StepInfo, StepOutput,
 };
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use tch::nn::{ModuleT, VarStore};
 use tch::Tensor;
 
@@ -188,6 +196,7 @@ pub struct MomentumMethod {
     target: Option<Net>,
     momentum: (f64, f64),
     variant: Variant,
+    collectives: Option<Arc<dyn Collectives>>,
 }
 
 impl MomentumMethod {
@@ -236,6 +245,7 @@ impl MomentumMethod {
             target,
             momentum,
             variant,
+            collectives: None,
         })
     }
 
@@ -357,6 +367,8 @@ impl Method for MomentumMethod {
             Variant::MocoV3 { temperature } => Some(*temperature),
             _ => None,
         };
+        let c = self.collectives.clone();
+        let c = c.as_deref();
         let loss = if let Variant::MocoV2 { loss, queue } = &mut self.variant {
             let (_, q) = self.online.forward(x0, true);
             let target = self
@@ -364,6 +376,7 @@ impl Method for MomentumMethod {
                 .as_ref()
                 .expect("MoCo v2 has a momentum network");
             let k = tch::no_grad(|| target.forward(x1, true).1).detach();
+            let (q, k) = (gather_with_grad(c, &q)?, gather(c, &k)?);
             let l = loss.forward_with_negatives(&q, &k, &queue.contents())?;
             queue.enqueue(&normalize(&k))?;
             scalars.push(("embedding_std".into(), embedding_std(&q)));
@@ -371,23 +384,24 @@ impl Method for MomentumMethod {
         } else if let Some(t) = moco_v3_t {
             let (_, z0) = self.online.forward(x0, true);
             let (_, z1) = self.online.forward(x1, true);
-            let q0 = self.predict(&z0);
-            let q1 = self.predict(&z1);
-            let k0 = self.target_z(x0);
-            let k1 = self.target_z(x1);
+            let q0 = gather_with_grad(c, &self.predict(&z0))?;
+            let q1 = gather_with_grad(c, &self.predict(&z1))?;
+            let k0 = gather(c, &self.target_z(x0))?;
+            let k1 = gather(c, &self.target_z(x1))?;
             scalars.push(("embedding_std".into(), embedding_std(&q0)));
             moco_v3_ctr(&q0, &k1, t) + moco_v3_ctr(&q1, &k0, t)
         } else {
             let (_, z0) = self.online.forward(x0, true);
             let (_, z1) = self.online.forward(x1, true);
-            let p0 = self.predict(&z0);
-            let p1 = self.predict(&z1);
+            let p0 = gather_with_grad(c, &self.predict(&z0))?;
+            let p1 = gather_with_grad(c, &self.predict(&z1))?;
             let (t0, t1) = if self.target.is_some() {
                 (self.target_z(x0), self.target_z(x1))
             } else {
                 (z0.detach(), z1.detach())
             };
-            scalars.push(("embedding_std".into(), embedding_std(&z0)));
+            let (t0, t1) = (gather(c, &t0)?, gather(c, &t1)?);
+            scalars.push(("embedding_std".into(), embedding_std(&gather(c, &z0)?)));
             NegativeCosineSimilarity.symmetric(&p0, &p1, &t0, &t1)?
         };
         if self.target.is_some() {
@@ -420,6 +434,14 @@ impl Method for MomentumMethod {
 
     fn embed(&self, x: &Tensor) -> Result<Tensor> {
         embed_with(self.online.backbone.as_ref(), x)
+    }
+
+    fn data_parallel(&self) -> DataParallel {
+        DataParallel::Global
+    }
+
+    fn set_collectives(&mut self, collectives: Arc<dyn Collectives>) {
+        self.collectives = Some(collectives);
     }
 
     fn embed_dim(&self) -> i64 {
