@@ -103,10 +103,58 @@ pub fn run(args: &[String]) -> Result<()> {
             prefix.join("bin").display()
         );
     }
-    // The installed binary must start from elsewhere: `doctor` loads libtorch.
-    util::run(
-        std::process::Command::new(prefix.join("bin/selfsup"))
-            .arg("doctor")
-            .current_dir("/"),
-    )
+    check(&prefix, &home)
+}
+
+/// Runs `<prefix>/bin/selfsup doctor` from `/` with nothing exported (no `LIBTORCH`,
+/// `LD_LIBRARY_PATH` or `SELFSUP_DATA`) and fails unless it loads libtorch, computes with it, and
+/// finds the installed copy of the vendored data. As a control, a bare copy of the binary in a
+/// temporary folder is started too: it must fail to find `libtorch_cpu.so` (otherwise the binary
+/// carries an absolute rpath and the check above proves nothing about the install's layout).
+fn check(prefix: &Path, home: &Path) -> Result<()> {
+    let clean = |cmd: &mut std::process::Command| {
+        cmd.current_dir("/")
+            .env_remove("LIBTORCH")
+            .env_remove("LD_LIBRARY_PATH")
+            .env_remove("SELFSUP_DATA");
+    };
+    let mut cmd = std::process::Command::new(prefix.join("bin/selfsup"));
+    cmd.arg("doctor");
+    clean(&mut cmd);
+    let out = cmd.output().context("cannot start the installed selfsup")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    eprint!("{text}");
+    if !out.status.success() {
+        bail!(
+            "the installed selfsup failed from /: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let data_line = text
+        .lines()
+        .find(|l| l.starts_with("vendored data"))
+        .unwrap_or("");
+    if !text.contains("tensor check     : ok")
+        || !data_line.contains(&*home.join("data").to_string_lossy())
+    {
+        bail!("the installed selfsup does not find its libtorch and its data from /:\n{text}");
+    }
+    let bare_dir = std::env::temp_dir().join(format!("selfsup-bare-{}", std::process::id()));
+    std::fs::create_dir_all(&bare_dir)?;
+    let bare = bare_dir.join("selfsup");
+    std::fs::copy(home.join("target/release/selfsup"), &bare)?;
+    let mut cmd = std::process::Command::new(&bare);
+    cmd.arg("doctor");
+    clean(&mut cmd);
+    let control = cmd.output();
+    let _ = std::fs::remove_dir_all(&bare_dir);
+    match control {
+        Ok(o) if o.status.success() => eprintln!(
+            "xtask: note: a bare copy of the binary also starts (absolute rpath?), so the check above does not depend on the install's layout"
+        ),
+        _ => eprintln!(
+            "xtask: check passed: the installed selfsup runs from / with nothing exported, and a bare copy of the binary does not (no libtorch_cpu.so)"
+        ),
+    }
+    Ok(())
 }

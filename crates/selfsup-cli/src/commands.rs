@@ -71,9 +71,13 @@ pub struct ExportArgs {
     /// `best` or a checkpoint file (default: the newest — the final weights).
     #[arg(long)]
     pub checkpoint: Option<PathBuf>,
-    /// Output file.
-    #[arg(long, default_value = "encoder.safetensors")]
-    pub out: PathBuf,
+    /// Output file (default: `encoder.safetensors`, or `encoder.pt` with `--format torchscript`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// `safetensors` (the weights by name, with metadata) or `torchscript` (the encoder traced at the
+    /// run's input shape, for `torch.jit.load`; `selfsup_train::export`).
+    #[arg(long, default_value = "safetensors")]
+    pub format: String,
 }
 
 fn pick_checkpoint(run: &Path, given: &Option<PathBuf>) -> Result<selfsup_train::Checkpoint> {
@@ -201,13 +205,41 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
 
 /// `selfsup export`.
 pub fn export(a: &ExportArgs) -> Result<()> {
+    let torchscript = match a.format.as_str() {
+        "safetensors" => false,
+        "torchscript" => true,
+        other => bail!("invalid value `{other}` for `--format`: allowed safetensors, torchscript"),
+    };
+    let out = a.out.clone().unwrap_or_else(|| {
+        PathBuf::from(if torchscript {
+            "encoder.pt"
+        } else {
+            "encoder.safetensors"
+        })
+    });
     let (cfg, m, input) = restored_method(&a.run, &a.checkpoint)?;
+    if torchscript {
+        selfsup_train::export::save_torchscript(m.as_ref(), &input, &out)?;
+        writeln!(
+            std::io::stdout(),
+            "wrote {} (TorchScript: forward(x) for x of shape N×{} gives N×{} features; checked against the encoder)",
+            out.display(),
+            input
+                .shape
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join("×"),
+            m.embed_dim()
+        )?;
+        return Ok(());
+    }
     let meta = pretrain::encoder_metadata(&cfg, &input)?;
-    let n = pretrain::export_encoder(m.as_ref(), &a.out, Some(meta))?;
+    let n = pretrain::export_encoder(m.as_ref(), &out, Some(meta))?;
     writeln!(
         std::io::stdout(),
         "wrote {} ({n} tensors, prefix `{}.` removed)",
-        a.out.display(),
+        out.display(),
         m.encoder_prefix()
     )?;
     Ok(())

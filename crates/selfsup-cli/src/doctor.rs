@@ -1,4 +1,5 @@
-//! `selfsup doctor`: what libtorch this binary runs on, and what it can do.
+//! `selfsup doctor`: what libtorch this binary runs on, what it can do, and where the vendored data
+//! is found.
 
 use anyhow::Result;
 use std::io::Write;
@@ -33,6 +34,15 @@ pub fn run() -> Result<()> {
         tch::Cuda::cudnn_is_available()
     )?;
     writeln!(out, "MKL-DNN / oneDNN : {}", tch::utils::has_mkldnn())?;
+    let data = crate::config::find_data_dir();
+    writeln!(
+        out,
+        "vendored data    : {}",
+        data.map_or_else(
+            || "not found (pass --data, or set SELFSUP_DATA)".to_string(),
+            |d| d.display().to_string()
+        )
+    )?;
     // A real computation, so that a broken install fails here rather than in the middle of training.
     let t = tch::Tensor::from_slice(&[1.0f32, 2.0, 3.0]);
     let s = (&t * &t).sum(tch::Kind::Float).double_value(&[]);

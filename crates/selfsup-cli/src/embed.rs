@@ -1,5 +1,7 @@
 //! `selfsup embed --run DIR --data PATH --out FILE`: the trained encoder's features of every file of
-//! an image or audio folder (class sub-folders give labels; a flat folder has none), through the run's
+//! an image or audio folder (class sub-folders give labels; a flat folder has none), or of every
+//! sample of an MNIST, CIFAR or FSDD run's data (its training split, then its held-out split:
+//! `--split all|train|val`, rows named `train/<index or file>` and `val/...`), through the run's
 //! evaluation transform, in batches with a progress bar (`selfsup_train::eval::embed_all`).
 //!
 //! The format follows the extension of `--out`:
@@ -12,7 +14,7 @@
 //! File names are written relative to the data folder, rows in the folder's (sorted) order.
 
 use crate::config::DataKind;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use selfsup_data::{AudioFolder, Dataset, ImageFolder, Loader, LoaderConfig};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -37,6 +39,10 @@ pub struct EmbedArgs {
     /// Files per batch.
     #[arg(long, default_value_t = 256)]
     pub batch_size: usize,
+    /// MNIST, CIFAR and FSDD runs: `all` (the run's training split, then its held-out split),
+    /// `train` or `val`. Folders are embedded whole (`all`).
+    #[arg(long, default_value = "all")]
+    pub split: String,
 }
 
 /// The output formats.
@@ -105,46 +111,80 @@ pub fn run(a: &EmbedArgs) -> Result<()> {
         cfg.data.path = Some(p.clone());
     }
     let root = crate::data::resolve_path(&cfg.data)?;
-    let ds: Arc<dyn Dataset> = match cfg.data.kind {
-        DataKind::ImageFolder => Arc::new(ImageFolder::auto(&root)?),
-        DataKind::AudioFolder => {
-            Arc::new(AudioFolder::auto(&root)?.target_rate(Some(cfg.augment.sample_rate))?)
-        }
-        other => bail!(
-            "`selfsup embed` reads image or audio folders, and this run's data is `data.kind = {}`",
-            other.name()
+    // The parts to embed: (name prefix, dataset). Folders: the whole folder, files named relative
+    // to it. Other kinds: the run's training split then its held-out split (`--split`), named
+    // `train/...` and `val/...` (the file for FSDD, the index within the split otherwise).
+    let parts: Vec<(Option<&str>, Arc<dyn Dataset>)> = match cfg.data.kind {
+        DataKind::ImageFolder | DataKind::AudioFolder if a.split != "all" => bail!(
+            "invalid value `{}` for `--split`: a folder is embedded whole (`all`); point --data at the folder to embed",
+            a.split
         ),
+        DataKind::ImageFolder => vec![(None, Arc::new(ImageFolder::auto(&root)?))],
+        DataKind::AudioFolder => vec![(
+            None,
+            Arc::new(AudioFolder::auto(&root)?.target_rate(Some(cfg.augment.sample_rate))?),
+        )],
+        DataKind::Text => bail!(
+            "`selfsup embed` reads images and audio, and this run's data is `data.kind = text`"
+        ),
+        _ => {
+            let splits = crate::data::open_splits(&cfg)?;
+            match a.split.as_str() {
+                "all" => vec![(Some("train"), splits.train), (Some("val"), splits.val)],
+                "train" => vec![(Some("train"), splits.train)],
+                "val" => vec![(Some("val"), splits.val)],
+                other => bail!("invalid value `{other}` for `--split`: allowed all, train, val"),
+            }
+        }
     };
-    let n = ds.len();
-    let lc = LoaderConfig {
-        batch_size: a.batch_size.min(n.max(1)),
-        shuffle: false,
-        drop_last: false,
-        num_threads: cfg.data.num_threads,
-        seed: cfg.train.seed,
-        ..Default::default()
-    };
-    let loader = Loader::new(ds.clone(), crate::views::eval_pipeline(&cfg)?, lc)?;
-    let bar = indicatif::ProgressBar::new(n as u64).with_style(
-        indicatif::ProgressStyle::with_template(
-            "embed {bar:30} {pos}/{len} files [{elapsed}<{eta}]",
-        )
-        .context("progress template")?,
+    let n: usize = parts.iter().map(|(_, d)| d.len()).sum();
+    let bar = selfsup_train::progress::bar(
+        n as u64,
+        "embed {bar:30} {pos}/{len} files [{elapsed}<{eta}]",
     );
-    let (feats, labels) = selfsup_train::eval::embed_all(method.as_ref(), &loader, &mut |done| {
-        bar.set_position(done as u64)
-    })?;
-    bar.finish_and_clear();
+    let (mut feats, mut labels, mut files) = (Vec::new(), Some(Vec::new()), Vec::new());
+    let mut offset = 0;
+    for (prefix, ds) in parts.iter().filter(|(_, d)| d.len() > 0) {
+        let lc = LoaderConfig {
+            batch_size: a.batch_size.min(ds.len().max(1)),
+            shuffle: false,
+            drop_last: false,
+            num_threads: cfg.data.num_threads,
+            seed: cfg.train.seed,
+            ..Default::default()
+        };
+        let loader = Loader::new(ds.clone(), crate::views::eval_pipeline(&cfg)?, lc)?;
+        let (f, l) = selfsup_train::eval::embed_all(method.as_ref(), &loader, &mut |done| {
+            bar.set_position((offset + done) as u64)
+        })?;
+        offset += ds.len();
+        feats.push(f);
+        match (l, labels.as_mut()) {
+            (Some(l), Some(all)) => all.extend(Vec::<i64>::try_from(&l)?),
+            _ => labels = None,
+        }
+        for i in 0..ds.len() {
+            let name = ds
+                .source(i)
+                .map(|p| p.strip_prefix(&root).unwrap_or(&p).display().to_string())
+                .unwrap_or_else(|| i.to_string());
+            files.push(match prefix {
+                Some(s) => format!("{s}/{name}"),
+                None => name,
+            });
+        }
+    }
+    selfsup_train::progress::done(&bar);
+    if feats.is_empty() {
+        bail!(
+            "nothing to embed: the data at {} has no samples",
+            root.display()
+        );
+    }
+    let feats = Tensor::f_cat(&feats, 0)?;
     let d = feats.size().get(1).copied().unwrap_or(0) as usize;
     let flat: Vec<f32> = Vec::<f32>::try_from(feats.reshape([-1]))?;
-    let labels: Option<Vec<i64>> = labels.map(|l| Vec::<i64>::try_from(&l)).transpose()?;
-    let files: Vec<String> = (0..n)
-        .map(|i| {
-            ds.source(i)
-                .map(|p| p.strip_prefix(&root).unwrap_or(&p).display().to_string())
-                .unwrap_or_else(|| i.to_string())
-        })
-        .collect();
+    let ds = &parts[0].1;
     let classes: Vec<String> = ds.classes().map(<[String]>::to_vec).unwrap_or_default();
     let class_of = |i: usize| -> (String, String) {
         match &labels {

@@ -31,7 +31,7 @@ enum Command {
     Eval(commands::EvalArgs),
     /// Write a PNG preview of augmented views (images) or their log-mel spectrograms (audio).
     Preview(commands::PreviewArgs),
-    /// Export a run's encoder weights as safetensors (torchvision names for ResNets).
+    /// Export a run's encoder: weights as safetensors (torchvision names for ResNets) or TorchScript.
     Export(commands::ExportArgs),
     /// Features of every file of an image or audio folder from a trained run (safetensors, .npy, CSV).
     Embed(embed::EmbedArgs),
@@ -46,7 +46,7 @@ fn main() -> Result<()> {
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| cli.log.clone());
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
+        .with_writer(selfsup_train::progress::log_writer)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let r = match cli.command {

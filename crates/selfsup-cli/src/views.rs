@@ -1,13 +1,14 @@
 //! The view pipelines the CLI feeds the loader.
 //!
-//! - Images, recipe `mnist`: two views of `selfsup_augment::image::digit::DigitCrop` — a random
+//! - Images, recipe `mnist`: two views of `selfsup_augment::image::digit::DigitConfig` — a random
 //!   resized crop (area 35–100 %, aspect 3/4–4/3, bilinear back to the input size) followed by a random
 //!   brightness/contrast change and Gaussian pixel noise: the light SimCLR-style recipe that suits
 //!   28×28 grey digits (no flips: they change a digit's meaning).
 //! - Images, recipes `simclr`, `moco_v2`, `byol`: the recipes of `selfsup-augment` (lightly's defaults)
 //!   at `augment.image_size` (default 32), without normalisation so that they match the evaluation inputs.
-//! - Audio, recipe `contrastive`: two random windows of `clip_seconds` with random gain and Gaussian
-//!   noise at a random SNR, each turned into a log-mel spectrogram standardised per clip (COLA-style).
+//! - Audio, recipe `contrastive`: the crate's COLA recipe (`selfsup_augment::audio::ColaConfig::fsdd`
+//!   at `clip_seconds`, `sample_rate`, `n_mels`): two random windows with random gain and Gaussian
+//!   noise at a random SNR, each turned into a log-mel spectrogram standardised per clip.
 //! - Text, recipe `tokens`: two views of each token window, each a random contiguous span
 //!   (`augment.tokens.crop_scale` of the window, padded or stretched back to `data.text.seq_len`) then
 //!   BERT-style corruption (15 % of the non-special positions: 80 % `<mask>`, 10 % a random token, 10 %
@@ -19,12 +20,9 @@
 use crate::config::{DataKind, RunConfig};
 use anyhow::{bail, Context, Result};
 use selfsup::methods::MethodConfig;
-use selfsup_augment::audio::{AddGaussianSNR, Gain, LogMelConfig, PadOrCrop, RandomCrop};
-use selfsup_augment::image::digit::DigitCrop;
+use selfsup_augment::audio::{ColaConfig, PadOrCrop, RandomCrop};
 use selfsup_autoencoder::AutoencoderConfig;
-use selfsup_core::{
-    Audio, BoxTransform, Compose, ImageF32, MultiView, RandomApply, Sample, Spectrogram,
-};
+use selfsup_core::{Audio, BoxTransform, ImageF32, MultiView, Sample};
 use selfsup_data::{FeatureFn, ViewPipeline};
 use selfsup_nn::MethodSpec;
 
@@ -32,21 +30,21 @@ fn audio_len(cfg: &RunConfig) -> usize {
     (cfg.augment.clip_seconds * f64::from(cfg.augment.sample_rate)).round() as usize
 }
 
+/// The CLI's audio recipe: the crate's COLA recipe ([`ColaConfig::fsdd`], the one the FSDD figures
+/// were measured with) at the run's sample rate, clip length and mel count.
+fn cola(cfg: &RunConfig) -> ColaConfig {
+    ColaConfig {
+        sample_rate: cfg.augment.sample_rate,
+        segment_seconds: cfg.augment.clip_seconds,
+        n_mels: cfg.augment.n_mels,
+        ..ColaConfig::fsdd()
+    }
+}
+
+/// Log-mel features standardised per clip (the COLA recipe's front end), for every audio method.
 fn features(cfg: &RunConfig) -> Result<FeatureFn> {
-    let lm = LogMelConfig::for_rate(cfg.augment.sample_rate, cfg.augment.n_mels).build()?;
-    Ok(Box::new(
-        move |a: &Audio| -> selfsup_core::Result<Spectrogram> {
-            let s = lm.compute(&a.downmix())?;
-            // Standardise per clip: dB values become zero-mean, unit-variance network inputs.
-            let (c, f, t) = (s.values.channels(), s.n_freq(), s.n_frames());
-            let data = s.values.data();
-            let n = data.len().max(1) as f32;
-            let mean = data.iter().sum::<f32>() / n;
-            let var = data.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
-            let std = var.sqrt().max(1e-5);
-            Spectrogram::new(c, f, t, data.iter().map(|v| (v - mean) / std).collect())
-        },
-    ))
+    let fe = cola(cfg).front_end()?;
+    Ok(Box::new(move |a: &Audio| fe.compute(a)))
 }
 
 /// The augmented multi-view pipeline of pretraining; text needs the dataset's `vocab_size` (the
@@ -87,34 +85,19 @@ pub fn train_pipeline(cfg: &RunConfig, vocab_size: Option<usize>) -> Result<View
         if recipe != "contrastive" {
             bail!("invalid value for `augment.recipe`: `{recipe}`; allowed for audio: contrastive");
         }
-        let len = audio_len(cfg);
-        let view = || -> Result<BoxTransform<Audio>> {
-            Ok(Box::new(
-                Compose::new(vec![])
-                    .then(RandomCrop::new(len)?)
-                    .then(RandomApply::new(0.8, Gain::new(-12.0, 12.0)?)?)
-                    .then(RandomApply::new(0.8, AddGaussianSNR::new(5.0, 30.0)?)?),
-            ))
-        };
         return Ok(ViewPipeline::Audio {
-            views: MultiView::new(vec![view()?, view()?])?,
+            views: cola(cfg).build()?,
             features: Some(features(cfg)?),
         });
     }
     match recipe {
         "mnist" => {
             // With an image size, images are first brought to it as the evaluation does.
-            let size = cfg.augment.image_size.map(|s| s as usize);
-            let v = || -> Result<BoxTransform<ImageF32>> {
-                Ok(match size {
-                    Some(s) => Box::new(
-                        Compose::new(vec![selfsup_augment::image::eval_transform(s, None)?])
-                            .then(DigitCrop::default()),
-                    ),
-                    None => Box::new(DigitCrop::default()),
-                })
+            let digit = selfsup_augment::image::digit::DigitConfig {
+                image_size: cfg.augment.image_size.map(|s| s as usize),
+                ..Default::default()
             };
-            Ok(ViewPipeline::Image(MultiView::new(vec![v()?, v()?])?))
+            Ok(ViewPipeline::Image(digit.build()?))
         }
         other => image_recipe(other, cfg),
     }
@@ -152,7 +135,17 @@ fn autoencoder_pipeline(cfg: &RunConfig, c: &AutoencoderConfig) -> Result<ViewPi
         bail!("invalid value for `method`: auto-encoders take images or audio, not text");
     }
     if !cfg.data.kind.is_audio() {
-        return Ok(selfsup_autoencoder::view_pipeline(c)?);
+        // Images of any size are brought to the run's size first, as the evaluation does.
+        return Ok(match (c, image_resize(cfg)?) {
+            (AutoencoderConfig::Dae(d), resize) => {
+                selfsup_autoencoder::dae_image_pipeline(d, resize)?
+            }
+            (_, Some(resize)) => {
+                c.validate()?;
+                ViewPipeline::Image(MultiView::new(vec![resize])?)
+            }
+            (_, None) => selfsup_autoencoder::view_pipeline(c)?,
+        });
     }
     Ok(match c {
         AutoencoderConfig::Dae(d) => selfsup_autoencoder::dae_audio_pipeline(
@@ -214,10 +207,24 @@ pub fn pretext_preflight(cfg: &RunConfig, train: &dyn selfsup_data::Dataset) -> 
 }
 
 /// What a pretext task's samples go through first: for audio data a random `clip_seconds` crop and
-/// its standardised log-mel spectrogram (the spectrogram tasks' input); nothing for images.
+/// its standardised log-mel spectrogram (the spectrogram tasks' input); for images the evaluation's
+/// resize and centre crop to the run's image size ([`image_resize`]), so that photos of mixed sizes
+/// make one batch.
 pub fn pretext_prepare(cfg: &RunConfig) -> Result<Option<selfsup_pretext::Prepare>> {
     if !cfg.data.kind.is_audio() {
-        return Ok(None);
+        let Some(resize) = image_resize(cfg)? else {
+            return Ok(None);
+        };
+        return Ok(Some(std::sync::Arc::new(
+            move |s: Sample, key: selfsup_core::SampleKey| -> selfsup_core::Result<Sample> {
+                let img = match s {
+                    Sample::ImageU8(u) => u.to_f32(),
+                    Sample::Image(f) => f,
+                    other => return Ok(other),
+                };
+                Ok(Sample::Image(resize.apply(img, &mut key.rng())?))
+            },
+        )));
     }
     let crop = audio_crop(cfg)?;
     let feats = features(cfg)?;
@@ -246,19 +253,26 @@ pub fn eval_pipeline(cfg: &RunConfig) -> Result<ViewPipeline> {
             features: Some(features(cfg)?),
         });
     }
-    // Files of any size (1×1, very thin, odd-sized) at the size the training views have:
-    // torchvision's evaluation convention, Resize(smaller edge) then CenterCrop.
+    match image_resize(cfg)? {
+        Some(t) => Ok(ViewPipeline::Image(MultiView::new(vec![t])?)),
+        None => Ok(ViewPipeline::Identity),
+    }
+}
+
+/// Images: the resize (shorter side) and centre crop to `augment.image_size` (32 for image folders
+/// when absent) — torchvision's evaluation convention, which brings files of any size (1×1, very
+/// thin, odd-sized) to the size the training views have. It runs before the auto-encoders and the
+/// pretext tasks too. `None` for other data, or images without an image size.
+pub fn image_resize(cfg: &RunConfig) -> Result<Option<BoxTransform<ImageF32>>> {
+    if cfg.data.kind.is_audio() || cfg.data.kind == DataKind::Text {
+        return Ok(None);
+    }
     let size = match cfg.augment.image_size {
         Some(s) => Some(s),
         None if cfg.data.kind == DataKind::ImageFolder => Some(32),
         None => None,
     };
-    match size {
-        Some(s) if cfg.data.kind != DataKind::Text => {
-            Ok(ViewPipeline::Image(MultiView::new(vec![
-                selfsup_augment::image::eval_transform(s as usize, None)?,
-            ])?))
-        }
-        _ => Ok(ViewPipeline::Identity),
-    }
+    Ok(size
+        .map(|s| selfsup_augment::image::eval_transform(s as usize, None))
+        .transpose()?)
 }

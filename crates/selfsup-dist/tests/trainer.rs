@@ -7,6 +7,9 @@
 //!   batch B for 10 steps (2 epochs of 5, so the epoch reshuffle is crossed), give the losses and
 //!   final weights (queue and momentum network included) of one process with batch 2B within 1e-5.
 //!   Rank 1 starts from other weights, which the trainer's broadcast must overwrite.
+//! - Negative control: the same SimCLR run with collectives that do not gather (each rank's
+//!   loss over its own batch, as a method without data-parallel support would compute) differs
+//!   from the single process by more than 1e-3, so the comparison sees the gathers.
 //! - Only rank 0 writes the run folder (one `train` row per step in `metrics.jsonl`).
 //! - A rank that dies mid-run makes the other's `Trainer::run` return an error within the Gloo
 //!   timeout (no hang), and the last checkpoint rank 0 wrote still loads.
@@ -163,6 +166,43 @@ fn join(timeout: Duration) -> Arc<dyn Collectives> {
     Arc::new(Distributed::new(pg, Some(store)))
 }
 
+/// The job's collectives except that gathers return this rank's rows only (negative control).
+struct NoGather(Arc<dyn Collectives>);
+
+impl Collectives for NoGather {
+    fn rank(&self) -> usize {
+        self.0.rank()
+    }
+    fn world_size(&self) -> usize {
+        self.0.world_size()
+    }
+    fn all_gather(&self, x: &Tensor) -> selfsup_nn::Result<Tensor> {
+        Ok(x.detach())
+    }
+    fn all_gather_with_grad(&self, x: &Tensor) -> selfsup_nn::Result<Tensor> {
+        Ok(x.shallow_clone())
+    }
+    fn all_reduce(&self, x: &Tensor, op: selfsup_nn::Reduction) -> selfsup_nn::Result<()> {
+        self.0.all_reduce(x, op)
+    }
+    fn broadcast(&self, x: &Tensor, root: usize) -> selfsup_nn::Result<()> {
+        self.0.broadcast(x, root)
+    }
+    fn barrier(&self) -> selfsup_nn::Result<()> {
+        self.0.barrier()
+    }
+    fn broadcast_parameters(&self, vs: &tch::nn::VarStore) -> selfsup_nn::Result<()> {
+        self.0.broadcast_parameters(vs)
+    }
+    fn all_reduce_gradients(
+        &self,
+        vs: &tch::nn::VarStore,
+        op: selfsup_nn::Reduction,
+    ) -> selfsup_nn::Result<()> {
+        self.0.all_reduce_gradients(vs, op)
+    }
+}
+
 /// Stands in for a rank that dies: exits the process when batch `die_at` is asked for.
 struct Dying {
     inner: Loader,
@@ -217,19 +257,32 @@ fn worker() {
         std::fs::write(dir.join(format!("rank{rank}.txt")), msg).unwrap();
         std::process::exit(1);
     }
-    let c = join(Duration::from_secs(30));
+    let mut c = join(Duration::from_secs(30));
     let rank = c.rank();
     let l = loader(B, Some((c.world_size(), rank)));
     let run_dir = dir.join("run");
-    let out = train(&scenario, Some(c), Some(&run_dir), &l).unwrap();
+    let kind = match scenario.strip_suffix("_nogather") {
+        Some(k) => {
+            c = Arc::new(NoGather(c));
+            k
+        }
+        None => &scenario,
+    };
+    let out = train(kind, Some(c), Some(&run_dir), &l).unwrap();
     Tensor::save_multi(&out, dir.join(format!("rank{rank}.ot"))).unwrap();
+}
+
+/// Runs `scenario` on 2 ranks; returns the single-process reference and the workers' folder.
+fn run_pair(kind: &str, scenario: &str) -> (Vec<(String, Tensor)>, tempfile::TempDir) {
+    let reference = train(kind, None, None, &loader(2 * B, None)).unwrap();
+    let (dir, workers) = common::launch(scenario, 2, &[]);
+    workers.wait(Duration::from_secs(10)).expect("workers pass");
+    (reference, dir)
 }
 
 fn equivalence(kind: &str) {
     let world = 2;
-    let reference = train(kind, None, None, &loader(world * B, None)).unwrap();
-    let (dir, workers) = common::launch(kind, world, &[]);
-    workers.wait(Duration::from_secs(10)).expect("workers pass");
+    let (reference, dir) = run_pair(kind, kind);
     let losses = Vec::<f64>::try_from(&reference[0].1).unwrap();
     assert!(
         (losses[0] - losses[losses.len() - 1]).abs() > 1e-3,
@@ -263,6 +316,14 @@ fn moco_v2_2_ranks_equals_1_process_with_twice_the_batch() {
 #[test]
 fn vicreg_2_ranks_equals_1_process_with_twice_the_batch() {
     equivalence("vicreg");
+}
+
+#[test]
+fn without_gathers_simclr_differs_from_the_single_process() {
+    let (reference, dir) = run_pair("simclr", "simclr_nogather");
+    let got = Tensor::load_multi(dir.path().join("rank0.ot")).unwrap();
+    let d = (&got[0].1 - &reference[0].1).abs().max().double_value(&[]);
+    assert!(d > 1e-3, "the loss comparison cannot see the gathers: {d:e}");
 }
 
 #[test]

@@ -21,8 +21,9 @@
 //!   so an interrupted-and-resumed run computes bit-identical losses (tested).
 //! - [`run_dir`] locks a run folder to one process (`flock`, released by the kernel when the holder
 //!   dies) and removes the temporary files of writes that a kill or a full disk cut short.
-//! - [`metrics`] writes `metrics.jsonl` and `metrics.csv` and draws PNG curves; [`eval`] has kNN, the
-//!   linear probe, fine-tuning and embedding export.
+//! - [`metrics`] writes `metrics.jsonl`, `metrics.csv` and a TensorBoard event file ([`tensorboard`])
+//!   and draws PNG curves; [`eval`] has kNN, the
+//!   linear probe, fine-tuning and embedding export; [`export`] traces the encoder to TorchScript.
 //!
 //! ## Must never depend on
 //! `selfsup-cli`; it never prints (progress bars and logs go through `indicatif`/`tracing`, which the
@@ -32,11 +33,14 @@ pub mod checkpoint;
 pub mod config;
 pub mod data_parallel;
 pub mod eval;
+pub mod export;
 pub mod metrics;
 pub mod optim;
 pub mod plot;
+pub mod progress;
 pub mod run_dir;
 pub mod schedule;
+pub mod tensorboard;
 pub mod trainer;
 
 pub use checkpoint::{Checkpoint, Checkpointer, RunState};
@@ -47,7 +51,7 @@ pub use config::{
 pub use optim::Optimizer;
 /// The batch types the trainer consumes (defined in the torch-free `selfsup-core`).
 pub use selfsup_core::{BatchSource, HostBatch, Targets};
-pub use trainer::{install_ctrlc_handler, stop_requested, Outcome, StepRecord, Trainer};
+pub use trainer::{install_ctrlc_handler, stop_requested, GradHook, Outcome, StepRecord, Trainer};
 
 use std::path::PathBuf;
 

@@ -8,11 +8,17 @@
 //! however long the run.
 //!
 //! Records: `train` rows (every `log_every` steps: `loss`, `lr`, `grad_norm`, `samples_per_sec`, the
-//! method's scalars; `epoch` is the 0-based epoch the step belongs to) and `epoch` rows (end of each
-//! epoch: `epoch_loss` and the evaluation's values; `epoch` counts the epochs done, so the end of the
-//! first epoch is 1). Callers may add `eval` rows (the CLI: `knn_acc`, `linear_probe_acc` at epoch 0
+//! method's scalars) and `epoch` rows (end of each epoch: `epoch_loss` and the evaluation's values).
+//! Both number epochs from 1: a `train` row's `epoch` is the epoch its step belongs to, an `epoch`
+//! row's the epoch it ends, so the first epoch's steps and its end are all `epoch = 1`; `epoch = 0`
+//! is before training. `step` counts the optimizer steps done. Callers may add `eval` rows (the CLI: `knn_acc`, `linear_probe_acc` at epoch 0
 //! for the random initialisation and at the last epoch). Accuracies are fractions in `[0, 1]`,
 //! losses in nats, `lr` per step, `samples_per_sec` wall-clock.
+//!
+//! Every record also goes to the TensorBoard event file [`crate::tensorboard::EVENTS_FILE`] in the
+//! same folder, one scalar per value tagged `<kind>/<name>` (`train/loss`, `train/lr`,
+//! `epoch/knn_acc`, `eval/linear_probe_acc`, ...) at the record's step; a resume rewrites it from the
+//! records it keeps.
 
 use crate::{Error, Result};
 use std::collections::BTreeMap;
@@ -26,7 +32,8 @@ pub struct MetricRow {
     pub kind: String,
     /// Steps completed when it was written.
     pub step: u64,
-    /// Epoch (0-based for `train`, count of epochs done for `epoch`).
+    /// Epoch, from 1 (the epoch of a `train` row's step, the epoch an `epoch` row ends); 0 before
+    /// training.
     pub epoch: u64,
     /// The values.
     pub values: BTreeMap<String, f64>,
@@ -101,6 +108,7 @@ pub struct MetricsWriter {
     csv: PathBuf,
     loss: Downsampled,
     evals: BTreeMap<String, Vec<(f64, f64)>>,
+    events: crate::tensorboard::EventWriter,
 }
 
 fn append(path: &Path, text: &str) -> Result<()> {
@@ -152,18 +160,31 @@ impl MetricsWriter {
             &|l| l.split(',').nth(1)?.parse().ok(),
             "kind,step,epoch,name,value\n",
         )?;
+        // The records kept from before the resume, read once.
+        let kept: Vec<(String, u64, u64, Vec<(String, f64)>)> = match keep_upto {
+            Some(_) => read_jsonl(&jsonl)?
+                .into_iter()
+                .map(|r| (r.kind, r.step, r.epoch, r.values.into_iter().collect()))
+                .collect(),
+            None => Vec::new(),
+        };
+        // The TensorBoard file is rewritten from the kept records (one file, no orphaned steps).
+        let events = crate::tensorboard::EventWriter::create(
+            dir,
+            &kept
+                .iter()
+                .map(|(k, s, _, v)| (k.clone(), *s, v.clone()))
+                .collect::<Vec<_>>(),
+        )?;
         let mut w = MetricsWriter {
             jsonl,
             csv,
             loss: Downsampled::new(PLOT_POINTS),
             evals: BTreeMap::new(),
+            events,
         };
-        if keep_upto.is_some() {
-            // The records kept from before the resume, read once.
-            for r in read_jsonl(&w.jsonl)? {
-                let vals: Vec<(String, f64)> = r.values.into_iter().collect();
-                w.remember(&r.kind, r.step, r.epoch, &vals);
-            }
+        for (kind, step, epoch, vals) in &kept {
+            w.remember(kind, *step, *epoch, vals);
         }
         Ok(w)
     }
@@ -212,6 +233,7 @@ impl MetricsWriter {
             &(serde_json::Value::Object(obj).to_string() + "\n"),
         )?;
         append(&self.csv, &rows)?;
+        self.events.log(kind, step, values)?;
         self.remember(kind, step, epoch, values);
         Ok(())
     }
