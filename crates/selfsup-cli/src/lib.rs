@@ -11,6 +11,8 @@
 //! - [`pretrain`]: flags → config, evaluation helpers (kNN + linear probe before/after), and the
 //!   `pretrain` command itself;
 //! - [`presets`]: the auto-encoders' per-method presets; [`pictures`]: their evaluation pictures;
+//! - [`distributed`]: data-parallel `pretrain` (`--nproc-per-node`, torchrun/SLURM variables; the
+//!   backend with the cargo feature `dist`);
 //! - [`run_dir`]: checks on the run folder before a run (not inside the dataset folder);
 //! - [`resume`]: `--resume` restores the run's own config and refuses contradicting flags;
 //! - [`embed`]: `selfsup embed`, features of every file of a folder to safetensors / .npy / CSV;
@@ -27,6 +29,7 @@ pub mod commands;
 pub mod config;
 pub mod data;
 pub mod defaults;
+pub mod distributed;
 pub mod doctor;
 pub mod embed;
 pub mod folders;

@@ -91,6 +91,11 @@ pub struct PretrainArgs {
     /// Print the resolved config and exit.
     #[arg(long)]
     pub print_config: bool,
+    /// Data-parallel training with this many local worker processes (as torchrun's
+    /// `--nproc-per-node`); `batch_size` is per worker. Needs a build with the `dist` feature. A
+    /// process started by torchrun/SLURM (`RANK`, `WORLD_SIZE`, ...) joins its job without it.
+    #[arg(long, value_name = "N")]
+    pub nproc_per_node: Option<usize>,
 }
 
 fn set_tagged<T: serde::de::DeserializeOwned>(field: &str, kind: &str, allowed: &str) -> Result<T> {
@@ -470,6 +475,8 @@ pub struct RunOptions {
     pub resume: bool,
     /// Stop with a checkpoint once this many steps are done in all (as Ctrl-C would).
     pub stop_at_step: Option<u64>,
+    /// Data parallelism: this process is one rank of a job (see [`crate::distributed`]).
+    pub collectives: Option<Arc<dyn selfsup_nn::Collectives>>,
 }
 
 /// Mean online-probe accuracy and loss over the last epoch's steps (from
@@ -516,6 +523,17 @@ pub fn run(args: &PretrainArgs) -> Result<()> {
             i += 1;
         }
     }
+    if let Some(n) = args
+        .nproc_per_node
+        .filter(|&n| n != 1 && !args.print_config)
+    {
+        // The launcher: the workers get this run folder explicitly, so they agree on it.
+        let mut worker_args: Vec<String> = std::env::args().skip(1).collect();
+        if args.out.is_none() && args.config.is_none() {
+            worker_args.extend(["--out".to_string(), cfg.out_dir.display().to_string()]);
+        }
+        return crate::distributed::launch_local(n, &worker_args);
+    }
     if args.print_config {
         for n in &notes {
             writeln!(std::io::stderr(), "chosen from the data: {n}")?;
@@ -531,6 +549,7 @@ pub fn run(args: &PretrainArgs) -> Result<()> {
         &RunOptions {
             resume: args.resume,
             stop_at_step: args.stop_at_step,
+            collectives: crate::distributed::join_from_env()?,
         },
     )
     .map(|_| ())
@@ -543,6 +562,7 @@ pub fn run_config(cfg: &RunConfig, resume: bool) -> Result<RunSummary> {
         &RunOptions {
             resume,
             stop_at_step: None,
+            collectives: None,
         },
     )
 }
@@ -556,13 +576,24 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     crate::data::absolute_paths(&mut cfg.data)?;
     cfg.out_dir = std::path::absolute(&cfg.out_dir)?;
     let text = cfg.to_toml()?;
-    let mut out = std::io::stdout();
+    let dp = opts.collectives.clone();
+    let rank = dp.as_ref().map_or(0, |c| c.rank());
+    // Rank 0 alone reports (and writes the run folder); the other ranks train silently.
+    let mut out: Box<dyn Write> = if rank == 0 {
+        Box::new(std::io::stdout())
+    } else {
+        Box::new(std::io::sink())
+    };
     let args = opts;
     let t0 = Instant::now();
     let dir = cfg.out_dir.clone();
     crate::run_dir::refuse_out_inside_data(&dir, &data::resolve_path(&cfg.data)?)?;
     // One process per run folder; temporary files of a killed run are removed (and ours on error).
-    let _lock = selfsup_train::run_dir::RunLock::acquire(&dir)?;
+    let _lock = if rank == 0 {
+        Some(selfsup_train::run_dir::RunLock::acquire(&dir)?)
+    } else {
+        None
+    };
     if !args.resume && selfsup_train::Checkpointer::any_in(&dir) {
         anyhow::bail!(
             "the run folder {} already has checkpoints: pass --resume to continue it, or --out <new folder>",
@@ -592,7 +623,10 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     let input = input_spec(&cfg, ev.as_ref(), &splits)?;
     check_vocab(&cfg, &splits)?;
     crate::views::pretext_preflight(&cfg, splits.train.as_ref())?;
-    let loader = data::train_loader(&cfg, &splits)?;
+    let loader = match &dp {
+        Some(c) => data::train_loader(&cfg, &splits)?.with_shard(c.world_size(), c.rank())?,
+        None => data::train_loader(&cfg, &splits)?,
+    };
     let method = build(&cfg, &input)?;
     writeln!(
         out,
@@ -631,7 +665,7 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
         other => other,
     };
     let before = match &ev {
-        Some(ev) if cfg.eval.before && !args.resume => {
+        Some(ev) if cfg.eval.before && !args.resume && rank == 0 => {
             let t = Instant::now();
             let (k, p) = evaluate(method.as_ref(), ev, &cfg)?;
             writeln!(
@@ -698,6 +732,16 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     if let Some(s) = args.stop_at_step {
         trainer = trainer.stop_at_step(s);
     }
+    if let Some(c) = &dp {
+        trainer = trainer.with_collectives(c.clone());
+        writeln!(
+            out,
+            "data-parallel: {} ranks × batch {} (global batch {})",
+            c.world_size(),
+            loader.config().batch_size,
+            c.world_size() * loader.config().batch_size
+        )?;
+    }
     if args.resume {
         let resumed = trainer.resume().with_context(|| {
             if online_probe {
@@ -717,6 +761,19 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     let tt = Instant::now();
     let outcome = trainer.run(&loader)?;
     let train_secs = tt.elapsed().as_secs_f64();
+    if let Some(c) = &dp {
+        // Every rank finished; rank 0 alone evaluates, exports and reports from here.
+        c.barrier()?;
+        if rank != 0 {
+            return Ok(RunSummary {
+                before: None,
+                after: None,
+                online_probe: None,
+                epoch_losses: Vec::new(),
+                train_seconds: train_secs,
+            });
+        }
+    }
     let online = online_probe_summary(&trainer.epoch_scalar_means());
     if online.is_some() {
         if let Err(e) = plot_online_probe(&dir) {
