@@ -42,9 +42,9 @@ pub struct PretrainArgs {
     /// Backbone: conv_net, resnet18, resnet34, resnet50, mlp, vit, audio_cnn, conv1d.
     #[arg(long)]
     pub backbone: Option<String>,
-    /// Augmentation recipe (`mnist`, `simclr`, `moco_v2`, `byol`; audio `contrastive`; text `tokens`).
-    #[arg(long)]
-    pub recipe: Option<String>,
+    /// Augmentation recipe, with its defaults (a config file's `[augment.recipe]` table sets fields).
+    #[arg(long, value_enum)]
+    pub recipe: Option<selfsup_augment::RecipeName>,
     /// Image side the training crops and the evaluation (resize + centre crop) produce
     /// (`augment.image_size`; default: from the data).
     #[arg(long)]
@@ -205,8 +205,11 @@ pub fn apply_flags(cfg: &mut RunConfig, args: &PretrainArgs) -> Result<()> {
             "mlp, conv_net, resnet18, resnet34, resnet50, vit, audio_cnn, conv1d, transformer_encoder",
         )?;
     }
-    if let Some(r) = &args.recipe {
-        cfg.augment.recipe = r.clone();
+    if let Some(r) = args.recipe {
+        // A different recipe replaces the configured one; the same name keeps its configured fields.
+        if cfg.augment.recipe.name() != r {
+            cfg.augment.recipe = r.into();
+        }
     }
     if let Some(v) = args.image_size {
         cfg.augment.image_size = Some(v);
