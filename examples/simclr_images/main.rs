@@ -5,7 +5,7 @@
 //! `cargo run --release -p selfsup-examples --example simclr_images -- <folder> [epochs]`
 
 use anyhow::{bail, Result};
-use selfsup_cli::config::{DataKind, RunConfig};
+use selfsup::run::{DataKind, RunConfig};
 use std::path::PathBuf;
 
 fn main() -> Result<()> {
@@ -29,7 +29,7 @@ fn main() -> Result<()> {
     cfg.augment.image_size = Some(32);
     cfg.train.epochs = epochs;
     cfg.out_dir = PathBuf::from("runs/example-simclr-images");
-    let s = selfsup_cli::pretrain::run_config(&cfg, false)?;
+    let s = selfsup::run::run_config(&cfg, false)?;
     tracing::info!(?s, "done");
     Ok(())
 }

@@ -3,8 +3,8 @@
 //! evaluation. Unknown keys are errors; `validate` names the bad field and its allowed values before
 //! anything is loaded or trained. The resolved config is written to the run folder as `config.toml`.
 
+use crate::methods::MethodConfig;
 use anyhow::{bail, Context, Result};
-use selfsup::methods::MethodConfig;
 use selfsup_augment::recipe::{Modality, RecipeName, RecipeOrName};
 use selfsup_augment::tokens::TokenAugConfig;
 use selfsup_data::text::{TextConfig, TokenizerKind};

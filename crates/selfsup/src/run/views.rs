@@ -11,9 +11,9 @@
 //!   are when it is absent); audio as the first `clip_seconds` (zero-padded), same features; text is
 //!   not evaluated (no labels).
 
-use crate::config::{DataKind, RunConfig};
+use crate::methods::MethodConfig;
+use crate::run::config::{DataKind, RunConfig};
 use anyhow::{bail, Context, Result};
-use selfsup::methods::MethodConfig;
 use selfsup_augment::audio::{ByolAConfig, ColaConfig, PadOrCrop, RandomCrop};
 use selfsup_augment::image::digit::DigitConfig;
 use selfsup_augment::recipe::{Modality, Recipe};

@@ -12,7 +12,7 @@
 //! `eval.online_probe` absent becomes whether the training files have labels. The effective values are
 //! written into the config, so `--print-config` and the run's `config.toml` show them.
 
-use crate::config::{DataKind, RunConfig};
+use crate::run::config::{DataKind, RunConfig};
 use anyhow::Result;
 use selfsup_data::Dataset;
 use selfsup_nn::BackboneConfig;
@@ -71,7 +71,7 @@ struct Facts {
 fn facts(cfg: &RunConfig) -> Facts {
     let d = &cfg.data;
     let folder = |kind: DataKind| -> Option<(Box<dyn Dataset>, std::path::PathBuf)> {
-        let path = crate::data::resolve_path(d).ok()?;
+        let path = crate::run::data::resolve_path(d).ok()?;
         let layout = selfsup_data::detect_layout(&path).ok()?;
         let ds: Box<dyn Dataset> = if kind == DataKind::AudioFolder {
             Box::new(selfsup_data::AudioFolder::auto(&layout.train).ok()?)
