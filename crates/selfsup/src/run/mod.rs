@@ -266,7 +266,8 @@ pub struct RunOptions {
     pub resume: bool,
     /// Stop with a checkpoint once this many steps are done in all (as Ctrl-C would).
     pub stop_at_step: Option<u64>,
-    /// Data parallelism: this process is one rank of a job (see [`crate::distributed`]).
+    /// Data parallelism: this process is one rank of a job (`selfsup-dist`'s `Distributed`, joined
+    /// by the CLI's `distributed` module from `--nproc-per-node` or the torchrun/SLURM variables).
     pub collectives: Option<Arc<dyn selfsup_nn::Collectives>>,
 }
 
@@ -330,19 +331,11 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     let args = opts;
     let t0 = Instant::now();
     let dir = cfg.out_dir.clone();
-    run_dir::refuse_out_inside_data(&dir, &data::resolve_path(&cfg.data)?)?;
-    // One process per run folder; temporary files of a killed run are removed (and ours on error).
     let _lock = if rank == 0 {
-        Some(selfsup_train::run_dir::RunLock::acquire(&dir)?)
+        Some(open_run_folder(&cfg, args.resume)?)
     } else {
         None
     };
-    if !args.resume && selfsup_train::Checkpointer::any_in(&dir) {
-        anyhow::bail!(
-            "the run folder {} already has checkpoints: pass --resume to continue it, or --out <new folder>",
-            dir.display()
-        );
-    }
     let splits = data::open_splits(&cfg)?;
     tracing::info!(
         train = splits.train.len(),
@@ -371,110 +364,33 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
         None => data::train_loader(&cfg, &splits)?,
     };
     let method = build(&cfg, &input)?;
-    writeln!(
-        out,
-        "selfsup pretrain: {} + {:?} on {} ({} train / {} val samples, {}), {} epochs of {} steps, device {}",
-        cfg.method.name(),
-        serde_json::to_value(&cfg.backbone)?.get("kind").and_then(|k| k.as_str()).unwrap_or("?").to_string(),
-        cfg.data.kind.name(),
-        splits.train.len(),
-        splits.val.len(),
-        match (&ev, splits.vocab_size) {
-            (Some(ev), _) => format!("{} classes", ev.num_classes),
-            (None, Some(v)) => format!("vocabulary of {v} tokens, no labels"),
-            (None, None) => "no labels".to_string(),
-        },
-        cfg.train.epochs,
-        loader.batches_per_epoch() as u64 / cfg.train.grad_accum,
-        cfg.train.device,
-    )?;
-    if ev.is_none() {
-        writeln!(
-            out,
-            "{} data {}: kNN and linear-probe evaluations are skipped; reporting the training loss only",
-            cfg.data.kind.name(),
-            if cfg.data.kind == DataKind::Text { "has no labels" } else { "has no labelled files to evaluate with" }
-        )?;
-    }
-    let ev = match ev {
-        Some(e) if e.classes_present < 2 => {
-            writeln!(
-                out,
-                "warning: the training split has a single class: kNN and linear-probe accuracy would be a meaningless 1.0, so the evaluations are skipped; check the labels (a label-first CSV read as pixels-first gives one class)"
-            )?;
-            tracing::warn!("a single class in the training split: evaluations skipped");
-            None
-        }
-        other => other,
-    };
+    print_run_header(&mut out, &cfg, &splits, ev.as_ref(), &loader)?;
+    let ev = drop_single_class(&mut out, ev)?;
     let before = match &ev {
         Some(ev) if cfg.eval.before && !args.resume && rank == 0 => {
-            let t = Instant::now();
-            let (k, p) = evaluate(method.as_ref(), ev, &cfg)?;
-            writeln!(
-                out,
-                "before pretraining (random init): kNN acc {:.4}, linear probe acc {:.4}  [{:.1}s]",
-                k,
-                p.test_acc,
-                t.elapsed().as_secs_f64()
-            )?;
-            Some((k, p))
+            Some(evaluate_before(&mut out, method.as_ref(), ev, &cfg)?)
         }
         _ => None,
     };
-    let mut json = serde_json::to_value(&cfg)?;
-    if let serde_json::Value::Object(m) = &mut json {
-        m.insert("in_channels".into(), input.channels().into());
-        m.insert("input_shape".into(), input.shape.clone().into());
-        if let Some(v) = input.vocab_size {
-            m.insert("vocab_size".into(), v.into());
-        }
-    }
-    let every = cfg.eval.every_epochs;
+    let json = run_config_json(&cfg, &input)?;
     let pictures = pictures::PictureBatch::new(&cfg, &splits)?;
-    let pictures_ref = pictures.as_ref();
-    let cfg_ref = &cfg;
     let lm_loader = if cfg.is_language_model() {
         write_lm_files(&cfg, &splits, &input, &dir)?;
         lm_eval_loader(&cfg, &splits)?
     } else {
         None
     };
-    let mut trainer = Trainer::new(method, cfg.train.clone(), Some(&dir))?
-        .with_run_config(text, json)
-        .with_stop_flag(selfsup_train::install_ctrlc_handler()?);
-    if let (Some(ev_ref), true) = (&ev, every > 0) {
-        trainer = trainer.with_epoch_eval(
-            every,
-            Box::new(move |m: &mut dyn Method, epoch| {
-                let k = knn(m, ev_ref, cfg_ref)
-                    .map_err(|e| selfsup_core::Error::Other(format!("kNN evaluation: {e:#}")))?;
-                if let Some(p) = pictures_ref {
-                    p.write_or_warn(m, &format!("epoch_{epoch:03}"));
-                }
-                Ok(vec![("knn_acc".to_string(), k)])
-            }),
-        );
-    }
-    if let (Some(loader), true) = (&lm_loader, every > 0) {
-        // Validation loss (nats/token), bits/char, perplexity (and MLM accuracy) at each evaluation,
-        // into metrics.jsonl/csv and eval.png; the best checkpoint is the lowest val_loss.
-        trainer = trainer
-            .with_epoch_eval(
-                every,
-                Box::new(move |m: &mut dyn Method, _epoch| {
-                    let v = selfsup_pretext::language::evaluate_held_out(m, loader)?;
-                    Ok(v.metrics("val_"))
-                }),
-            )
-            .monitor_lower();
-    }
-    if let (Some(ev), true) = (&ev, online_probe) {
-        trainer = trainer.with_online_probe(ev.num_classes, cfg.eval.online_probe_lr)?;
-    }
-    if let Some(s) = args.stop_at_step {
-        trainer = trainer.stop_at_step(s);
-    }
+    let mut trainer = build_trainer(
+        method,
+        &cfg,
+        text,
+        json,
+        ev.as_ref(),
+        pictures.as_ref(),
+        lm_loader.as_ref(),
+        online_probe,
+        args,
+    )?;
     if let Some(c) = &dp {
         trainer = trainer.with_collectives(c.clone());
         writeln!(
@@ -486,19 +402,7 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
         )?;
     }
     if args.resume {
-        let resumed = trainer.resume().with_context(|| {
-            if online_probe {
-                "cannot resume (the online probe is on: a run started without it resumes with `eval.online_probe = false`)"
-            } else {
-                "cannot resume"
-            }
-        })?;
-        if !resumed {
-            anyhow::bail!(
-                "--resume: no checkpoint in {}",
-                dir.join("checkpoints").display()
-            );
-        }
+        resume_trainer(&mut trainer, &dir, online_probe)?;
         writeln!(out, "resumed at step {}", trainer.step())?;
     }
     let tt = Instant::now();
@@ -517,18 +421,7 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
             });
         }
     }
-    let online = online_probe_summary(&trainer.epoch_scalar_means());
-    if online.is_some() {
-        if let Err(e) = plot_online_probe(&dir) {
-            tracing::warn!(error = %e, "could not draw online_probe.png");
-        }
-    }
-    if let Some((a, l)) = online {
-        writeln!(
-            out,
-            "online linear probe (training batches of the last epoch): acc {a:.4}, loss {l:.4}"
-        )?;
-    }
+    let online = report_online_probe(&mut out, &trainer, &dir)?;
     report_skipped(&mut out, &loader.stats())?;
     let epoch_losses = epoch_losses(&dir);
     if let Outcome::Interrupted { checkpoint, step } = &outcome {
@@ -627,19 +520,16 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
         &dir.join("encoder.safetensors"),
         Some(encoder_metadata(&cfg, &input)?),
     )?;
-    let result = serde_json::json!({
-        "before": before.as_ref().map(|(k, p)| serde_json::json!({"knn_acc": k, "linear_probe_acc": p.test_acc, "linear_probe_train_acc": p.train_acc})),
-        "after": after.as_ref().map(|(k, p)| serde_json::json!({"knn_acc": k, "linear_probe_acc": p.test_acc, "linear_probe_train_acc": p.train_acc})),
-        "skipped": ev.is_none().then_some("kNN and linear probe: the dataset has no labels"),
-        "validation": lm_eval.map(|v| v.into_iter().map(|(k, x)| (k, serde_json::json!(x))).collect::<serde_json::Map<String, serde_json::Value>>()),
-        "epoch_losses": epoch_losses,
-        "online_probe_last_epoch": online.map(|(a, l)| serde_json::json!({"train_batch_acc": a, "loss": l})),
-        "train_seconds": train_secs,
-        "total_seconds": t0.elapsed().as_secs_f64(),
-    });
-    selfsup_train::checkpoint::write_atomic(
-        &dir.join("eval.json"),
-        serde_json::to_string_pretty(&result)?.as_bytes(),
+    write_eval_json(
+        &dir,
+        &before,
+        &after,
+        ev.is_none(),
+        lm_eval,
+        &epoch_losses,
+        online,
+        train_secs,
+        t0.elapsed().as_secs_f64(),
     )?;
     if let (Some((kb, pb)), Some((k, p))) = (&before, &after) {
         writeln!(
@@ -664,6 +554,236 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
         epoch_losses,
         train_seconds: train_secs,
     })
+}
+
+/// Refuses a run folder inside the dataset folder, takes the run folder's lock (one process per
+/// folder; temporary files of a killed run are removed, and ours on error) and, unless resuming,
+/// refuses a folder that already has checkpoints.
+fn open_run_folder(cfg: &RunConfig, resume: bool) -> Result<selfsup_train::run_dir::RunLock> {
+    let dir = &cfg.out_dir;
+    run_dir::refuse_out_inside_data(dir, &data::resolve_path(&cfg.data)?)?;
+    let lock = selfsup_train::run_dir::RunLock::acquire(dir)?;
+    if !resume && selfsup_train::Checkpointer::any_in(dir) {
+        anyhow::bail!(
+            "the run folder {} already has checkpoints: pass --resume to continue it, or --out <new folder>",
+            dir.display()
+        );
+    }
+    Ok(lock)
+}
+
+/// The run's first lines: method, backbone, data, sizes, steps and device, and why evaluations are
+/// skipped when the data has no labels.
+fn print_run_header(
+    out: &mut impl Write,
+    cfg: &RunConfig,
+    splits: &data::Splits,
+    ev: Option<&EvalData>,
+    loader: &selfsup_data::Loader,
+) -> Result<()> {
+    writeln!(
+        out,
+        "selfsup pretrain: {} + {:?} on {} ({} train / {} val samples, {}), {} epochs of {} steps, device {}",
+        cfg.method.name(),
+        serde_json::to_value(&cfg.backbone)?.get("kind").and_then(|k| k.as_str()).unwrap_or("?").to_string(),
+        cfg.data.kind.name(),
+        splits.train.len(),
+        splits.val.len(),
+        match (ev, splits.vocab_size) {
+            (Some(ev), _) => format!("{} classes", ev.num_classes),
+            (None, Some(v)) => format!("vocabulary of {v} tokens, no labels"),
+            (None, None) => "no labels".to_string(),
+        },
+        cfg.train.epochs,
+        loader.batches_per_epoch() as u64 / cfg.train.grad_accum,
+        cfg.train.device,
+    )?;
+    if ev.is_none() {
+        writeln!(
+            out,
+            "{} data {}: kNN and linear-probe evaluations are skipped; reporting the training loss only",
+            cfg.data.kind.name(),
+            if cfg.data.kind == DataKind::Text { "has no labels" } else { "has no labelled files to evaluate with" }
+        )?;
+    }
+    Ok(())
+}
+
+/// The evaluation data, unless the training split has a single class (then kNN and the probe would
+/// report a meaningless 1.0: warns and skips them).
+fn drop_single_class(out: &mut impl Write, ev: Option<EvalData>) -> Result<Option<EvalData>> {
+    Ok(match ev {
+        Some(e) if e.classes_present < 2 => {
+            writeln!(
+                    out,
+                    "warning: the training split has a single class: kNN and linear-probe accuracy would be a meaningless 1.0, so the evaluations are skipped; check the labels (a label-first CSV read as pixels-first gives one class)"
+                )?;
+            tracing::warn!("a single class in the training split: evaluations skipped");
+            None
+        }
+        other => other,
+    })
+}
+
+/// kNN and linear-probe accuracy of the randomly initialised encoder, printed.
+fn evaluate_before(
+    out: &mut impl Write,
+    method: &dyn Method,
+    ev: &EvalData,
+    cfg: &RunConfig,
+) -> Result<(f64, ProbeResult)> {
+    let t = Instant::now();
+    let (k, p) = evaluate(method, ev, cfg)?;
+    writeln!(
+        out,
+        "before pretraining (random init): kNN acc {:.4}, linear probe acc {:.4}  [{:.1}s]",
+        k,
+        p.test_acc,
+        t.elapsed().as_secs_f64()
+    )?;
+    Ok((k, p))
+}
+
+/// The run config as JSON for the checkpoints, with the input the method was built for.
+fn run_config_json(cfg: &RunConfig, input: &InputSpec) -> Result<serde_json::Value> {
+    let mut json = serde_json::to_value(cfg)?;
+    if let serde_json::Value::Object(m) = &mut json {
+        m.insert("in_channels".into(), input.channels().into());
+        m.insert("input_shape".into(), input.shape.clone().into());
+        if let Some(v) = input.vocab_size {
+            m.insert("vocab_size".into(), v.into());
+        }
+    }
+    Ok(json)
+}
+
+/// The trainer of the run: the run folder and config, the stop flag (Ctrl-C, SIGTERM), the epoch
+/// evaluation (kNN and the auto-encoders' pictures, or a language model's validation loss, every
+/// `eval.every_epochs`), the online probe and the step limit.
+#[allow(clippy::too_many_arguments)]
+fn build_trainer<'a>(
+    method: Box<dyn Method>,
+    cfg: &'a RunConfig,
+    text: String,
+    json: serde_json::Value,
+    ev: Option<&'a EvalData>,
+    pictures: Option<&'a pictures::PictureBatch>,
+    lm_loader: Option<&'a selfsup_data::Loader>,
+    online_probe: bool,
+    args: &RunOptions,
+) -> Result<Trainer<'a>> {
+    let every = cfg.eval.every_epochs;
+    let mut trainer = Trainer::new(method, cfg.train.clone(), Some(&cfg.out_dir))?
+        .with_run_config(text, json)
+        .with_stop_flag(selfsup_train::install_ctrlc_handler()?);
+    if let (Some(ev_ref), true) = (ev, every > 0) {
+        trainer = trainer.with_epoch_eval(
+            every,
+            Box::new(move |m: &mut dyn Method, epoch| {
+                let k = knn(m, ev_ref, cfg)
+                    .map_err(|e| selfsup_core::Error::Other(format!("kNN evaluation: {e:#}")))?;
+                if let Some(p) = pictures {
+                    p.write_or_warn(m, &format!("epoch_{epoch:03}"));
+                }
+                Ok(vec![("knn_acc".to_string(), k)])
+            }),
+        );
+    }
+    if let (Some(loader), true) = (lm_loader, every > 0) {
+        // Validation loss (nats/token), bits/char, perplexity (and MLM accuracy) at each evaluation,
+        // into metrics.jsonl/csv and eval.png; the best checkpoint is the lowest val_loss.
+        trainer = trainer
+            .with_epoch_eval(
+                every,
+                Box::new(move |m: &mut dyn Method, _epoch| {
+                    let v = selfsup_pretext::language::evaluate_held_out(m, loader)?;
+                    Ok(v.metrics("val_"))
+                }),
+            )
+            .monitor_lower();
+    }
+    if let (Some(ev), true) = (ev, online_probe) {
+        trainer = trainer.with_online_probe(ev.num_classes, cfg.eval.online_probe_lr)?;
+    }
+    if let Some(s) = args.stop_at_step {
+        trainer = trainer.stop_at_step(s);
+    }
+    Ok(trainer)
+}
+
+/// Resumes the trainer from the newest checkpoint of the run folder `dir`.
+fn resume_trainer(
+    trainer: &mut Trainer<'_>,
+    dir: &std::path::Path,
+    online_probe: bool,
+) -> Result<()> {
+    let resumed = trainer.resume().with_context(|| {
+        if online_probe {
+            "cannot resume (the online probe is on: a run started without it resumes with `eval.online_probe = false`)"
+        } else {
+            "cannot resume"
+        }
+    })?;
+    if !resumed {
+        anyhow::bail!(
+            "--resume: no checkpoint in {}",
+            dir.join("checkpoints").display()
+        );
+    }
+    Ok(())
+}
+
+/// The online probe's last-epoch accuracy and loss, printed and drawn as `online_probe.png`
+/// (`None` when the probe was off or no step ran).
+fn report_online_probe(
+    out: &mut impl Write,
+    trainer: &Trainer<'_>,
+    dir: &std::path::Path,
+) -> Result<Option<(f64, f64)>> {
+    let online = online_probe_summary(&trainer.epoch_scalar_means());
+    if online.is_some() {
+        if let Err(e) = plot_online_probe(dir) {
+            tracing::warn!(error = %e, "could not draw online_probe.png");
+        }
+    }
+    if let Some((a, l)) = online {
+        writeln!(
+            out,
+            "online linear probe (training batches of the last epoch): acc {a:.4}, loss {l:.4}"
+        )?;
+    }
+    Ok(online)
+}
+
+/// Writes `eval.json`: the evaluations before and after, the validation metrics of a language
+/// model, the epoch losses, the online probe and the times.
+#[allow(clippy::too_many_arguments)]
+fn write_eval_json(
+    dir: &std::path::Path,
+    before: &Option<(f64, ProbeResult)>,
+    after: &Option<(f64, ProbeResult)>,
+    no_labels: bool,
+    lm_eval: Option<Vec<(String, f64)>>,
+    epoch_losses: &[f64],
+    online: Option<(f64, f64)>,
+    train_secs: f64,
+    total_secs: f64,
+) -> Result<()> {
+    let result = serde_json::json!({
+        "before": before.as_ref().map(|(k, p)| serde_json::json!({"knn_acc": k, "linear_probe_acc": p.test_acc, "linear_probe_train_acc": p.train_acc})),
+        "after": after.as_ref().map(|(k, p)| serde_json::json!({"knn_acc": k, "linear_probe_acc": p.test_acc, "linear_probe_train_acc": p.train_acc})),
+        "skipped": no_labels.then_some("kNN and linear probe: the dataset has no labels"),
+        "validation": lm_eval.map(|v| v.into_iter().map(|(k, x)| (k, serde_json::json!(x))).collect::<serde_json::Map<String, serde_json::Value>>()),
+        "epoch_losses": epoch_losses,
+        "online_probe_last_epoch": online.map(|(a, l)| serde_json::json!({"train_batch_acc": a, "loss": l})),
+        "train_seconds": train_secs,
+        "total_seconds": total_secs,
+    });
+    selfsup_train::checkpoint::write_atomic(
+        &dir.join("eval.json"),
+        serde_json::to_string_pretty(&result)?.as_bytes(),
+    )?;
+    Ok(())
 }
 
 /// Adds the kNN and linear-probe accuracies before training (epoch 0, step 0) and after it (the last
