@@ -72,7 +72,8 @@ fn run() -> Result<()> {
         }
         "test" => {
             setup::run()?;
-            util::cargo(&[&["test", "--workspace"][..], &util::strs(&rest)].concat())?;
+            // Doc-tests included: the tch crates' find libtorch through LD_LIBRARY_PATH.
+            util::cargo_test(&[&["--workspace"][..], &util::strs(&rest)].concat())?;
             // The c10d shim's multi-process tests (installs Gloo's headers on first use).
             dist::test(&[])
         }
@@ -83,7 +84,7 @@ fn run() -> Result<()> {
         "ci" => {
             setup::run()?;
             check::run()?;
-            util::cargo(&["test", "--workspace"])?;
+            util::cargo_test(&["--workspace"])?;
             dist::test(&[])
         }
         "doctor" => doctor::run(),

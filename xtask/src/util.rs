@@ -23,6 +23,30 @@ pub fn cargo(args: &[&str]) -> Result<()> {
     run(Command::new(cargo).args(args).current_dir(root()))
 }
 
+/// Runs `cargo test <args>` with `<root>/.libtorch/lib` first on `LD_LIBRARY_PATH`.
+///
+/// Test and example binaries find libtorch through the `$ORIGIN`-relative rpaths of
+/// `.cargo/config.toml`, but doc-tests do not: rustdoc links each one into a temporary folder,
+/// without the target's `rustflags`, so the tch crates' doc-tests need the library path to run.
+pub fn cargo_test(args: &[&str]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let lib = root().join(".libtorch").join("lib");
+    let path = match std::env::var_os("LD_LIBRARY_PATH") {
+        Some(old) if !old.is_empty() => {
+            let mut p = lib.into_os_string();
+            p.push(":");
+            p.push(old);
+            p
+        }
+        _ => lib.into_os_string(),
+    };
+    run(Command::new(cargo)
+        .arg("test")
+        .args(args)
+        .env("LD_LIBRARY_PATH", path)
+        .current_dir(root()))
+}
+
 /// Runs a command, echoing it, failing with its exit status.
 pub fn run(cmd: &mut Command) -> Result<()> {
     eprintln!("xtask: $ {}", describe(cmd));

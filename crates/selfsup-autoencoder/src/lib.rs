@@ -43,7 +43,8 @@
 //! | `mae` | [`Mae`] | [`mae`] |
 //!
 //! ## Example
-//! ```no_run
+//! (A doc-test that runs: `cargo xtask test` puts libtorch on the library path for it.)
+//! ```
 //! use selfsup_autoencoder::AutoencoderConfig;
 //! use selfsup_nn::{BackboneConfig, Batch, StepInfo};
 //! use tch::{nn::VarStore, Device, Kind, Tensor};
@@ -57,6 +58,8 @@
 //! let info = StepInfo { step: 0, total_steps: 1, epoch: 0, total_epochs: 1 };
 //! let out = model.step(&batch, &info).unwrap(); // out.loss: masked-patch MSE; out.scalars: [("recon", …)]
 //! let features = model.embed(&x).unwrap(); // 8 × 128 class tokens
+//! assert_eq!(features.size()[0], 8);
+//! assert!(out.loss.double_value(&[]).is_finite());
 //! ```
 //!
 //! ## Must never depend on

@@ -34,6 +34,31 @@
 //! - [`loader`]: [`Loader`], [`LoaderConfig`], [`EpochIter`], [`LoaderStats`].
 //! - [`codec`]: the single place that calls the decoders of `selfsup-augment`.
 //!
+//! ## Example
+//! Two augmented views of every sample, in deterministic shuffled batches:
+//! ```
+//! use selfsup_augment::image::digit::DigitConfig;
+//! use selfsup_core::{ImageF32, Sample};
+//! use selfsup_data::{InMemory, Loader, LoaderConfig, ViewPipeline};
+//! use std::sync::Arc;
+//!
+//! let images = (0..10)
+//!     .map(|i| Ok(Sample::Image(ImageF32::new(1, 28, 28, vec![i as f32 / 10.0; 28 * 28])?)))
+//!     .collect::<selfsup_data::Result<Vec<_>>>()?;
+//! let data = Arc::new(InMemory::new(images, Some((0..10).map(|i| i % 2).collect()))?);
+//! let views = ViewPipeline::Image(DigitConfig::default().build()?);
+//! let cfg = LoaderConfig { batch_size: 4, drop_last: false, seed: 7, ..Default::default() };
+//! let loader = Loader::new(data, views, cfg)?;
+//! let batches = loader.epoch(0).collect::<selfsup_data::Result<Vec<_>>>()?;
+//! assert_eq!(batches.len(), 3); // 4 + 4 + 2
+//! assert_eq!(batches[0].views.len(), 2); // two views, each N×C×H×W
+//! assert_eq!(batches[0].views[0].shape(), &[4, 1, 28, 28]);
+//! // Batch k of epoch e is a function of (seed, e, k): the same on every run and thread count.
+//! let again = loader.epoch_from(0, 1).next().unwrap()?;
+//! assert_eq!(again.views, batches[1].views);
+//! # Ok::<(), selfsup_data::Error>(())
+//! ```
+//!
 //! ## Must never depend on
 //! `tch`/`torch-sys`: batches are ndarrays; `selfsup-nn` turns them into tensors.
 

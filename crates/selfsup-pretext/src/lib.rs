@@ -29,6 +29,22 @@
 //! border, 0 elsewhere). Heads and methods that turn these pairs into losses live behind the optional
 //! `torch` feature (module `methods`).
 //!
+//! ## Example
+//! RotNet's pretext pair for one image, keyed like an augmentation:
+//! ```
+//! use selfsup_core::{ImageF32, Sample, SampleKey, Target};
+//! use selfsup_pretext::{pretext_generator, PretextConfig, Rotation};
+//!
+//! let task = pretext_generator(&PretextConfig::from_kind("rotation")?)?;
+//! let img = ImageF32::new(1, 4, 4, (0..16).map(|v| v as f32 / 16.0).collect())?;
+//! let (views, target) = task.generate_keyed(&Sample::Image(img.clone()), SampleKey::new(0, 0, 3))?;
+//! let (Sample::Image(rotated), Target::Class(k)) = (&views[0], target) else { unreachable!() };
+//! // The target is the quarter-turn count, and rotating back recovers the input.
+//! assert!((0..4).contains(&k));
+//! assert_eq!(Rotation::rotate_back(rotated, k as u8), img);
+//! # Ok::<(), selfsup_pretext::Error>(())
+//! ```
+//!
 //! ## Must never depend on
 //! `tch`/`torch-sys` with default features (`cargo xtask check` enforces it).
 
