@@ -129,8 +129,7 @@ fn a_trace_that_froze_a_batch_size_branch_is_refused() {
     let mut m = Encoder::new(&cfg, 1);
     m.batch_branch = true;
     let err = trace_encoder(&m, &example_input(&input, 2, Device::Cpu))
-        .err()
-        .expect("the trace check must fail")
+        .expect_err("the trace check must fail")
         .to_string();
     assert!(
         err.contains("export.torchscript") && err.contains("differs from `embed`"),
