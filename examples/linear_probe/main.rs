@@ -8,8 +8,8 @@
 //! `cargo run --release -p selfsup-examples --example linear_probe -- runs/simclr-mnist-csv [epochs]`
 
 use anyhow::{bail, Context, Result};
-use selfsup_cli::config::RunConfig;
-use selfsup_cli::{data, pretrain};
+use selfsup::run::RunConfig;
+use selfsup::run::{self, data};
 use selfsup_train::eval::{self, FinetuneConfig, LinearProbeConfig, ProbeOptimizer};
 use std::path::PathBuf;
 use tch::nn::VarStore;
@@ -24,8 +24,8 @@ fn main() -> Result<()> {
     let epochs: usize = args.next().map(|e| e.parse()).transpose()?.unwrap_or(3);
     let cfg = RunConfig::from_file(&run.join("config.toml"))?;
     let splits = data::open_splits(&cfg)?;
-    let ev = pretrain::eval_data(&cfg, &splits)?;
-    let in_channels = pretrain::input_spec(&cfg, Some(&ev), &splits)?.channels();
+    let ev = run::eval_data(&cfg, &splits)?;
+    let in_channels = run::input_spec(&cfg, Some(&ev), &splits)?.channels();
     let device = selfsup_nn::parse_device(&cfg.train.device)?;
 
     // The encoder alone, under the same names `selfsup export` writes (prefix removed).
@@ -36,8 +36,19 @@ fn main() -> Result<()> {
         .with_context(|| format!("run `selfsup pretrain` first: {}", weights.display()))?;
     selfsup_train::checkpoint::load_into_var_store(&weights, &tensors, &mut vs)?;
 
-    let to_tensor = |a: &ndarray::ArrayD<f32>| selfsup_nn::array_to_tensor(a.view(), device);
-    let (xtr, xva) = (to_tensor(&ev.train_x)?, to_tensor(&ev.val_x)?);
+    // Fine-tuning trains on the inputs themselves: this small example stacks both splits.
+    let split = splits
+        .eval
+        .as_ref()
+        .context("the run's data has no labels")?;
+    let arrays = |ds| -> Result<(Tensor, Tensor)> {
+        let (x, y) = data::eval_arrays(&cfg, ds)?;
+        Ok((
+            selfsup_nn::array_to_tensor(x.view(), device)?,
+            Tensor::from_slice(&y),
+        ))
+    };
+    let ((xtr, ytr), (xva, yva)) = (arrays(split.bank.clone())?, arrays(split.query.clone())?);
     let feats = |x: &Tensor| -> Tensor {
         tch::no_grad(|| {
             let parts: Vec<Tensor> = x
@@ -50,9 +61,9 @@ fn main() -> Result<()> {
     };
     let probe = eval::linear_probe(
         &feats(&xtr),
-        &ev.train_y,
+        &ytr,
         &feats(&xva),
-        &ev.val_y,
+        &yva,
         ev.num_classes,
         &LinearProbeConfig {
             optimizer: ProbeOptimizer::Lbfgs,
@@ -70,8 +81,8 @@ fn main() -> Result<()> {
         &vs,
         &|x, train| encoder.forward_t(x, train),
         encoder.output_dim(),
-        (&xtr, &ev.train_y),
-        (&xva, &ev.val_y),
+        (&xtr, &ytr),
+        (&xva, &yva),
         ev.num_classes,
         &FinetuneConfig {
             epochs,

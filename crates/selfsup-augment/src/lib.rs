@@ -16,6 +16,9 @@
 //!   audio recipes, spectrogram previews.
 //! - [`tokens`] (always on): token-sequence views (span crop, BERT-style masking) for contrastive
 //!   learning on text.
+//! - [`recipe`]: [`Recipe`], every multi-view recipe above as one serde enum (a bare name or a
+//!   `kind`-tagged table in config files; [`RecipeName`] for flags, a `clap::ValueEnum` with the
+//!   `clap` feature).
 //!
 //! ## Must never depend on
 //! `tch`/`torch-sys`: users import this crate alone, without libtorch (`cargo xtask check` enforces it).
@@ -33,4 +36,7 @@ pub use selfsup_core::{Error, Result};
 pub mod audio;
 #[cfg(feature = "image")]
 pub mod image;
+pub mod recipe;
 pub mod tokens;
+
+pub use recipe::{Recipe, RecipeName, RecipeOrName};

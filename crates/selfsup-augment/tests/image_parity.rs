@@ -214,6 +214,23 @@ fn run(op: &str, a: &Value, x: ImageF32) -> ImageF32 {
             policies::apply_op(x, op, a["magnitude"].as_f64().unwrap()).unwrap()
         }
         "rot90" => warp::rot90(&x, u(&a["k"]) as u8),
+        "subpixel_crop" => image::resized_crop_subpixel(
+            &x,
+            &image::SubpixelBox {
+                top: a["top"].as_f64().unwrap(),
+                left: a["left"].as_f64().unwrap(),
+                height: a["height"].as_f64().unwrap(),
+                width: a["width"].as_f64().unwrap(),
+            },
+            pair(&a["size"]),
+        )
+        .unwrap(),
+        "contrast_brightness" => image::adjust_contrast_brightness(
+            x,
+            f(&a["contrast"]),
+            f(&a["brightness"]),
+            a["clip"].as_bool().unwrap(),
+        ),
         other => panic!("fixture op {other} has no replay"),
     }
 }

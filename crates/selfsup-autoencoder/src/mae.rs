@@ -656,8 +656,26 @@ impl Mae {
     /// input over the prediction (MAE's demo); `norm_pix_loss` predictions are un-normalised with each
     /// target patch's mean and variance. Masked patches of the first picture are zero.
     pub fn reconstruct_masked(&self, x: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
+        let n = x.size().first().copied().unwrap_or(0);
+        let noise = Tensor::rand([n, self.g.num_patches()], (Kind::Float, x.device()));
+        self.reconstruct_masked_with_noise(x, &noise)
+    }
+
+    /// Patches per sample (`L`): the width of the masking noise of
+    /// [`Mae::reconstruct_masked_with_noise`].
+    pub fn num_patches(&self) -> i64 {
+        self.g.num_patches()
+    }
+
+    /// [`Mae::reconstruct_masked`] with the masking noise given (`N×L`, see [`random_masking`]), so
+    /// that a caller can draw it from its own keyed generator instead of libtorch's.
+    pub fn reconstruct_masked_with_noise(
+        &self,
+        x: &Tensor,
+        noise: &Tensor,
+    ) -> Result<(Tensor, Tensor, Tensor)> {
         tch::no_grad(|| {
-            let out = self.forward(x, false)?;
+            let out = self.forward_with_noise(x, noise, false)?;
             let imgs = self.as_images(x);
             let target = patchify(&imgs, self.g.patch)?;
             let pred = if self.norm_pix_loss {
@@ -701,10 +719,7 @@ impl Method for Mae {
         let x = view(batch, 0, "mae", 1)?;
         let out = self.forward(x, true)?;
         let scalars = vec![("recon".to_string(), scalar(&out.loss))];
-        Ok(StepOutput {
-            loss: out.loss,
-            scalars,
-        })
+        Ok(StepOutput::new(out.loss, scalars))
     }
     fn embed(&self, x: &Tensor) -> Result<Tensor> {
         self.encode(x)

@@ -14,9 +14,10 @@
 //! | `vae` | input, reconstruction (from μ) | `{tag}_samples.png` (prior draws), `{tag}_interpolation.png` (μ of sample 0 → μ of sample 1) |
 //! | `mae` | masked input, reconstruction (visible patches pasted), original | |
 //!
-//! Random draws (the MAE's mask, the VAE's prior samples) use libtorch's generator seeded with `seed`,
-//! so the pictures of one run are comparable from one evaluation to the next; the trainer reseeds
-//! that generator before every step, so drawing pictures does not change training.
+//! Random draws (the MAE's mask, the VAE's prior samples) come from a keyed host generator
+//! (`selfsup_core::Generator` of `seed`), copied into tensors: the pictures of one run are comparable
+//! from one evaluation to the next, whatever ran before, and libtorch's global generator is neither
+//! reseeded nor advanced (the caller's own draws are not disturbed).
 
 use crate::{Autoencoder, Mae, Vae};
 use selfsup_augment::audio::preview::save_spectrograms;
@@ -97,6 +98,29 @@ fn write_columns(path: &Path, columns: &[Tensor], audio: bool) -> Result<()> {
     Ok(())
 }
 
+/// A `shape[0] × shape[1]` float tensor on `device` of draws from `rng`: standard normal when `normal`,
+/// else uniform in `[0, 1)`.
+fn host_draws(
+    rng: &mut selfsup_core::Generator,
+    shape: [i64; 2],
+    normal: bool,
+    device: tch::Device,
+) -> Tensor {
+    let n = (shape[0].max(0) * shape[1].max(0)) as usize;
+    let v: Vec<f32> = (0..n)
+        .map(|_| {
+            if normal {
+                rng.normal() as f32
+            } else {
+                rng.uniform_f32(0.0, 1.0)
+            }
+        })
+        .collect();
+    Tensor::from_slice(&v)
+        .view([shape[0].max(0), shape[1].max(0)])
+        .to_device(device)
+}
+
 /// Writes the pictures of `method` for the batch `views` into `dir` (created if missing), file names
 /// starting with `tag` (e.g. `epoch_003`); returns the paths written. Methods that are not
 /// auto-encoders of this crate write nothing (an empty list). See the module documentation.
@@ -132,16 +156,18 @@ pub fn write_pictures(
     ));
     let mut written = Vec::new();
     if let Some(m) = any.downcast_ref::<Mae>() {
-        tch::manual_seed(seed);
-        let (masked, recon, original) = m.reconstruct_masked(&clean)?;
+        let mut rng = selfsup_core::Generator::from_domain("pictures/mae_mask", &[seed as u64]);
+        let noise = host_draws(&mut rng, [n, m.num_patches()], false, clean.device());
+        let (masked, recon, original) = m.reconstruct_masked_with_noise(&clean, &noise)?;
         write_columns(&main, &[masked, recon, original], audio)?;
         written.push(main);
     } else if let Some(v) = any.downcast_ref::<Vae>() {
         let recon = v.reconstruct(&input)?;
         write_columns(&main, &[input.shallow_clone(), recon], audio)?;
         written.push(main);
-        tch::manual_seed(seed);
-        let samples = v.sample(2 * rows)?;
+        let mut rng = selfsup_core::Generator::from_domain("pictures/vae_prior", &[seed as u64]);
+        let z = host_draws(&mut rng, [2 * rows, v.latent_dim()], true, input.device());
+        let samples = v.decode(&z)?;
         let path = dir.join(format!("{tag}_samples.png"));
         if audio {
             write_columns(&path, &[samples], true)?;

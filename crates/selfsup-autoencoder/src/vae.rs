@@ -177,8 +177,14 @@ impl Vae {
         self.decode(&mu)
     }
 
+    /// Latent width.
+    pub fn latent_dim(&self) -> i64 {
+        self.latent_dim
+    }
+
     /// `n` samples from the model: `z ~ N(0, I)` drawn from libtorch's generator (seed it with
-    /// `tch::manual_seed` for a reproducible set), decoded.
+    /// `tch::manual_seed` for a reproducible set, or draw `z` yourself and call [`Vae::decode`]),
+    /// decoded.
     pub fn sample(&self, n: i64) -> Result<Tensor> {
         let z = Tensor::randn([n.max(0), self.latent_dim], (Kind::Float, self.vs.device()));
         self.decode(&z)
@@ -238,10 +244,7 @@ impl Method for Vae {
             ("recon".to_string(), scalar(&recon)),
             ("kl".to_string(), scalar(&kl)),
         ];
-        Ok(StepOutput {
-            loss: recon + kl * self.beta,
-            scalars,
-        })
+        Ok(StepOutput::new(recon + kl * self.beta, scalars))
     }
     fn embed(&self, x: &Tensor) -> Result<Tensor> {
         self.encode(x)

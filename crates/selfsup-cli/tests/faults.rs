@@ -266,12 +266,106 @@ fn metric_rows(out: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// True once this process (spawned at `t0`) has opened the metrics files, that is once the trainer
-/// runs and its signal handler is installed.
-fn training_since(out: &Path, t0: std::time::SystemTime) -> bool {
-    std::fs::metadata(out.join("metrics.jsonl"))
-        .and_then(|m| m.modified())
-        .is_ok_and(|m| m > t0)
+/// The completed checkpoint files (`ckpt-step-*`) of a run folder.
+fn checkpoint_names(out: &Path) -> std::collections::BTreeSet<String> {
+    std::fs::read_dir(out.join("checkpoints"))
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("ckpt-step"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// True once `child` has completed a checkpoint that was not in `before`: it is training, with its
+/// signal handler installed (an observable event, not a guess at how long the start takes).
+fn new_checkpoint(out: &Path, before: &std::collections::BTreeSet<String>) -> bool {
+    checkpoint_names(out).difference(before).next().is_some()
+}
+
+/// True while `child` is writing a temporary file of a checkpoint (its own: the name carries its
+/// pid; a leftover of an earlier, killed run does not count).
+fn writing_checkpoint(out: &Path, pid: u32) -> bool {
+    let own = format!(".tmp-{pid}");
+    std::fs::read_dir(out.join("checkpoints")).is_ok_and(|rd| {
+        rd.flatten().any(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.contains("safetensors.tmp-") && n.ends_with(&own)
+        })
+    })
+}
+
+/// A child whose stdout and stderr are read line by line on two threads, so that a test can wait
+/// for a line (an event the program reports) and still get the whole output at the end.
+struct Watched {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    readers: Vec<std::thread::JoinHandle<String>>,
+}
+
+impl Watched {
+    fn spawn(mut cmd: Command) -> Watched {
+        let mut child = cmd.spawn().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        let mut readers = Vec::new();
+        let pipes: Vec<Box<dyn std::io::Read + Send>> = vec![
+            Box::new(child.stdout.take().expect("piped stdout")),
+            Box::new(child.stderr.take().expect("piped stderr")),
+        ];
+        for pipe in pipes {
+            let tx = tx.clone();
+            readers.push(std::thread::spawn(move || {
+                use std::io::BufRead;
+                let mut all = String::new();
+                for line in std::io::BufReader::new(pipe).lines().map_while(|l| l.ok()) {
+                    let _ = tx.send(line.clone());
+                    all.push_str(&line);
+                    all.push('\n');
+                }
+                all
+            }));
+        }
+        Watched {
+            child,
+            lines,
+            readers,
+        }
+    }
+
+    /// Waits for an output line containing `pat`; false when the output ended (the process exited)
+    /// first.
+    fn wait_line(&self, pat: &str) -> bool {
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(300) {
+            match self.lines.recv_timeout(Duration::from_millis(50)) {
+                Ok(l) if l.contains(pat) => return true,
+                Ok(_) | Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return false,
+            }
+        }
+        panic!("timed out waiting for a line with `{pat}`");
+    }
+
+    /// Waits for the exit (at most `limit`, else kills it and fails) and returns the output.
+    fn finish(mut self, limit: Duration, what: &str) -> Output {
+        let t = Instant::now();
+        while self.child.try_wait().unwrap().is_none() {
+            if t.elapsed() > limit {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("{what}: still running after {limit:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let status = self.child.wait().unwrap();
+        let mut texts = self.readers.into_iter().map(|r| r.join().unwrap());
+        Output {
+            status,
+            stdout: texts.next().unwrap_or_default().into_bytes(),
+            stderr: texts.next().unwrap_or_default().into_bytes(),
+        }
+    }
 }
 
 /// Waits (polling) until `cond` holds or the child ends; false when the child ended first.
@@ -369,13 +463,10 @@ fn kills_signals_and_concurrent_runs_never_corrupt_a_run_and_resume_bit_exactly(
             .env("SELFSUP_FAULT_WRITE_DELAY_MS", "400")
             .spawn()
             .unwrap();
-        let ck = out.join("checkpoints");
-        let mid_write = wait_for(&mut child, || {
-            std::fs::read_dir(&ck).is_ok_and(|rd| {
-                rd.flatten()
-                    .any(|e| e.file_name().to_string_lossy().contains("safetensors.tmp-"))
-            })
-        });
+        // Its own temporary file: a leftover of the previous kill (removed by this run's start)
+        // must not trigger the kill before this run writes anything.
+        let pid = child.id();
+        let mid_write = wait_for(&mut child, || writing_checkpoint(&out, pid));
         assert!(
             mid_write,
             "round {round}: the run ended before a checkpoint write"
@@ -413,59 +504,70 @@ fn kills_signals_and_concurrent_runs_never_corrupt_a_run_and_resume_bit_exactly(
     assert_same_as_reference(&out, &refr, "kill -9 at random moments");
 
     // 3. Two SIGINTs in a row: exit status 130, no crash; then SIGTERM: a checkpoint and a clean stop.
+    //    Every signal waits for an event the run shows: a new checkpoint (it trains, its handler is
+    //    installed) and, for the second SIGINT, the handler's own line (the first one arrived).
     let out = root.join("signals");
     let (mut sigints, mut sigterms) = (0, 0);
     for round in 0..3 {
         let resume = selfsup_has_checkpoint(&out);
-        // Slow checkpoint writes: the second SIGINT lands while the first one's checkpoint is
-        // being written (the case that crashed), never after the process ended.
-        let t0 = std::time::SystemTime::now();
-        let mut child = pretrain_cmd(&cfg, &out, resume, root)
-            .env("SELFSUP_FAULT_WRITE_DELAY_MS", "500")
-            .spawn()
-            .unwrap();
-        if !wait_for(&mut child, || training_since(&out, t0)) {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100 * round));
-        signal(&child, "-INT");
-        std::thread::sleep(Duration::from_millis(30 * round));
-        signal(&child, "-INT");
+        // Slow checkpoint writes (one a step): after the first SIGINT the run still writes for at
+        // least a second, so the second lands while it checkpoints (the case that crashed), never
+        // after it ended.
+        let before = checkpoint_names(&out);
+        let mut w = Watched::spawn({
+            let mut c = pretrain_cmd(&cfg, &out, resume, root);
+            c.env("SELFSUP_FAULT_WRITE_DELAY_MS", "1000");
+            c
+        });
+        assert!(
+            wait_for(&mut w.child, || new_checkpoint(&out, &before)),
+            "round {round}: the run ended before its first checkpoint"
+        );
+        // Vary the moment: at once, or a little into the next step or write.
+        std::thread::sleep(Duration::from_millis(150 * round));
+        signal(&w.child, "-INT");
+        assert!(
+            w.wait_line("interrupted (Ctrl-C or SIGTERM)"),
+            "round {round}: the run ended without reporting the first SIGINT"
+        );
+        signal(&w.child, "-INT");
         sigints += 2;
-        let o = child.wait_with_output().unwrap();
+        let o = w.finish(Duration::from_secs(120), "double SIGINT");
         assert_no_crash(&o, "double SIGINT");
         assert_eq!(o.status.code(), Some(130), "double SIGINT: {:?}", text(&o));
     }
-    let t0 = std::time::SystemTime::now();
+    // SIGTERM once the run trains (slowed writes: it cannot finish before the signal lands).
+    let before = checkpoint_names(&out);
     let mut child = pretrain_cmd(&cfg, &out, selfsup_has_checkpoint(&out), root)
-        .spawn()
-        .unwrap();
-    if wait_for(&mut child, || training_since(&out, t0)) {
-        signal(&child, "-TERM");
-        sigterms += 1;
-        let o = child.wait_with_output().unwrap();
-        assert_no_crash(&o, "SIGTERM");
-        let (so, se) = text(&o);
-        assert!(o.status.success(), "SIGTERM: {so}{se}");
-        assert!(
-            so.contains("interrupted at step"),
-            "SIGTERM did not checkpoint: {so}{se}"
-        );
-    } else {
-        child.wait().unwrap();
-    }
-    finish(&cfg, &out, root);
-    assert_same_as_reference(&out, &refr, "SIGINT, SIGINT and SIGTERM");
-
-    // 4. Two runs into one folder: the second is refused while the first runs, and the first
-    //    finishes exactly as the reference.
-    let out = root.join("concurrent");
-    let t0 = std::time::SystemTime::now();
-    let mut first = pretrain_cmd(&cfg, &out, false, root)
         .env("SELFSUP_FAULT_WRITE_DELAY_MS", "300")
         .spawn()
         .unwrap();
-    assert!(wait_for(&mut first, || training_since(&out, t0)));
+    assert!(
+        wait_for(&mut child, || new_checkpoint(&out, &before)),
+        "the SIGTERM run ended before its first checkpoint"
+    );
+    signal(&child, "-TERM");
+    sigterms += 1;
+    let o = child.wait_with_output().unwrap();
+    assert_no_crash(&o, "SIGTERM");
+    let (so, se) = text(&o);
+    assert!(o.status.success(), "SIGTERM: {so}{se}");
+    assert!(
+        so.contains("interrupted at step"),
+        "SIGTERM did not checkpoint: {so}{se}"
+    );
+    finish(&cfg, &out, root);
+    assert_same_as_reference(&out, &refr, "SIGINT, SIGINT and SIGTERM");
+
+    // 4. Two runs into one folder: the second is refused while the first runs (slowed writes keep
+    //    it running while the second starts), and the first finishes exactly as the reference.
+    let out = root.join("concurrent");
+    let mut first = pretrain_cmd(&cfg, &out, false, root)
+        .env("SELFSUP_FAULT_WRITE_DELAY_MS", "500")
+        .spawn()
+        .unwrap();
+    let none = std::collections::BTreeSet::new();
+    assert!(wait_for(&mut first, || new_checkpoint(&out, &none)));
     let second = pretrain_cmd(&cfg, &out, true, root).output().unwrap();
     assert_clean_failure(&second, "a second run into a busy folder");
     let (_, se) = text(&second);
@@ -677,4 +779,211 @@ fn a_full_disk_fails_cleanly_naming_the_file_and_leaves_no_temporary_file() {
         "the error names no file of the run: {se}"
     );
     assert!(temp_files(&out).is_empty(), "leaked {:?}", temp_files(&out));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The leftovers of issue 18: the best checkpoint of the last epoch, a resumed finished run's
+// online-probe summary, Ctrl-C during the final evaluation, bad held-out files.
+
+/// The step recorded in a checkpoint's run state (read from the safetensors header, independently
+/// of the library's reader).
+fn checkpoint_step(path: &Path) -> u64 {
+    let b = std::fs::read(path).unwrap();
+    let n = u64::from_le_bytes(b[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&b[8..8 + n]).unwrap();
+    let state = header["__metadata__"]["selfsup.run_state"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{}: no run state in {header}", path.display()));
+    let state: serde_json::Value = serde_json::from_str(state).unwrap();
+    state["step"].as_u64().unwrap()
+}
+
+/// `eval.json`'s online-probe summary of the last epoch.
+fn online_summary(out: &Path) -> serde_json::Value {
+    let t = std::fs::read_to_string(out.join("eval.json")).unwrap();
+    serde_json::from_str::<serde_json::Value>(&t).unwrap()["online_probe_last_epoch"].clone()
+}
+
+#[test]
+fn a_kill_during_the_last_best_write_is_redone_and_a_finished_resume_keeps_the_online_probe() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // No epoch evaluation: the best checkpoint follows the epoch loss, which falls, so the best is
+    // rewritten at the end of the last epoch.
+    let cfg = root.join("run.toml");
+    std::fs::write(
+        &cfg,
+        RUN_TOML.replace("before = false", "before = false\nevery_epochs = 0"),
+    )
+    .unwrap();
+    let refr = reference(root, &cfg);
+    let reference_dir = root.join("reference");
+    let total = refr.0.iter().filter(|r| r["kind"] == "train").count() as u64;
+    let best = |out: &Path| out.join("checkpoints/best.safetensors");
+    assert_eq!(
+        checkpoint_step(&best(&reference_dir)),
+        total,
+        "the reference's best is not from the last epoch: this test would prove nothing"
+    );
+    let ref_online = online_summary(&reference_dir);
+    assert!(ref_online["train_batch_acc"].is_f64(), "{ref_online}");
+
+    // kill -9 while best.safetensors of the last epoch is being written (slowed writes): the
+    // epoch's rows are logged, the temporary best file is this process's.
+    let out = root.join("killed_in_best");
+    let mut child = pretrain_cmd(&cfg, &out, false, root)
+        .env("SELFSUP_FAULT_WRITE_DELAY_MS", "400")
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let epochs_logged = |out: &Path| {
+        std::fs::read_to_string(out.join("metrics.jsonl"))
+            .map(|t| {
+                t.lines()
+                    .filter(|l| l.contains("\"kind\":\"epoch\""))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    let own_best_tmp = format!(".best.safetensors.tmp-{pid}");
+    let hit = wait_for(&mut child, || {
+        epochs_logged(&out) == 2 && out.join("checkpoints").join(&own_best_tmp).exists()
+    });
+    assert!(hit, "the run ended before writing the last best checkpoint");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    finish(&cfg, &out, root);
+    assert_same_as_reference(&out, &refr, "kill -9 during the last best write");
+    assert!(
+        std::fs::read(best(&out)).unwrap() == std::fs::read(best(&reference_dir)).unwrap(),
+        "best.safetensors differs from the uninterrupted run's (step {} instead of {total})",
+        checkpoint_step(&best(&out))
+    );
+    assert_eq!(
+        online_summary(&out),
+        ref_online,
+        "the resumed run's online-probe summary differs from the uninterrupted run's"
+    );
+
+    // Resuming the finished run again (as after a kill during its final evaluation): it only
+    // evaluates, and eval.json keeps the online probe's summary of the last epoch.
+    let o = pretrain_cmd(&cfg, &out, true, root).output().unwrap();
+    let (so, se) = text(&o);
+    assert!(o.status.success(), "{so}{se}");
+    assert_eq!(
+        online_summary(&out),
+        ref_online,
+        "a resumed finished run lost the online-probe summary: {so}"
+    );
+    assert_same_as_reference(&out, &refr, "a resumed finished run");
+}
+
+#[test]
+fn ctrl_c_during_the_final_evaluation_stops_it_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // A final linear probe of a million epochs: it runs until stopped.
+    let cfg = root.join("run.toml");
+    std::fs::write(
+        &cfg,
+        RUN_TOML
+            .replace("before = false", "before = false\nevery_epochs = 0")
+            .replace("[eval.probe]\nepochs = 5", "[eval.probe]\nepochs = 1000000"),
+    )
+    .unwrap();
+    let out = root.join("run");
+    let w = Watched::spawn(pretrain_cmd(&cfg, &out, false, root));
+    // Printed once the training returned, just before the final evaluation.
+    assert!(
+        w.wait_line("online linear probe (training batches of the last epoch)"),
+        "the run ended before its final evaluation"
+    );
+    let t = Instant::now();
+    signal(&w.child, "-INT");
+    let o = w.finish(
+        Duration::from_secs(120),
+        "Ctrl-C during the final evaluation",
+    );
+    assert_no_crash(&o, "Ctrl-C during the final evaluation");
+    let (so, se) = text(&o);
+    assert!(o.status.success(), "{so}{se}");
+    assert!(
+        so.contains("interrupted during the final evaluation") && so.contains("--resume"),
+        "it does not say it stopped: {so}{se}"
+    );
+    assert!(
+        !out.join("eval.json").exists(),
+        "an interrupted evaluation wrote eval.json"
+    );
+    assert!(temp_files(&out).is_empty(), "leaked {:?}", temp_files(&out));
+    eprintln!(
+        "the final evaluation stopped {:.1} s after SIGINT",
+        t.elapsed().as_secs_f64()
+    );
+}
+
+#[test]
+fn bad_files_skipped_by_the_evaluation_loaders_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    // train/ and val/ class folders; a truncated JPEG only in val/: pretraining never reads it.
+    let data = dir.path().join("data");
+    for split in ["train", "val"] {
+        for (c, k) in [("cat", 40u8), ("dog", 200u8)] {
+            let d = data.join(split).join(c);
+            std::fs::create_dir_all(&d).unwrap();
+            for i in 0..6u32 {
+                image::RgbImage::from_fn(12, 12, |x, y| {
+                    image::Rgb([k.wrapping_add((x * 7 + y * 13 + i) as u8), k, 9])
+                })
+                .save(d.join(format!("{i}.png")))
+                .unwrap();
+            }
+        }
+    }
+    let big =
+        image::RgbImage::from_fn(48, 48, |x, y| image::Rgb([(x * 5) as u8, (y * 3) as u8, 7]));
+    let mut jpeg = Vec::new();
+    big.write_to(
+        &mut std::io::Cursor::new(&mut jpeg),
+        image::ImageFormat::Jpeg,
+    )
+    .unwrap();
+    std::fs::write(
+        data.join("val/cat/held_out_truncated.jpg"),
+        &jpeg[..jpeg.len() / 2],
+    )
+    .unwrap();
+    let o = selfsup(
+        &[
+            "pretrain",
+            "--dataset",
+            "image-folder",
+            "--data",
+            data.to_str().unwrap(),
+            "--recipe",
+            "simclr",
+            "--backbone",
+            "conv_net",
+            "--batch-size",
+            "4",
+            "--epochs",
+            "1",
+            "--bad-files",
+            "skip",
+            "--out",
+            "run",
+        ],
+        dir.path(),
+    );
+    let (so, se) = text(&o);
+    assert!(o.status.success(), "{so}{se}");
+    assert!(
+        so.contains("the evaluations skipped 1 bad file(s)")
+            && so.contains("held_out_truncated.jpg"),
+        "the held-out bad file is not reported at the end: {so}"
+    );
+    assert!(
+        !so.contains("skipped 1 reads"),
+        "the training loader read a held-out file: {so}"
+    );
 }

@@ -9,7 +9,9 @@
 //!   `kaiming_uniform_(a = √5)`, i.e. weights `U(±1/√fan_in)`, biases `U(±1/√fan_in)`). tch's defaults
 //!   draw weights `√6` times wider (`U(±√6/√fan_in)`) and start conv biases at zero, which changes every
 //!   method's early training compared with the PyTorch references; every layer of the workspace that has
-//!   no method-specific init goes through these helpers.
+//!   no method-specific init goes through these helpers. [`linear_keyed`] draws the same init from a
+//!   keyed host generator instead of libtorch's (evaluation heads that must not touch the caller's
+//!   generator).
 
 use tch::nn::{self, ModuleT};
 use tch::{Kind, Tensor};
@@ -48,6 +50,47 @@ pub fn linear<'a>(
             bias,
         },
     )
+}
+
+/// [`linear`] with its initial weights and bias (`U(±1/√d_in)`, PyTorch's default) drawn from `rng`
+/// on the host and copied in: libtorch's global generator is neither reseeded nor advanced, so the
+/// layer is the same for the same generator whatever ran before, and the caller's own draws are not
+/// disturbed.
+pub fn linear_keyed<'a>(
+    p: impl std::borrow::Borrow<nn::Path<'a>>,
+    d_in: i64,
+    d_out: i64,
+    bias: bool,
+    rng: &mut selfsup_core::Generator,
+) -> crate::Result<nn::Linear> {
+    let zero = nn::Init::Const(0.0);
+    let l = nn::linear(
+        p,
+        d_in,
+        d_out,
+        nn::LinearConfig {
+            ws_init: zero,
+            bs_init: Some(zero),
+            bias,
+        },
+    );
+    let bound = (1.0 / (d_in.max(1) as f64).sqrt()) as f32;
+    let mut fill = |t: &Tensor| -> crate::Result<()> {
+        let v: Vec<f32> = (0..t.numel())
+            .map(|_| rng.uniform_f32(-bound, bound))
+            .collect();
+        let src = Tensor::from_slice(&v)
+            .f_view(t.size().as_slice())?
+            .f_to_device(t.device())?;
+        let mut dst = t.shallow_clone();
+        tch::no_grad(|| dst.f_copy_(&src))?;
+        Ok(())
+    };
+    fill(&l.ws)?;
+    if let Some(b) = &l.bs {
+        fill(b)?;
+    }
+    Ok(l)
 }
 
 /// Batch normalisation over dimension 1 (works for `N×C`, `N×C×L` and `N×C×H×W`).

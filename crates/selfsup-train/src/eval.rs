@@ -8,7 +8,11 @@
 //!   train and test accuracy.
 //! - [`finetune`]: encoder + linear head trained together with labels.
 //! - [`OnlineProbe`]: a linear head trained on detached features during pretraining.
-//! - [`embed_array`], [`export_embeddings`]: features of a whole split, and their export as safetensors.
+//! - [`embed_array`], [`embed_source`], [`export_embeddings`]: features of a whole split, and their export
+//!   as safetensors.
+//! - [`knn_accuracy_streamed`], [`knn_and_probe_streamed`]: both evaluations straight from two
+//!   [`BatchSource`]s (the bank and the queries), encoding batch by batch: only the `N × D` features are
+//!   ever held, never the inputs (a CIFAR-10 split is 600 MB of floats, an image folder unbounded).
 //!
 //! Everything runs on tensors on the method's device; results are plain numbers.
 
@@ -301,10 +305,12 @@ pub fn linear_probe(
     };
     let ty = train_y.f_to_kind(Kind::Int64)?.f_to_device(device)?;
     let vy = test_y.f_to_kind(Kind::Int64)?.f_to_device(device)?;
-    tch::manual_seed(cfg.seed as i64);
+    // Initialisation and mini-batch order from a generator keyed by the seed, on the host: the
+    // result does not depend on what ran before, and the caller's torch generator is left alone.
+    let mut rng = selfsup_core::Generator::from_domain("linear_probe", &[cfg.seed]);
     let vs = VarStore::new(device);
     let d = tx.size()[1];
-    let head = selfsup_nn::layers::linear(vs.root() / "fc", d, num_classes, true);
+    let head = selfsup_nn::layers::linear_keyed(vs.root() / "fc", d, num_classes, true, &mut rng)?;
     let wd = cfg.weight_decay;
     let loss_of = |x: &Tensor, y: &Tensor| -> Result<Tensor> {
         let ce = head.forward(x).cross_entropy_for_logits(y);
@@ -342,7 +348,7 @@ pub fn linear_probe(
                 let perm = if bs >= n {
                     None
                 } else {
-                    Some(Tensor::f_randperm(n, (Kind::Int64, device))?)
+                    Some(host_permutation(&mut rng, n, device)?)
                 };
                 let mut s = 0;
                 while s < n {
@@ -379,6 +385,16 @@ pub fn linear_probe(
         test_acc,
         final_loss,
     })
+}
+
+/// A permutation of `0..n` drawn from `rng` on the host, as an int64 tensor on `device`.
+fn host_permutation(rng: &mut selfsup_core::Generator, n: i64, device: Device) -> Result<Tensor> {
+    let p: Vec<i64> = rng
+        .permutation(n.max(0) as usize)
+        .into_iter()
+        .map(|i| i as i64)
+        .collect();
+    Ok(Tensor::from_slice(&p).f_to_device(device)?)
 }
 
 fn flat_grad(params: &[Tensor]) -> Result<Tensor> {
@@ -543,9 +559,16 @@ pub fn finetune(
     selfsup_core::check::at_least("finetune.batch_size", cfg.batch_size, 1)?;
     check_xy("finetune train split", &train.0.f_flatten(1, -1)?, train.1)?;
     let device = encoder_vs.device();
-    tch::manual_seed(cfg.seed as i64);
+    // The head's init and the batch order from a keyed host generator (see `linear_probe`).
+    let mut rng = selfsup_core::Generator::from_domain("finetune", &[cfg.seed]);
     let head_vs = VarStore::new(device);
-    let head = selfsup_nn::layers::linear(head_vs.root() / "head", feat_dim, num_classes, true);
+    let head = selfsup_nn::layers::linear_keyed(
+        head_vs.root() / "head",
+        feat_dim,
+        num_classes,
+        true,
+        &mut rng,
+    )?;
     let mut params: Vec<(String, Tensor)> = encoder_vs
         .variables()
         .into_iter()
@@ -563,7 +586,7 @@ pub fn finetune(
     let mut last = f64::NAN;
     for _ in 0..cfg.epochs {
         check_stop("fine-tuning")?;
-        let perm = Tensor::f_randperm(n, (Kind::Int64, device))?;
+        let perm = host_permutation(&mut rng, n, device)?;
         let mut s = 0;
         while s < n {
             let e = (s + bs).min(n);
@@ -612,11 +635,30 @@ pub struct OnlineProbe {
 }
 
 impl OnlineProbe {
-    /// A probe from `feat_dim` features to `num_classes`, trained with Adam at `lr`.
+    /// A probe from `feat_dim` features to `num_classes`, trained with Adam at `lr`, initialised
+    /// from seed 0 (see [`OnlineProbe::seeded`]).
     pub fn new(device: Device, feat_dim: i64, num_classes: i64, lr: f64) -> Result<Self> {
+        Self::seeded(device, feat_dim, num_classes, lr, 0)
+    }
+
+    /// [`OnlineProbe::new`] with its initial weights drawn from a host generator keyed by `seed`:
+    /// the same probe whatever ran before, and libtorch's global generator is left alone.
+    pub fn seeded(
+        device: Device,
+        feat_dim: i64,
+        num_classes: i64,
+        lr: f64,
+        seed: u64,
+    ) -> Result<Self> {
+        let mut rng = selfsup_core::Generator::from_domain("online_probe", &[seed]);
         let vs = VarStore::new(device);
-        let head =
-            selfsup_nn::layers::linear(vs.root() / "online_probe", feat_dim, num_classes, true);
+        let head = selfsup_nn::layers::linear_keyed(
+            vs.root() / "online_probe",
+            feat_dim,
+            num_classes,
+            true,
+            &mut rng,
+        )?;
         let opt = Optimizer::new(
             &vs,
             &OptimizerConfig {
@@ -711,7 +753,8 @@ pub fn num_classes_of(labels: &Tensor) -> Result<i64> {
 
 /// Features of every batch of one pass over `source` (epoch 0, view 0), labelled or not, streamed
 /// batch by batch through `method.embed`: `(N × D features on the CPU, labels when every batch has
-/// them)`. `on_batch(samples done)` is called after each batch (a progress bar).
+/// them)`. `on_batch(samples done)` is called after each batch (a progress bar). Each batch is
+/// dropped once encoded, so memory holds the features and the batches in flight, never the split.
 pub fn embed_all(
     method: &dyn Method,
     source: &dyn BatchSource,
@@ -733,7 +776,9 @@ pub fn embed_all(
         })?;
         feats.push(method.embed(x)?.f_to_device(Device::Cpu)?);
         done += hb.len();
-        source.recycle(hb);
+        // Dropped, not recycled: a loader kept for the next evaluation holds no batch buffers in
+        // between (its pool would keep a few full batches alive for the whole run).
+        drop(hb);
         on_batch(done);
     }
     if feats.is_empty() {
@@ -765,4 +810,40 @@ pub fn embed_source(method: &dyn Method, source: &dyn BatchSource) -> Result<(Te
         )
         .into()),
     }
+}
+
+/// Weighted kNN accuracy of `query` against `bank`, both streamed batch by batch through
+/// `method.embed` ([`embed_source`]): memory grows with the `N × D` features alone, whatever the size
+/// of the inputs. Labels come with the batches.
+pub fn knn_accuracy_streamed(
+    method: &dyn Method,
+    bank: &dyn BatchSource,
+    query: &dyn BatchSource,
+    num_classes: i64,
+    cfg: &KnnConfig,
+) -> Result<f64> {
+    cfg.validate()?;
+    let (bx, by) = embed_source(method, bank)?;
+    let (qx, qy) = embed_source(method, query)?;
+    knn_accuracy(&bx, &by, &qx, &qy, num_classes, cfg)
+}
+
+/// Weighted kNN accuracy and a linear probe (trained on the bank's features, tested on the
+/// queries'), with both splits streamed batch by batch through `method.embed` ([`embed_source`]):
+/// each split is encoded once, and only its `N × D` features are held.
+pub fn knn_and_probe_streamed(
+    method: &dyn Method,
+    bank: &dyn BatchSource,
+    query: &dyn BatchSource,
+    num_classes: i64,
+    knn: &KnnConfig,
+    probe: &LinearProbeConfig,
+) -> Result<(f64, ProbeResult)> {
+    knn.validate()?;
+    probe.validate()?;
+    let (bx, by) = embed_source(method, bank)?;
+    let (qx, qy) = embed_source(method, query)?;
+    let k = knn_accuracy(&bx, &by, &qx, &qy, num_classes, knn)?;
+    let p = linear_probe(&bx, &by, &qx, &qy, num_classes, probe)?;
+    Ok((k, p))
 }

@@ -5,7 +5,9 @@
 //! gradients, runs `grad_accum` micro-batches (`method.step`, NaN/Inf check, `backward` of
 //! `loss / grad_accum`), measures — and optionally clips — the global gradient norm, sets the
 //! scheduled LR, applies the optimizer, calls `method.after_optimizer_step` (EMA, queues), then logs
-//! and checkpoints. Micro-batches left over at the end of an epoch (fewer than `grad_accum`) are skipped.
+//! and checkpoints. A gradient hook ([`Trainer::with_grad_hook`]) may run between the backward passes
+//! and the gradient norm (data-parallel training averages gradients there). Micro-batches left over
+//! at the end of an epoch (fewer than `grad_accum`) are skipped.
 //!
 //! Exact resume: a checkpoint stores the position `(epoch, step_in_epoch)`; the run restarts that epoch
 //! at micro-batch `step_in_epoch × grad_accum` through [`BatchSource::epoch_from`], which must replay the
@@ -20,12 +22,13 @@
 
 use crate::checkpoint::{self, Checkpoint, Checkpointer, RunState, FORMAT_VERSION};
 use crate::config::{ProgressMode, TrainConfig};
+use crate::data_parallel as dp;
 use crate::metrics::MetricsWriter;
 use crate::optim::Optimizer;
 use crate::schedule::LrSchedule;
 use crate::{Error, Result};
 use selfsup_core::BatchSource;
-use selfsup_nn::{host_to_device, Method, StepInfo};
+use selfsup_nn::{host_to_device, Batch, Collectives, Method, StepInfo};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -71,6 +74,12 @@ pub enum Outcome {
 /// the mean epoch loss is monitored. The method is mutable because [`Method::evaluate`] is; an
 /// evaluation must leave the weights alone.
 pub type EpochEval<'a> = Box<dyn FnMut(&mut dyn Method, u64) -> Result<Vec<(String, f64)>> + 'a>;
+
+/// A gradient hook (see [`Trainer::with_grad_hook`]): runs once per optimizer step, after the
+/// backward passes of all its micro-batches and before the gradient norm is measured (and clipped)
+/// and the optimizer steps. It gets the method's variables — whose `grad()` it may read and change
+/// in place, e.g. to all-reduce them across processes — and where the run stands.
+pub type GradHook<'a> = Box<dyn FnMut(&tch::nn::VarStore, &StepInfo) -> Result<()> + 'a>;
 
 static STOP: OnceLock<Arc<AtomicBool>> = OnceLock::new();
 
@@ -181,6 +190,7 @@ pub struct Trainer<'a> {
     stop: Option<Arc<AtomicBool>>,
     stop_at_step: Option<u64>,
     epoch_eval: Option<EpochEval<'a>>,
+    grad_hook: Option<GradHook<'a>>,
     eval_every: u64,
     monitor_lower: bool,
     history: Vec<StepRecord>,
@@ -191,6 +201,7 @@ pub struct Trainer<'a> {
     last_checkpoint: Option<PathBuf>,
     resumed: bool,
     probe: Option<crate::eval::OnlineProbe>,
+    collectives: Option<Arc<dyn Collectives>>,
 }
 
 impl<'a> Trainer<'a> {
@@ -230,6 +241,7 @@ impl<'a> Trainer<'a> {
             stop: None,
             stop_at_step: None,
             epoch_eval: None,
+            grad_hook: None,
             eval_every: 1,
             monitor_lower: false,
             history: Vec::new(),
@@ -240,6 +252,7 @@ impl<'a> Trainer<'a> {
             last_checkpoint: None,
             resumed: false,
             probe: None,
+            collectives: None,
         })
     }
 
@@ -262,6 +275,63 @@ impl<'a> Trainer<'a> {
         self
     }
 
+    /// Runs `hook` in every optimizer step between the backward passes and the optimizer step (see
+    /// [`GradHook`]): the seam where data-parallel training averages the gradients of its replicas.
+    /// An error from the hook ends the run with that error.
+    pub fn with_grad_hook(mut self, hook: GradHook<'a>) -> Self {
+        self.grad_hook = Some(hook);
+        self
+    }
+
+    /// Trains data-parallel with the other ranks of `collectives` (see [`crate::data_parallel`]):
+    /// the method gets them ([`Method::set_collectives`]), parameters are broadcast from rank 0 when
+    /// a run starts, gradients are reduced after the backward passes (before the gradient hook) as
+    /// the method declares ([`Method::data_parallel`]), only rank 0 writes the run folder and
+    /// evaluates. The source must give each rank its shard of the global batches
+    /// (`selfsup_data::Loader::with_shard`).
+    pub fn with_collectives(mut self, collectives: Arc<dyn Collectives>) -> Self {
+        self.method.set_collectives(collectives.clone());
+        self.collectives = Some(collectives);
+        self
+    }
+
+    /// The number of ranks training together (1 without collectives).
+    pub fn world_size(&self) -> usize {
+        self.collectives.as_ref().map_or(1, |c| c.world_size())
+    }
+
+    fn is_writer(&self) -> bool {
+        dp::is_writer(self.collectives.as_deref())
+    }
+
+    /// The schedule's peak learning rate: `optimizer.lr` scaled by the global batch as
+    /// `lr_scaling` asks.
+    fn peak_lr(&self, source: &dyn BatchSource) -> Result<f64> {
+        let lr = self.cfg.optimizer.lr;
+        if self.cfg.lr_scaling == crate::config::LrScaling::None {
+            return Ok(lr);
+        }
+        let b = source.batch_size().ok_or_else(|| {
+            selfsup_core::Error::config(
+                "train.lr_scaling",
+                "needs batches of one size (a loader with drop_last = true); use `none`",
+            )
+        })?;
+        let global = b * self.cfg.grad_accum as usize * self.world_size();
+        let peak = self
+            .cfg
+            .lr_scaling
+            .scale(lr, global, self.cfg.lr_reference_batch);
+        tracing::info!(
+            global_batch = global,
+            lr,
+            peak_lr = peak,
+            "learning rate scaled by the global batch ({:?})",
+            self.cfg.lr_scaling
+        );
+        Ok(peak)
+    }
+
     /// The first value of the epoch evaluation is better when lower (a validation loss): the best
     /// checkpoint is the one with the lowest value (monitored as `<name>_neg`, its negation).
     pub fn monitor_lower(mut self) -> Self {
@@ -276,15 +346,18 @@ impl<'a> Trainer<'a> {
         self
     }
 
-    /// Trains a linear classifier (Adam at `lr`) on the detached `embed` features of view 0 during
-    /// pretraining, logging `online_probe_loss` and `online_probe_acc` per step; batches need labels.
+    /// Trains a linear classifier (Adam at `lr`) on the detached encoder features of view 0 during
+    /// pretraining (the step's own features, [`selfsup_nn::StepOutput::features`], when the method
+    /// returns them; else those of [`Method::embed`]), logging `online_probe_loss` and `online_probe_acc` per step; batches need labels.
     /// Its state is checkpointed with the run.
     pub fn with_online_probe(mut self, num_classes: i64, lr: f64) -> Result<Self> {
-        self.probe = Some(crate::eval::OnlineProbe::new(
+        // Initial weights keyed by the run seed, drawn on the host (libtorch's generator untouched).
+        self.probe = Some(crate::eval::OnlineProbe::seeded(
             self.device,
             self.method.embed_dim(),
             num_classes,
             lr,
+            self.cfg.seed,
         )?);
         Ok(self)
     }
@@ -330,9 +403,10 @@ impl<'a> Trainer<'a> {
     }
 
     /// The mean of every named scalar of the method (and of the online probe) over the steps of the
-    /// newest epoch this trainer ran (the part of it this process ran, when it was resumed or
-    /// stopped inside it), in the order they first appeared; empty before the first step.
-    /// Independent of the history limit.
+    /// newest epoch the run has reached, in the order they first appeared; empty before the first
+    /// step. The sums travel in checkpoints, so a run resumed inside an epoch, or after its last
+    /// one, reports what the uninterrupted run would (checkpoints of older versions: the steps this
+    /// process ran). Independent of the history limit.
     pub fn epoch_scalar_means(&self) -> Vec<(String, f64)> {
         self.epoch_scalars
             .as_ref()
@@ -436,6 +510,16 @@ impl<'a> Trainer<'a> {
         self.epoch = st.epoch;
         self.step_in_epoch = st.step_in_epoch;
         self.epoch_loss_sum = self.extra_f64(&c.state, "epoch_loss_sum");
+        self.epoch_scalars = Self::epoch_scalars_of(&c.state);
+        let world = self.world_size();
+        let saved = self.extra_f64(&c.state, "world_size").max(1.0) as usize;
+        if saved != world {
+            tracing::warn!(
+                checkpoint_world_size = saved,
+                world_size = world,
+                "resuming on another number of ranks: exact only if the global batch (ranks × batch_size) is unchanged"
+            );
+        }
         self.best = st.best.clone();
         self.last_checkpoint = Some(c.path.clone());
         self.resumed = true;
@@ -443,17 +527,57 @@ impl<'a> Trainer<'a> {
         Ok(())
     }
 
+    /// A float of the trainer's part of a run state: its exact bits (`<key>_bits`) when saved, else
+    /// the decimal value of older checkpoints.
     fn extra_f64(&self, st: &RunState, key: &str) -> f64 {
-        st.extra
-            .get("_trainer")
-            .and_then(|t| t.get(key))
+        let tr = st.extra.get("_trainer");
+        if let Some(b) = tr
+            .and_then(|t| t.get(format!("{key}_bits")))
+            .and_then(|v| v.as_u64())
+        {
+            return f64::from_bits(b);
+        }
+        tr.and_then(|t| t.get(key))
             .and_then(|v| v.as_f64())
             .unwrap_or(0.0)
     }
 
+    /// The newest epoch's scalar sums saved by [`Self::run_state`] (`None` in older checkpoints), so
+    /// that a resumed run — one killed in its last epoch, or already finished — reports the same
+    /// [`Trainer::epoch_scalar_means`] (the online probe's summary) as an uninterrupted one.
+    fn epoch_scalars_of(st: &RunState) -> Option<(u64, Vec<(String, f64, usize)>)> {
+        let v = st.extra.get("_trainer")?.get("epoch_scalars")?;
+        let epoch = v.get("epoch")?.as_u64()?;
+        let sums = v
+            .get("sums")?
+            .as_array()?
+            .iter()
+            .map(|e| {
+                Some((
+                    e.get(0)?.as_str()?.to_string(),
+                    f64::from_bits(e.get(1)?.as_u64()?),
+                    e.get(2)?.as_u64()? as usize,
+                ))
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some((epoch, sums))
+    }
+
     fn run_state(&self) -> RunState {
         let mut extra = self.extra.clone();
-        let tr = serde_json::json!({ "epoch_loss_sum": self.epoch_loss_sum });
+        // Floats as their bits as well: JSON's decimal form does not always read back exactly.
+        let tr = serde_json::json!({
+            "epoch_loss_sum": self.epoch_loss_sum,
+            "epoch_loss_sum_bits": self.epoch_loss_sum.to_bits(),
+            "world_size": self.world_size(),
+            "epoch_scalars": self.epoch_scalars.as_ref().map(|(e, sums)| serde_json::json!({
+                "epoch": e,
+                "sums": sums
+                    .iter()
+                    .map(|(k, v, n)| serde_json::json!([k, v.to_bits(), n]))
+                    .collect::<Vec<_>>(),
+            })),
+        });
         match &mut extra {
             serde_json::Value::Object(m) => {
                 m.insert("_trainer".into(), tr);
@@ -507,24 +631,44 @@ impl<'a> Trainer<'a> {
         Ok(())
     }
 
+    /// Writes a checkpoint of the run as it stands (after checking every tensor is finite); `None`
+    /// without a run folder.
     fn save_checkpoint(&mut self) -> Result<Option<PathBuf>> {
-        let Some(ck) = &self.ckpt else {
+        let Some(ck) = self.ckpt.as_ref().filter(|_| self.is_writer()) else {
             return Ok(None);
         };
         self.check_state_finite()?;
-        let extra = self
-            .probe
-            .as_ref()
-            .map(|p| p.state_tensors())
-            .unwrap_or_default();
         let p = ck.save(
             self.method.var_store(),
             &self.opt,
             &self.run_state(),
-            &extra,
+            &self.probe_state(),
         )?;
         self.last_checkpoint = Some(p.clone());
         Ok(Some(p))
+    }
+
+    /// Writes the best checkpoint (after checking every tensor is finite); nothing without a run folder.
+    fn save_best_checkpoint(&mut self) -> Result<()> {
+        let Some(ck) = self.ckpt.as_ref().filter(|_| self.is_writer()) else {
+            return Ok(());
+        };
+        self.check_state_finite()?;
+        ck.save_best(
+            self.method.var_store(),
+            &self.opt,
+            &self.run_state(),
+            &self.probe_state(),
+        )?;
+        Ok(())
+    }
+
+    /// The online probe's tensors, stored in checkpoints next to the method's.
+    fn probe_state(&self) -> Vec<(String, tch::Tensor)> {
+        self.probe
+            .as_ref()
+            .map(|p| p.state_tensors())
+            .unwrap_or_default()
     }
 
     fn stop_requested(&self) -> bool {
@@ -533,7 +677,42 @@ impl<'a> Trainer<'a> {
     }
 
     /// Runs (or continues) training to the end, or until a stop is requested.
+    ///
+    /// The loop reads: [`Self::begin_run`] (sizes, schedule, `config.toml`, metrics), then per epoch
+    /// a [`Self::train_step`] per optimizer step followed by [`Self::log_step`] and a step-based
+    /// checkpoint, and [`Self::end_epoch`] (evaluation, epoch log, best and epoch checkpoints). A
+    /// stop request is honoured before each step by [`Self::stop_now`].
     pub fn run(&mut self, source: &dyn BatchSource) -> Result<Outcome> {
+        let mut ctx = self.begin_run(source)?;
+        let out = self.run_epochs(source, &mut ctx);
+        ctx.progress.finish();
+        out
+    }
+
+    fn run_epochs(&mut self, source: &dyn BatchSource, ctx: &mut RunCtx) -> Result<Outcome> {
+        while self.epoch < ctx.epochs {
+            let skip = (self.step_in_epoch * ctx.accum) as usize;
+            let mut batches = source.epoch_from(self.epoch, skip);
+            while self.step_in_epoch < ctx.steps_per_epoch {
+                if dp::agree_stop(self.collectives.as_deref(), self.stop_requested())? {
+                    return self.stop_now(ctx);
+                }
+                let rec = self.train_step(source, &mut batches, ctx)?;
+                self.log_step(&rec, ctx)?;
+                self.record(rec);
+                let es = self.cfg.checkpoint.every_steps;
+                if es > 0 && self.step % es == 0 && self.step_in_epoch < ctx.steps_per_epoch {
+                    self.save_checkpoint()?;
+                }
+            }
+            self.end_epoch(ctx)?;
+        }
+        Ok(Outcome::Finished)
+    }
+
+    /// The start of [`Trainer::run`]: checks an epoch has at least one optimizer step, builds the LR
+    /// schedule, writes `config.toml` and `threads.json` and opens the metrics of the run folder.
+    fn begin_run(&mut self, source: &dyn BatchSource) -> Result<RunCtx> {
         let accum = self.cfg.grad_accum;
         let bpe = source.batches_per_epoch() as u64;
         let spe = bpe / accum;
@@ -546,8 +725,13 @@ impl<'a> Trainer<'a> {
         }
         let epochs = self.cfg.epochs;
         let total = spe * epochs;
-        let sched = LrSchedule::new(&self.cfg.schedule, self.cfg.optimizer.lr, spe, total);
-        let mut metrics = match &self.run_dir {
+        let peak_lr = self.peak_lr(source)?;
+        let sched = LrSchedule::new(&self.cfg.schedule, peak_lr, spe, total);
+        if let Some(c) = &self.collectives {
+            dp::start(c.as_ref(), self.method.as_ref())?;
+        }
+        let writer = self.is_writer();
+        let metrics = match self.run_dir.as_ref().filter(|_| writer) {
             Some(d) => {
                 let text = match &self.config_toml {
                     Some(t) => t.clone(),
@@ -566,219 +750,336 @@ impl<'a> Trainer<'a> {
             }
             None => None,
         };
-        let progress = Progress::new(self.cfg.progress, total, self.step);
-        let started = Instant::now();
-        let start_step = self.step;
-        let mut samples_since = 0usize;
-        let mut t_since = Instant::now();
-
-        while self.epoch < epochs {
-            let epoch = self.epoch;
-            let mut it = source.epoch_from(epoch, (self.step_in_epoch * accum) as usize);
-            while self.step_in_epoch < spe {
-                if self.stop_requested() {
-                    let p = self.save_checkpoint()?;
-                    progress.finish();
-                    tracing::info!(step = self.step, checkpoint = ?p, "stopped on request");
-                    return Ok(Outcome::Interrupted {
-                        checkpoint: p,
-                        step: self.step,
-                    });
-                }
-                let step = self.step;
-                tch::manual_seed(step_seed(self.cfg.seed, step));
-                let info = StepInfo {
-                    step,
-                    total_steps: total,
-                    epoch,
-                    total_epochs: epochs,
-                };
-                self.opt.zero_grad();
-                let mut loss_sum = 0.0;
-                let mut scalars: Vec<(String, f64)> = Vec::new();
-                for _ in 0..accum {
-                    let hb = it.next().ok_or_else(|| {
-                        selfsup_core::Error::Other(format!(
-                            "the data source ended early in epoch {epoch}: it promised {bpe} batches"
-                        ))
-                    })??;
-                    samples_since += hb.len();
-                    let batch = host_to_device(&hb, self.device)?;
-                    source.recycle(hb);
-                    let out = self.method.step(&batch, &info)?;
-                    let lv = selfsup_nn::bridge::scalar(&out.loss)?;
-                    if !lv.is_finite() {
-                        progress.finish();
-                        return Err(Error::NonFinite {
-                            what: "loss",
-                            step,
-                            value: lv,
-                            last_checkpoint: self.last_checkpoint.clone(),
-                        });
-                    }
-                    let l = if accum > 1 {
-                        out.loss.f_div_scalar(accum as f64)?
-                    } else {
-                        out.loss
-                    };
-                    l.f_backward()?;
-                    loss_sum += lv;
-                    if let (Some(p), Some(y)) = (&mut self.probe, &batch.labels) {
-                        let f = self.method.embed(&batch.views[0])?;
-                        let (pl, pa) = p.update(&f, y)?;
-                        for (k, v) in [("online_probe_loss", pl), ("online_probe_acc", pa)] {
-                            match scalars.iter_mut().find(|(n, _)| n == k) {
-                                Some((_, s)) => *s += v / accum as f64,
-                                None => scalars.push((k.to_string(), v / accum as f64)),
-                            }
-                        }
-                    }
-                    for (k, v) in out.scalars {
-                        match scalars.iter_mut().find(|(n, _)| *n == k) {
-                            Some((_, s)) => *s += v / accum as f64,
-                            None => scalars.push((k, v / accum as f64)),
-                        }
-                    }
-                }
-                let grad_norm = match self.cfg.clip_grad_norm {
-                    Some(c) => self.opt.clip_grad_norm(c)?,
-                    None => self.opt.grad_norm()?,
-                };
-                if !grad_norm.is_finite() {
-                    progress.finish();
-                    return Err(Error::NonFinite {
-                        what: "grad_norm",
-                        step,
-                        value: grad_norm,
-                        last_checkpoint: self.last_checkpoint.clone(),
-                    });
-                }
-                let lr = sched.lr(step);
-                self.opt.step(lr)?;
-                self.method.after_optimizer_step(&info)?;
-                let loss = loss_sum / accum as f64;
-                self.step += 1;
-                self.step_in_epoch += 1;
-                self.epoch_loss_sum += loss;
-                let rec = StepRecord {
-                    step,
-                    epoch,
-                    loss,
-                    lr,
-                    grad_norm,
-                    scalars,
-                };
-                let log_now = self.step % self.cfg.log_every == 0 || self.step == total;
-                if log_now {
-                    let dt = t_since.elapsed().as_secs_f64().max(1e-9);
-                    let rate = samples_since as f64 / dt;
-                    samples_since = 0;
-                    t_since = Instant::now();
-                    let done = (self.step - start_step) as f64;
-                    let eta = started.elapsed().as_secs_f64() / done.max(1.0)
-                        * (total - self.step) as f64;
-                    progress.report(self.step, epoch, loss, lr, rate, eta);
-                    if let Some(m) = &mut metrics {
-                        let mut vals = vec![
-                            ("loss".to_string(), loss),
-                            ("lr".to_string(), lr),
-                            ("grad_norm".to_string(), grad_norm),
-                            ("samples_per_sec".to_string(), rate),
-                        ];
-                        vals.extend(rec.scalars.iter().cloned());
-                        // 1-based, as the `epoch` row that ends this epoch and the progress bar.
-                        m.log("train", self.step, epoch + 1, &vals)?;
-                    }
+        Ok(RunCtx {
+            accum,
+            batches_per_epoch: bpe,
+            steps_per_epoch: spe,
+            epochs,
+            total,
+            sched,
+            metrics,
+            progress: Progress::new(
+                if writer {
+                    self.cfg.progress
                 } else {
-                    progress.tick(self.step);
-                }
-                self.record(rec);
-                let es = self.cfg.checkpoint.every_steps;
-                if es > 0 && self.step % es == 0 && self.step_in_epoch < spe {
-                    self.save_checkpoint()?;
-                }
+                    ProgressMode::Off
+                },
+                total,
+                self.step,
+            ),
+            started: Instant::now(),
+            start_step: self.step,
+            samples_since: 0,
+            t_since: Instant::now(),
+        })
+    }
+
+    /// A stop was requested before the next step: checkpoints and returns [`Outcome::Interrupted`].
+    fn stop_now(&mut self, ctx: &RunCtx) -> Result<Outcome> {
+        let p = self.save_checkpoint()?;
+        ctx.progress.finish();
+        tracing::info!(step = self.step, checkpoint = ?p, "stopped on request");
+        Ok(Outcome::Interrupted {
+            checkpoint: p,
+            step: self.step,
+        })
+    }
+
+    /// One optimizer step: seeds torch from `(seed, step)`, zeroes the gradients, runs the
+    /// `grad_accum` micro-batches ([`Self::micro_batch`]), runs the gradient hook, measures (and
+    /// optionally clips) the gradient norm, steps the optimizer at the scheduled LR and calls
+    /// [`Method::after_optimizer_step`]. Advances the step counters and returns the step's record.
+    fn train_step(
+        &mut self,
+        source: &dyn BatchSource,
+        batches: &mut dyn Iterator<Item = selfsup_core::Result<selfsup_core::HostBatch>>,
+        ctx: &mut RunCtx,
+    ) -> Result<StepRecord> {
+        let step = self.step;
+        let epoch = self.epoch;
+        tch::manual_seed(step_seed(self.cfg.seed, step));
+        let info = StepInfo {
+            step,
+            total_steps: ctx.total,
+            epoch,
+            total_epochs: ctx.epochs,
+        };
+        self.opt.zero_grad();
+        let accum = ctx.accum;
+        let mut loss_sum = 0.0;
+        let mut scalars: Vec<(String, f64)> = Vec::new();
+        for _ in 0..accum {
+            let hb = batches.next().ok_or_else(|| {
+                selfsup_core::Error::Other(format!(
+                    "the data source ended early in epoch {epoch}: it promised {} batches",
+                    ctx.batches_per_epoch
+                ))
+            })??;
+            ctx.samples_since += hb.len();
+            let batch = host_to_device(&hb, self.device)?;
+            source.recycle(hb);
+            let (loss, micro_scalars) = self.micro_batch(&batch, &info)?;
+            loss_sum += loss;
+            for (k, v) in micro_scalars {
+                add_mean(&mut scalars, k, v / accum as f64);
             }
-            // End of the epoch.
-            let mean_loss = self.epoch_loss_sum / spe as f64;
-            self.epoch += 1;
-            self.step_in_epoch = 0;
-            self.epoch_loss_sum = 0.0;
-            // The monitor of the best checkpoint: the evaluation's first value when there is an
-            // evaluation (epochs without one do not compete: a loss is not comparable with an
-            // accuracy), else the negated mean loss.
-            let mut monitored = self
-                .epoch_eval
-                .is_none()
-                .then(|| ("epoch_loss_neg".to_string(), -mean_loss));
-            let mut evals = vec![("epoch_loss".to_string(), mean_loss)];
-            let last = self.epoch == epochs;
-            let mut eval_skipped = false;
-            if let Some(ev) = &mut self.epoch_eval {
-                if self.epoch % self.eval_every == 0 || last {
-                    let vals = match ev(self.method.as_mut(), self.epoch) {
-                        Ok(v) => v,
-                        // A stop during the evaluation: the epoch's training is kept (and
-                        // checkpointed below); its evaluation is skipped.
-                        Err(e) if self.stop_requested() => {
-                            tracing::warn!(error = %e, epoch = self.epoch, "evaluation skipped: stopping");
-                            eval_skipped = true;
-                            Vec::new()
-                        }
-                        Err(e) => return Err(e),
-                    };
-                    if let Some((name, v)) = vals.first() {
-                        monitored = Some(if self.monitor_lower {
-                            (format!("{name}_neg"), -v)
-                        } else {
-                            (name.clone(), *v)
-                        });
+        }
+        dp::reduce_gradients(self.collectives.as_deref(), self.method.as_ref())?;
+        if let Some(hook) = &mut self.grad_hook {
+            hook(self.method.var_store(), &info)?;
+        }
+        let grad_norm = match self.cfg.clip_grad_norm {
+            Some(c) => self.opt.clip_grad_norm(c)?,
+            None => self.opt.grad_norm()?,
+        };
+        self.check_finite("grad_norm", grad_norm)?;
+        let lr = ctx.sched.lr(step);
+        self.opt.step(lr)?;
+        self.method.after_optimizer_step(&info)?;
+        let loss = dp::reduce_stats(
+            self.collectives.as_deref(),
+            loss_sum / accum as f64,
+            &mut scalars,
+        )?;
+        self.step += 1;
+        self.step_in_epoch += 1;
+        self.epoch_loss_sum += loss;
+        Ok(StepRecord {
+            step,
+            epoch,
+            loss,
+            lr,
+            grad_norm,
+            scalars,
+        })
+    }
+
+    /// One micro-batch: the method's forward pass, the NaN/Inf check of its loss, `backward` of
+    /// `loss / grad_accum`, and the online probe's update (on [`StepOutput::features`] when the
+    /// method returned them). Returns the loss and the named scalars (the online probe's first,
+    /// then the method's).
+    ///
+    /// [`StepOutput::features`]: selfsup_nn::StepOutput::features
+    fn micro_batch(&mut self, batch: &Batch, info: &StepInfo) -> Result<(f64, Vec<(String, f64)>)> {
+        let mut out = self.method.step(batch, info)?;
+        let features = out.features.take();
+        let lv = selfsup_nn::bridge::scalar(&out.loss)?;
+        self.check_finite("loss", lv)?;
+        let accum = self.cfg.grad_accum;
+        let l = if accum > 1 {
+            out.loss.f_div_scalar(accum as f64)?
+        } else {
+            out.loss
+        };
+        l.f_backward()?;
+        let mut scalars = Vec::with_capacity(out.scalars.len() + 2);
+        if let (Some(p), Some(y)) = (&mut self.probe, &batch.labels) {
+            // The step's own features when the method returned them (training mode: BatchNorm
+            // with batch statistics, dropout on); else a second, eval-mode encoder forward.
+            let f = match features {
+                Some(f) => {
+                    let want = [y.size()[0], self.method.embed_dim()];
+                    if f.size() != want {
+                        return Err(selfsup_core::Error::Other(format!(
+                            "method `{}` returned step features of shape {:?}, expected {want:?} (batch × embed_dim)",
+                            self.method.name(),
+                            f.size()
+                        ))
+                        .into());
                     }
-                    for (k, v) in &vals {
-                        tracing::info!(epoch = self.epoch, "{k} = {v:.4}");
-                    }
-                    evals.extend(vals);
+                    f
                 }
+                None => self.method.embed(&batch.views[0])?,
+            };
+            let (pl, pa) = p.update(&f, y)?;
+            scalars.push(("online_probe_loss".to_string(), pl));
+            scalars.push(("online_probe_acc".to_string(), pa));
+        }
+        scalars.extend(out.scalars);
+        Ok((lv, scalars))
+    }
+
+    /// [`Error::NonFinite`] for the current step when `value` of `what` is NaN or infinite.
+    fn check_finite(&self, what: &'static str, value: f64) -> Result<()> {
+        if value.is_finite() {
+            return Ok(());
+        }
+        Err(Error::NonFinite {
+            what,
+            step: self.step,
+            value,
+            last_checkpoint: self.last_checkpoint.clone(),
+        })
+    }
+
+    /// Reports the step just taken: every `log_every` steps (and at the last) a progress line with
+    /// throughput and ETA and a `train` row of the metrics; otherwise just moves the progress bar.
+    fn log_step(&mut self, rec: &StepRecord, ctx: &mut RunCtx) -> Result<()> {
+        let log_now = self.step % self.cfg.log_every == 0 || self.step == ctx.total;
+        if !log_now {
+            ctx.progress.tick(self.step);
+            return Ok(());
+        }
+        let dt = ctx.t_since.elapsed().as_secs_f64().max(1e-9);
+        let rate = ctx.samples_since as f64 / dt;
+        ctx.samples_since = 0;
+        ctx.t_since = Instant::now();
+        let done = (self.step - ctx.start_step) as f64;
+        let eta =
+            ctx.started.elapsed().as_secs_f64() / done.max(1.0) * (ctx.total - self.step) as f64;
+        ctx.progress
+            .report(self.step, rec.epoch, rec.loss, rec.lr, rate, eta);
+        if let Some(m) = &mut ctx.metrics {
+            let mut vals = vec![
+                ("loss".to_string(), rec.loss),
+                ("lr".to_string(), rec.lr),
+                ("grad_norm".to_string(), rec.grad_norm),
+                ("samples_per_sec".to_string(), rate),
+            ];
+            vals.extend(rec.scalars.iter().cloned());
+            // 1-based, as the `epoch` row that ends this epoch and the progress bar.
+            m.log("train", self.step, rec.epoch + 1, &vals)?;
+        }
+        Ok(())
+    }
+
+    /// The end of an epoch: closes the epoch's loss, runs the evaluation when due
+    /// ([`Self::epoch_evaluation`]), logs the `epoch` row and redraws the plots, then writes the
+    /// best checkpoint when the monitored value improved and the epoch checkpoint (every
+    /// `every_epochs`, and after the last), in that order.
+    fn end_epoch(&mut self, ctx: &mut RunCtx) -> Result<()> {
+        let mean_loss = self.epoch_loss_sum / ctx.steps_per_epoch as f64;
+        self.epoch += 1;
+        self.step_in_epoch = 0;
+        self.epoch_loss_sum = 0.0;
+        let last = self.epoch == ctx.epochs;
+        // The monitor of the best checkpoint: the evaluation's first value when there is an
+        // evaluation (epochs without one do not compete: a loss is not comparable with an
+        // accuracy), else the negated mean loss.
+        let vals = self.epoch_evaluation(last)?;
+        let monitored = match vals.as_ref().and_then(|v| v.first()) {
+            None if self.epoch_eval.is_none() => Some(("epoch_loss_neg".to_string(), -mean_loss)),
+            None => None,
+            Some((name, v)) if self.monitor_lower => Some((format!("{name}_neg"), -v)),
+            Some((name, v)) => Some((name.clone(), *v)),
+        };
+        let mut evals = vec![("epoch_loss".to_string(), mean_loss)];
+        evals.extend(vals.unwrap_or_default());
+        self.log_epoch(&evals, ctx)?;
+        let improved = self.update_best(monitored);
+        // The best checkpoint before the epoch checkpoint that records it as the best: a kill
+        // during the best's write leaves the previous checkpoint the newest, so the resume
+        // redoes this epoch end, best included (the other order left an older best that no resume
+        // rewrote).
+        if improved && self.cfg.checkpoint.keep_best {
+            self.save_best_checkpoint()?;
+        }
+        let ee = self.cfg.checkpoint.every_epochs;
+        if (ee > 0 && self.epoch % ee == 0) || last {
+            self.save_checkpoint()?;
+        }
+        Ok(())
+    }
+
+    /// Runs the epoch evaluation when one is set and due (every `eval_every` epochs, and after the
+    /// last); `None` when none ran. A stop requested during the evaluation skips it (the epoch's
+    /// training is kept and checkpointed) and gives no values.
+    ///
+    /// Data-parallel: rank 0 evaluates while the other ranks wait at a barrier (every rank holds
+    /// the same weights); they get `None`.
+    fn epoch_evaluation(&mut self, last: bool) -> Result<Option<Vec<(String, f64)>>> {
+        if self.epoch_eval.is_none() || (self.epoch % self.eval_every != 0 && !last) {
+            return Ok(None);
+        }
+        if !self.is_writer() {
+            if let Some(c) = &self.collectives {
+                c.barrier()?;
             }
-            if let Some(m) = &mut metrics {
-                m.log("epoch", self.step, self.epoch, &evals)?;
-                if let Some(d) = &self.run_dir {
-                    if let Err(e) = m.plot(d) {
-                        tracing::warn!(error = %e, "could not draw the metric plots");
-                    }
-                }
+            return Ok(None);
+        }
+        let vals = self.rank0_evaluation();
+        if let Some(c) = self.collectives.as_ref().filter(|_| vals.is_ok()) {
+            c.barrier()?;
+        }
+        vals
+    }
+
+    fn rank0_evaluation(&mut self) -> Result<Option<Vec<(String, f64)>>> {
+        let Some(ev) = &mut self.epoch_eval else {
+            return Ok(None);
+        };
+        let vals = match ev(self.method.as_mut(), self.epoch) {
+            Ok(v) => v,
+            Err(e) if self.stop_requested() => {
+                tracing::warn!(error = %e, epoch = self.epoch, "evaluation skipped: stopping");
+                return Ok(Some(Vec::new()));
             }
-            let improved = !eval_skipped
-                && match (&monitored, &self.best) {
-                    (None, _) => false,
-                    (Some((m, x)), Some((name, v))) if m == name => x > v,
-                    (Some(_), _) => true,
-                };
-            if improved {
-                self.best = monitored;
-            }
-            let ee = self.cfg.checkpoint.every_epochs;
-            if (ee > 0 && self.epoch % ee == 0) || last {
-                self.save_checkpoint()?;
-            }
-            if improved && self.cfg.checkpoint.keep_best {
-                if let Some(ck) = &self.ckpt {
-                    self.check_state_finite()?;
-                    let extra = self
-                        .probe
-                        .as_ref()
-                        .map(|p| p.state_tensors())
-                        .unwrap_or_default();
-                    ck.save_best(
-                        self.method.var_store(),
-                        &self.opt,
-                        &self.run_state(),
-                        &extra,
-                    )?;
+            Err(e) => return Err(e),
+        };
+        for (k, v) in &vals {
+            tracing::info!(epoch = self.epoch, "{k} = {v:.4}");
+        }
+        Ok(Some(vals))
+    }
+
+    /// Writes the `epoch` row of the metrics and redraws the plots (a plot that fails only warns).
+    fn log_epoch(&mut self, evals: &[(String, f64)], ctx: &mut RunCtx) -> Result<()> {
+        if let Some(m) = &mut ctx.metrics {
+            m.log("epoch", self.step, self.epoch, evals)?;
+            if let Some(d) = &self.run_dir {
+                if let Err(e) = m.plot(d) {
+                    tracing::warn!(error = %e, "could not draw the metric plots");
                 }
             }
         }
-        progress.finish();
-        Ok(Outcome::Finished)
+        Ok(())
+    }
+
+    /// Keeps `monitored` as the best value when it is better than the best so far (higher is better;
+    /// a value under another name than the best's replaces it). Returns whether it did.
+    fn update_best(&mut self, monitored: Option<(String, f64)>) -> bool {
+        let Some((name, x)) = monitored else {
+            return false;
+        };
+        let improved = match &self.best {
+            Some((best_name, v)) if *best_name == name => x > *v,
+            _ => true,
+        };
+        if improved {
+            self.best = Some((name, x));
+        }
+        improved
+    }
+}
+
+/// What one call of [`Trainer::run`] needs besides the trainer's own (checkpointed) state: the
+/// sizes of an epoch, the LR schedule, the metrics file, the progress display and the throughput
+/// clock.
+struct RunCtx {
+    /// Micro-batches per optimizer step.
+    accum: u64,
+    batches_per_epoch: u64,
+    /// Optimizer steps per epoch (`batches_per_epoch / accum`, at least 1).
+    steps_per_epoch: u64,
+    epochs: u64,
+    /// Optimizer steps of the whole run.
+    total: u64,
+    sched: LrSchedule,
+    metrics: Option<MetricsWriter>,
+    progress: Progress,
+    /// When this call started, and the step it started at (for the ETA).
+    started: Instant,
+    start_step: u64,
+    /// Samples since the last log line, and when that line was written (for samples/s).
+    samples_since: usize,
+    t_since: Instant,
+}
+
+/// Adds `v` to the entry `k` of `sums`, appending `k` when it is new (keeps first-seen order).
+fn add_mean(sums: &mut Vec<(String, f64)>, k: String, v: f64) {
+    match sums.iter_mut().find(|(n, _)| *n == k) {
+        Some((_, s)) => *s += v,
+        None => sums.push((k, v)),
     }
 }
 

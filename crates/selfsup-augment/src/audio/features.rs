@@ -21,7 +21,9 @@
 
 use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
-use selfsup_core::{check, Audio, Error, Result, Spectrogram};
+use selfsup_core::{
+    check, impl_transform, Audio, Error, Generator, RandomTransform, Result, Spectrogram,
+};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -780,6 +782,80 @@ impl LogMel {
         let mut s = self.mel.compute(audio)?;
         self.db.apply(&mut s);
         Ok(s)
+    }
+}
+
+/// Per-clip standardisation of a spectrogram: `(x − mean) / max(std, eps)` over all its values
+/// (population standard deviation, sums in `f32` in value order), so that log-mel dB values become
+/// zero-mean, unit-variance network inputs whatever the clip's loudness.
+pub fn standardize(s: Spectrogram, eps: f32) -> Result<Spectrogram> {
+    let (c, f, t) = (s.values.channels(), s.n_freq(), s.n_frames());
+    let data = s.values.data();
+    let n = data.len().max(1) as f32;
+    let mean = data.iter().sum::<f32>() / n;
+    let var = data.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+    let std = var.sqrt().max(eps);
+    Spectrogram::new(c, f, t, data.iter().map(|v| (v - mean) / std).collect())
+}
+
+/// [`standardize`] as a (deterministic) transform of spectrograms; `eps` defaults to `1e-5`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Standardize {
+    eps: f32,
+}
+
+impl Standardize {
+    /// `eps > 0`: the smallest standard deviation divided by (silent clips stay finite).
+    pub fn new(eps: f32) -> Result<Self> {
+        check::positive("standardize.eps", f64::from(eps))?;
+        Ok(Standardize { eps })
+    }
+}
+
+impl Default for Standardize {
+    fn default() -> Self {
+        Standardize { eps: 1e-5 }
+    }
+}
+
+impl RandomTransform<Spectrogram> for Standardize {
+    type Params = ();
+    fn transform_name(&self) -> &str {
+        "Standardize"
+    }
+    fn sample_params(&self, _: &Spectrogram, _: &mut Generator) -> Result<()> {
+        Ok(())
+    }
+    fn apply_with(&self, s: Spectrogram, _: &()) -> Result<Spectrogram> {
+        standardize(s, self.eps)
+    }
+}
+impl_transform!(Standardize => Spectrogram);
+
+/// The audio recipes' front end: downmix to mono, [`LogMel`], then optionally [`Standardize`] per
+/// clip — what the loader applies to every augmented waveform view (and to evaluation clips).
+#[derive(Debug)]
+pub struct LogMelFrontEnd {
+    log_mel: LogMel,
+    standardize: Option<Standardize>,
+}
+
+impl LogMelFrontEnd {
+    /// Builds `cfg`, followed by per-clip standardisation when `standardize`.
+    pub fn new(cfg: &LogMelConfig, standardize: bool) -> Result<Self> {
+        Ok(LogMelFrontEnd {
+            log_mel: cfg.build()?,
+            standardize: standardize.then(Standardize::default),
+        })
+    }
+
+    /// The features of one clip: `1 × n_mels × frames`.
+    pub fn compute(&self, audio: &Audio) -> Result<Spectrogram> {
+        let s = self.log_mel.compute(&audio.downmix())?;
+        match &self.standardize {
+            Some(st) => standardize(s, st.eps),
+            None => Ok(s),
+        }
     }
 }
 

@@ -9,7 +9,8 @@
 //!   resample, speed perturbation, biquad filters, impulse responses, clipping, polarity, crop/pad,
 //!   time mask) and batch [`transforms::mixup_batch`].
 //! - [`vocoder`]: the phase vocoder behind time stretching and pitch shifting.
-//! - [`features`]: STFT, spectrogram, mel spectrogram (HTK / Slaney), dB, log-mel, MFCC.
+//! - [`features`]: STFT, spectrogram, mel spectrogram (HTK / Slaney), dB, log-mel, MFCC, per-clip
+//!   [`Standardize`] and [`LogMelFrontEnd`] (log-mel then standardisation: the recipes' feature step).
 //! - [`specaugment`]: [`TimeMasking`] / [`FrequencyMasking`] on [`selfsup_core::Spectrogram`]s.
 //! - [`recipes`]: multi-view recipes ([`ColaConfig`], [`ByolAConfig`], the serde enum [`AudioRecipe`]).
 //! - [`preview`]: [`save_spectrograms`] writes a PNG of stacked spectrograms.
@@ -31,8 +32,9 @@ pub mod transforms;
 pub mod vocoder;
 
 pub use features::{
-    AmplitudeToDB, LogMel, LogMelConfig, MelNorm, MelScale, MelSpectrogram, MelSpectrogramConfig,
-    Mfcc, MfccConfig, PadMode, SType, SpectrogramConfig, SpectrogramExtractor, Stft, WindowKind,
+    standardize, AmplitudeToDB, LogMel, LogMelConfig, LogMelFrontEnd, MelNorm, MelScale,
+    MelSpectrogram, MelSpectrogramConfig, Mfcc, MfccConfig, PadMode, SType, SpectrogramConfig,
+    SpectrogramExtractor, Standardize, Stft, WindowKind,
 };
 pub use io::{
     decode_wav, read_wav, read_wav_with, write_wav, write_wav_format, WavOptions, WavSampleFormat,

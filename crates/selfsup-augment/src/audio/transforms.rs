@@ -45,141 +45,11 @@ fn rms(x: &[f32]) -> f64 {
     (x.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / x.len() as f64).sqrt()
 }
 
-/// xoshiro256++ seeded from a keyed [`Generator`]: the bulk random source for noise (a few times
-/// faster than ChaCha8, and still a function of the transform's recorded seed only).
-struct Xoshiro([u64; 4]);
-
-impl Xoshiro {
-    fn from_seed(seed: u64) -> Self {
-        let mut g = Generator::from_domain("audio_noise", &[seed]);
-        let mut s = [0u64; 4];
-        for v in &mut s {
-            *v = g.next_u64();
-        }
-        if s == [0; 4] {
-            s[0] = 1;
-        }
-        Xoshiro(s)
-    }
-    #[inline]
-    fn next_u64(&mut self) -> u64 {
-        let s = &mut self.0;
-        let result = (s[0].wrapping_add(s[3])).rotate_left(23).wrapping_add(s[0]);
-        let t = s[1] << 17;
-        s[2] ^= s[0];
-        s[3] ^= s[1];
-        s[1] ^= s[2];
-        s[0] ^= s[3];
-        s[2] ^= t;
-        s[3] = s[3].rotate_left(45);
-        result
-    }
-    /// Uniform in (0, 1].
-    fn uniform(&mut self) -> f64 {
-        ((self.next_u64() >> 11) as f64 + 1.0) * (1.0 / (1u64 << 53) as f64)
-    }
-}
-
-/// Tables of the 128-layer ziggurat for the standard normal (Marsaglia & Tsang, 2000).
-struct Ziggurat {
-    k: [u32; 128],
-    w: [f64; 128],
-    f: [f64; 128],
-}
-
-const ZIG_R: f64 = 3.442_619_855_899;
-
-fn ziggurat() -> &'static Ziggurat {
-    static Z: std::sync::OnceLock<Ziggurat> = std::sync::OnceLock::new();
-    Z.get_or_init(|| {
-        let m1 = 2_147_483_648.0f64;
-        let v = 9.912_563_035_262_17e-3;
-        let mut dn = ZIG_R;
-        let mut tn = dn;
-        let q = v / (-0.5 * dn * dn).exp();
-        let mut z = Ziggurat {
-            k: [0; 128],
-            w: [0.0; 128],
-            f: [0.0; 128],
-        };
-        z.k[0] = ((dn / q) * m1) as u32;
-        z.k[1] = 0;
-        z.w[0] = q / m1;
-        z.w[127] = dn / m1;
-        z.f[0] = 1.0;
-        z.f[127] = (-0.5 * dn * dn).exp();
-        for i in (1..=126).rev() {
-            dn = (-2.0 * (v / dn + (-0.5 * dn * dn).exp()).ln()).sqrt();
-            z.k[i + 1] = ((dn / tn) * m1) as u32;
-            tn = dn;
-            z.f[i] = (-0.5 * dn * dn).exp();
-            z.w[i] = dn / m1;
-        }
-        z
-    })
-}
-
-/// One standard normal draw from 32 random bits (plus more bits in the rare slow path).
+/// Visits `out` in order with standard normal samples expanded from the recorded `seed`
+/// ([`Generator::map_normal`] of the generator keyed by `("audio_noise", seed)`).
 #[inline(always)]
-fn ziggurat_normal(z: &Ziggurat, rng: &mut Xoshiro, bits: u32) -> f64 {
-    let hz = bits as i32;
-    let iz = (hz & 127) as usize;
-    if i64::from(hz).unsigned_abs() < u64::from(z.k[iz]) {
-        return f64::from(hz) * z.w[iz];
-    }
-    ziggurat_slow(z, rng, hz, iz)
-}
-
-/// The ziggurat's rare slow path (about 1 draw in 100), kept out of line so that the fast path
-/// inlines into the sampling loop.
-#[cold]
-#[inline(never)]
-fn ziggurat_slow(z: &Ziggurat, rng: &mut Xoshiro, mut hz: i32, mut iz: usize) -> f64 {
-    loop {
-        // The base strip's tail, or a wedge.
-        if iz == 0 {
-            loop {
-                let x = -rng.uniform().ln() / ZIG_R;
-                let y = -rng.uniform().ln();
-                if y + y >= x * x {
-                    return if hz > 0 { ZIG_R + x } else { -ZIG_R - x };
-                }
-            }
-        }
-        let x = f64::from(hz) * z.w[iz];
-        if z.f[iz] + rng.uniform() * (z.f[iz - 1] - z.f[iz]) < (-0.5 * x * x).exp() {
-            return x;
-        }
-        hz = rng.next_u64() as i32;
-        iz = (hz & 127) as usize;
-        if i64::from(hz).unsigned_abs() < u64::from(z.k[iz]) {
-            return f64::from(hz) * z.w[iz];
-        }
-    }
-}
-
-/// Visits `out` in order with standard normal samples expanded from `seed` (ziggurat over
-/// xoshiro256++, two draws per 64-bit word): `f(&mut out[i], z_i)`.
-#[inline(always)]
-fn gaussian_apply(seed: u64, out: &mut [f32], mut f: impl FnMut(&mut f32, f32)) {
-    let z = ziggurat();
-    let mut rng = Xoshiro::from_seed(seed);
-    let mut chunks = out.chunks_exact_mut(2);
-    for pair in &mut chunks {
-        let bits = rng.next_u64();
-        f(
-            &mut pair[0],
-            ziggurat_normal(z, &mut rng, bits as u32) as f32,
-        );
-        f(
-            &mut pair[1],
-            ziggurat_normal(z, &mut rng, (bits >> 32) as u32) as f32,
-        );
-    }
-    for v in chunks.into_remainder() {
-        let bits = rng.next_u64() as u32;
-        f(v, ziggurat_normal(z, &mut rng, bits) as f32);
-    }
+fn gaussian_apply(seed: u64, out: &mut [f32], f: impl FnMut(&mut f32, f32)) {
+    Generator::from_domain("audio_noise", &[seed]).map_normal(out, f);
 }
 
 /// Fills `out` with standard normal samples expanded from `seed`.
@@ -1389,38 +1259,6 @@ impl_transform!(TimeMask => Audio);
 
 // ---------------------------------------------------------------------------------------------------
 
-/// A Gamma(shape, 1) draw (Marsaglia–Tsang; shape < 1 boosted by `U^(1/shape)`).
-fn gamma(rng: &mut Generator, shape: f64) -> f64 {
-    if shape < 1.0 {
-        let u = 1.0 - rng.next_f64();
-        return gamma(rng, shape + 1.0) * u.powf(1.0 / shape);
-    }
-    let d = shape - 1.0 / 3.0;
-    let c = 1.0 / (9.0 * d).sqrt();
-    loop {
-        let x = rng.normal();
-        let v = (1.0 + c * x).powi(3);
-        if v <= 0.0 {
-            continue;
-        }
-        let u = 1.0 - rng.next_f64();
-        if u.ln() < 0.5 * x * x + d - d * v + d * v.ln() {
-            return d * v;
-        }
-    }
-}
-
-/// A Beta(α, α) draw.
-pub fn beta_symmetric(rng: &mut Generator, alpha: f64) -> f64 {
-    let x = gamma(rng, alpha);
-    let y = gamma(rng, alpha);
-    if x + y == 0.0 {
-        0.5
-    } else {
-        x / (x + y)
-    }
-}
-
 /// Batch MixUp: clip `i` becomes `λ_i · x_i + (1 − λ_i) · x_{π(i)}` for a random permutation `π` and
 /// `λ_i ~ Beta(alpha, alpha)`, computed from the *original* clips. Returns `(λ_i, π(i))` per clip so
 /// that labels can be mixed the same way. All clips must share rate, channels and length (crop first).
@@ -1450,7 +1288,7 @@ pub fn mixup_batch(
     }
     let perm = rng.permutation(clips.len());
     let lambdas: Vec<f32> = (0..clips.len())
-        .map(|_| beta_symmetric(rng, alpha) as f32)
+        .map(|_| rng.beta(alpha, alpha) as f32)
         .collect();
     let originals: Vec<Vec<f32>> = clips.iter().map(|c| c.data().to_vec()).collect();
     for (i, clip) in clips.iter_mut().enumerate() {
@@ -1593,7 +1431,7 @@ mod tests {
         ];
         assert!(mixup_batch(&mut bad, 0.4, &mut rng).is_err());
         // Beta(a, a) has mean 1/2 and variance 1 / (4 (2a + 1)).
-        let xs: Vec<f64> = (0..20000).map(|_| beta_symmetric(&mut rng, 0.4)).collect();
+        let xs: Vec<f64> = (0..20000).map(|_| rng.beta(0.4, 0.4)).collect();
         let m = xs.iter().sum::<f64>() / xs.len() as f64;
         let v = xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / xs.len() as f64;
         assert!(

@@ -1,101 +1,97 @@
-//! [`DigitCrop`]: the light two-view recipe of the main job for small grey images (MNIST-like digits):
-//! a random resized crop (area 35–100 %, aspect 3/4–4/3, bilinear back to the input size), then a
-//! random contrast change about the image mean and an additive brightness shift, then Gaussian pixel
-//! noise, clamped to `[0, 1]`. No flips: they change a digit's meaning.
+//! The `digit` recipe (the main job's `mnist` recipe): two light views for small grey images
+//! (MNIST-like digits), each a [`Compose`] of the crate's transforms —
 //!
-//! One transform rather than a `Compose` of torchvision-style ones because the crop, the jitter and
-//! the noise run in one pass over the pixels (the main job's loader cost), and because the main job's
-//! published figures were measured with exactly this arithmetic.
+//! 1. [`RandomContrastBrightness`]: contrast about the image mean, factor `U(contrast)`, then an
+//!    additive shift `U(brightness)`, unclipped;
+//! 2. [`RandomSubpixelCrop`]: a random resized crop with a continuous box (area `U(scale)` of the
+//!    image, aspect 3/4–4/3) resampled bilinearly back to the input size;
+//! 3. [`GaussianNoise`]: `N(0, noise²)` per pixel, then clamped to `[0, 1]`.
+//!
+//! No flips: they change a digit's meaning. The contrast comes first so that it pivots on the whole
+//! image's mean; since the crop's bilinear weights sum to one, this is the arithmetic of the hand-made
+//! `DigitCrop` transform the main job's figures were measured with (crop, then jitter about the *source*
+//! mean, then noise, one clamp at the end), with the same parameter distributions —
+//! `tests/digit_recipe.rs` checks both against a copy of that code.
+//!
+//! With `image_size`, images are first brought to it by the evaluation transform ([`eval_transform`]:
+//! resize of the shorter side, centre crop), as the evaluation does.
 
-use selfsup_core::{Generator, ImageF32, RandomTransform};
+use super::color::RandomContrastBrightness;
+use super::geometry::RandomSubpixelCrop;
+use super::noise::GaussianNoise;
+use super::recipes::eval_transform;
+use selfsup_core::{check, BoxTransform, Compose, ImageF32, MultiView, Result};
+use serde::{Deserialize, Serialize};
 
-/// Random resized crop + brightness/contrast + noise for small grey images (see the module docs).
-#[derive(Clone, Debug)]
-pub struct DigitCrop {
-    /// Crop area range as a fraction of the image.
+/// The `digit` recipe's configuration (see the module docs).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DigitConfig {
+    /// Crop area range as a fraction of the image, in `(0, 1]`.
     pub scale: (f64, f64),
-    /// Brightness/contrast factor range.
-    pub jitter: (f64, f64),
-    /// Standard deviation of the added noise.
+    /// Contrast factor range, in `[0, 10]`.
+    pub contrast: (f64, f64),
+    /// Additive brightness range, in `[−1, 1]`.
+    pub brightness: (f64, f64),
+    /// Standard deviation of the added noise (≥ 0).
     pub noise: f64,
+    /// Number of views (≥ 1).
+    pub n_views: usize,
+    /// Bring images to this size first (shorter side, centre crop); `None`: as they are.
+    pub image_size: Option<usize>,
 }
 
-impl Default for DigitCrop {
+impl Default for DigitConfig {
     fn default() -> Self {
-        DigitCrop {
+        DigitConfig {
             scale: (0.35, 1.0),
-            jitter: (0.6, 1.4),
+            contrast: (0.6, 1.4),
+            brightness: (-0.2, 0.2),
             noise: 0.1,
+            n_views: 2,
+            image_size: None,
         }
     }
 }
 
-/// The drawn parameters of one [`DigitCrop`].
-#[derive(Clone, Debug)]
-pub struct DigitCropParams {
-    top: f64,
-    left: f64,
-    h: f64,
-    w: f64,
-    contrast: f32,
-    brightness: f32,
-    noise_seed: u64,
-}
-
-impl RandomTransform<ImageF32> for DigitCrop {
-    type Params = DigitCropParams;
-    fn transform_name(&self) -> &str {
-        "DigitCrop"
-    }
-    fn sample_params(
-        &self,
-        img: &ImageF32,
-        rng: &mut Generator,
-    ) -> selfsup_core::Result<DigitCropParams> {
-        let (hh, ww) = (img.height() as f64, img.width() as f64);
-        let area = rng.uniform(self.scale.0, self.scale.1) * hh * ww;
-        let log_r = rng.uniform((3.0f64 / 4.0).ln(), (4.0f64 / 3.0).ln());
-        let r = log_r.exp();
-        let w = (area * r).sqrt().min(ww);
-        let h = (area / r).sqrt().min(hh);
-        let top = rng.uniform(0.0, hh - h);
-        let left = rng.uniform(0.0, ww - w);
-        Ok(DigitCropParams {
-            top,
-            left,
-            h,
-            w,
-            contrast: rng.uniform(self.jitter.0, self.jitter.1) as f32,
-            brightness: rng.uniform(-0.2, 0.2) as f32,
-            noise_seed: rng.below(u64::MAX),
-        })
-    }
-    fn apply_with(&self, img: ImageF32, p: &DigitCropParams) -> selfsup_core::Result<ImageF32> {
-        let (c, hh, ww) = img.dims();
-        let mut out = ImageF32::zeros(c, hh, ww);
-        let mut noise = Generator::seed_from_u64(p.noise_seed);
-        for ch in 0..c {
-            let src = img.plane(ch);
-            let mean: f32 = src.iter().sum::<f32>() / src.len().max(1) as f32;
-            for y in 0..hh {
-                let sy =
-                    (p.top + (y as f64 + 0.5) * p.h / hh as f64 - 0.5).clamp(0.0, hh as f64 - 1.0);
-                let (y0, fy) = (sy.floor() as usize, (sy - sy.floor()) as f32);
-                let y1 = (y0 + 1).min(hh - 1);
-                for x in 0..ww {
-                    let sx = (p.left + (x as f64 + 0.5) * p.w / ww as f64 - 0.5)
-                        .clamp(0.0, ww as f64 - 1.0);
-                    let (x0, fx) = (sx.floor() as usize, (sx - sx.floor()) as f32);
-                    let x1 = (x0 + 1).min(ww - 1);
-                    let v = (1.0 - fy) * ((1.0 - fx) * src[y0 * ww + x0] + fx * src[y0 * ww + x1])
-                        + fy * ((1.0 - fx) * src[y1 * ww + x0] + fx * src[y1 * ww + x1]);
-                    let v = (v - mean) * p.contrast + mean + p.brightness;
-                    let v = v + (self.noise * noise.normal()) as f32;
-                    out.set(ch, y, x, v.clamp(0.0, 1.0));
-                }
-            }
+impl DigitConfig {
+    /// Checks every field; errors name the field (`digit.scale`, ...) and the allowed range.
+    pub fn validate(&self) -> Result<()> {
+        check::interval("digit.scale", self.scale, 0.0, 1.0)?;
+        check::positive("digit.scale[0]", self.scale.0)?;
+        check::interval("digit.contrast", self.contrast, 0.0, 10.0)?;
+        check::interval("digit.brightness", self.brightness, -1.0, 1.0)?;
+        check::non_negative("digit.noise", self.noise)?;
+        check::at_least("digit.n_views", self.n_views, 1)?;
+        if let Some(s) = self.image_size {
+            check::at_least("digit.image_size", s, 1)?;
         }
-        Ok(out)
+        Ok(())
+    }
+
+    /// One view's pipeline.
+    pub fn view(&self) -> Result<BoxTransform<ImageF32>> {
+        self.validate()?;
+        let mut c: Compose<ImageF32> = Compose::new(Vec::new());
+        if let Some(s) = self.image_size {
+            c.push(eval_transform(s, None)?);
+        }
+        c.push(RandomContrastBrightness::new(
+            self.contrast,
+            self.brightness,
+            false,
+        )?);
+        c.push(RandomSubpixelCrop::new(self.scale, (3.0 / 4.0, 4.0 / 3.0))?);
+        c.push(GaussianNoise::new(0.0, self.noise, true)?);
+        Ok(Box::new(c))
+    }
+
+    /// The multi-view pipeline (`n_views` independent views).
+    pub fn build(&self) -> Result<MultiView<ImageF32>> {
+        MultiView::new(
+            (0..self.n_views)
+                .map(|_| self.view())
+                .collect::<Result<_>>()?,
+        )
     }
 }
-selfsup_core::impl_transform!(DigitCrop => ImageF32);

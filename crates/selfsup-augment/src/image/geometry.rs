@@ -581,6 +581,131 @@ impl RandomTransform<ImageF32> for Resize {
 }
 impl_transform!(Resize => ImageF32);
 
+/// A crop box with sub-pixel position and size, in pixels of the source image.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SubpixelBox {
+    /// Top edge (rows from the top, may be fractional).
+    pub top: f64,
+    /// Left edge.
+    pub left: f64,
+    /// Height (`0 < height ≤ H`).
+    pub height: f64,
+    /// Width (`0 < width ≤ W`).
+    pub width: f64,
+}
+
+/// Resamples the sub-pixel rectangle `b` of `img` to `out_h × out_w` by bilinear interpolation
+/// without antialiasing: output pixel `(y, x)` reads the source at
+/// `(top + (y + ½)·height/out_h − ½, left + (x + ½)·width/out_w − ½)`, clamped to the image —
+/// PyTorch's `grid_sample(mode="bilinear", padding_mode="border", align_corners=False)` over the box.
+pub fn resized_crop_subpixel(
+    img: &ImageF32,
+    b: &SubpixelBox,
+    (out_h, out_w): (usize, usize),
+) -> Result<ImageF32> {
+    non_empty("resized_crop_subpixel", img)?;
+    check_size("resized_crop_subpixel.size", (out_h, out_w))?;
+    let (c, hh, ww) = img.dims();
+    for (field, v) in [
+        ("top", b.top),
+        ("left", b.left),
+        ("height", b.height),
+        ("width", b.width),
+    ] {
+        if !v.is_finite() {
+            return Err(Error::config(
+                format!("resized_crop_subpixel.{field}"),
+                format!("must be finite, got {v}"),
+            ));
+        }
+    }
+    // Source coordinates and weights of every output column and row.
+    let axis = |start: f64, len: f64, n_out: usize, n_in: usize| -> Vec<(usize, usize, f32)> {
+        (0..n_out)
+            .map(|i| {
+                let s = (start + (i as f64 + 0.5) * len / n_out as f64 - 0.5)
+                    .clamp(0.0, n_in as f64 - 1.0);
+                let i0 = s.floor() as usize;
+                (i0, (i0 + 1).min(n_in - 1), (s - s.floor()) as f32)
+            })
+            .collect()
+    };
+    let cols = axis(b.left, b.width, out_w, ww);
+    let rows = axis(b.top, b.height, out_h, hh);
+    let mut out = Vec::with_capacity(c * out_h * out_w);
+    for ch in 0..c {
+        let src = img.plane(ch);
+        for &(y0, y1, fy) in &rows {
+            for &(x0, x1, fx) in &cols {
+                out.push(
+                    (1.0 - fy) * ((1.0 - fx) * src[y0 * ww + x0] + fx * src[y0 * ww + x1])
+                        + fy * ((1.0 - fx) * src[y1 * ww + x0] + fx * src[y1 * ww + x1]),
+                );
+            }
+        }
+    }
+    ImageF32::new(c, out_h, out_w, out)
+}
+
+/// A random resized crop with a continuous box, resampled back to the input size (bilinear, no
+/// antialias; [`resized_crop_subpixel`]): `area = H·W·U(scale)`, `log r ~ U(ln r0, ln r1)`,
+/// `w = min(√(area·r), W)`, `h = min(√(area/r), H)`, `top ~ U(0, H − h)`, `left ~ U(0, W − w)` —
+/// one draw, no rounding and no rejection loop, unlike torchvision's integer [`RandomResizedCrop`].
+/// Suits tiny images (28×28 digits), where rounding the box to whole pixels coarsens the zoom.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RandomSubpixelCrop {
+    scale: (f64, f64),
+    ratio: (f64, f64),
+}
+
+impl RandomSubpixelCrop {
+    /// Area fraction range `scale ⊂ (0, 1]` and aspect ratio range `ratio` (`0 < r0 ≤ r1`).
+    pub fn new(scale: (f64, f64), ratio: (f64, f64)) -> Result<Self> {
+        check::interval("random_subpixel_crop.scale", scale, 0.0, 1.0)?;
+        check::positive("random_subpixel_crop.scale[0]", scale.0)?;
+        check::interval("random_subpixel_crop.ratio", ratio, 0.0, f64::MAX)?;
+        check::positive("random_subpixel_crop.ratio[0]", ratio.0)?;
+        Ok(RandomSubpixelCrop { scale, ratio })
+    }
+}
+
+impl Default for RandomSubpixelCrop {
+    /// torchvision's ranges: scale (0.08, 1), ratio (3/4, 4/3).
+    fn default() -> Self {
+        RandomSubpixelCrop {
+            scale: (0.08, 1.0),
+            ratio: (3.0 / 4.0, 4.0 / 3.0),
+        }
+    }
+}
+
+impl RandomTransform<ImageF32> for RandomSubpixelCrop {
+    type Params = SubpixelBox;
+    fn transform_name(&self) -> &str {
+        "RandomSubpixelCrop"
+    }
+    fn sample_params(&self, img: &ImageF32, rng: &mut Generator) -> Result<SubpixelBox> {
+        non_empty("RandomSubpixelCrop", img)?;
+        let (hh, ww) = (img.height() as f64, img.width() as f64);
+        let area = rng.uniform(self.scale.0, self.scale.1) * hh * ww;
+        let r = rng.uniform(self.ratio.0.ln(), self.ratio.1.ln()).exp();
+        let width = (area * r).sqrt().min(ww);
+        let height = (area / r).sqrt().min(hh);
+        let top = rng.uniform(0.0, hh - height);
+        let left = rng.uniform(0.0, ww - width);
+        Ok(SubpixelBox {
+            top,
+            left,
+            height,
+            width,
+        })
+    }
+    fn apply_with(&self, img: ImageF32, b: &SubpixelBox) -> Result<ImageF32> {
+        resized_crop_subpixel(&img, b, (img.height(), img.width()))
+    }
+}
+impl_transform!(RandomSubpixelCrop => ImageF32);
+
 #[cfg(test)]
 mod tests {
     use super::*;

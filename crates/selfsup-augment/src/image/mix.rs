@@ -9,38 +9,6 @@
 
 use selfsup_core::{check, Error, Generator, ImageF32, Result};
 
-/// A `Gamma(shape, 1)` draw (Marsaglia–Tsang; boosted for `shape < 1`).
-fn gamma(rng: &mut Generator, shape: f64) -> f64 {
-    if shape < 1.0 {
-        let u = rng.next_f64().max(f64::MIN_POSITIVE);
-        return gamma(rng, shape + 1.0) * u.powf(1.0 / shape);
-    }
-    let d = shape - 1.0 / 3.0;
-    let c = 1.0 / (9.0 * d).sqrt();
-    loop {
-        let x = rng.normal();
-        let v = (1.0 + c * x).powi(3);
-        if v <= 0.0 {
-            continue;
-        }
-        let u = rng.next_f64();
-        if u < 1.0 - 0.0331 * x.powi(4) || u.ln() < 0.5 * x * x + d * (1.0 - v + v.ln()) {
-            return d * v;
-        }
-    }
-}
-
-/// A `Beta(a, b)` draw.
-pub fn beta(rng: &mut Generator, a: f64, b: f64) -> f64 {
-    let x = gamma(rng, a);
-    let y = gamma(rng, b);
-    if x + y == 0.0 {
-        0.5
-    } else {
-        x / (x + y)
-    }
-}
-
 fn check_batch(
     images: &[ImageF32],
     labels: &[usize],
@@ -96,7 +64,7 @@ impl MixUp {
     }
     /// Draws `λ`.
     pub fn sample_lambda(&self, rng: &mut Generator) -> f64 {
-        beta(rng, self.alpha, self.alpha)
+        rng.beta(self.alpha, self.alpha)
     }
     /// Mixes in place with a fixed `λ`; returns the soft labels.
     pub fn apply_with(
@@ -156,7 +124,7 @@ impl CutMix {
     }
     /// torchvision's box draw for an `h × w` batch.
     pub fn sample_params(&self, h: usize, w: usize, rng: &mut Generator) -> CutMixParams {
-        let lam = beta(rng, self.alpha, self.alpha);
+        let lam = rng.beta(self.alpha, self.alpha);
         let rx = rng.below(w.max(1) as u64) as i64;
         let ry = rng.below(h.max(1) as u64) as i64;
         let r = 0.5 * (1.0 - lam).sqrt();
@@ -216,23 +184,6 @@ impl CutMix {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn beta_has_the_right_mean_and_variance() {
-        let mut g = Generator::seed_from_u64(4);
-        for (a, b) in [(1.0, 1.0), (0.2, 0.2), (2.0, 5.0)] {
-            let n = 40_000;
-            let xs: Vec<f64> = (0..n).map(|_| beta(&mut g, a, b)).collect();
-            let m = xs.iter().sum::<f64>() / n as f64;
-            let v = xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / n as f64;
-            let em = a / (a + b);
-            let ev = a * b / ((a + b).powi(2) * (a + b + 1.0));
-            assert!(
-                (m - em).abs() < 0.01 && (v - ev).abs() < 0.01,
-                "Beta({a},{b}): {m} {v}"
-            );
-        }
-    }
 
     #[test]
     fn mixup_and_cutmix_follow_the_closed_forms() {

@@ -8,7 +8,8 @@
 //! - [`color`]: colour jitter, greyscale, solarize, posterize, equalize, autocontrast, sharpness,
 //!   `Normalize`.
 //! - [`blur`]: Gaussian blur.
-//! - [`digit`]: `DigitCrop`, the main job's light recipe for small grey digits.
+//! - [`digit`]: `DigitConfig`, the main job's light recipe for small grey digits (a composition of
+//!   `RandomContrastBrightness`, `RandomSubpixelCrop` and `GaussianNoise`).
 //! - [`policies`]: RandAugment and TrivialAugmentWide.
 //! - [`erase`]: random erasing.
 //! - [`noise`]: pixel corruptions for denoising autoencoders (Gaussian noise, pixel dropout, salt and pepper).
@@ -45,16 +46,18 @@ pub mod warp;
 
 pub use blur::{gaussian_blur, GaussianBlur};
 pub use color::{
-    adjust_brightness, adjust_contrast, adjust_hue, adjust_saturation, adjust_sharpness,
-    autocontrast, equalize, posterize, solarize, to_grayscale, to_grayscale_keep_channels,
-    ColorJitter, ColorJitterParams, Normalize, RandomAdjustSharpness, RandomAutocontrast,
-    RandomEqualize, RandomGrayscale, RandomPosterize, RandomSolarize,
+    adjust_brightness, adjust_contrast, adjust_contrast_brightness, adjust_hue, adjust_saturation,
+    adjust_sharpness, autocontrast, equalize, posterize, solarize, to_grayscale,
+    to_grayscale_keep_channels, ColorJitter, ColorJitterParams, Normalize, RandomAdjustSharpness,
+    RandomAutocontrast, RandomContrastBrightness, RandomEqualize, RandomGrayscale, RandomPosterize,
+    RandomSolarize,
 };
 pub use convert::{decode, from_dynamic, to_rgb8};
 pub use erase::{EraseValue, RandomErasing};
 pub use geometry::{
-    center_crop, crop, crop_padded, hflip, vflip, CenterCrop, CropBox, PaddingMode, RandomCrop,
-    RandomHorizontalFlip, RandomResizedCrop, RandomVerticalFlip, Resize, ResizeSize,
+    center_crop, crop, crop_padded, hflip, resized_crop_subpixel, vflip, CenterCrop, CropBox,
+    PaddingMode, RandomCrop, RandomHorizontalFlip, RandomResizedCrop, RandomSubpixelCrop,
+    RandomVerticalFlip, Resize, ResizeSize, SubpixelBox,
 };
 pub use mix::{CutMix, MixUp};
 pub use noise::{GaussianNoise, PixelDropout, SaltAndPepper, Speck};

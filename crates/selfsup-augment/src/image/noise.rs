@@ -48,9 +48,10 @@ impl RandomTransform<ImageF32> for GaussianNoise {
         "GaussianNoise"
     }
     fn sample_params(&self, img: &ImageF32, rng: &mut Generator) -> Result<Vec<f32>> {
-        Ok((0..img.data().len())
-            .map(|_| (self.mean + self.sigma * rng.normal()) as f32)
-            .collect())
+        let mut noise = vec![0.0f32; img.data().len()];
+        let (mean, sigma) = (self.mean as f32, self.sigma as f32);
+        rng.map_normal(&mut noise, |v, z| *v = mean + sigma * z);
+        Ok(noise)
     }
     fn apply_with(&self, mut img: ImageF32, noise: &Vec<f32>) -> Result<ImageF32> {
         if noise.len() != img.data().len() {

@@ -6,11 +6,11 @@
 //! split gives the reported accuracies. Text has no labels and so nothing to evaluate on: every
 //! window is in the train split and the val split is empty.
 
-use crate::config::{DataConfig, DataKind, RunConfig};
-use crate::views;
+use crate::methods::MethodConfig;
+use crate::run::config::{DataConfig, DataKind, RunConfig};
+use crate::run::views;
 use anyhow::{bail, Context, Result};
 use ndarray::{ArrayD, Axis, IxDyn};
-use selfsup::methods::MethodConfig;
 use selfsup_data::text::RandomWindows;
 use selfsup_data::Vocab;
 use selfsup_data::{
@@ -113,7 +113,7 @@ pub fn resolve_path(cfg: &DataConfig) -> Result<PathBuf> {
             serde_json::to_string(&other).unwrap_or_default()
         ),
     };
-    let dir = crate::config::find_data_dir().context(
+    let dir = crate::run::config::find_data_dir().context(
         "cannot find the vendored `data/` folder (looked in the current folder, its parents and next to the executable); pass --data <path> or set SELFSUP_DATA",
     )?;
     let p = dir.join(rel);
@@ -148,7 +148,7 @@ pub fn open_splits(cfg: &RunConfig) -> Result<Splits> {
     };
     let s = match d.kind {
         DataKind::MnistCsv => split(Arc::new(MnistCsv::new(&path)?))?,
-        DataKind::ImageFolder | DataKind::AudioFolder => crate::folders::open(cfg, &path)?,
+        DataKind::ImageFolder | DataKind::AudioFolder => crate::run::folders::open(cfg, &path)?,
         DataKind::MnistIdx => Splits::labelled(
             limit(Arc::new(MnistIdx::from_dir(&path, true)?), d.max_samples)?,
             Arc::new(MnistIdx::from_dir(&path, false)?),
@@ -260,6 +260,7 @@ pub fn train_loader(cfg: &RunConfig, splits: &Splits) -> Result<Loader> {
 }
 
 /// Every sample of `ds` through the evaluation pipeline (no augmentation), stacked: `(N × ..., labels)`.
+/// For small data only (examples, fine-tuning); the evaluations of a run stream [`eval_loader`].
 pub fn eval_arrays(cfg: &RunConfig, ds: Arc<dyn Dataset>) -> Result<(ArrayD<f32>, Vec<i64>)> {
     let (x, labels) = eval_stack(cfg, ds, true)?;
     Ok((x, labels.unwrap_or_default()))
@@ -270,14 +271,14 @@ pub fn eval_inputs(cfg: &RunConfig, ds: Arc<dyn Dataset>) -> Result<ArrayD<f32>>
     Ok(eval_stack(cfg, ds, false)?.0)
 }
 
-fn eval_stack(
-    cfg: &RunConfig,
-    ds: Arc<dyn Dataset>,
-    need_labels: bool,
-) -> Result<(ArrayD<f32>, Option<Vec<i64>>)> {
+/// A loader over every sample of `ds` through the evaluation pipeline (no augmentation, in order, the
+/// last short batch kept, batches of 256): what the evaluations stream, batch by batch, so that no
+/// split is ever held as one array. It applies the run's bad-file policy, and its
+/// [`Loader::stats`] list the files it skipped.
+pub fn eval_loader(cfg: &RunConfig, ds: Arc<dyn Dataset>) -> Result<Loader> {
     let pipeline: ViewPipeline = views::eval_pipeline(cfg)?;
     let lc = LoaderConfig {
-        batch_size: 256.min(ds.len()),
+        batch_size: 256.min(ds.len()).max(1),
         shuffle: false,
         drop_last: false,
         num_threads: cfg.data.num_threads,
@@ -285,7 +286,15 @@ fn eval_stack(
         bad_files: cfg.data.bad_files,
         ..Default::default()
     };
-    let loader = Loader::new(ds, pipeline, lc)?;
+    Ok(Loader::new(ds, pipeline, lc)?)
+}
+
+fn eval_stack(
+    cfg: &RunConfig,
+    ds: Arc<dyn Dataset>,
+    need_labels: bool,
+) -> Result<(ArrayD<f32>, Option<Vec<i64>>)> {
+    let loader = eval_loader(cfg, ds)?;
     let mut parts = Vec::new();
     let mut labels = Vec::new();
     for b in loader.epoch(0) {

@@ -1,299 +1,110 @@
-//! `selfsup pretrain`: resolve the run config, load the data, evaluate the randomly initialised
-//! encoder, pretrain, evaluate again, and leave a run folder with checkpoints, metrics, plots, the
-//! resolved config, the encoder weights and the evaluation results.
+//! Whole runs from the library: [`RunConfig`] (data, augment, method, backbone, train, eval: one
+//! TOML file) and [`run_config`]: load the data, evaluate the randomly initialised encoder, pretrain,
+//! evaluate again, and leave a run folder with checkpoints, metrics, plots, the resolved config, the
+//! encoder weights and the evaluation results. This is what `selfsup pretrain` runs after parsing
+//! its flags, and what the examples call.
+//!
+//! - [`config`]: the run configuration with the MNIST (default), FSDD and text presets, and the
+//!   search for the vendored `data/` folder;
+//! - [`defaults`]: recipe, image size, backbone and online probe chosen from the data when not set;
+//! - [`data`]: datasets and their train/held-out splits and loaders (a `selfsup_data::Loader` is the
+//!   trainer's batch source as it is); [`folders`]: image/audio folders, the train/val layout;
+//! - [`views`]: the augmentation pipelines per recipe and the evaluation pipelines;
+//! - [`presets`]: the auto-encoders' per-method presets; [`pictures`]: their evaluation pictures;
+//! - [`run_dir`]: checks on the run folder before a run (not inside the dataset folder).
 
-use crate::config::{DataKind, RunConfig};
-use crate::data;
+pub mod config;
+pub mod data;
+pub mod defaults;
+pub mod folders;
+pub mod pictures;
+pub mod presets;
+pub mod run_dir;
+pub mod views;
+
+pub use config::{DataKind, RunConfig};
+
+use crate::methods::MethodConfig;
 use anyhow::{Context, Result};
-use ndarray::ArrayD;
-use selfsup::methods::MethodConfig;
 use selfsup_nn::{InputSpec, Method, MethodSpec};
 use selfsup_train::eval::{self, ProbeResult};
 use selfsup_train::{Outcome, Trainer};
 use std::io::Write;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
-/// Flags of `selfsup pretrain` (each overrides the config file or the preset).
-#[derive(Clone, Debug, Default, clap::Args)]
-pub struct PretrainArgs {
-    /// A TOML run configuration (sections data, augment, method, backbone, train, eval).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Dataset preset (`mnist`, `fsdd`, `text`, `shakespeare`: a character GPT on the vendored plays)
-    /// or kind (`mnist-csv`, `mnist-idx`, `cifar`,
-    /// `image-folder`, `audio-folder`, `fsdd`, `text`). `text` (a UTF-8 file given with --data):
-    /// SimCLR over span-cropped, BERT-masked token views with a Transformer encoder; no labels, so no
-    /// kNN or linear probe, only the loss.
-    #[arg(long)]
-    pub dataset: Option<String>,
-    /// Dataset file or folder (default: the vendored copy under data/).
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// Held-out data (`data.val_path`): for image/audio folders a folder with the same class
-    /// sub-folders (default: `val/` or `test/` next to `train/`, else `val_fraction` of each class);
-    /// for language models a text file for the validation loss.
-    #[arg(long)]
-    pub val_data: Option<PathBuf>,
-    /// Method: simclr, moco_v2, moco_v3, byol, simsiam, barlow_twins, vicreg, nnclr, dino, swav, dcl.
-    #[arg(long)]
-    pub method: Option<String>,
-    /// Backbone: conv_net, resnet18, resnet34, resnet50, mlp, vit, audio_cnn, conv1d.
-    #[arg(long)]
-    pub backbone: Option<String>,
-    /// Augmentation recipe (`mnist`, `simclr`, `moco_v2`, `byol`; audio `contrastive`; text `tokens`).
-    #[arg(long)]
-    pub recipe: Option<String>,
-    /// Image side the training crops and the evaluation (resize + centre crop) produce
-    /// (`augment.image_size`; default: from the data).
-    #[arg(long)]
-    pub image_size: Option<u32>,
-    /// Optimizer: sgd, adam, adamw, lars.
-    #[arg(long)]
-    pub optimizer: Option<String>,
-    /// Learning-rate schedule: constant, step, warmup_cosine.
-    #[arg(long)]
-    pub schedule: Option<String>,
-    /// Peak learning rate (a negative value reaches validation, which names the field).
-    #[arg(long, allow_negative_numbers = true)]
-    pub lr: Option<f64>,
-    /// Epochs.
-    #[arg(long)]
-    pub epochs: Option<u64>,
-    /// Batch size.
-    #[arg(long)]
-    pub batch_size: Option<usize>,
-    /// Use at most this many samples.
-    #[arg(long)]
-    pub max_samples: Option<usize>,
-    /// Run seed.
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// cpu, cuda or cuda:N.
-    #[arg(long)]
-    pub device: Option<String>,
-    /// Run folder.
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Continue the run in the run folder (--out) from its newest checkpoint, with the run's own
-    /// config.toml; other flags must agree with it.
-    #[arg(long)]
-    pub resume: bool,
-    /// Stop (writing a checkpoint, as Ctrl-C does) once this many steps are done in all; continue
-    /// later with --resume. For time-boxed runs.
-    #[arg(long)]
-    pub stop_at_step: Option<u64>,
-    /// Files that cannot be read or decoded: `error` (stop, naming the file; the default) or `skip`
-    /// (leave them out and list them at the end) (`data.bad_files`).
-    #[arg(long, value_name = "error|skip")]
-    pub bad_files: Option<String>,
-    /// Print the resolved config and exit.
-    #[arg(long)]
-    pub print_config: bool,
-}
-
-fn set_tagged<T: serde::de::DeserializeOwned>(field: &str, kind: &str, allowed: &str) -> Result<T> {
-    let v: toml::Value = toml::from_str(&format!("kind = \"{kind}\"")).context("kind")?;
-    v.try_into().map_err(|e| {
-        anyhow::anyhow!("invalid value for `{field}`: `{kind}` ({e}); allowed: {allowed}")
-    })
-}
-
-fn parse_enum<T: serde::de::DeserializeOwned>(field: &str, v: &str, allowed: &str) -> Result<T> {
-    serde_json::from_value(serde_json::Value::String(v.to_string()))
-        .map_err(|_| anyhow::anyhow!("invalid value for `{field}`: `{v}`; allowed: {allowed}"))
-}
-
-/// The config file (or preset) with the flags applied, validated.
-pub fn resolve(args: &PretrainArgs) -> Result<RunConfig> {
-    Ok(resolve_with_notes(args)?.0)
-}
-
-/// [`resolve`], also returning what was chosen from the data (`crate::defaults`), one line each.
-pub fn resolve_with_notes(args: &PretrainArgs) -> Result<(RunConfig, Vec<String>)> {
-    let mut explicit = match &args.config {
-        Some(p) => {
-            crate::defaults::Explicit::from_toml(&std::fs::read_to_string(p).unwrap_or_default())
-        }
-        None => crate::defaults::Explicit::default(),
-    };
-    if args.recipe.is_some() {
-        explicit.set("augment.recipe");
-    }
-    if args.backbone.is_some() {
-        explicit.set("backbone");
-    }
-    let mut cfg = match (&args.config, args.dataset.as_deref()) {
-        (Some(p), _) => RunConfig::from_file(p)?,
-        (None, Some("fsdd")) => RunConfig::fsdd(),
-        // A language model on any text starts from the character GPT preset (its model sizes).
-        (None, Some("text"))
-            if args
-                .method
-                .as_deref()
-                .is_some_and(|m| selfsup_pretext::language::KINDS.contains(&m)) =>
-        {
-            RunConfig::shakespeare()
-        }
-        (None, Some("text")) => RunConfig::text(),
-        (None, Some("shakespeare")) => RunConfig::shakespeare(),
-        (None, _) => RunConfig::default(),
-    };
-    apply_flags(&mut cfg, args)?;
-    if args.config.is_none() && args.method.is_some() && crate::presets::sets_backbone(&cfg) {
-        // The method's preset chose an MLP for this data: not a default to replace.
-        explicit.set("backbone");
-    }
-    if let Some(v) = &args.out {
-        cfg.out_dir = v.clone();
-    } else if args.config.is_none() {
-        cfg.out_dir = PathBuf::from(format!(
-            "runs/{}-{}",
-            cfg.method.name(),
-            serde_json::to_value(cfg.data.kind)?
-                .as_str()
-                .unwrap_or("data")
-        ));
-    }
-    let notes = crate::defaults::apply(&mut cfg, &explicit)?;
-    cfg.validate()?;
-    Ok((cfg, notes))
-}
-
-/// Applies the flags that set config fields (all but `--config`, `--out` and the run options) to
-/// `cfg`; `--dataset fsdd|text|shakespeare` selects a preset in [`resolve`] and only the data kind here.
-pub fn apply_flags(cfg: &mut RunConfig, args: &PretrainArgs) -> Result<()> {
-    if let Some(d) = args.dataset.as_deref() {
-        match d {
-            "mnist" => cfg.data.kind = DataKind::MnistCsv,
-            "fsdd" if args.config.is_some() => cfg.data.kind = DataKind::Fsdd,
-            "fsdd" => {}
-            "text" | "shakespeare" if args.config.is_some() => cfg.data.kind = DataKind::Text,
-            "text" | "shakespeare" => {}
-            other => {
-                cfg.data.kind = parse_enum(
-                    "data.kind",
-                    other,
-                    &format!("mnist, fsdd, text, {}", DataKind::NAMES),
-                )?
-            }
-        }
-    }
-    if let Some(p) = &args.data {
-        cfg.data.path = Some(p.clone());
-    }
-    if let Some(p) = &args.val_data {
-        cfg.data.val_path = Some(p.clone());
-    }
-    if let Some(m) = &args.method {
-        cfg.method = MethodConfig::from_kind(m)
-            .map_err(|e| anyhow::anyhow!("invalid value for `method`: {e}"))?;
-        if args.config.is_none() {
-            crate::presets::apply_method_preset(cfg);
-        }
-    }
-    if let Some(b) = &args.backbone {
-        cfg.backbone = set_tagged(
-            "backbone",
-            b,
-            "mlp, conv_net, resnet18, resnet34, resnet50, vit, audio_cnn, conv1d, transformer_encoder",
-        )?;
-    }
-    if let Some(r) = &args.recipe {
-        cfg.augment.recipe = r.clone();
-    }
-    if let Some(v) = args.image_size {
-        cfg.augment.image_size = Some(v);
-    }
-    if let Some(o) = &args.optimizer {
-        cfg.train.optimizer.kind =
-            parse_enum("optimizer.kind", o, selfsup_train::OptimizerKind::NAMES)?;
-    }
-    if let Some(s) = &args.schedule {
-        cfg.train.schedule.kind =
-            parse_enum("schedule.kind", s, selfsup_train::ScheduleKind::NAMES)?;
-    }
-    if let Some(v) = args.lr {
-        cfg.train.optimizer.lr = v;
-    }
-    if let Some(v) = args.epochs {
-        cfg.train.epochs = v;
-    }
-    if let Some(v) = args.batch_size {
-        cfg.data.batch_size = v;
-    }
-    if let Some(v) = args.max_samples {
-        cfg.data.max_samples = v;
-    }
-    if let Some(v) = &args.bad_files {
-        cfg.data.bad_files = parse_enum("data.bad_files", v, "error (or fail), skip")?;
-    }
-    if let Some(v) = args.seed {
-        cfg.train.seed = v;
-    }
-    if let Some(v) = &args.device {
-        cfg.train.device = v.clone();
-    }
-    Ok(())
-}
-
-/// Labelled arrays of both splits, for kNN and the probe.
+/// The labelled splits of the evaluations, streamed: kNN and the probe encode the bank and the
+/// queries batch by batch from these loaders (evaluation pipeline, in order), so that only the
+/// `N × D` features are ever held, never the inputs.
 pub struct EvalData {
-    /// Training split inputs (the kNN bank, the probe's training set).
-    pub train_x: ArrayD<f32>,
-    /// Training split labels.
-    pub train_y: Tensor,
-    /// Held-out inputs.
-    pub val_x: ArrayD<f32>,
-    /// Held-out labels.
-    pub val_y: Tensor,
+    /// The training split (the kNN bank, the probe's training set).
+    pub bank: selfsup_data::Loader,
+    /// The held-out split the accuracies are reported on.
+    pub query: selfsup_data::Loader,
     /// Number of classes.
     pub num_classes: i64,
     /// Distinct labels present in the training split (1 means every evaluation would be a
     /// meaningless perfect score).
     pub classes_present: usize,
+    /// One evaluation input's shape (`C×H×W`, `F×T`, ...), from the first batch.
+    pub sample_shape: Vec<usize>,
 }
 
-/// Embeds both splits and runs kNN.
+impl EvalData {
+    /// The files both evaluation loaders skipped so far (policy `skip`), sorted, once each.
+    pub fn skipped_files(&self) -> Vec<String> {
+        let mut files: Vec<String> = [&self.bank, &self.query]
+            .iter()
+            .flat_map(|l| l.stats().skipped_files)
+            .collect();
+        files.sort();
+        files.dedup();
+        files
+    }
+}
+
+/// Streams both splits through the method and runs kNN.
 pub fn knn(method: &dyn Method, d: &EvalData, cfg: &RunConfig) -> Result<f64> {
-    let bank = eval::embed_array(method, d.train_x.view(), 512)?;
-    let q = eval::embed_array(method, d.val_x.view(), 512)?;
-    Ok(eval::knn_accuracy(
-        &bank,
-        &d.train_y,
-        &q,
-        &d.val_y,
+    Ok(eval::knn_accuracy_streamed(
+        method,
+        &d.bank,
+        &d.query,
         d.num_classes,
         &cfg.eval.knn,
     )?)
 }
 
-/// Embeds both splits and runs kNN and the linear probe.
+/// Streams both splits through the method and runs kNN and the linear probe.
 pub fn evaluate(method: &dyn Method, d: &EvalData, cfg: &RunConfig) -> Result<(f64, ProbeResult)> {
-    let bank = eval::embed_array(method, d.train_x.view(), 512)?;
-    let q = eval::embed_array(method, d.val_x.view(), 512)?;
-    let k = eval::knn_accuracy(
-        &bank,
-        &d.train_y,
-        &q,
-        &d.val_y,
+    Ok(eval::knn_and_probe_streamed(
+        method,
+        &d.bank,
+        &d.query,
         d.num_classes,
         &cfg.eval.knn,
-    )?;
-    let p = eval::linear_probe(
-        &bank,
-        &d.train_y,
-        &q,
-        &d.val_y,
-        d.num_classes,
         &cfg.eval.probe,
-    )?;
-    Ok((k, p))
+    )?)
 }
 
-/// Loads the evaluation arrays of a run config.
+/// The labels of every sample of `ds` (from the dataset, without decoding where it can); with the
+/// `skip` bad-file policy, samples whose label cannot be read are left out.
+fn labels_of(cfg: &RunConfig, ds: &dyn selfsup_data::Dataset) -> Result<Vec<i64>> {
+    let skip = cfg.data.bad_files == selfsup_data::BadFilePolicy::Skip;
+    let mut v = Vec::with_capacity(ds.len());
+    for i in 0..ds.len() {
+        match ds.label(i) {
+            Ok(Some(l)) => v.push(l),
+            Ok(None) => anyhow::bail!("the evaluation needs labels, and this dataset has none"),
+            Err(_) if skip => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(v)
+}
+
+/// The streamed evaluation data of a run config: two loaders, the class count from the labels, and
+/// the input shape from the first batch.
 pub fn eval_data(cfg: &RunConfig, splits: &data::Splits) -> Result<EvalData> {
     let e = splits.eval.as_ref().with_context(|| {
         format!(
@@ -306,17 +117,29 @@ pub fn eval_data(cfg: &RunConfig, splits: &data::Splits) -> Result<EvalData> {
             }
         )
     })?;
-    let (train_x, ty) = data::eval_arrays(cfg, e.bank.clone())?;
-    let (val_x, vy) = data::eval_arrays(cfg, e.query.clone())?;
+    let bank = data::eval_loader(cfg, e.bank.clone())?;
+    let query = data::eval_loader(cfg, e.query.clone())?;
+    let ty = labels_of(cfg, e.bank.as_ref())?;
+    let vy = labels_of(cfg, e.query.as_ref())?;
     let classes = e.bank.classes().map_or(0, |c| c.len() as i64);
     let num_classes = (ty.iter().chain(&vy).copied().max().unwrap_or(0) + 1).max(classes);
+    let sample_shape = {
+        let first = bank
+            .epoch(0)
+            .next()
+            .context("the evaluation's training split gave no batch")??;
+        let x = first
+            .views
+            .first()
+            .context("an evaluation batch has no view")?;
+        x.shape()[1..].to_vec()
+    };
     Ok(EvalData {
-        train_x,
-        train_y: Tensor::from_slice(&ty).to_kind(Kind::Int64),
-        val_x,
-        val_y: Tensor::from_slice(&vy).to_kind(Kind::Int64),
+        bank,
+        query,
         num_classes,
         classes_present: ty.iter().collect::<std::collections::BTreeSet<_>>().len(),
+        sample_shape,
     })
 }
 
@@ -330,7 +153,7 @@ pub fn input_spec(
 ) -> Result<InputSpec> {
     Ok(match ev {
         Some(ev) => InputSpec {
-            shape: ev.train_x.shape()[1..].iter().map(|&d| d as i64).collect(),
+            shape: ev.sample_shape.iter().map(|&d| d as i64).collect(),
             vocab_size: None,
         },
         None if cfg.data.kind != DataKind::Text => {
@@ -443,6 +266,8 @@ pub struct RunOptions {
     pub resume: bool,
     /// Stop with a checkpoint once this many steps are done in all (as Ctrl-C would).
     pub stop_at_step: Option<u64>,
+    /// Data parallelism: this process is one rank of a job (see [`crate::distributed`]).
+    pub collectives: Option<Arc<dyn selfsup_nn::Collectives>>,
 }
 
 /// Mean online-probe accuracy and loss over the last epoch's steps (from
@@ -473,42 +298,6 @@ fn plot_online_probe(dir: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-/// Runs `selfsup pretrain`.
-pub fn run(args: &PretrainArgs) -> Result<()> {
-    let (mut cfg, mut notes) = resolve_with_notes(args)?;
-    if args.resume {
-        cfg = crate::resume::resume_config(&cfg.out_dir, args)?;
-        notes.clear();
-    }
-    if args.out.is_none() && args.config.is_none() && !args.resume {
-        // The default folder is taken by an earlier run: use the next free `-2`, `-3`, ... folder.
-        let base = cfg.out_dir.clone();
-        let mut i = 2;
-        while cfg.out_dir.join("checkpoints").is_dir() {
-            cfg.out_dir = PathBuf::from(format!("{}-{i}", base.display()));
-            i += 1;
-        }
-    }
-    if args.print_config {
-        for n in &notes {
-            writeln!(std::io::stderr(), "chosen from the data: {n}")?;
-        }
-        write!(std::io::stdout(), "{}", cfg.to_toml()?)?;
-        return Ok(());
-    }
-    for n in &notes {
-        writeln!(std::io::stdout(), "chosen from the data: {n}")?;
-    }
-    run_config_with(
-        &cfg,
-        &RunOptions {
-            resume: args.resume,
-            stop_at_step: args.stop_at_step,
-        },
-    )
-    .map(|_| ())
-}
-
 /// Pretrains with a resolved config (evaluating before and after), printing progress to stdout.
 pub fn run_config(cfg: &RunConfig, resume: bool) -> Result<RunSummary> {
     run_config_with(
@@ -516,6 +305,7 @@ pub fn run_config(cfg: &RunConfig, resume: bool) -> Result<RunSummary> {
         &RunOptions {
             resume,
             stop_at_step: None,
+            collectives: None,
         },
     )
 }
@@ -526,16 +316,27 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     let mut cfg = cfg.clone();
     // Portable run folders: `eval`, `export` and `embed` read the data paths from config.toml, from
     // whatever folder they are started in.
-    crate::data::absolute_paths(&mut cfg.data)?;
+    data::absolute_paths(&mut cfg.data)?;
     cfg.out_dir = std::path::absolute(&cfg.out_dir)?;
     let text = cfg.to_toml()?;
-    let mut out = std::io::stdout();
+    let dp = opts.collectives.clone();
+    let rank = dp.as_ref().map_or(0, |c| c.rank());
+    // Rank 0 alone reports (and writes the run folder); the other ranks train silently.
+    let mut out: Box<dyn Write> = if rank == 0 {
+        Box::new(std::io::stdout())
+    } else {
+        Box::new(std::io::sink())
+    };
     let args = opts;
     let t0 = Instant::now();
     let dir = cfg.out_dir.clone();
-    crate::run_dir::refuse_out_inside_data(&dir, &data::resolve_path(&cfg.data)?)?;
+    run_dir::refuse_out_inside_data(&dir, &data::resolve_path(&cfg.data)?)?;
     // One process per run folder; temporary files of a killed run are removed (and ours on error).
-    let _lock = selfsup_train::run_dir::RunLock::acquire(&dir)?;
+    let _lock = if rank == 0 {
+        Some(selfsup_train::run_dir::RunLock::acquire(&dir)?)
+    } else {
+        None
+    };
     if !args.resume && selfsup_train::Checkpointer::any_in(&dir) {
         anyhow::bail!(
             "the run folder {} already has checkpoints: pass --resume to continue it, or --out <new folder>",
@@ -564,8 +365,11 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     let online_probe = cfg.online_probe_enabled() && splits.train_labelled;
     let input = input_spec(&cfg, ev.as_ref(), &splits)?;
     check_vocab(&cfg, &splits)?;
-    crate::views::pretext_preflight(&cfg, splits.train.as_ref())?;
-    let loader = data::train_loader(&cfg, &splits)?;
+    views::pretext_preflight(&cfg, splits.train.as_ref())?;
+    let loader = match &dp {
+        Some(c) => data::train_loader(&cfg, &splits)?.with_shard(c.world_size(), c.rank())?,
+        None => data::train_loader(&cfg, &splits)?,
+    };
     let method = build(&cfg, &input)?;
     writeln!(
         out,
@@ -604,7 +408,7 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
         other => other,
     };
     let before = match &ev {
-        Some(ev) if cfg.eval.before && !args.resume => {
+        Some(ev) if cfg.eval.before && !args.resume && rank == 0 => {
             let t = Instant::now();
             let (k, p) = evaluate(method.as_ref(), ev, &cfg)?;
             writeln!(
@@ -627,7 +431,7 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
         }
     }
     let every = cfg.eval.every_epochs;
-    let pictures = crate::pictures::PictureBatch::new(&cfg, &splits)?;
+    let pictures = pictures::PictureBatch::new(&cfg, &splits)?;
     let pictures_ref = pictures.as_ref();
     let cfg_ref = &cfg;
     let lm_loader = if cfg.is_language_model() {
@@ -666,12 +470,20 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
             .monitor_lower();
     }
     if let (Some(ev), true) = (&ev, online_probe) {
-        // Its own seed, so that its initial weights do not depend on what ran before.
-        tch::manual_seed(selfsup_train::trainer::step_seed(cfg.train.seed, u64::MAX) ^ 0x0b5e);
         trainer = trainer.with_online_probe(ev.num_classes, cfg.eval.online_probe_lr)?;
     }
     if let Some(s) = args.stop_at_step {
         trainer = trainer.stop_at_step(s);
+    }
+    if let Some(c) = &dp {
+        trainer = trainer.with_collectives(c.clone());
+        writeln!(
+            out,
+            "data-parallel: {} ranks × batch {} (global batch {})",
+            c.world_size(),
+            loader.config().batch_size,
+            c.world_size() * loader.config().batch_size
+        )?;
     }
     if args.resume {
         let resumed = trainer.resume().with_context(|| {
@@ -692,6 +504,19 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     let tt = Instant::now();
     let outcome = trainer.run(&loader)?;
     let train_secs = tt.elapsed().as_secs_f64();
+    if let Some(c) = &dp {
+        // Every rank finished; rank 0 alone evaluates, exports and reports from here.
+        c.barrier()?;
+        if rank != 0 {
+            return Ok(RunSummary {
+                before: None,
+                after: None,
+                online_probe: None,
+                epoch_losses: Vec::new(),
+                train_seconds: train_secs,
+            });
+        }
+    }
     let online = online_probe_summary(&trainer.epoch_scalar_means());
     if online.is_some() {
         if let Err(e) = plot_online_probe(&dir) {
@@ -707,6 +532,7 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     report_skipped(&mut out, &loader.stats())?;
     let epoch_losses = epoch_losses(&dir);
     if let Outcome::Interrupted { checkpoint, step } = &outcome {
+        report_eval_skipped(&mut out, ev.as_ref())?;
         writeln!(
             out,
             "interrupted at step {step}; checkpoint {}; continue with --resume",
@@ -731,12 +557,32 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     let mut lm_eval: Option<Vec<(String, f64)>> = None;
     let after = match &ev {
         Some(ev) => {
-            let (k, p) = evaluate(method.as_ref(), ev, &cfg).with_context(|| {
-                format!(
-                    "the training is finished and checkpointed in {}; `selfsup eval knn --run {0}` evaluates it",
-                    dir.display()
-                )
-            })?;
+            let (k, p) = match evaluate(method.as_ref(), ev, &cfg) {
+                Ok(r) => r,
+                // Ctrl-C or SIGTERM during the final evaluation: stop now, saying so; the
+                // training is complete in the newest checkpoint, and a resume only evaluates.
+                Err(e) if selfsup_train::trainer::stop_requested() => {
+                    writeln!(
+                        out,
+                        "interrupted during the final evaluation ({e:#}): the training is finished and checkpointed in {}; `selfsup pretrain --resume --out {0}` evaluates it",
+                        dir.display()
+                    )?;
+                    report_eval_skipped(&mut out, Some(ev))?;
+                    return Ok(RunSummary {
+                        before: before.map(|(k, p)| (k, p.test_acc)),
+                        after: None,
+                        online_probe: online,
+                        epoch_losses,
+                        train_seconds: train_secs,
+                    });
+                }
+                Err(e) => {
+                    return Err(e.context(format!(
+                        "the training is finished and checkpointed in {}; `selfsup eval knn --run {0}` evaluates it",
+                        dir.display()
+                    )))
+                }
+            };
             writeln!(
                 out,
                 "after pretraining:               kNN acc {:.4}, linear probe acc {:.4}  [training {:.1}s]",
@@ -772,6 +618,7 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
             None
         }
     };
+    report_eval_skipped(&mut out, ev.as_ref())?;
     if let Err(e) = log_before_after(&dir, &before, &after, final_step, cfg.train.epochs) {
         tracing::warn!(error = %e, "could not add the before/after evaluations to the metrics");
     }
@@ -923,6 +770,24 @@ fn report_skipped(out: &mut impl Write, st: &selfsup_data::LoaderStats) -> Resul
         out,
         "skipped {} reads of bad files (data.bad_files = skip), {} distinct file(s):",
         st.skipped,
+        files.len()
+    )?;
+    for f in files {
+        writeln!(out, "  {f}")?;
+    }
+    Ok(())
+}
+
+/// Lists the bad files the evaluation loaders skipped (policy `skip`; held-out files the training
+/// never reads included), if any.
+pub fn report_eval_skipped(out: &mut impl Write, ev: Option<&EvalData>) -> Result<()> {
+    let files = ev.map(EvalData::skipped_files).unwrap_or_default();
+    if files.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "the evaluations skipped {} bad file(s) (data.bad_files = skip):",
         files.len()
     )?;
     for f in files {
