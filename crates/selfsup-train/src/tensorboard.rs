@@ -362,6 +362,7 @@ impl EventWriter {
         }
         let rec = frame_record(&scalar_event(now(), kind, step, values).encode());
         let mut f = std::fs::OpenOptions::new()
+            .create(true)
             .append(true)
             .open(&self.path)
             .map_err(|e| Error::io(&self.path, e))?;
