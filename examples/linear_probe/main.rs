@@ -37,7 +37,10 @@ fn main() -> Result<()> {
     selfsup_train::checkpoint::load_into_var_store(&weights, &tensors, &mut vs)?;
 
     // Fine-tuning trains on the inputs themselves: this small example stacks both splits.
-    let split = splits.eval.as_ref().context("the run's data has no labels")?;
+    let split = splits
+        .eval
+        .as_ref()
+        .context("the run's data has no labels")?;
     let arrays = |ds| -> Result<(Tensor, Tensor)> {
         let (x, y) = data::eval_arrays(&cfg, ds)?;
         Ok((

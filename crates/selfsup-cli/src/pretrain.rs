@@ -332,7 +332,10 @@ pub fn eval_data(cfg: &RunConfig, splits: &data::Splits) -> Result<EvalData> {
             .epoch(0)
             .next()
             .context("the evaluation's training split gave no batch")??;
-        let x = first.views.first().context("an evaluation batch has no view")?;
+        let x = first
+            .views
+            .first()
+            .context("an evaluation batch has no view")?;
         x.shape()[1..].to_vec()
     };
     Ok(EvalData {

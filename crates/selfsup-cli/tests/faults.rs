@@ -804,11 +804,18 @@ fn checkpoint_content(path: &Path) -> (serde_json::Value, serde_json::Value, Vec
     let b = std::fs::read(path).unwrap();
     let n = u64::from_le_bytes(b[..8].try_into().unwrap()) as usize;
     let mut header: serde_json::Value = serde_json::from_slice(&b[8..8 + n]).unwrap();
-    let meta = header.as_object_mut().unwrap().remove("__metadata__").unwrap();
+    let meta = header
+        .as_object_mut()
+        .unwrap()
+        .remove("__metadata__")
+        .unwrap();
     let mut state: serde_json::Value =
         serde_json::from_str(meta["selfsup.run_state"].as_str().unwrap()).unwrap();
     let trainer = state["extra"]["_trainer"].clone();
-    state.as_object_mut().unwrap().insert("extra".into(), trainer);
+    state
+        .as_object_mut()
+        .unwrap()
+        .insert("extra".into(), trainer);
     (header, state, b[8 + n..].to_vec())
 }
 
@@ -852,7 +859,11 @@ fn a_kill_during_the_last_best_write_is_redone_and_a_finished_resume_keeps_the_o
     let pid = child.id();
     let epochs_logged = |out: &Path| {
         std::fs::read_to_string(out.join("metrics.jsonl"))
-            .map(|t| t.lines().filter(|l| l.contains("\"kind\":\"epoch\"")).count())
+            .map(|t| {
+                t.lines()
+                    .filter(|l| l.contains("\"kind\":\"epoch\""))
+                    .count()
+            })
             .unwrap_or(0)
     };
     let own_best_tmp = format!(".best.safetensors.tmp-{pid}");
@@ -914,13 +925,15 @@ fn ctrl_c_during_the_final_evaluation_stops_it_and_says_so() {
     );
     let t = Instant::now();
     signal(&w.child, "-INT");
-    let o = w.finish(Duration::from_secs(120), "Ctrl-C during the final evaluation");
+    let o = w.finish(
+        Duration::from_secs(120),
+        "Ctrl-C during the final evaluation",
+    );
     assert_no_crash(&o, "Ctrl-C during the final evaluation");
     let (so, se) = text(&o);
     assert!(o.status.success(), "{so}{se}");
     assert!(
-        so.contains("interrupted during the final evaluation")
-            && so.contains("--resume"),
+        so.contains("interrupted during the final evaluation") && so.contains("--resume"),
         "it does not say it stopped: {so}{se}"
     );
     assert!(
@@ -952,14 +965,19 @@ fn bad_files_skipped_by_the_evaluation_loaders_are_reported() {
             }
         }
     }
-    let big = image::RgbImage::from_fn(48, 48, |x, y| image::Rgb([(x * 5) as u8, (y * 3) as u8, 7]));
+    let big =
+        image::RgbImage::from_fn(48, 48, |x, y| image::Rgb([(x * 5) as u8, (y * 3) as u8, 7]));
     let mut jpeg = Vec::new();
     big.write_to(
         &mut std::io::Cursor::new(&mut jpeg),
         image::ImageFormat::Jpeg,
     )
     .unwrap();
-    std::fs::write(data.join("val/cat/held_out_truncated.jpg"), &jpeg[..jpeg.len() / 2]).unwrap();
+    std::fs::write(
+        data.join("val/cat/held_out_truncated.jpg"),
+        &jpeg[..jpeg.len() / 2],
+    )
+    .unwrap();
     let o = selfsup(
         &[
             "pretrain",
@@ -985,7 +1003,8 @@ fn bad_files_skipped_by_the_evaluation_loaders_are_reported() {
     let (so, se) = text(&o);
     assert!(o.status.success(), "{so}{se}");
     assert!(
-        so.contains("the evaluations skipped 1 bad file(s)") && so.contains("held_out_truncated.jpg"),
+        so.contains("the evaluations skipped 1 bad file(s)")
+            && so.contains("held_out_truncated.jpg"),
         "the held-out bad file is not reported at the end: {so}"
     );
     assert!(

@@ -23,7 +23,11 @@ fn status_kb(pid: u32, field: &str) -> Option<u64> {
 /// Epochs finished so far (the `epoch` rows of metrics.jsonl).
 fn epochs_done(out: &Path) -> usize {
     std::fs::read_to_string(out.join("metrics.jsonl"))
-        .map(|t| t.lines().filter(|l| l.contains("\"kind\":\"epoch\"")).count())
+        .map(|t| {
+            t.lines()
+                .filter(|l| l.contains("\"kind\":\"epoch\""))
+                .count()
+        })
         .unwrap_or(0)
 }
 
@@ -56,7 +60,10 @@ fn traced(args: &[&str], dir: &Path, out: &Path) -> Trace {
     let t = Instant::now();
     // Reading stdout/stderr at the end is fine: the runs print a few lines.
     while child.try_wait().unwrap().is_none() {
-        assert!(t.elapsed() < Duration::from_secs(900), "{args:?}: timed out");
+        assert!(
+            t.elapsed() < Duration::from_secs(900),
+            "{args:?}: timed out"
+        );
         if let (Some(r), Some(h)) = (status_kb(pid, "VmRSS:"), status_kb(pid, "VmHWM:")) {
             rss.push((epochs_done(out), r));
             peak_kb = peak_kb.max(h);

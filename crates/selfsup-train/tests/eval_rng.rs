@@ -84,7 +84,12 @@ fn probes_and_finetuning_neither_touch_nor_depend_on_the_global_generator() {
         );
         tch::no_grad(|| {
             let mut w = enc.ws.shallow_clone();
-            w.copy_(&Tensor::from_slice(&[0.5f32, 0.1, 0.0, 0.2, -0.3, 0.4, 0.1, 0.0, 0.2, 0.2, -0.1, 0.3]).view([3, 4]));
+            w.copy_(
+                &Tensor::from_slice(&[
+                    0.5f32, 0.1, 0.0, 0.2, -0.3, 0.4, 0.1, 0.0, 0.2, 0.2, -0.1, 0.3,
+                ])
+                .view([3, 4]),
+            );
         });
         let cfg = FinetuneConfig {
             epochs: 3,
@@ -92,7 +97,16 @@ fn probes_and_finetuning_neither_touch_nor_depend_on_the_global_generator() {
             seed: 3,
             ..Default::default()
         };
-        finetune(&vs, &|t, _| enc.forward(t), 3, (&x, &y), (&xt, &yt), 2, &cfg).unwrap()
+        finetune(
+            &vs,
+            &|t, _| enc.forward(t),
+            3,
+            (&x, &y),
+            (&xt, &yt),
+            2,
+            &cfg,
+        )
+        .unwrap()
     };
     // (The hand-made encoder's own `nn::linear` draws from the generator before its weights are
     // overwritten, so only the dependence is checked here, not the generator afterwards.)
@@ -100,7 +114,10 @@ fn probes_and_finetuning_neither_touch_nor_depend_on_the_global_generator() {
     let f1 = tune();
     tch::manual_seed(2);
     let f2 = tune();
-    assert_eq!(f1, f2, "fine-tuning depends on the global generator's state");
+    assert_eq!(
+        f1, f2,
+        "fine-tuning depends on the global generator's state"
+    );
 
     // The online probe: the same initial weights for a seed, whatever the global state.
     let weights = |seed: u64| {
@@ -113,5 +130,8 @@ fn probes_and_finetuning_neither_touch_nor_depend_on_the_global_generator() {
     };
     let (w1, w2, w3) = (weights(4), weights(4), weights(5));
     assert!(w1.iter().zip(&w2).all(|(a, b)| a.equal(b)));
-    assert!(!w1.iter().zip(&w3).all(|(a, b)| a.equal(b)), "the seed is ignored");
+    assert!(
+        !w1.iter().zip(&w3).all(|(a, b)| a.equal(b)),
+        "the seed is ignored"
+    );
 }
