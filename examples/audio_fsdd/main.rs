@@ -5,7 +5,7 @@
 //! `cargo run --release -p selfsup-examples --example audio_fsdd -- [epochs]`
 
 use anyhow::Result;
-use selfsup_cli::config::RunConfig;
+use selfsup::run::RunConfig;
 
 fn main() -> Result<()> {
     selfsup_examples::init_logging();
@@ -13,6 +13,6 @@ fn main() -> Result<()> {
     let mut cfg = RunConfig::fsdd();
     cfg.train.epochs = epochs;
     cfg.out_dir = "runs/example-audio-fsdd".into();
-    selfsup_cli::pretrain::run_config(&cfg, false)?;
+    selfsup::run::run_config(&cfg, false)?;
     Ok(())
 }

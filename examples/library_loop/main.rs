@@ -6,8 +6,7 @@
 //! `cargo run --release -p selfsup-examples --example library_loop [epochs]`
 
 use anyhow::Result;
-use selfsup::augment::image::digit::DigitCrop;
-use selfsup::core::{BoxTransform, ImageF32, MultiView};
+use selfsup::augment::image::digit::DigitConfig;
 use selfsup::data::{train_val_split, Dataset, Loader, LoaderConfig, MnistCsv, ViewPipeline};
 use selfsup::nn::{BackboneConfig, InputSpec, Method, MethodSpec};
 use selfsup::train::eval::{embed_source, knn_accuracy, KnnConfig};
@@ -38,8 +37,7 @@ fn main() -> Result<()> {
     let (train, val) = train_val_split(all, 0.2, 0, true)?;
     let (train, val): (Arc<dyn Dataset>, Arc<dyn Dataset>) = (Arc::new(train), Arc::new(val));
 
-    let view = || -> BoxTransform<ImageF32> { Box::new(DigitCrop::default()) };
-    let views = ViewPipeline::Image(MultiView::new(vec![view(), view()])?);
+    let views = ViewPipeline::Image(DigitConfig::default().build()?);
     let train_loader = loader(train.clone(), views, true)?;
     let bank = loader(train, ViewPipeline::Identity, false)?;
     let query = loader(val, ViewPipeline::Identity, false)?;

@@ -8,8 +8,8 @@
 //! `cargo run --release -p selfsup-examples --example linear_probe -- runs/simclr-mnist-csv [epochs]`
 
 use anyhow::{bail, Context, Result};
-use selfsup_cli::config::RunConfig;
-use selfsup_cli::{data, pretrain};
+use selfsup::run::RunConfig;
+use selfsup::run::{self, data};
 use selfsup_train::eval::{self, FinetuneConfig, LinearProbeConfig, ProbeOptimizer};
 use std::path::PathBuf;
 use tch::nn::VarStore;
@@ -24,8 +24,8 @@ fn main() -> Result<()> {
     let epochs: usize = args.next().map(|e| e.parse()).transpose()?.unwrap_or(3);
     let cfg = RunConfig::from_file(&run.join("config.toml"))?;
     let splits = data::open_splits(&cfg)?;
-    let ev = pretrain::eval_data(&cfg, &splits)?;
-    let in_channels = pretrain::input_spec(&cfg, Some(&ev), &splits)?.channels();
+    let ev = run::eval_data(&cfg, &splits)?;
+    let in_channels = run::input_spec(&cfg, Some(&ev), &splits)?.channels();
     let device = selfsup_nn::parse_device(&cfg.train.device)?;
 
     // The encoder alone, under the same names `selfsup export` writes (prefix removed).

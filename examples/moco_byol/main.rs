@@ -4,7 +4,7 @@
 //! `cargo run --release -p selfsup-examples --example moco_byol -- [epochs]`
 
 use anyhow::Result;
-use selfsup_cli::config::RunConfig;
+use selfsup::run::RunConfig;
 use std::path::PathBuf;
 
 fn main() -> Result<()> {
@@ -19,7 +19,7 @@ fn main() -> Result<()> {
         };
         cfg.train.epochs = epochs;
         cfg.out_dir = PathBuf::from(format!("runs/example-{method}-mnist"));
-        let s = selfsup_cli::pretrain::run_config(&cfg, false)?;
+        let s = selfsup::run::run_config(&cfg, false)?;
         results.push((method, s));
     }
     for (m, s) in results {

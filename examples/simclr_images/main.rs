@@ -5,7 +5,7 @@
 //! `cargo run --release -p selfsup-examples --example simclr_images -- <folder> [epochs]`
 
 use anyhow::{bail, Result};
-use selfsup_cli::config::{DataKind, RunConfig};
+use selfsup::run::{DataKind, RunConfig};
 use std::path::PathBuf;
 
 fn main() -> Result<()> {
@@ -25,11 +25,11 @@ fn main() -> Result<()> {
     cfg.data.batch_size = 128;
     // lightly's SimCLR recipe (random resized crop from 8 %, flip, colour jitter, greyscale, blur) at
     // 32 px; the evaluation sees the images as they are (the ConvNet pools globally).
-    cfg.augment.recipe = "simclr".into();
+    cfg.augment.recipe = selfsup::augment::RecipeName::SimClr.into();
     cfg.augment.image_size = Some(32);
     cfg.train.epochs = epochs;
     cfg.out_dir = PathBuf::from("runs/example-simclr-images");
-    let s = selfsup_cli::pretrain::run_config(&cfg, false)?;
+    let s = selfsup::run::run_config(&cfg, false)?;
     tracing::info!(?s, "done");
     Ok(())
 }

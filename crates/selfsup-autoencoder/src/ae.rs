@@ -179,7 +179,7 @@ impl Method for Autoencoder {
             }
             _ => recon,
         };
-        Ok(StepOutput { loss, scalars })
+        Ok(StepOutput::new(loss, scalars))
     }
     fn embed(&self, x: &Tensor) -> Result<Tensor> {
         self.encode(x)

@@ -719,10 +719,7 @@ impl Method for Mae {
         let x = view(batch, 0, "mae", 1)?;
         let out = self.forward(x, true)?;
         let scalars = vec![("recon".to_string(), scalar(&out.loss))];
-        Ok(StepOutput {
-            loss: out.loss,
-            scalars,
-        })
+        Ok(StepOutput::new(out.loss, scalars))
     }
     fn embed(&self, x: &Tensor) -> Result<Tensor> {
         self.encode(x)

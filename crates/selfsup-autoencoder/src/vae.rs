@@ -244,10 +244,7 @@ impl Method for Vae {
             ("recon".to_string(), scalar(&recon)),
             ("kl".to_string(), scalar(&kl)),
         ];
-        Ok(StepOutput {
-            loss: recon + kl * self.beta,
-            scalars,
-        })
+        Ok(StepOutput::new(recon + kl * self.beta, scalars))
     }
     fn embed(&self, x: &Tensor) -> Result<Tensor> {
         self.encode(x)

@@ -1,17 +1,11 @@
-//! The `selfsup` program's building blocks, as a library so that the examples reuse them:
+//! The `selfsup` program: argument parsing and printing over the library. The run configuration
+//! (`RunConfig`), the data-driven defaults, datasets, view pipelines and the whole-run orchestration
+//! (`run_config`) are `selfsup::run` (re-exported here under their old module names: [`config`],
+//! [`data`], [`defaults`], [`folders`], [`views`], [`presets`], [`pictures`], [`run_dir`]).
 //!
-//! - [`config`]: the run configuration (`RunConfig`: data, augment, method, backbone, train, eval) with
-//!   the MNIST (default), FSDD and text presets, and the search for the vendored `data/` folder;
-//! - [`defaults`]: recipe, image size, backbone and online probe chosen from the data when not set;
-//! - [`data`]: datasets and their train/held-out splits and loaders (a `selfsup_data::Loader` is the
-//!   trainer's batch source as it is);
-//! - [`folders`]: image/audio folders: the train/val layout, `--val-data`, unlabelled folders;
-//! - [`views`]: the augmentation pipelines per recipe (images, audio, token views) and the evaluation
-//!   pipelines;
-//! - [`pretrain`]: flags → config, evaluation helpers (kNN + linear probe before/after), and the
-//!   `pretrain` command itself;
-//! - [`presets`]: the auto-encoders' per-method presets; [`pictures`]: their evaluation pictures;
-//! - [`run_dir`]: checks on the run folder before a run (not inside the dataset folder);
+//! - [`pretrain`]: the flags of `selfsup pretrain`, flags → config, and the command itself;
+//! - [`distributed`]: data-parallel `pretrain` (`--nproc-per-node`, torchrun/SLURM variables; the
+//!   backend with the cargo feature `dist`);
 //! - [`resume`]: `--resume` restores the run's own config and refuses contradicting flags;
 //! - [`embed`]: `selfsup embed`, features of every file of a folder to safetensors / .npy / CSV;
 //! - [`preview`]: `selfsup preview` for images (in colour) and audio (spectrograms);
@@ -23,20 +17,17 @@
 //! through `tracing`.
 #![allow(clippy::print_stdout)]
 
+// The run configuration and orchestration live in the library (`selfsup::run`); the commands use
+// them under their old paths.
+pub use selfsup::run::{config, data, defaults, folders, pictures, presets, run_dir, views};
+
 pub mod commands;
-pub mod config;
-pub mod data;
-pub mod defaults;
+pub mod distributed;
 pub mod doctor;
 pub mod embed;
-pub mod folders;
 pub mod generate;
-pub mod pictures;
-pub mod presets;
 pub mod pretext_preview;
 pub mod pretrain;
 pub mod preview;
 pub mod resume;
-pub mod run_dir;
 pub mod text_eval;
-pub mod views;

@@ -211,10 +211,13 @@ epochs = 2
     assert!(ok, "stdout: {out}\nstderr: {err}");
     assert!(out.contains("120 files × 8 features"), "{out}");
     let all = read_embed_csv(&t.path().join("all.csv"));
-    // The training split (96 of 120 at val_fraction 0.2), then the held-out split.
+    // The training split (about 96 of 120 at val_fraction 0.2, stratified), then the held-out split.
     assert_eq!(all.len(), 120);
     assert_eq!(all[0].0, "train/0");
-    assert_eq!(all[96].0, "val/0");
+    let n_train = all.iter().take_while(|r| r.0.starts_with("train/")).count();
+    assert!((88..=104).contains(&n_train), "{n_train}");
+    assert_eq!(all[n_train].0, "val/0");
+    assert!(all[n_train..].iter().all(|r| r.0.starts_with("val/")));
     assert!(all.iter().all(|r| r.1.parse::<u8>().is_ok_and(|l| l < 10)));
     let (ok, _, err) = selfsup(
         &[
@@ -224,7 +227,7 @@ epochs = 2
     );
     assert!(ok, "{err}");
     let val = read_embed_csv(&t.path().join("val.csv"));
-    assert_eq!(val[..], all[96..]);
+    assert_eq!(val[..], all[n_train..]);
     let (ok, _, err) = selfsup(
         &["embed", "--run", "run", "--out", "x.csv", "--split", "test"],
         t.path(),
@@ -347,4 +350,80 @@ fn auto_encoders_and_pretext_tasks_train_on_photos_of_mixed_sizes() {
         .unwrap();
         assert_eq!(meta["input_shape"], "[3,16,16]", "{method}");
     }
+}
+
+#[test]
+fn embed_works_on_cifar_runs() {
+    // No CIFAR is vendored: a CIFAR-10 folder in the binary format (label byte, then 3×32×32 planes),
+    // 4 images per training batch file and 6 test images; class 0 is bright on top, class 1 below.
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("cifar");
+    std::fs::create_dir_all(&dir).unwrap();
+    let record = |label: u8, i: usize| -> Vec<u8> {
+        let mut r = vec![label];
+        for c in 0..3 {
+            for y in 0..32 {
+                for x in 0..32 {
+                    let on = (y < 16) == (label == 0);
+                    r.push(if on { 200 } else { 20 } + ((x + 3 * c + i) % 17) as u8);
+                }
+            }
+        }
+        r
+    };
+    for b in 1..=5 {
+        let bytes: Vec<u8> = (0..4)
+            .flat_map(|i| record((i % 2) as u8, b * 10 + i))
+            .collect();
+        std::fs::write(dir.join(format!("data_batch_{b}.bin")), bytes).unwrap();
+    }
+    let test: Vec<u8> = (0..6)
+        .flat_map(|i| record((i % 2) as u8, 100 + i))
+        .collect();
+    std::fs::write(dir.join("test_batch.bin"), test).unwrap();
+    let cfg = write_config(
+        t.path(),
+        r#"
+[data]
+kind = "cifar"
+batch_size = 4
+[augment]
+recipe = "simclr"
+image_size = 32
+[backbone]
+kind = "conv_net"
+widths = [4, 8]
+[method]
+kind = "simclr"
+hidden_dim = 16
+output_dim = 8
+[train]
+epochs = 1
+progress = "off"
+[eval]
+before = false
+[eval.knn]
+k = 3
+[eval.probe]
+epochs = 2
+"#,
+    );
+    let (ok, out, err) = selfsup(
+        &[
+            "pretrain", "--config", &cfg, "--data", "cifar", "--out", "run",
+        ],
+        t.path(),
+    );
+    assert!(ok, "stdout: {out}\nstderr: {err}");
+    let (ok, out, err) = selfsup(&["embed", "--run", "run", "--out", "e.csv"], t.path());
+    assert!(ok, "stdout: {out}\nstderr: {err}");
+    let rows = read_embed_csv(&t.path().join("e.csv"));
+    // The 20 training images, then the 6 test images, each with its label.
+    assert_eq!(rows.len(), 26);
+    assert_eq!((rows[0].0.as_str(), rows[0].1.as_str()), ("train/0", "0"));
+    assert_eq!(
+        (rows[19].0.as_str(), rows[19].1.as_str()),
+        ("train/19", "1")
+    );
+    assert_eq!((rows[20].0.as_str(), rows[25].1.as_str()), ("val/0", "1"));
 }

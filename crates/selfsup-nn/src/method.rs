@@ -3,7 +3,9 @@
 //! — and [`MethodSpec`], what every method *config* offers so that one mechanism validates and builds
 //! any of them (a family's serde enum implements it; the facade unites the families).
 
+use crate::collectives::{Collectives, DataParallel};
 use crate::{BackboneConfig, Result};
+use std::sync::Arc;
 use tch::{nn::VarStore, Device, Tensor};
 
 /// One training batch, on the method's device.
@@ -44,13 +46,36 @@ impl StepInfo {
     }
 }
 
-/// What a step returns: the loss to back-propagate and named scalars to log.
+/// What a step returns: the loss to back-propagate, named scalars to log and, when the method has
+/// them at hand, the encoder features of view 0.
 #[derive(Debug)]
 pub struct StepOutput {
     /// Scalar loss (requires grad).
     pub loss: Tensor,
     /// Named scalars (already detached) for metrics, e.g. `("pos_sim", 0.8)`.
     pub scalars: Vec<(String, f64)>,
+    /// The encoder features of `views[0]` computed by this step's forward pass (`N ×`
+    /// [`Method::embed_dim`], training mode, detached), or `None`. The trainer's online probe trains
+    /// on them; without them it calls [`Method::embed`] on `views[0]`, a second encoder forward per
+    /// batch. Set them with [`StepOutput::with_features`].
+    pub features: Option<Tensor>,
+}
+
+impl StepOutput {
+    /// The loss and scalars of a step, without features.
+    pub fn new(loss: Tensor, scalars: Vec<(String, f64)>) -> Self {
+        StepOutput {
+            loss,
+            scalars,
+            features: None,
+        }
+    }
+
+    /// Adds the encoder features of view 0 (detached here).
+    pub fn with_features(mut self, features: &Tensor) -> Self {
+        self.features = Some(features.detach());
+        self
+    }
 }
 
 /// A self-supervised method: model + objective + per-step updates.
@@ -100,6 +125,19 @@ pub trait Method {
     fn evaluate(&mut self, _batch: &Batch) -> Result<Vec<(String, f64)>> {
         Ok(Vec::new())
     }
+
+    /// What [`Method::step`] computes when several processes train the method together (see
+    /// [`crate::collectives`]): the default, [`DataParallel::Local`], is a method that does nothing
+    /// for it (batch-coupled terms over the rank's own batch, not the global-batch result).
+    fn data_parallel(&self) -> DataParallel {
+        DataParallel::Local
+    }
+
+    /// Gives the method the job's collectives, once, before the first step of a data-parallel
+    /// run; a method that declares [`DataParallel::Global`] gathers through them in
+    /// [`Method::step`] (and in [`Method::after_optimizer_step`], e.g. queue updates). The default
+    /// ignores them.
+    fn set_collectives(&mut self, _collectives: Arc<dyn Collectives>) {}
 }
 
 /// What a method is built for: the shape of one input sample and, for token inputs, the vocabulary.

@@ -172,10 +172,7 @@ impl Method for CpcMethod {
 
     fn step(&mut self, batch: &Batch, _info: &StepInfo) -> Result<StepOutput> {
         let (loss, acc) = self.objective(batch)?;
-        Ok(StepOutput {
-            loss,
-            scalars: vec![("pretext_acc".into(), acc)],
-        })
+        Ok(StepOutput::new(loss, vec![("pretext_acc".into(), acc)]))
     }
 
     fn evaluate(&mut self, batch: &Batch) -> Result<Vec<(String, f64)>> {

@@ -277,7 +277,7 @@ impl Method for PretextMethod {
 
     fn step(&mut self, batch: &Batch, _info: &StepInfo) -> Result<StepOutput> {
         let (loss, scalars) = self.objective(batch, true)?;
-        Ok(StepOutput { loss, scalars })
+        Ok(StepOutput::new(loss, scalars))
     }
 
     fn evaluate(&mut self, batch: &Batch) -> Result<Vec<(String, f64)>> {

@@ -1,6 +1,7 @@
-//! Per-step schedules: the learning rate ([`LrSchedule`]: constant, step, linear warmup + cosine), the
-//! EMA momentum of BYOL/MoCo/DINO targets ([`cosine_momentum`]) and DINO's teacher temperature
-//! ([`teacher_temperature`]). All are pure functions of the step, so resuming needs no extra state.
+//! The learning-rate schedule ([`LrSchedule`]: constant, step, linear warmup + cosine), a pure
+//! function of the step, so resuming needs no extra state. The EMA momentum of BYOL/MoCo/DINO targets
+//! is `selfsup_nn::cosine_momentum` (tested against lightly) and DINO's teacher temperature is
+//! `selfsup_contrastive`'s `DinoLoss::teacher_temp_at`, next to the methods that use them.
 
 use crate::config::{ScheduleConfig, ScheduleKind};
 use std::f64::consts::PI;
@@ -65,25 +66,6 @@ impl LrSchedule {
     }
 }
 
-/// BYOL's target momentum: `1 − (1 − base)(cos(π k/K) + 1)/2`, from `base` at step 0 to 1 at step `K`.
-pub fn cosine_momentum(base: f64, step: u64, total_steps: u64) -> f64 {
-    let t = if total_steps == 0 {
-        1.0
-    } else {
-        (step as f64 / total_steps as f64).min(1.0)
-    };
-    1.0 - (1.0 - base) * ((PI * t).cos() + 1.0) / 2.0
-}
-
-/// DINO's teacher temperature: linear from `start` to `end` over `warmup_steps`, then `end`.
-pub fn teacher_temperature(start: f64, end: f64, warmup_steps: u64, step: u64) -> f64 {
-    if step >= warmup_steps || warmup_steps == 0 {
-        end
-    } else {
-        start + (end - start) * step as f64 / warmup_steps as f64
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,15 +109,5 @@ mod tests {
         let s = LrSchedule::new(&cfg(ScheduleKind::Constant), 0.3, 5, 30);
         assert_eq!(s.lr(0), 0.3);
         assert_eq!(s.lr(29), 0.3);
-    }
-
-    #[test]
-    fn momentum_and_temperature_schedules() {
-        assert!((cosine_momentum(0.996, 0, 100) - 0.996).abs() < 1e-15);
-        assert!((cosine_momentum(0.996, 50, 100) - 0.998).abs() < 1e-12);
-        assert!((cosine_momentum(0.996, 100, 100) - 1.0).abs() < 1e-15);
-        assert_eq!(teacher_temperature(0.04, 0.07, 30, 0), 0.04);
-        assert!((teacher_temperature(0.04, 0.07, 30, 15) - 0.055).abs() < 1e-12);
-        assert_eq!(teacher_temperature(0.04, 0.07, 30, 31), 0.07);
     }
 }

@@ -21,6 +21,11 @@ pub struct ToyMethod {
     /// while the training-mode loss stays finite.
     pub inf_buffers_at: Option<u64>,
     pub after_calls: u64,
+    /// Return the step's features (`StepOutput::features`) for the online probe.
+    pub step_features: bool,
+    /// How many times `embed` ran (shared, so that a test can read it while the trainer owns the
+    /// method).
+    pub embed_calls: std::rc::Rc<std::cell::Cell<u64>>,
 }
 
 impl ToyMethod {
@@ -40,6 +45,8 @@ impl ToyMethod {
             nan_at: None,
             inf_buffers_at: None,
             after_calls: 0,
+            step_features: false,
+            embed_calls: Default::default(),
         }
     }
 }
@@ -62,6 +69,7 @@ impl Method for ToyMethod {
             h
         }
         .relu();
+        let features = h.shallow_clone();
         let h = h.dropout(self.dropout, true);
         let out = self.fc2.forward(&h);
         let mut loss = (out - &batch.views[1]).square().mean(Kind::Float);
@@ -69,9 +77,11 @@ impl Method for ToyMethod {
             loss *= f64::NAN;
         }
         let v = loss.double_value(&[]);
-        Ok(StepOutput {
-            loss,
-            scalars: vec![("loss_copy".into(), v)],
+        let out = StepOutput::new(loss, vec![("loss_copy".into(), v)]);
+        Ok(if self.step_features {
+            out.with_features(&features)
+        } else {
+            out
         })
     }
     fn after_optimizer_step(&mut self, info: &StepInfo) -> selfsup_nn::Result<()> {
@@ -85,6 +95,7 @@ impl Method for ToyMethod {
     }
     fn embed(&self, x: &Tensor) -> selfsup_nn::Result<Tensor> {
         let _g = tch::no_grad_guard();
+        self.embed_calls.set(self.embed_calls.get() + 1);
         Ok(self.bn.forward_t(&self.fc1.forward(x), false).relu())
     }
     fn embed_dim(&self) -> i64 {

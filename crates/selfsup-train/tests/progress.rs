@@ -87,12 +87,11 @@ fn drawn(ops: &[Op]) -> Vec<String> {
 }
 
 fn training_bar(rec: &Recorder, total: u64) -> ProgressBar {
-    let b = ProgressBar::with_draw_target(
+    ProgressBar::with_draw_target(
         Some(total),
         ProgressDrawTarget::term_like(Box::new(rec.clone())),
     )
-    .with_style(ProgressStyle::with_template(TRAIN_TEMPLATE).unwrap());
-    b
+    .with_style(ProgressStyle::with_template(TRAIN_TEMPLATE).unwrap())
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! The training loop: loss falls, exact resume after an interruption (for every optimizer), gradient
 //! accumulation equals a larger batch, clipping bounds the update, the NaN guard names the step and
 //! leaves the last checkpoint intact, the run folder holds config, metrics and plots, and the
-//! gradient hook runs once per step before the gradient norm.
+//! gradient hook runs once per step before the gradient norm; the online probe trains on the step's
+//! own features when the method returns them.
 
 mod common;
 
@@ -472,4 +473,52 @@ fn the_grad_hook_runs_once_per_step_between_backward_and_the_norm() {
         }));
     let e = failing.run(&src).unwrap_err();
     assert!(e.to_string().contains("all-reduce failed"), "{e}");
+}
+
+#[test]
+fn the_online_probe_uses_the_step_features_and_leaves_the_method_alone() {
+    let _serial = serial();
+    let src = ToySource {
+        n: 24,
+        dim: 4,
+        batch: 4,
+    };
+    let c = cfg(OptimizerKind::Adam, 2);
+    let run = |step_features: bool| {
+        let mut m = ToyMethod::new(5, 4);
+        m.step_features = step_features;
+        let embed_calls = m.embed_calls.clone();
+        let mut t = Trainer::new(Box::new(m), c.clone(), None)
+            .unwrap()
+            .with_online_probe(3, 0.05)
+            .unwrap();
+        t.run(&src).unwrap();
+        let probe_loss: Vec<f64> = t
+            .history()
+            .iter()
+            .map(|r| {
+                r.scalars
+                    .iter()
+                    .find(|(n, _)| n == "online_probe_loss")
+                    .unwrap()
+                    .1
+            })
+            .collect();
+        let w = weights(t.method().var_store());
+        (losses(&t), w, probe_loss, embed_calls.get())
+    };
+    let (l_embed, w_embed, probe_embed, calls_embed) = run(false);
+    let (l_feat, w_feat, probe_feat, calls_feat) = run(true);
+    // Without step features the probe pays one `embed` per micro-batch (6 per epoch, 2 epochs);
+    // with them, none.
+    assert_eq!(calls_embed, 12);
+    assert_eq!(calls_feat, 0);
+    // The probe never touches the method: its losses and weights are bit-identical either way.
+    assert_eq!(l_feat, l_embed);
+    assert_eq!(w_feat, w_embed);
+    // The probe trained on other inputs (training-mode features, BatchNorm with batch statistics,
+    // instead of eval-mode ones), so its losses differ.
+    assert_eq!(probe_feat.len(), 12);
+    assert!(probe_feat.iter().all(|l| l.is_finite()));
+    assert_ne!(probe_feat, probe_embed);
 }

@@ -14,10 +14,12 @@
 //! | `autoencoder` | `selfsup-autoencoder`: AE, VAE, MAE | yes |
 //! | `train` | `selfsup-train`: trainer, optimizers, checkpoints, evaluation | yes |
 //! | [`methods`] | every method family united in one [`methods::MethodConfig`] | yes |
+//! | [`run`] | whole runs: `RunConfig` (one TOML file) and `run_config` (data → loader → method → trainer → evaluation → run folder) | yes |
 //!
-//! Besides the re-exports, the facade holds exactly one piece of code: [`methods::MethodConfig`], the
-//! registry that routes a `[method]` table to the family crate owning its `kind` (it needs every
-//! family, so no single family crate can hold it).
+//! Besides the re-exports, the facade holds the code that needs every family at once, so no single
+//! family crate can hold it: [`methods::MethodConfig`], the registry that routes a `[method]` table to
+//! the family crate owning its `kind`, and [`run`], the whole-run configuration and orchestration that
+//! the `selfsup` program and the examples use.
 
 pub use selfsup_core as core;
 
@@ -37,3 +39,5 @@ pub use selfsup_pretext as pretext;
 pub use selfsup_train as train;
 #[cfg(feature = "torch")]
 pub mod methods;
+#[cfg(feature = "torch")]
+pub mod run;

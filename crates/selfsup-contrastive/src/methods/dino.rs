@@ -259,10 +259,16 @@ impl Method for Dino {
                 })
                 .collect()
         });
+        let mut h0 = None;
         let student: Vec<Tensor> = batch
             .views
             .iter()
-            .map(|x| self.head.forward(&self.backbone.forward_t(x, true), freeze))
+            .map(|x| {
+                let h = self.backbone.forward_t(x, true);
+                let s = self.head.forward(&h, freeze);
+                h0.get_or_insert(h);
+                s
+            })
             .collect();
         let loss = self
             .loss
@@ -276,9 +282,9 @@ impl Method for Dino {
         tch::no_grad(|| {
             self.center.copy_(&new_center);
         });
-        Ok(StepOutput {
+        let out = StepOutput::new(
             loss,
-            scalars: vec![
+            vec![
                 ("teacher_temp".into(), self.loss.teacher_temp_at(info.epoch)),
                 (
                     "momentum".into(),
@@ -292,6 +298,10 @@ impl Method for Dino {
                 ("embedding_std".into(), embedding_std(&student[0])),
                 ("teacher_entropy".into(), entropy),
             ],
+        );
+        Ok(match &h0 {
+            Some(h) => out.with_features(h),
+            None => out,
         })
     }
 

@@ -5,6 +5,10 @@
 //! paper's hyper-parameters as defaults; [`build_method`] validates it, seeds libtorch from the run
 //! seed and builds the method on a device.
 //!
+//! Adding a method is one place: its config type (serde, `Default`, `validate`), its method type,
+//! one `contrastive_method!` line (kind, constructor, views: the [`MethodSpec`] impl) and one line
+//! in the [`selfsup_nn::method_family!`] list below.
+//!
 //! Every method keeps all of its state in its one `VarStore`: `backbone.*` (the encoder, what
 //! [`selfsup_nn::Method::encoder_prefix`] names), `projection_head.*`, `prediction_head.*`, the EMA
 //! copies under `momentum.*` / `teacher.*` (non-trainable), queues under `queue.*`, DINO's `center`.
@@ -28,46 +32,133 @@ use selfsup_nn::heads::ProjectionHead;
 use selfsup_nn::{
     build_backbone, Backbone, BackboneConfig, Batch, InputSpec, Method, MethodSpec, Result,
 };
-use serde::{Deserialize, Serialize};
 use tch::nn::{self, ModuleT};
 use tch::{Device, Tensor};
 
 pub use dino::{Dino, DinoConfig};
-pub use momentum::{ByolConfig, MocoV2Config, MocoV3Config, MomentumMethod, SimSiamConfig};
+pub use momentum::{
+    Byol, ByolConfig, MocoV2, MocoV2Config, MocoV3, MocoV3Config, MomentumNet, SimSiam,
+    SimSiamConfig,
+};
 pub use nnclr::{Nnclr, NnclrConfig};
 pub use swav::{Swav, SwavConfig};
 pub use two_view::{
     BarlowTwinsConfig, DclConfig, SimClrConfig, SupConConfig, TwoView, VicRegConfig,
 };
 
-/// Which method to train, with its hyper-parameters.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum MethodConfig {
-    /// SimCLR (Chen et al., 2020).
-    Simclr(SimClrConfig),
-    /// MoCo v2 (Chen et al., 2020).
-    MocoV2(MocoV2Config),
-    /// MoCo v3 (Chen et al., 2021).
-    MocoV3(MocoV3Config),
-    /// BYOL (Grill et al., 2020).
-    Byol(ByolConfig),
-    /// SimSiam (Chen & He, 2021).
-    Simsiam(SimSiamConfig),
-    /// Barlow Twins (Zbontar et al., 2021).
-    BarlowTwins(BarlowTwinsConfig),
-    /// VICReg (Bardes et al., 2022).
-    Vicreg(VicRegConfig),
-    /// NNCLR (Dwibedi et al., 2021).
-    Nnclr(NnclrConfig),
-    /// DINO (Caron et al., 2021).
-    Dino(DinoConfig),
-    /// SwAV (Caron et al., 2020).
-    Swav(SwavConfig),
-    /// Supervised contrastive (Khosla et al., 2020); uses the batch labels when present.
-    Supcon(SupConConfig),
-    /// Decoupled contrastive learning, DCL / DCLW (Yeh et al., 2022).
-    Dcl(DclConfig),
+/// What a contrastive config offers besides [`MethodSpec`]: building its method from the input's
+/// channel count alone (what [`build_method`] needs; [`MethodSpec::build`] also checks the sample
+/// shape against the backbone first).
+pub trait ContrastiveSpec: MethodSpec {
+    /// Builds the method in `vs` for inputs of `in_channels` channels.
+    fn build_with_channels(
+        &self,
+        vs: nn::VarStore,
+        backbone: &BackboneConfig,
+        in_channels: i64,
+    ) -> Result<Box<dyn Method>>;
+}
+
+/// Implements [`MethodSpec`] and [`ContrastiveSpec`] for one method's config: its `kind`, its
+/// constructor `(VarStore, &Config, &BackboneConfig, in_channels) -> Result<Method>` and the views
+/// it needs. The config's own `validate` is the spec's validation.
+macro_rules! contrastive_method {
+    ($ty:ty, $kind:literal, $ctor:path, min_views = |$c:ident| $views:expr) => {
+        impl MethodSpec for $ty {
+            fn name(&self) -> &'static str {
+                $kind
+            }
+
+            fn validate(&self) -> selfsup_core::Result<()> {
+                <$ty>::validate(self)
+            }
+
+            fn min_views(&self) -> usize {
+                let $c = self;
+                $views
+            }
+
+            fn build(
+                &self,
+                vs: nn::VarStore,
+                backbone: &BackboneConfig,
+                input: &InputSpec,
+            ) -> Result<Box<dyn Method>> {
+                // The views reach the backbone as they are: it must read samples of this shape.
+                backbone.check_input(&input.shape)?;
+                self.build_with_channels(vs, backbone, input.channels())
+            }
+        }
+
+        impl ContrastiveSpec for $ty {
+            fn build_with_channels(
+                &self,
+                vs: nn::VarStore,
+                backbone: &BackboneConfig,
+                in_channels: i64,
+            ) -> Result<Box<dyn Method>> {
+                Ok(Box::new($ctor(vs, self, backbone, in_channels)?))
+            }
+        }
+    };
+}
+
+contrastive_method!(SimClrConfig, "simclr", TwoView::simclr, min_views = |_c| 2);
+contrastive_method!(MocoV2Config, "moco_v2", MocoV2::new, min_views = |_c| 2);
+contrastive_method!(MocoV3Config, "moco_v3", MocoV3::new, min_views = |_c| 2);
+contrastive_method!(ByolConfig, "byol", Byol::new, min_views = |_c| 2);
+contrastive_method!(SimSiamConfig, "simsiam", SimSiam::new, min_views = |_c| 2);
+contrastive_method!(
+    BarlowTwinsConfig,
+    "barlow_twins",
+    TwoView::barlow_twins,
+    min_views = |_c| 2
+);
+contrastive_method!(VicRegConfig, "vicreg", TwoView::vicreg, min_views = |_c| 2);
+contrastive_method!(NnclrConfig, "nnclr", Nnclr::new, min_views = |_c| 2);
+contrastive_method!(
+    DinoConfig,
+    "dino",
+    Dino::new,
+    min_views = |c| c.n_global_views.max(2)
+);
+contrastive_method!(
+    SwavConfig,
+    "swav",
+    Swav::new,
+    min_views = |c| c.n_high_res_views.max(2)
+);
+contrastive_method!(SupConConfig, "supcon", TwoView::supcon, min_views = |_c| 2);
+contrastive_method!(DclConfig, "dcl", TwoView::dcl, min_views = |_c| 2);
+
+selfsup_nn::method_family! {
+    /// Which method to train, with its hyper-parameters (serde-tagged by `kind`).
+    pub enum MethodConfig: ContrastiveSpec {
+        /// SimCLR (Chen et al., 2020).
+        "simclr" => Simclr(SimClrConfig),
+        /// MoCo v2 (Chen et al., 2020).
+        "moco_v2" => MocoV2(MocoV2Config),
+        /// MoCo v3 (Chen et al., 2021).
+        "moco_v3" => MocoV3(MocoV3Config),
+        /// BYOL (Grill et al., 2020).
+        "byol" => Byol(ByolConfig),
+        /// SimSiam (Chen & He, 2021).
+        "simsiam" => Simsiam(SimSiamConfig),
+        /// Barlow Twins (Zbontar et al., 2021).
+        "barlow_twins" => BarlowTwins(BarlowTwinsConfig),
+        /// VICReg (Bardes et al., 2022).
+        "vicreg" => Vicreg(VicRegConfig),
+        /// NNCLR (Dwibedi et al., 2021).
+        "nnclr" => Nnclr(NnclrConfig),
+        /// DINO (Caron et al., 2021).
+        "dino" => Dino(DinoConfig),
+        /// SwAV (Caron et al., 2020).
+        "swav" => Swav(SwavConfig),
+        /// Supervised contrastive (Khosla et al., 2020); uses the batch labels when present.
+        "supcon" => Supcon(SupConConfig),
+        /// Decoupled contrastive learning, DCL / DCLW (Yeh et al., 2022).
+        "dcl" => Dcl(DclConfig),
+    }
 }
 
 impl Default for MethodConfig {
@@ -76,98 +167,9 @@ impl Default for MethodConfig {
     }
 }
 
-impl MethodConfig {
-    /// The method's name (`"simclr"`, ...).
-    pub fn name(&self) -> &'static str {
-        match self {
-            MethodConfig::Simclr(_) => "simclr",
-            MethodConfig::MocoV2(_) => "moco_v2",
-            MethodConfig::MocoV3(_) => "moco_v3",
-            MethodConfig::Byol(_) => "byol",
-            MethodConfig::Simsiam(_) => "simsiam",
-            MethodConfig::BarlowTwins(_) => "barlow_twins",
-            MethodConfig::Vicreg(_) => "vicreg",
-            MethodConfig::Nnclr(_) => "nnclr",
-            MethodConfig::Dino(_) => "dino",
-            MethodConfig::Swav(_) => "swav",
-            MethodConfig::Supcon(_) => "supcon",
-            MethodConfig::Dcl(_) => "dcl",
-        }
-    }
-
-    /// How many views a batch must carry (at least).
-    pub fn min_views(&self) -> usize {
-        match self {
-            MethodConfig::Dino(c) => c.n_global_views.max(2),
-            MethodConfig::Swav(c) => c.n_high_res_views.max(2),
-            _ => 2,
-        }
-    }
-
-    /// Checks every hyper-parameter (messages name the field as `method.<field>`).
-    pub fn validate(&self) -> selfsup_core::Result<()> {
-        match self {
-            MethodConfig::Simclr(c) => c.validate(),
-            MethodConfig::MocoV2(c) => c.validate(),
-            MethodConfig::MocoV3(c) => c.validate(),
-            MethodConfig::Byol(c) => c.validate(),
-            MethodConfig::Simsiam(c) => c.validate(),
-            MethodConfig::BarlowTwins(c) => c.validate(),
-            MethodConfig::Vicreg(c) => c.validate(),
-            MethodConfig::Nnclr(c) => c.validate(),
-            MethodConfig::Dino(c) => c.validate(),
-            MethodConfig::Swav(c) => c.validate(),
-            MethodConfig::Supcon(c) => c.validate(),
-            MethodConfig::Dcl(c) => c.validate(),
-        }
-    }
-}
-
-impl MethodConfig {
-    /// Every `kind` of this family.
-    pub const KINDS: &'static [&'static str] = &[
-        "simclr",
-        "moco_v2",
-        "moco_v3",
-        "byol",
-        "simsiam",
-        "barlow_twins",
-        "vicreg",
-        "nnclr",
-        "dino",
-        "swav",
-        "supcon",
-        "dcl",
-    ];
-}
-
-impl MethodSpec for MethodConfig {
-    fn name(&self) -> &'static str {
-        MethodConfig::name(self)
-    }
-
-    fn validate(&self) -> selfsup_core::Result<()> {
-        MethodConfig::validate(self)
-    }
-
-    fn min_views(&self) -> usize {
-        MethodConfig::min_views(self)
-    }
-
-    fn build(
-        &self,
-        vs: nn::VarStore,
-        backbone: &BackboneConfig,
-        input: &InputSpec,
-    ) -> Result<Box<dyn Method>> {
-        // The views reach the backbone as they are: it must read samples of this shape.
-        backbone.check_input(&input.shape)?;
-        build_in(self, vs, backbone, input.channels())
-    }
-}
-
 /// Builds the configured method with the given backbone on `device`, seeding libtorch with `seed`
-/// (the same as [`MethodSpec::instantiate`] with an input of `in_channels` channels).
+/// (the same as [`MethodSpec::instantiate`] with an input of `in_channels` channels, without the
+/// check of the sample shape, which is unknown here).
 pub fn build_method(
     cfg: &MethodConfig,
     backbone: &BackboneConfig,
@@ -175,37 +177,11 @@ pub fn build_method(
     device: Device,
     seed: u64,
 ) -> Result<Box<dyn Method>> {
-    // The sample shape is unknown here, so the input check of `MethodSpec::build` is not made.
     MethodSpec::validate(cfg)?;
     backbone.validate()?;
     tch::manual_seed(seed as i64);
-    build_in(cfg, nn::VarStore::new(device), backbone, in_channels)
-}
-
-fn build_in(
-    cfg: &MethodConfig,
-    vs: nn::VarStore,
-    backbone: &BackboneConfig,
-    in_channels: i64,
-) -> Result<Box<dyn Method>> {
-    Ok(match cfg {
-        MethodConfig::Simclr(c) => Box::new(TwoView::simclr(vs, c, backbone, in_channels)?),
-        MethodConfig::Supcon(c) => Box::new(TwoView::supcon(vs, c, backbone, in_channels)?),
-        MethodConfig::Dcl(c) => Box::new(TwoView::dcl(vs, c, backbone, in_channels)?),
-        MethodConfig::BarlowTwins(c) => {
-            Box::new(TwoView::barlow_twins(vs, c, backbone, in_channels)?)
-        }
-        MethodConfig::Vicreg(c) => Box::new(TwoView::vicreg(vs, c, backbone, in_channels)?),
-        MethodConfig::MocoV2(c) => Box::new(MomentumMethod::moco_v2(vs, c, backbone, in_channels)?),
-        MethodConfig::MocoV3(c) => Box::new(MomentumMethod::moco_v3(vs, c, backbone, in_channels)?),
-        MethodConfig::Byol(c) => Box::new(MomentumMethod::byol(vs, c, backbone, in_channels)?),
-        MethodConfig::Simsiam(c) => {
-            Box::new(MomentumMethod::simsiam(vs, c, backbone, in_channels)?)
-        }
-        MethodConfig::Nnclr(c) => Box::new(Nnclr::new(vs, c, backbone, in_channels)?),
-        MethodConfig::Dino(c) => Box::new(Dino::new(vs, c, backbone, in_channels)?),
-        MethodConfig::Swav(c) => Box::new(Swav::new(vs, c, backbone, in_channels)?),
-    })
+    cfg.family_spec()
+        .build_with_channels(nn::VarStore::new(device), backbone, in_channels)
 }
 
 /// A backbone followed by a projection head (`backbone.*`, `projection_head.*` under the path).

@@ -12,8 +12,15 @@
 //! - **SimSiam**: as BYOL but the targets are the online projections with stop-gradient (no momentum
 //!   network); heads `d-2048-2048-2048` (BN, last BN) and `2048-512-2048` (BN).
 //!
-//! The momentum network lives under `momentum.backbone.*` / `momentum.projection_head.*` as
-//! non-trainable variables, initialised as a copy of the online network and updated by
+//! Data parallelism ([`selfsup_nn::DataParallel::Global`]): queries/predictions are gathered over
+//! the ranks with gradient and keys/targets detached, so every rank evaluates the global batch's
+//! objective (MoCo v3's in-batch negatives are all ranks' keys); MoCo v2 enqueues the gathered
+//! keys in rank order, so every rank's queue stays what one process with the global batch holds.
+//! The momentum networks stay equal on every rank (equal weights, equal updates).
+//!
+//! Each is its own type ([`MocoV2`], [`MocoV3`], [`Byol`], [`SimSiam`]) over the shared
+//! [`MomentumNet`]. The momentum network lives under `momentum.backbone.*` /
+//! `momentum.projection_head.*` as non-trainable variables, initialised as a copy of the online network and updated by
 //! [`selfsup_nn::ema_update`] after every optimizer step with the momentum of that step
 //! ([`selfsup_nn::cosine_momentum`] over the run's steps).
 
@@ -21,12 +28,14 @@ use super::{embed_with, embedding_std, pos_int, view, Net};
 use crate::losses::{arange, cross_entropy, normalize, NegativeCosineSimilarity, NtXentLoss};
 use crate::MemoryBank;
 use selfsup_core::check;
+use selfsup_nn::collectives::{gather, gather_with_grad};
 use selfsup_nn::heads::ProjectionHead;
 use selfsup_nn::{
-    build_frozen, copy_prefix, cosine_momentum, ema_update, BackboneConfig, Batch, Method, Result,
-    StepInfo, StepOutput,
+    build_frozen, copy_prefix, cosine_momentum, ema_update, BackboneConfig, Batch, Collectives,
+    DataParallel, Method, Result, StepInfo, StepOutput,
 };
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use tch::nn::{ModuleT, VarStore};
 use tch::Tensor;
 
@@ -170,37 +179,32 @@ impl SimSiamConfig {
     }
 }
 
+/// What MoCo v2, MoCo v3, BYOL and SimSiam share: the online network (backbone + projection head
+/// under `backbone.*` / `projection_head.*`), an optional prediction head (`prediction_head.*`) and,
+/// with a momentum schedule, the momentum copy of the online network (`momentum.*`, non-trainable,
+/// initialised as a copy and updated by EMA after every optimizer step with
+/// [`selfsup_nn::cosine_momentum`] from `start` to `end` over the run).
 #[derive(Debug)]
-enum Variant {
-    MocoV2 { loss: NtXentLoss, queue: MemoryBank },
-    MocoV3 { temperature: f64 },
-    Byol,
-    SimSiam,
-}
-
-/// One of MoCo v2 / MoCo v3 / BYOL / SimSiam; see the module documentation.
-#[derive(Debug)]
-pub struct MomentumMethod {
-    name: &'static str,
+pub struct MomentumNet {
     vs: VarStore,
     online: Net,
     predictor: Option<ProjectionHead>,
     target: Option<Net>,
     momentum: (f64, f64),
-    variant: Variant,
+    collectives: Option<Arc<dyn Collectives>>,
 }
 
-impl MomentumMethod {
-    fn build(
-        name: &'static str,
+impl MomentumNet {
+    /// Builds the networks in `vs`: projection `head = (widths after the backbone, hidden BN, last
+    /// BN)`, `predictor = (widths after the projection, last BN)` (hidden BN always), and a momentum
+    /// network when `momentum = Some((start, end))`.
+    pub fn build(
         vs: VarStore,
         b: &BackboneConfig,
         in_ch: i64,
         head: (&[i64], bool, bool),
         predictor: Option<(&[i64], bool)>,
-        with_target: bool,
-        momentum: (f64, f64),
-        variant: impl FnOnce(&VarStore) -> Result<Variant>,
+        momentum: Option<(f64, f64)>,
     ) -> Result<Self> {
         let root = vs.root();
         let online = Net::build(&root, b, in_ch, head.0, head.1, head.2)?;
@@ -217,105 +221,35 @@ impl MomentumMethod {
             }
             None => None,
         };
-        let target = if with_target {
-            let t = build_frozen(&(&root / "momentum"), |p| {
-                Net::build(p, b, in_ch, head.0, head.1, head.2)
-            })?;
-            copy_prefix(&vs, "backbone", "momentum.backbone")?;
-            copy_prefix(&vs, "projection_head", "momentum.projection_head")?;
-            Some(t)
-        } else {
-            None
+        let target = match momentum {
+            Some(_) => {
+                let t = build_frozen(&(&root / "momentum"), |p| {
+                    Net::build(p, b, in_ch, head.0, head.1, head.2)
+                })?;
+                copy_prefix(&vs, "backbone", "momentum.backbone")?;
+                copy_prefix(&vs, "projection_head", "momentum.projection_head")?;
+                Some(t)
+            }
+            None => None,
         };
-        let variant = variant(&vs)?;
-        Ok(MomentumMethod {
-            name,
+        Ok(MomentumNet {
             vs,
             online,
             predictor,
             target,
-            momentum,
-            variant,
+            momentum: momentum.unwrap_or((1.0, 1.0)),
+            collectives: None,
         })
     }
 
-    /// MoCo v2.
-    pub fn moco_v2(vs: VarStore, c: &MocoV2Config, b: &BackboneConfig, in_ch: i64) -> Result<Self> {
-        c.validate()?;
-        let (t, size, dim) = (c.temperature, c.memory_bank_size, c.output_dim);
-        Self::build(
-            "moco_v2",
-            vs,
-            b,
-            in_ch,
-            (&[c.hidden_dim, c.output_dim], false, false),
-            None,
-            true,
-            (c.momentum, c.momentum),
-            |vs| {
-                Ok(Variant::MocoV2 {
-                    loss: NtXentLoss::new(t)?,
-                    queue: MemoryBank::new(&(vs.root() / "queue"), size, dim, true)?,
-                })
-            },
-        )
+    /// Backbone features and projections of the online network (training mode).
+    pub fn online(&self, x: &Tensor) -> (Tensor, Tensor) {
+        self.online.forward(x, true)
     }
 
-    /// MoCo v3.
-    pub fn moco_v3(vs: VarStore, c: &MocoV3Config, b: &BackboneConfig, in_ch: i64) -> Result<Self> {
-        c.validate()?;
-        let t = c.temperature;
-        Self::build(
-            "moco_v3",
-            vs,
-            b,
-            in_ch,
-            (&[c.hidden_dim, c.output_dim], true, true),
-            Some((&[c.hidden_dim, c.output_dim], true)),
-            true,
-            (c.momentum_start, c.momentum_end),
-            |_| Ok(Variant::MocoV3 { temperature: t }),
-        )
-    }
-
-    /// BYOL.
-    pub fn byol(vs: VarStore, c: &ByolConfig, b: &BackboneConfig, in_ch: i64) -> Result<Self> {
-        c.validate()?;
-        Self::build(
-            "byol",
-            vs,
-            b,
-            in_ch,
-            (&[c.hidden_dim, c.output_dim], true, false),
-            Some((&[c.hidden_dim, c.output_dim], false)),
-            true,
-            (c.momentum_start, c.momentum_end),
-            |_| Ok(Variant::Byol),
-        )
-    }
-
-    /// SimSiam.
-    pub fn simsiam(
-        vs: VarStore,
-        c: &SimSiamConfig,
-        b: &BackboneConfig,
-        in_ch: i64,
-    ) -> Result<Self> {
-        c.validate()?;
-        Self::build(
-            "simsiam",
-            vs,
-            b,
-            in_ch,
-            (&[c.output_dim, c.output_dim, c.output_dim], true, true),
-            Some((&[c.predictor_hidden_dim, c.output_dim], false)),
-            false,
-            (1.0, 1.0),
-            |_| Ok(Variant::SimSiam),
-        )
-    }
-
-    fn target_z(&self, x: &Tensor) -> Tensor {
+    /// The momentum network's projections of `x` without gradient (the online network's, detached,
+    /// when there is no momentum network).
+    pub fn target_z(&self, x: &Tensor) -> Tensor {
         tch::no_grad(|| match &self.target {
             Some(t) => t.forward(x, true).1,
             None => self.online.forward(x, true).1,
@@ -323,11 +257,158 @@ impl MomentumMethod {
         .detach()
     }
 
-    fn predict(&self, z: &Tensor) -> Tensor {
+    /// The prediction head applied to `z` (`z` itself without one).
+    pub fn predict(&self, z: &Tensor) -> Tensor {
         match &self.predictor {
             Some(p) => p.forward_t(z, true),
             None => z.shallow_clone(),
         }
+    }
+
+    /// The EMA momentum of step `info` (`None` without a momentum network).
+    pub fn momentum_at(&self, info: &StepInfo) -> Option<f64> {
+        self.target.as_ref().map(|_| {
+            cosine_momentum(
+                info.step,
+                info.total_steps,
+                self.momentum.0,
+                self.momentum.1,
+            )
+        })
+    }
+
+    /// Moves the momentum network towards the online one with the momentum of step `info`.
+    pub fn update_target(&self, info: &StepInfo) -> Result<()> {
+        if let Some(m) = self.momentum_at(info) {
+            ema_update(&self.vs, "momentum.backbone", "backbone", m)?;
+            ema_update(&self.vs, "momentum.projection_head", "projection_head", m)?;
+        }
+        Ok(())
+    }
+
+    /// The step's output: `loss`, the collapse monitor of `monitored`, the momentum when there is a
+    /// momentum network, and the detached features `h0` of view 0.
+    fn output(&self, loss: Tensor, monitored: &Tensor, h0: &Tensor, info: &StepInfo) -> StepOutput {
+        let mut scalars = vec![("embedding_std".to_string(), embedding_std(monitored))];
+        if let Some(m) = self.momentum_at(info) {
+            scalars.push(("momentum".into(), m));
+        }
+        StepOutput::new(loss, scalars).with_features(h0)
+    }
+}
+
+/// The [`Method`] items every momentum method delegates to its [`MomentumNet`] in field `net`.
+macro_rules! delegate_to_momentum_net {
+    ($name:literal) => {
+        fn name(&self) -> &str {
+            $name
+        }
+
+        fn var_store(&self) -> &VarStore {
+            &self.net.vs
+        }
+
+        fn var_store_mut(&mut self) -> &mut VarStore {
+            &mut self.net.vs
+        }
+
+        fn after_optimizer_step(&mut self, info: &StepInfo) -> Result<()> {
+            self.net.update_target(info)
+        }
+
+        fn embed(&self, x: &Tensor) -> Result<Tensor> {
+            embed_with(self.net.online.backbone.as_ref(), x)
+        }
+
+        fn embed_dim(&self) -> i64 {
+            self.net.online.backbone.output_dim()
+        }
+
+        fn data_parallel(&self) -> DataParallel {
+            DataParallel::Global
+        }
+
+        fn set_collectives(&mut self, collectives: Arc<dyn Collectives>) {
+            self.net.collectives = Some(collectives);
+        }
+    };
+}
+
+/// MoCo v2; see the module documentation.
+#[derive(Debug)]
+pub struct MocoV2 {
+    net: MomentumNet,
+    loss: NtXentLoss,
+    queue: MemoryBank,
+}
+
+impl MocoV2 {
+    /// MoCo v2 in `vs` (the queue under `queue.*`).
+    pub fn new(vs: VarStore, c: &MocoV2Config, b: &BackboneConfig, in_ch: i64) -> Result<Self> {
+        c.validate()?;
+        let net = MomentumNet::build(
+            vs,
+            b,
+            in_ch,
+            (&[c.hidden_dim, c.output_dim], false, false),
+            None,
+            Some((c.momentum, c.momentum)),
+        )?;
+        let queue = MemoryBank::new(
+            &(net.vs.root() / "queue"),
+            c.memory_bank_size,
+            c.output_dim,
+            true,
+        )?;
+        Ok(MocoV2 {
+            net,
+            loss: NtXentLoss::new(c.temperature)?,
+            queue,
+        })
+    }
+}
+
+impl Method for MocoV2 {
+    delegate_to_momentum_net!("moco_v2");
+
+    fn step(&mut self, batch: &Batch, info: &StepInfo) -> Result<StepOutput> {
+        let x0 = view(batch, 0, "moco_v2", 2)?;
+        let x1 = view(batch, 1, "moco_v2", 2)?;
+        let (h0, q) = self.net.online(x0);
+        let k = self.net.target_z(x1);
+        let c = self.net.collectives.as_deref();
+        let (q, k) = (gather_with_grad(c, &q)?, gather(c, &k)?);
+        let loss = self
+            .loss
+            .forward_with_negatives(&q, &k, &self.queue.contents())?;
+        self.queue.enqueue(&normalize(&k))?;
+        Ok(self.net.output(loss, &q, &h0, info))
+    }
+}
+
+/// MoCo v3; see the module documentation.
+#[derive(Debug)]
+pub struct MocoV3 {
+    net: MomentumNet,
+    temperature: f64,
+}
+
+impl MocoV3 {
+    /// MoCo v3 in `vs`.
+    pub fn new(vs: VarStore, c: &MocoV3Config, b: &BackboneConfig, in_ch: i64) -> Result<Self> {
+        c.validate()?;
+        let net = MomentumNet::build(
+            vs,
+            b,
+            in_ch,
+            (&[c.hidden_dim, c.output_dim], true, true),
+            Some((&[c.hidden_dim, c.output_dim], true)),
+            Some((c.momentum_start, c.momentum_end)),
+        )?;
+        Ok(MocoV3 {
+            net,
+            temperature: c.temperature,
+        })
     }
 }
 
@@ -336,93 +417,106 @@ fn moco_v3_ctr(q: &Tensor, k: &Tensor, t: f64) -> Tensor {
     cross_entropy(&logits, &arange(q.size()[0], q)) * (2.0 * t)
 }
 
-impl Method for MomentumMethod {
-    fn name(&self) -> &str {
-        self.name
-    }
-
-    fn var_store(&self) -> &VarStore {
-        &self.vs
-    }
-
-    fn var_store_mut(&mut self) -> &mut VarStore {
-        &mut self.vs
-    }
+impl Method for MocoV3 {
+    delegate_to_momentum_net!("moco_v3");
 
     fn step(&mut self, batch: &Batch, info: &StepInfo) -> Result<StepOutput> {
-        let x0 = view(batch, 0, self.name, 2)?;
-        let x1 = view(batch, 1, self.name, 2)?;
-        let mut scalars = Vec::new();
-        let moco_v3_t = match &self.variant {
-            Variant::MocoV3 { temperature } => Some(*temperature),
-            _ => None,
-        };
-        let loss = if let Variant::MocoV2 { loss, queue } = &mut self.variant {
-            let (_, q) = self.online.forward(x0, true);
-            let target = self
-                .target
-                .as_ref()
-                .expect("MoCo v2 has a momentum network");
-            let k = tch::no_grad(|| target.forward(x1, true).1).detach();
-            let l = loss.forward_with_negatives(&q, &k, &queue.contents())?;
-            queue.enqueue(&normalize(&k))?;
-            scalars.push(("embedding_std".into(), embedding_std(&q)));
-            l
-        } else if let Some(t) = moco_v3_t {
-            let (_, z0) = self.online.forward(x0, true);
-            let (_, z1) = self.online.forward(x1, true);
-            let q0 = self.predict(&z0);
-            let q1 = self.predict(&z1);
-            let k0 = self.target_z(x0);
-            let k1 = self.target_z(x1);
-            scalars.push(("embedding_std".into(), embedding_std(&q0)));
-            moco_v3_ctr(&q0, &k1, t) + moco_v3_ctr(&q1, &k0, t)
-        } else {
-            let (_, z0) = self.online.forward(x0, true);
-            let (_, z1) = self.online.forward(x1, true);
-            let p0 = self.predict(&z0);
-            let p1 = self.predict(&z1);
-            let (t0, t1) = if self.target.is_some() {
-                (self.target_z(x0), self.target_z(x1))
-            } else {
-                (z0.detach(), z1.detach())
-            };
-            scalars.push(("embedding_std".into(), embedding_std(&z0)));
-            NegativeCosineSimilarity.symmetric(&p0, &p1, &t0, &t1)?
-        };
-        if self.target.is_some() {
-            scalars.push((
-                "momentum".into(),
-                cosine_momentum(
-                    info.step,
-                    info.total_steps,
-                    self.momentum.0,
-                    self.momentum.1,
-                ),
-            ));
-        }
-        Ok(StepOutput { loss, scalars })
+        let x0 = view(batch, 0, "moco_v3", 2)?;
+        let x1 = view(batch, 1, "moco_v3", 2)?;
+        let (h0, z0) = self.net.online(x0);
+        let (_, z1) = self.net.online(x1);
+        let c = self.net.collectives.as_deref();
+        let q0 = gather_with_grad(c, &self.net.predict(&z0))?;
+        let q1 = gather_with_grad(c, &self.net.predict(&z1))?;
+        let k0 = gather(c, &self.net.target_z(x0))?;
+        let k1 = gather(c, &self.net.target_z(x1))?;
+        let t = self.temperature;
+        let loss = moco_v3_ctr(&q0, &k1, t) + moco_v3_ctr(&q1, &k0, t);
+        Ok(self.net.output(loss, &q0, &h0, info))
     }
+}
 
-    fn after_optimizer_step(&mut self, info: &StepInfo) -> Result<()> {
-        if self.target.is_some() {
-            let m = cosine_momentum(
-                info.step,
-                info.total_steps,
-                self.momentum.0,
-                self.momentum.1,
-            );
-            ema_update(&self.vs, "momentum.backbone", "backbone", m)?;
-            ema_update(&self.vs, "momentum.projection_head", "projection_head", m)?;
-        }
-        Ok(())
+/// BYOL and SimSiam: `½(D(p0, sg(t1)) + D(p1, sg(t0)))` with the targets from the momentum network
+/// (BYOL) or the online network with stop-gradient (SimSiam).
+fn predictor_step(
+    net: &MomentumNet,
+    name: &str,
+    batch: &Batch,
+    info: &StepInfo,
+) -> Result<StepOutput> {
+    let x0 = view(batch, 0, name, 2)?;
+    let x1 = view(batch, 1, name, 2)?;
+    let (h0, z0) = net.online(x0);
+    let (_, z1) = net.online(x1);
+    let c = net.collectives.as_deref();
+    let p0 = gather_with_grad(c, &net.predict(&z0))?;
+    let p1 = gather_with_grad(c, &net.predict(&z1))?;
+    let (t0, t1) = if net.target.is_some() {
+        (net.target_z(x0), net.target_z(x1))
+    } else {
+        (z0.detach(), z1.detach())
+    };
+    let (t0, t1) = (gather(c, &t0)?, gather(c, &t1)?);
+    let loss = NegativeCosineSimilarity.symmetric(&p0, &p1, &t0, &t1)?;
+    Ok(net.output(loss, &gather(c, &z0)?, &h0, info))
+}
+
+/// BYOL; see the module documentation.
+#[derive(Debug)]
+pub struct Byol {
+    net: MomentumNet,
+}
+
+impl Byol {
+    /// BYOL in `vs`.
+    pub fn new(vs: VarStore, c: &ByolConfig, b: &BackboneConfig, in_ch: i64) -> Result<Self> {
+        c.validate()?;
+        let net = MomentumNet::build(
+            vs,
+            b,
+            in_ch,
+            (&[c.hidden_dim, c.output_dim], true, false),
+            Some((&[c.hidden_dim, c.output_dim], false)),
+            Some((c.momentum_start, c.momentum_end)),
+        )?;
+        Ok(Byol { net })
     }
+}
 
-    fn embed(&self, x: &Tensor) -> Result<Tensor> {
-        embed_with(self.online.backbone.as_ref(), x)
+impl Method for Byol {
+    delegate_to_momentum_net!("byol");
+
+    fn step(&mut self, batch: &Batch, info: &StepInfo) -> Result<StepOutput> {
+        predictor_step(&self.net, "byol", batch, info)
     }
+}
 
-    fn embed_dim(&self) -> i64 {
-        self.online.backbone.output_dim()
+/// SimSiam; see the module documentation.
+#[derive(Debug)]
+pub struct SimSiam {
+    net: MomentumNet,
+}
+
+impl SimSiam {
+    /// SimSiam in `vs` (no momentum network).
+    pub fn new(vs: VarStore, c: &SimSiamConfig, b: &BackboneConfig, in_ch: i64) -> Result<Self> {
+        c.validate()?;
+        let net = MomentumNet::build(
+            vs,
+            b,
+            in_ch,
+            (&[c.output_dim, c.output_dim, c.output_dim], true, true),
+            Some((&[c.predictor_hidden_dim, c.output_dim], false)),
+            None,
+        )?;
+        Ok(SimSiam { net })
+    }
+}
+
+impl Method for SimSiam {
+    delegate_to_momentum_net!("simsiam");
+
+    fn step(&mut self, batch: &Batch, info: &StepInfo) -> Result<StepOutput> {
+        predictor_step(&self.net, "simsiam", batch, info)
     }
 }

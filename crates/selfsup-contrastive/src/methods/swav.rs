@@ -168,11 +168,14 @@ impl Method for Swav {
             self.prototypes.shallow_clone()
         };
         let mut zs = Vec::new();
+        let mut h0 = None;
         let scores: Vec<Tensor> = batch
             .views
             .iter()
             .map(|x| {
-                let z = normalize(&self.net.forward(x, true).1);
+                let (h, z) = self.net.forward(x, true);
+                h0.get_or_insert(h);
+                let z = normalize(&z);
                 let s = z.mm(&protos.tr());
                 zs.push(z);
                 s
@@ -195,12 +198,16 @@ impl Method for Swav {
         for (q, z) in self.queues.iter_mut().zip(&zs) {
             q.enqueue(&z.detach())?;
         }
-        Ok(StepOutput {
+        let out = StepOutput::new(
             loss,
-            scalars: vec![
+            vec![
                 ("embedding_std".into(), embedding_std(&zs[0])),
                 ("queue_used".into(), if use_queue { 1.0 } else { 0.0 }),
             ],
+        );
+        Ok(match &h0 {
+            Some(h) => out.with_features(h),
+            None => out,
         })
     }
 

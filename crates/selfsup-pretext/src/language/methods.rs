@@ -331,7 +331,7 @@ impl Method for NextToken {
             .ok_or_else(|| shape_err("next-token step needs one token view".into()))?;
         let (loss, _) = self.loss(w, true)?;
         let scalars = lm_scalars(loss.f_double_value(&[])?);
-        Ok(StepOutput { loss, scalars })
+        Ok(StepOutput::new(loss, scalars))
     }
     /// The last position's hidden state of `N×L` ids.
     fn embed(&self, x: &Tensor) -> Result<Tensor> {
@@ -482,7 +482,7 @@ impl Method for MaskedToken {
             "mlm_acc".into(),
             if count > 0.0 { correct / count } else { 0.0 },
         ));
-        Ok(StepOutput { loss, scalars })
+        Ok(StepOutput::new(loss, scalars))
     }
     /// The mean over positions of the hidden states of `N×L` ids.
     fn embed(&self, x: &Tensor) -> Result<Tensor> {

@@ -3,11 +3,11 @@
 //! audio is the log-mel of a keyed crop), drawn by `selfsup_autoencoder::write_pictures` at every
 //! evaluation into `<run>/pictures/` (`epoch_NNN_*.png`, and `final_*.png` after training).
 
-use crate::config::RunConfig;
-use crate::data::Splits;
-use crate::views;
+use crate::methods::MethodConfig;
+use crate::run::config::RunConfig;
+use crate::run::data::Splits;
+use crate::run::views;
 use anyhow::{Context, Result};
-use selfsup::methods::MethodConfig;
 use selfsup_data::{Loader, LoaderConfig};
 use selfsup_nn::Method;
 use std::path::{Path, PathBuf};

@@ -6,11 +6,11 @@
 //! split gives the reported accuracies. Text has no labels and so nothing to evaluate on: every
 //! window is in the train split and the val split is empty.
 
-use crate::config::{DataConfig, DataKind, RunConfig};
-use crate::views;
+use crate::methods::MethodConfig;
+use crate::run::config::{DataConfig, DataKind, RunConfig};
+use crate::run::views;
 use anyhow::{bail, Context, Result};
 use ndarray::{ArrayD, Axis, IxDyn};
-use selfsup::methods::MethodConfig;
 use selfsup_data::text::RandomWindows;
 use selfsup_data::Vocab;
 use selfsup_data::{
@@ -113,7 +113,7 @@ pub fn resolve_path(cfg: &DataConfig) -> Result<PathBuf> {
             serde_json::to_string(&other).unwrap_or_default()
         ),
     };
-    let dir = crate::config::find_data_dir().context(
+    let dir = crate::run::config::find_data_dir().context(
         "cannot find the vendored `data/` folder (looked in the current folder, its parents and next to the executable); pass --data <path> or set SELFSUP_DATA",
     )?;
     let p = dir.join(rel);
@@ -148,7 +148,7 @@ pub fn open_splits(cfg: &RunConfig) -> Result<Splits> {
     };
     let s = match d.kind {
         DataKind::MnistCsv => split(Arc::new(MnistCsv::new(&path)?))?,
-        DataKind::ImageFolder | DataKind::AudioFolder => crate::folders::open(cfg, &path)?,
+        DataKind::ImageFolder | DataKind::AudioFolder => crate::run::folders::open(cfg, &path)?,
         DataKind::MnistIdx => Splits::labelled(
             limit(Arc::new(MnistIdx::from_dir(&path, true)?), d.max_samples)?,
             Arc::new(MnistIdx::from_dir(&path, false)?),

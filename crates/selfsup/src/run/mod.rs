@@ -1,242 +1,38 @@
-//! `selfsup pretrain`: resolve the run config, load the data, evaluate the randomly initialised
-//! encoder, pretrain, evaluate again, and leave a run folder with checkpoints, metrics, plots, the
-//! resolved config, the encoder weights and the evaluation results.
+//! Whole runs from the library: [`RunConfig`] (data, augment, method, backbone, train, eval: one
+//! TOML file) and [`run_config`]: load the data, evaluate the randomly initialised encoder, pretrain,
+//! evaluate again, and leave a run folder with checkpoints, metrics, plots, the resolved config, the
+//! encoder weights and the evaluation results. This is what `selfsup pretrain` runs after parsing
+//! its flags, and what the examples call.
+//!
+//! - [`config`]: the run configuration with the MNIST (default), FSDD and text presets, and the
+//!   search for the vendored `data/` folder;
+//! - [`defaults`]: recipe, image size, backbone and online probe chosen from the data when not set;
+//! - [`data`]: datasets and their train/held-out splits and loaders (a `selfsup_data::Loader` is the
+//!   trainer's batch source as it is); [`folders`]: image/audio folders, the train/val layout;
+//! - [`views`]: the augmentation pipelines per recipe and the evaluation pipelines;
+//! - [`presets`]: the auto-encoders' per-method presets; [`pictures`]: their evaluation pictures;
+//! - [`run_dir`]: checks on the run folder before a run (not inside the dataset folder).
 
-use crate::config::{DataKind, RunConfig};
-use crate::data;
+pub mod config;
+pub mod data;
+pub mod defaults;
+pub mod folders;
+pub mod pictures;
+pub mod presets;
+pub mod run_dir;
+pub mod views;
+
+pub use config::{DataKind, RunConfig};
+
+use crate::methods::MethodConfig;
 use anyhow::{Context, Result};
-use selfsup::methods::MethodConfig;
 use selfsup_nn::{InputSpec, Method, MethodSpec};
 use selfsup_train::eval::{self, ProbeResult};
 use selfsup_train::{Outcome, Trainer};
 use std::io::Write;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 use tch::Tensor;
-
-/// Flags of `selfsup pretrain` (each overrides the config file or the preset).
-#[derive(Clone, Debug, Default, clap::Args)]
-pub struct PretrainArgs {
-    /// A TOML run configuration (sections data, augment, method, backbone, train, eval).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Dataset preset (`mnist`, `fsdd`, `text`, `shakespeare`: a character GPT on the vendored plays)
-    /// or kind (`mnist-csv`, `mnist-idx`, `cifar`,
-    /// `image-folder`, `audio-folder`, `fsdd`, `text`). `text` (a UTF-8 file given with --data):
-    /// SimCLR over span-cropped, BERT-masked token views with a Transformer encoder; no labels, so no
-    /// kNN or linear probe, only the loss.
-    #[arg(long)]
-    pub dataset: Option<String>,
-    /// Dataset file or folder (default: the vendored copy under data/).
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// Held-out data (`data.val_path`): for image/audio folders a folder with the same class
-    /// sub-folders (default: `val/` or `test/` next to `train/`, else `val_fraction` of each class);
-    /// for language models a text file for the validation loss.
-    #[arg(long)]
-    pub val_data: Option<PathBuf>,
-    /// Method: simclr, moco_v2, moco_v3, byol, simsiam, barlow_twins, vicreg, nnclr, dino, swav, dcl.
-    #[arg(long)]
-    pub method: Option<String>,
-    /// Backbone: conv_net, resnet18, resnet34, resnet50, mlp, vit, audio_cnn, conv1d.
-    #[arg(long)]
-    pub backbone: Option<String>,
-    /// Augmentation recipe (`mnist`, `simclr`, `moco_v2`, `byol`; audio `contrastive`; text `tokens`).
-    #[arg(long)]
-    pub recipe: Option<String>,
-    /// Image side the training crops and the evaluation (resize + centre crop) produce
-    /// (`augment.image_size`; default: from the data).
-    #[arg(long)]
-    pub image_size: Option<u32>,
-    /// Optimizer: sgd, adam, adamw, lars.
-    #[arg(long)]
-    pub optimizer: Option<String>,
-    /// Learning-rate schedule: constant, step, warmup_cosine.
-    #[arg(long)]
-    pub schedule: Option<String>,
-    /// Peak learning rate (a negative value reaches validation, which names the field).
-    #[arg(long, allow_negative_numbers = true)]
-    pub lr: Option<f64>,
-    /// Epochs.
-    #[arg(long)]
-    pub epochs: Option<u64>,
-    /// Batch size.
-    #[arg(long)]
-    pub batch_size: Option<usize>,
-    /// Use at most this many samples.
-    #[arg(long)]
-    pub max_samples: Option<usize>,
-    /// Run seed.
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// cpu, cuda or cuda:N.
-    #[arg(long)]
-    pub device: Option<String>,
-    /// Run folder.
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Continue the run in the run folder (--out) from its newest checkpoint, with the run's own
-    /// config.toml; other flags must agree with it.
-    #[arg(long)]
-    pub resume: bool,
-    /// Stop (writing a checkpoint, as Ctrl-C does) once this many steps are done in all; continue
-    /// later with --resume. For time-boxed runs.
-    #[arg(long)]
-    pub stop_at_step: Option<u64>,
-    /// Files that cannot be read or decoded: `error` (stop, naming the file; the default) or `skip`
-    /// (leave them out and list them at the end) (`data.bad_files`).
-    #[arg(long, value_name = "error|skip")]
-    pub bad_files: Option<String>,
-    /// Print the resolved config and exit.
-    #[arg(long)]
-    pub print_config: bool,
-}
-
-fn set_tagged<T: serde::de::DeserializeOwned>(field: &str, kind: &str, allowed: &str) -> Result<T> {
-    let v: toml::Value = toml::from_str(&format!("kind = \"{kind}\"")).context("kind")?;
-    v.try_into().map_err(|e| {
-        anyhow::anyhow!("invalid value for `{field}`: `{kind}` ({e}); allowed: {allowed}")
-    })
-}
-
-fn parse_enum<T: serde::de::DeserializeOwned>(field: &str, v: &str, allowed: &str) -> Result<T> {
-    serde_json::from_value(serde_json::Value::String(v.to_string()))
-        .map_err(|_| anyhow::anyhow!("invalid value for `{field}`: `{v}`; allowed: {allowed}"))
-}
-
-/// The config file (or preset) with the flags applied, validated.
-pub fn resolve(args: &PretrainArgs) -> Result<RunConfig> {
-    Ok(resolve_with_notes(args)?.0)
-}
-
-/// [`resolve`], also returning what was chosen from the data (`crate::defaults`), one line each.
-pub fn resolve_with_notes(args: &PretrainArgs) -> Result<(RunConfig, Vec<String>)> {
-    let mut explicit = match &args.config {
-        Some(p) => {
-            crate::defaults::Explicit::from_toml(&std::fs::read_to_string(p).unwrap_or_default())
-        }
-        None => crate::defaults::Explicit::default(),
-    };
-    if args.recipe.is_some() {
-        explicit.set("augment.recipe");
-    }
-    if args.backbone.is_some() {
-        explicit.set("backbone");
-    }
-    let mut cfg = match (&args.config, args.dataset.as_deref()) {
-        (Some(p), _) => RunConfig::from_file(p)?,
-        (None, Some("fsdd")) => RunConfig::fsdd(),
-        // A language model on any text starts from the character GPT preset (its model sizes).
-        (None, Some("text"))
-            if args
-                .method
-                .as_deref()
-                .is_some_and(|m| selfsup_pretext::language::KINDS.contains(&m)) =>
-        {
-            RunConfig::shakespeare()
-        }
-        (None, Some("text")) => RunConfig::text(),
-        (None, Some("shakespeare")) => RunConfig::shakespeare(),
-        (None, _) => RunConfig::default(),
-    };
-    apply_flags(&mut cfg, args)?;
-    if args.config.is_none() && args.method.is_some() && crate::presets::sets_backbone(&cfg) {
-        // The method's preset chose an MLP for this data: not a default to replace.
-        explicit.set("backbone");
-    }
-    if let Some(v) = &args.out {
-        cfg.out_dir = v.clone();
-    } else if args.config.is_none() {
-        cfg.out_dir = PathBuf::from(format!(
-            "runs/{}-{}",
-            cfg.method.name(),
-            serde_json::to_value(cfg.data.kind)?
-                .as_str()
-                .unwrap_or("data")
-        ));
-    }
-    let notes = crate::defaults::apply(&mut cfg, &explicit)?;
-    cfg.validate()?;
-    Ok((cfg, notes))
-}
-
-/// Applies the flags that set config fields (all but `--config`, `--out` and the run options) to
-/// `cfg`; `--dataset fsdd|text|shakespeare` selects a preset in [`resolve`] and only the data kind here.
-pub fn apply_flags(cfg: &mut RunConfig, args: &PretrainArgs) -> Result<()> {
-    if let Some(d) = args.dataset.as_deref() {
-        match d {
-            "mnist" => cfg.data.kind = DataKind::MnistCsv,
-            "fsdd" if args.config.is_some() => cfg.data.kind = DataKind::Fsdd,
-            "fsdd" => {}
-            "text" | "shakespeare" if args.config.is_some() => cfg.data.kind = DataKind::Text,
-            "text" | "shakespeare" => {}
-            other => {
-                cfg.data.kind = parse_enum(
-                    "data.kind",
-                    other,
-                    &format!("mnist, fsdd, text, {}", DataKind::NAMES),
-                )?
-            }
-        }
-    }
-    if let Some(p) = &args.data {
-        cfg.data.path = Some(p.clone());
-    }
-    if let Some(p) = &args.val_data {
-        cfg.data.val_path = Some(p.clone());
-    }
-    if let Some(m) = &args.method {
-        cfg.method = MethodConfig::from_kind(m)
-            .map_err(|e| anyhow::anyhow!("invalid value for `method`: {e}"))?;
-        if args.config.is_none() {
-            crate::presets::apply_method_preset(cfg);
-        }
-    }
-    if let Some(b) = &args.backbone {
-        cfg.backbone = set_tagged(
-            "backbone",
-            b,
-            "mlp, conv_net, resnet18, resnet34, resnet50, vit, audio_cnn, conv1d, transformer_encoder",
-        )?;
-    }
-    if let Some(r) = &args.recipe {
-        cfg.augment.recipe = r.clone();
-    }
-    if let Some(v) = args.image_size {
-        cfg.augment.image_size = Some(v);
-    }
-    if let Some(o) = &args.optimizer {
-        cfg.train.optimizer.kind =
-            parse_enum("optimizer.kind", o, selfsup_train::OptimizerKind::NAMES)?;
-    }
-    if let Some(s) = &args.schedule {
-        cfg.train.schedule.kind =
-            parse_enum("schedule.kind", s, selfsup_train::ScheduleKind::NAMES)?;
-    }
-    if let Some(v) = args.lr {
-        cfg.train.optimizer.lr = v;
-    }
-    if let Some(v) = args.epochs {
-        cfg.train.epochs = v;
-    }
-    if let Some(v) = args.batch_size {
-        cfg.data.batch_size = v;
-    }
-    if let Some(v) = args.max_samples {
-        cfg.data.max_samples = v;
-    }
-    if let Some(v) = &args.bad_files {
-        cfg.data.bad_files = parse_enum("data.bad_files", v, "error (or fail), skip")?;
-    }
-    if let Some(v) = args.seed {
-        cfg.train.seed = v;
-    }
-    if let Some(v) = &args.device {
-        cfg.train.device = v.clone();
-    }
-    Ok(())
-}
 
 /// The labelled splits of the evaluations, streamed: kNN and the probe encode the bank and the
 /// queries batch by batch from these loaders (evaluation pipeline, in order), so that only the
@@ -470,6 +266,8 @@ pub struct RunOptions {
     pub resume: bool,
     /// Stop with a checkpoint once this many steps are done in all (as Ctrl-C would).
     pub stop_at_step: Option<u64>,
+    /// Data parallelism: this process is one rank of a job (see [`crate::distributed`]).
+    pub collectives: Option<Arc<dyn selfsup_nn::Collectives>>,
 }
 
 /// Mean online-probe accuracy and loss over the last epoch's steps (from
@@ -500,42 +298,6 @@ fn plot_online_probe(dir: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-/// Runs `selfsup pretrain`.
-pub fn run(args: &PretrainArgs) -> Result<()> {
-    let (mut cfg, mut notes) = resolve_with_notes(args)?;
-    if args.resume {
-        cfg = crate::resume::resume_config(&cfg.out_dir, args)?;
-        notes.clear();
-    }
-    if args.out.is_none() && args.config.is_none() && !args.resume {
-        // The default folder is taken by an earlier run: use the next free `-2`, `-3`, ... folder.
-        let base = cfg.out_dir.clone();
-        let mut i = 2;
-        while cfg.out_dir.join("checkpoints").is_dir() {
-            cfg.out_dir = PathBuf::from(format!("{}-{i}", base.display()));
-            i += 1;
-        }
-    }
-    if args.print_config {
-        for n in &notes {
-            writeln!(std::io::stderr(), "chosen from the data: {n}")?;
-        }
-        write!(std::io::stdout(), "{}", cfg.to_toml()?)?;
-        return Ok(());
-    }
-    for n in &notes {
-        writeln!(std::io::stdout(), "chosen from the data: {n}")?;
-    }
-    run_config_with(
-        &cfg,
-        &RunOptions {
-            resume: args.resume,
-            stop_at_step: args.stop_at_step,
-        },
-    )
-    .map(|_| ())
-}
-
 /// Pretrains with a resolved config (evaluating before and after), printing progress to stdout.
 pub fn run_config(cfg: &RunConfig, resume: bool) -> Result<RunSummary> {
     run_config_with(
@@ -543,6 +305,7 @@ pub fn run_config(cfg: &RunConfig, resume: bool) -> Result<RunSummary> {
         &RunOptions {
             resume,
             stop_at_step: None,
+            collectives: None,
         },
     )
 }
@@ -553,16 +316,27 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     let mut cfg = cfg.clone();
     // Portable run folders: `eval`, `export` and `embed` read the data paths from config.toml, from
     // whatever folder they are started in.
-    crate::data::absolute_paths(&mut cfg.data)?;
+    data::absolute_paths(&mut cfg.data)?;
     cfg.out_dir = std::path::absolute(&cfg.out_dir)?;
     let text = cfg.to_toml()?;
-    let mut out = std::io::stdout();
+    let dp = opts.collectives.clone();
+    let rank = dp.as_ref().map_or(0, |c| c.rank());
+    // Rank 0 alone reports (and writes the run folder); the other ranks train silently.
+    let mut out: Box<dyn Write> = if rank == 0 {
+        Box::new(std::io::stdout())
+    } else {
+        Box::new(std::io::sink())
+    };
     let args = opts;
     let t0 = Instant::now();
     let dir = cfg.out_dir.clone();
-    crate::run_dir::refuse_out_inside_data(&dir, &data::resolve_path(&cfg.data)?)?;
+    run_dir::refuse_out_inside_data(&dir, &data::resolve_path(&cfg.data)?)?;
     // One process per run folder; temporary files of a killed run are removed (and ours on error).
-    let _lock = selfsup_train::run_dir::RunLock::acquire(&dir)?;
+    let _lock = if rank == 0 {
+        Some(selfsup_train::run_dir::RunLock::acquire(&dir)?)
+    } else {
+        None
+    };
     if !args.resume && selfsup_train::Checkpointer::any_in(&dir) {
         anyhow::bail!(
             "the run folder {} already has checkpoints: pass --resume to continue it, or --out <new folder>",
@@ -591,8 +365,11 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     let online_probe = cfg.online_probe_enabled() && splits.train_labelled;
     let input = input_spec(&cfg, ev.as_ref(), &splits)?;
     check_vocab(&cfg, &splits)?;
-    crate::views::pretext_preflight(&cfg, splits.train.as_ref())?;
-    let loader = data::train_loader(&cfg, &splits)?;
+    views::pretext_preflight(&cfg, splits.train.as_ref())?;
+    let loader = match &dp {
+        Some(c) => data::train_loader(&cfg, &splits)?.with_shard(c.world_size(), c.rank())?,
+        None => data::train_loader(&cfg, &splits)?,
+    };
     let method = build(&cfg, &input)?;
     writeln!(
         out,
@@ -631,7 +408,7 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
         other => other,
     };
     let before = match &ev {
-        Some(ev) if cfg.eval.before && !args.resume => {
+        Some(ev) if cfg.eval.before && !args.resume && rank == 0 => {
             let t = Instant::now();
             let (k, p) = evaluate(method.as_ref(), ev, &cfg)?;
             writeln!(
@@ -654,7 +431,7 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
         }
     }
     let every = cfg.eval.every_epochs;
-    let pictures = crate::pictures::PictureBatch::new(&cfg, &splits)?;
+    let pictures = pictures::PictureBatch::new(&cfg, &splits)?;
     let pictures_ref = pictures.as_ref();
     let cfg_ref = &cfg;
     let lm_loader = if cfg.is_language_model() {
@@ -698,6 +475,16 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     if let Some(s) = args.stop_at_step {
         trainer = trainer.stop_at_step(s);
     }
+    if let Some(c) = &dp {
+        trainer = trainer.with_collectives(c.clone());
+        writeln!(
+            out,
+            "data-parallel: {} ranks × batch {} (global batch {})",
+            c.world_size(),
+            loader.config().batch_size,
+            c.world_size() * loader.config().batch_size
+        )?;
+    }
     if args.resume {
         let resumed = trainer.resume().with_context(|| {
             if online_probe {
@@ -717,6 +504,19 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     let tt = Instant::now();
     let outcome = trainer.run(&loader)?;
     let train_secs = tt.elapsed().as_secs_f64();
+    if let Some(c) = &dp {
+        // Every rank finished; rank 0 alone evaluates, exports and reports from here.
+        c.barrier()?;
+        if rank != 0 {
+            return Ok(RunSummary {
+                before: None,
+                after: None,
+                online_probe: None,
+                epoch_losses: Vec::new(),
+                train_seconds: train_secs,
+            });
+        }
+    }
     let online = online_probe_summary(&trainer.epoch_scalar_means());
     if online.is_some() {
         if let Err(e) = plot_online_probe(&dir) {
@@ -851,7 +651,7 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     }
     writeln!(
         out,
-        "run folder {}: config.toml, metrics.jsonl/csv, loss.png, {}{}checkpoints/, encoder.safetensors ({n} tensors), eval.json  [total {:.1}s]",
+        "run folder {}: config.toml, metrics.jsonl/csv, TensorBoard events, loss.png, {}{}checkpoints/, encoder.safetensors ({n} tensors), eval.json  [total {:.1}s]",
         dir.display(),
         if dir.join("eval.png").exists() { "eval.png, " } else { "" },
         if online.is_some() { "online_probe.png, " } else { "" },

@@ -18,8 +18,8 @@
 //! upsampling decoder) and get the optimizer part of the preset; an MLP needs the sample size, which
 //! only MNIST and FSDD fix in advance.
 
-use crate::config::{DataKind, RunConfig};
-use selfsup::methods::MethodConfig;
+use crate::methods::MethodConfig;
+use crate::run::config::{DataKind, RunConfig};
 use selfsup_autoencoder::{AutoencoderConfig, MaeConfig, ReconLoss};
 use selfsup_nn::{BackboneConfig, MlpConfig};
 use selfsup_train::OptimizerKind;
@@ -52,7 +52,7 @@ fn sample_size(cfg: &RunConfig) -> Option<i64> {
 }
 
 /// Whether the preset of the run's method chooses the backbone (an MLP sized for MNIST or FSDD), so
-/// that the data-driven defaults (`crate::defaults`, e.g. `audio_cnn` for audio) leave it alone.
+/// that the data-driven defaults (`crate::run::defaults`, e.g. `audio_cnn` for audio) leave it alone.
 pub fn sets_backbone(cfg: &RunConfig) -> bool {
     matches!(
         &cfg.method,

@@ -11,8 +11,8 @@
 //! | flat | classes | the training folder | stratified split of the held-out folder |
 //! | flat | flat | the training folder | skipped |
 
-use crate::config::{DataKind, RunConfig};
-use crate::data::{limit, EvalSplit, Splits};
+use crate::run::config::{DataKind, RunConfig};
+use crate::run::data::{limit, EvalSplit, Splits};
 use anyhow::{bail, Result};
 use selfsup_data::{train_val_split, AudioFolder, Dataset, ImageFolder};
 use std::path::Path;
