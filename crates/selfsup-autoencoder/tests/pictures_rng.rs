@@ -54,7 +54,7 @@ fn pictures_neither_reseed_nor_advance_the_global_generator_and_ignore_its_state
         let _ = Tensor::rand([7], (Kind::Float, Device::Cpu));
         let b = write_pictures(m.as_ref(), &[x.shallow_clone()], dir.path(), "b", 1).unwrap();
         assert_eq!(a.len(), b.len());
-        assert!(a.len() >= 2, "{name}: {a:?}");
+        assert!(!a.is_empty(), "{name}: no picture");
         for (pa, pb) in a.iter().zip(&b) {
             assert!(
                 std::fs::read(pa).unwrap() == std::fs::read(pb).unwrap(),

@@ -581,11 +581,13 @@ mod tests {
     use crate::config::OptimizerConfig;
     use tch::nn;
 
+    /// A small model whose weights are a function of `seed` alone (a keyed host generator: no
+    /// reseeding of libtorch's global one, which tests running in parallel threads share).
     fn model(seed: i64) -> (VarStore, Optimizer) {
-        tch::manual_seed(seed);
+        let mut rng = selfsup_core::Generator::from_domain("checkpoint_tests", &[seed as u64]);
         let vs = VarStore::new(Device::Cpu);
-        let _l = nn::linear(vs.root() / "fc", 3, 2, Default::default());
-        let _b = nn::batch_norm1d(vs.root() / "bn", 2, Default::default());
+        let _l = selfsup_nn::layers::linear_keyed(vs.root() / "fc", 3, 2, true, &mut rng).unwrap();
+        let _b = selfsup_nn::layers::BatchNorm::new(&(vs.root() / "bn"), 2);
         let opt = Optimizer::new(
             &vs,
             &OptimizerConfig {
