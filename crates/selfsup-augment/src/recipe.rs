@@ -414,7 +414,10 @@ impl<'de> Deserialize<'de> for RecipeOrName {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a recipe name or a table with `kind` and the recipe's fields")
             }
-            fn visit_str<E: serde::de::Error>(self, s: &str) -> std::result::Result<Self::Value, E> {
+            fn visit_str<E: serde::de::Error>(
+                self,
+                s: &str,
+            ) -> std::result::Result<Self::Value, E> {
                 s.parse::<Recipe>().map(RecipeOrName).map_err(E::custom)
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(
@@ -447,7 +450,10 @@ mod tests {
             ("recipe = \"contrastive\"", RecipeName::Cola),
             ("recipe = \"swav\"", RecipeName::Swav),
             ("recipe = \"tokens\"", RecipeName::Tokens),
-            ("[recipe]\nkind = \"dino\"\nn_local_views = 4", RecipeName::Dino),
+            (
+                "[recipe]\nkind = \"dino\"\nn_local_views = 4",
+                RecipeName::Dino,
+            ),
             ("[recipe]\nkind = \"mnist\"\nnoise = 0.2", RecipeName::Digit),
             ("[recipe]\nkind = \"byol_a\"", RecipeName::ByolA),
         ] {
@@ -459,11 +465,15 @@ mod tests {
             assert_eq!(back, a);
         }
         let a: Augment = toml::from_str("[recipe]\nkind = \"dino\"\nn_local_views = 4").unwrap();
-        let Recipe::Dino(c) = &a.recipe.0 else { panic!() };
+        let Recipe::Dino(c) = &a.recipe.0 else {
+            panic!()
+        };
         assert_eq!((c.n_local_views, c.n_global_views), (4, 2));
         // Presets fill the fields a table leaves out.
         let a: Augment = toml::from_str("[recipe]\nkind = \"swav\"\nn_local_views = 2").unwrap();
-        let Recipe::Swav(c) = &a.recipe.0 else { panic!() };
+        let Recipe::Swav(c) = &a.recipe.0 else {
+            panic!()
+        };
         assert_eq!(
             c,
             &MultiCropConfig {
@@ -496,7 +506,11 @@ mod tests {
             noise: -1.0,
             ..Default::default()
         });
-        assert!(bad.validate().unwrap_err().to_string().contains("digit.noise"));
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("digit.noise"));
     }
 
     #[test]

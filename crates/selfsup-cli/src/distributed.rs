@@ -80,7 +80,9 @@ mod imp {
         cmd.args(args);
         let port = match std::env::var("MASTER_PORT") {
             Ok(p) => Some(p.parse::<u16>().map_err(|_| {
-                anyhow::anyhow!("invalid value for `MASTER_PORT`: expected a TCP port (0..65535), got `{p}`")
+                anyhow::anyhow!(
+                    "invalid value for `MASTER_PORT`: expected a TCP port (0..65535), got `{p}`"
+                )
             })?),
             Err(_) => None,
         };

@@ -496,7 +496,10 @@ pub fn run(args: &PretrainArgs) -> Result<()> {
             i += 1;
         }
     }
-    if let Some(n) = args.nproc_per_node.filter(|&n| n != 1 && !args.print_config) {
+    if let Some(n) = args
+        .nproc_per_node
+        .filter(|&n| n != 1 && !args.print_config)
+    {
         // The launcher: the workers get this run folder explicitly, so they agree on it.
         let mut worker_args: Vec<String> = std::env::args().skip(1).collect();
         if args.out.is_none() && args.config.is_none() {

@@ -60,10 +60,7 @@ fn two_workers_train_what_one_process_with_twice_the_batch_trains() {
     let dir = tempfile::tempdir().unwrap();
     let one = write_cfg(dir.path(), "one.toml", 16);
     let two = write_cfg(dir.path(), "two.toml", 8);
-    let (ok, out1, err) = selfsup(
-        &["pretrain", "--config", &one, "--out", "one"],
-        dir.path(),
-    );
+    let (ok, out1, err) = selfsup(&["pretrain", "--config", &one, "--out", "one"], dir.path());
     assert!(ok, "stdout: {out1}\nstderr: {err}");
     let (ok, out2, err) = selfsup(
         &[
@@ -80,7 +77,10 @@ fn two_workers_train_what_one_process_with_twice_the_batch_trains() {
     assert!(ok, "stdout: {out2}\nstderr: {err}");
     // Rank 0 alone reports.
     assert_eq!(out2.matches("selfsup pretrain:").count(), 1, "{out2}");
-    assert!(out2.contains("data-parallel: 2 ranks × batch 8 (global batch 16)"), "{out2}");
+    assert!(
+        out2.contains("data-parallel: 2 ranks × batch 8 (global batch 16)"),
+        "{out2}"
+    );
     assert!(out2.contains("after pretraining"), "{out2}");
     let (a, b) = (
         train_losses(&dir.path().join("one")),
@@ -91,8 +91,15 @@ fn two_workers_train_what_one_process_with_twice_the_batch_trains() {
     for (s, (x, y)) in a.iter().zip(&b).enumerate() {
         assert!((x - y).abs() <= 1e-5, "step {s}: {x} vs {y}");
     }
-    assert!((a[0] - a[a.len() - 1]).abs() > 1e-3, "the loss did not move: {a:?}");
-    for f in ["eval.json", "encoder.safetensors", "checkpoints/best.safetensors"] {
+    assert!(
+        (a[0] - a[a.len() - 1]).abs() > 1e-3,
+        "the loss did not move: {a:?}"
+    );
+    for f in [
+        "eval.json",
+        "encoder.safetensors",
+        "checkpoints/best.safetensors",
+    ] {
         assert!(dir.path().join("two").join(f).exists(), "{f} missing");
     }
 }
@@ -119,7 +126,10 @@ fn without_the_feature_the_flag_says_how_to_build() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(err.contains("WORLD_SIZE = 2") && err.contains("--features dist"), "{err}");
+    assert!(
+        err.contains("WORLD_SIZE = 2") && err.contains("--features dist"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -66,8 +66,8 @@ pub use combinators::{Compose, Identity, MultiView, OneOf, RandomApply, RandomOr
 pub use error::{check, Error, Result};
 pub use parallel::{apply_batch, generate_views};
 pub use rng::{Generator, SampleKey};
-pub use shard::Shard;
 pub use sample::{Audio, Image, ImageF32, ImageU8, Sample, Spectrogram, Tokens};
+pub use shard::Shard;
 pub use transform::{
     apply_random, BoxTransform, Ctx, RandomTransform, Trace, TraceEntry, Transform,
 };

@@ -48,9 +48,7 @@ fn epoch(l: &Loader, e: u64, start: usize) -> Vec<HostBatch> {
 fn check_world(world: usize) {
     let (n, b) = (47, 3);
     let single = loader(n, world * b, None);
-    let ranks: Vec<Loader> = (0..world)
-        .map(|r| loader(n, b, Some((world, r))))
-        .collect();
+    let ranks: Vec<Loader> = (0..world).map(|r| loader(n, b, Some((world, r)))).collect();
     for l in &ranks {
         assert_eq!(l.batches_per_epoch(), n / (world * b));
     }
@@ -60,12 +58,19 @@ fn check_world(world: usize) {
         assert_eq!(want.len(), single.batches_per_epoch());
         for (k, w) in want.iter().enumerate() {
             let idx: Vec<_> = got.iter().map(|g| g[k].indices.view()).collect();
-            assert_eq!(concatenate(Axis(0), &idx).unwrap(), w.indices, "epoch {e} batch {k}");
+            assert_eq!(
+                concatenate(Axis(0), &idx).unwrap(),
+                w.indices,
+                "epoch {e} batch {k}"
+            );
             let lab: Vec<_> = got
                 .iter()
                 .map(|g| g[k].labels.as_ref().unwrap().view())
                 .collect();
-            assert_eq!(&concatenate(Axis(0), &lab).unwrap(), w.labels.as_ref().unwrap());
+            assert_eq!(
+                &concatenate(Axis(0), &lab).unwrap(),
+                w.labels.as_ref().unwrap()
+            );
             for v in 0..2 {
                 let views: Vec<_> = got.iter().map(|g| g[k].views[v].view()).collect();
                 // Bit-identical views: the augmentation keys do not depend on the rank.

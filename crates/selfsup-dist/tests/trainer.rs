@@ -146,7 +146,13 @@ fn train(
 ) -> selfsup_train::Result<Vec<(String, Tensor)>> {
     let rank = c.as_ref().map_or(0, |c| c.rank());
     // Rank 1 builds other initial weights: the trainer's broadcast from rank 0 must fix that.
-    let method = build_method(&method_cfg(kind), &backbone(), 1, Device::Cpu, 100 + rank as u64)?;
+    let method = build_method(
+        &method_cfg(kind),
+        &backbone(),
+        1,
+        Device::Cpu,
+        100 + rank as u64,
+    )?;
     let mut t = Trainer::new(method, train_cfg(kind, 2), dir)?;
     if let Some(c) = c {
         t = t.with_collectives(c);
@@ -246,7 +252,15 @@ fn worker() {
         let run_dir = dir.join("run");
         let t0 = Instant::now();
         let r = if rank == 1 {
-            train("simclr", Some(c), None, &Dying { inner: l, die_at: 3 })
+            train(
+                "simclr",
+                Some(c),
+                None,
+                &Dying {
+                    inner: l,
+                    die_at: 3,
+                },
+            )
         } else {
             train("simclr", Some(c), Some(&run_dir), &l)
         };
@@ -323,21 +337,36 @@ fn without_gathers_simclr_differs_from_the_single_process() {
     let (reference, dir) = run_pair("simclr", "simclr_nogather");
     let got = Tensor::load_multi(dir.path().join("rank0.ot")).unwrap();
     let d = (&got[0].1 - &reference[0].1).abs().max().double_value(&[]);
-    assert!(d > 1e-3, "the loss comparison cannot see the gathers: {d:e}");
+    assert!(
+        d > 1e-3,
+        "the loss comparison cannot see the gathers: {d:e}"
+    );
 }
 
 #[test]
 fn a_dead_rank_ends_the_run_with_an_error_and_the_checkpoint_loads() {
     let (dir, workers) = common::launch("die", 2, &[]);
     let t0 = Instant::now();
-    let err = workers.wait(Duration::from_secs(40)).unwrap_err().to_string();
-    assert!(t0.elapsed() < Duration::from_secs(40), "took {:?}", t0.elapsed());
+    let err = workers
+        .wait(Duration::from_secs(40))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        t0.elapsed() < Duration::from_secs(40),
+        "took {:?}",
+        t0.elapsed()
+    );
     let r0 = std::fs::read_to_string(dir.path().join("rank0.txt")).expect("rank 0 reported");
     assert!(r0.starts_with("error"), "rank 0: {r0}; launcher: {err}");
     assert!(r0.contains("distributed"), "rank 0: {r0}");
     // The checkpoint of step 2 (written before rank 1 died at its batch 3) loads.
     let method = build_method(&method_cfg("simclr"), &backbone(), 1, Device::Cpu, 100).unwrap();
-    let mut t = Trainer::new(method, train_cfg("simclr", 2), Some(&dir.path().join("run"))).unwrap();
+    let mut t = Trainer::new(
+        method,
+        train_cfg("simclr", 2),
+        Some(&dir.path().join("run")),
+    )
+    .unwrap();
     assert!(t.resume().unwrap(), "no checkpoint");
     assert_eq!(t.step(), 2);
 }

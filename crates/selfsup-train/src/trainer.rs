@@ -22,12 +22,12 @@
 
 use crate::checkpoint::{self, Checkpoint, Checkpointer, RunState, FORMAT_VERSION};
 use crate::config::{ProgressMode, TrainConfig};
+use crate::data_parallel as dp;
 use crate::metrics::MetricsWriter;
 use crate::optim::Optimizer;
 use crate::schedule::LrSchedule;
 use crate::{Error, Result};
 use selfsup_core::BatchSource;
-use crate::data_parallel as dp;
 use selfsup_nn::{host_to_device, Batch, Collectives, Method, StepInfo};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};

@@ -15,8 +15,8 @@ use super::{embed_with, embedding_std, pos_int, view, Net};
 use crate::losses::{nearest_neighbours, NtXentLoss};
 use crate::MemoryBank;
 use selfsup_core::check;
-use selfsup_nn::heads::ProjectionHead;
 use selfsup_nn::collectives::{gather, gather_with_grad};
+use selfsup_nn::heads::ProjectionHead;
 use selfsup_nn::{
     BackboneConfig, Batch, Collectives, DataParallel, Method, Result, StepInfo, StepOutput,
 };

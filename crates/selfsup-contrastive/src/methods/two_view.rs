@@ -276,7 +276,15 @@ impl TwoView {
     pub fn supcon(vs: VarStore, c: &SupConConfig, b: &BackboneConfig, in_ch: i64) -> Result<Self> {
         c.validate()?;
         let o = Objective::SupCon(SupConLoss::new(c.temperature)?);
-        Self::build("supcon", vs, b, in_ch, &[c.hidden_dim, c.output_dim], true, o)
+        Self::build(
+            "supcon",
+            vs,
+            b,
+            in_ch,
+            &[c.hidden_dim, c.output_dim],
+            true,
+            o,
+        )
     }
 
     /// DCL / DCLW.
