@@ -515,7 +515,7 @@ pub fn run(args: &PretrainArgs) -> Result<()> {
         return Ok(());
     }
     // Data-parallel workers other than rank 0 stay quiet.
-    if std::env::var("RANK").map_or(true, |r| r == "0") {
+    if std::env::var("RANK").ok().is_none_or(|r| r == "0") {
         for n in &notes {
             writeln!(std::io::stdout(), "chosen from the data: {n}")?;
         }

@@ -142,7 +142,7 @@ pub fn trace_encoder(method: &dyn Method, example: &Tensor) -> Result<CModule> {
     } else {
         f64::try_from((got - &want).abs().max())?
     };
-    if !(diff <= TRACE_CHECK_TOLERANCE) {
+    if diff.is_nan() || diff > TRACE_CHECK_TOLERANCE {
         return Err(Error::Core(selfsup_core::Error::config(
             "export.torchscript",
             format!(
