@@ -344,6 +344,18 @@ impl TrainConfig {
 mod tests {
     use super::*;
 
+    #[test]
+    fn lr_scaling_follows_the_global_batch() {
+        assert_eq!(LrScaling::None.scale(0.1, 512, 256), 0.1);
+        assert!((LrScaling::Linear.scale(0.1, 512, 256) - 0.2).abs() < 1e-15);
+        assert!((LrScaling::Sqrt.scale(0.1, 1024, 256) - 0.2).abs() < 1e-15);
+        let c = TrainConfig::from_toml("lr_scaling = \"sqrt\"\nlr_reference_batch = 128").unwrap();
+        assert_eq!((c.lr_scaling, c.lr_reference_batch), (LrScaling::Sqrt, 128));
+        let e = TrainConfig::from_toml("lr_reference_batch = 0").unwrap_err();
+        assert_eq!(field_of(e), "train.lr_reference_batch");
+        assert!(TrainConfig::from_toml("lr_scaling = \"cubic\"").is_err());
+    }
+
     fn field_of(e: Error) -> String {
         match e {
             Error::InvalidConfig { field, .. } => field,

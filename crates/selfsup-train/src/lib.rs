@@ -25,8 +25,11 @@
 //!   and draws PNG curves; [`eval`] has kNN, the
 //!   linear probe, fine-tuning and embedding export; [`export`] traces the encoder to TorchScript.
 //!
+//! - [`data_parallel`]: data-parallel training through [`Trainer::with_collectives`] over any
+//!   `selfsup_nn::Collectives` (the c10d backend is `selfsup-dist`, which this crate does not depend on).
+//!
 //! ## Must never depend on
-//! `selfsup-cli`; it never prints (progress bars and logs go through `indicatif`/`tracing`, which the
+//! `selfsup-cli` or `selfsup-dist`; it never prints (progress bars and logs go through `indicatif`/`tracing`, which the
 //! binary configures).
 
 pub mod checkpoint;

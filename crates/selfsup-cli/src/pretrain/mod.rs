@@ -280,8 +280,11 @@ pub fn run(args: &PretrainArgs) -> Result<()> {
         write!(std::io::stdout(), "{}", cfg.to_toml()?)?;
         return Ok(());
     }
-    for n in &notes {
-        writeln!(std::io::stdout(), "chosen from the data: {n}")?;
+    // Data-parallel workers other than rank 0 stay quiet.
+    if std::env::var("RANK").ok().is_none_or(|r| r == "0") {
+        for n in &notes {
+            writeln!(std::io::stdout(), "chosen from the data: {n}")?;
+        }
     }
     run_config_with(
         &cfg,
