@@ -1,4 +1,4 @@
-//! [`method_family!`]: the one mechanism that turns a list of per-method configs into a family's
+//! [`method_family!`](crate::method_family): the one mechanism that turns a list of per-method configs into a family's
 //! serde enum (tagged by `kind`) with its [`crate::MethodSpec`] implementation, so that adding a
 //! method to a family is one line there plus the method's own config type and `MethodSpec` impl.
 

@@ -678,10 +678,10 @@ impl<'a> Trainer<'a> {
 
     /// Runs (or continues) training to the end, or until a stop is requested.
     ///
-    /// The loop reads: [`Self::begin_run`] (sizes, schedule, `config.toml`, metrics), then per epoch
-    /// a [`Self::train_step`] per optimizer step followed by [`Self::log_step`] and a step-based
-    /// checkpoint, and [`Self::end_epoch`] (evaluation, epoch log, best and epoch checkpoints). A
-    /// stop request is honoured before each step by [`Self::stop_now`].
+    /// The loop reads: `begin_run` (sizes, schedule, `config.toml`, metrics), then per epoch
+    /// a `train_step` per optimizer step followed by `log_step` and a step-based
+    /// checkpoint, and `end_epoch` (evaluation, epoch log, best and epoch checkpoints). A
+    /// stop request is honoured before each step by `stop_now`.
     pub fn run(&mut self, source: &dyn BatchSource) -> Result<Outcome> {
         let mut ctx = self.begin_run(source)?;
         let out = self.run_epochs(source, &mut ctx);
