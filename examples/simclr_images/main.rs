@@ -25,7 +25,7 @@ fn main() -> Result<()> {
     cfg.data.batch_size = 128;
     // lightly's SimCLR recipe (random resized crop from 8 %, flip, colour jitter, greyscale, blur) at
     // 32 px; the evaluation sees the images as they are (the ConvNet pools globally).
-    cfg.augment.recipe = "simclr".into();
+    cfg.augment.recipe = selfsup::augment::RecipeName::SimClr.into();
     cfg.augment.image_size = Some(32);
     cfg.train.epochs = epochs;
     cfg.out_dir = PathBuf::from("runs/example-simclr-images");

@@ -70,12 +70,28 @@ pub fn setup() -> Result<()> {
     Ok(())
 }
 
-/// Runs the c10d tests (2 and 3 local processes).
+/// Runs the c10d tests (2 and 3 local processes): the crate's own (collectives, equivalence,
+/// the real trainer) and the CLI's data-parallel tests (`--nproc-per-node`, feature `dist`).
 pub fn test(rest: &[String]) -> Result<()> {
     setup()?;
     util::cargo(
         &[
             &["test", "-p", "selfsup-dist", "--features", "c10d"][..],
+            &util::strs(rest),
+        ]
+        .concat(),
+    )?;
+    util::cargo(
+        &[
+            &[
+                "test",
+                "-p",
+                "selfsup-cli",
+                "--features",
+                "dist",
+                "--test",
+                "distributed",
+            ][..],
             &util::strs(rest),
         ]
         .concat(),

@@ -16,6 +16,11 @@
 //! rpath reaches `<prefix>/lib/selfsup/.libtorch/lib` through the `bin/` link, and the binary's search
 //! for `data/` next to the executable (`selfsup_cli::config::find_data_dir`) finds the copy. Nothing
 //! is exported; re-running replaces the previous install.
+//!
+//! The install ends with a check ([`check`]): the installed `selfsup doctor`, started from `/` with
+//! `LIBTORCH`, `LD_LIBRARY_PATH` and `SELFSUP_DATA` removed, must load libtorch, compute with it and
+//! report the installed `data/`; a bare copy of the binary in a temporary folder is started as a
+//! control (it should not find `libtorch_cpu.so`).
 
 use crate::{setup, util};
 use anyhow::{bail, Context, Result};
@@ -109,8 +114,8 @@ pub fn run(args: &[String]) -> Result<()> {
 /// Runs `<prefix>/bin/selfsup doctor` from `/` with nothing exported (no `LIBTORCH`,
 /// `LD_LIBRARY_PATH` or `SELFSUP_DATA`) and fails unless it loads libtorch, computes with it, and
 /// finds the installed copy of the vendored data. As a control, a bare copy of the binary in a
-/// temporary folder is started too: it must fail to find `libtorch_cpu.so` (otherwise the binary
-/// carries an absolute rpath and the check above proves nothing about the install's layout).
+/// temporary folder is started too: it should fail to find `libtorch_cpu.so`; when it does not (an
+/// absolute rpath), a note says that the check does not depend on the install's layout.
 fn check(prefix: &Path, home: &Path) -> Result<()> {
     let clean = |cmd: &mut std::process::Command| {
         cmd.current_dir("/")

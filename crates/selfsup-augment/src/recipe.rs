@@ -118,14 +118,15 @@ fn byol_a_fields<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<ByolACo
 pub enum RecipeName {
     /// Two light views of small grey digits (the main job's recipe).
     #[cfg(feature = "image")]
-    #[cfg_attr(feature = "clap", value(alias = "mnist"))]
+    #[cfg_attr(feature = "clap", value(name = "digit", alias = "mnist"))]
     Digit,
     /// SimCLR's two views.
     #[cfg(feature = "image")]
-    #[cfg_attr(feature = "clap", value(alias = "simclr"))]
+    #[cfg_attr(feature = "clap", value(name = "sim_clr", alias = "simclr"))]
     SimClr,
     /// MoCo v2's two views.
     #[cfg(feature = "image")]
+    #[cfg_attr(feature = "clap", value(name = "moco_v2"))]
     MocoV2,
     /// BYOL's asymmetric views.
     #[cfg(feature = "image")]
@@ -138,10 +139,11 @@ pub enum RecipeName {
     Swav,
     /// COLA's two audio segments.
     #[cfg(feature = "audio")]
-    #[cfg_attr(feature = "clap", value(alias = "contrastive"))]
+    #[cfg_attr(feature = "clap", value(name = "cola", alias = "contrastive"))]
     Cola,
     /// BYOL-A's two audio segments.
     #[cfg(feature = "audio")]
+    #[cfg_attr(feature = "clap", value(name = "byol_a"))]
     ByolA,
     /// Token views of text.
     Tokens,
@@ -347,6 +349,50 @@ impl Recipe {
         }
     }
 
+    /// An image recipe at another (global) crop size: `input_size` of the lightly recipes, with
+    /// multi-crop's local crops shrunk by the same factor (at least 8 px), `image_size` of `digit`.
+    /// Audio and token recipes are returned unchanged.
+    #[cfg(feature = "image")]
+    pub fn with_input_size(self, size: usize) -> Self {
+        let image = |r: ImageRecipe| r.with_input_size(size);
+        match self {
+            Recipe::Digit(c) => Recipe::Digit(DigitConfig {
+                image_size: Some(size),
+                ..c
+            }),
+            Recipe::SimClr(c) => match image(ImageRecipe::SimClr(c)) {
+                ImageRecipe::SimClr(c) => Recipe::SimClr(c),
+                _ => unreachable!("with_input_size keeps the variant"),
+            },
+            Recipe::MocoV2(c) => match image(ImageRecipe::MocoV2(c)) {
+                ImageRecipe::MocoV2(c) => Recipe::MocoV2(c),
+                _ => unreachable!("with_input_size keeps the variant"),
+            },
+            Recipe::Byol(c) => match image(ImageRecipe::Byol(c)) {
+                ImageRecipe::Byol(c) => Recipe::Byol(c),
+                _ => unreachable!("with_input_size keeps the variant"),
+            },
+            Recipe::Dino(c) => Recipe::Dino(scaled_multi_crop(c, size)),
+            Recipe::Swav(c) => Recipe::Swav(scaled_multi_crop(c, size)),
+            #[allow(unreachable_patterns)]
+            other => other,
+        }
+    }
+
+    /// An image recipe with (or without) normalisation (the lightly recipes and multi-crop; `digit`
+    /// never normalises). Audio and token recipes are returned unchanged.
+    #[cfg(feature = "image")]
+    pub fn with_normalize(mut self, n: Option<crate::image::recipes::NormalizeConfig>) -> Self {
+        match &mut self {
+            Recipe::SimClr(c) => c.normalize = n,
+            Recipe::MocoV2(c) => c.normalize = n,
+            Recipe::Byol(c) => c.normalize = n,
+            Recipe::Dino(c) | Recipe::Swav(c) => c.normalize = n,
+            _ => {}
+        }
+        self
+    }
+
     fn wrong_modality(&self, wanted: &str) -> Error {
         Error::config(
             "augment.recipe",
@@ -395,14 +441,58 @@ impl Recipe {
     }
 }
 
+/// Multi-crop with global crops of `size` and the local crops shrunk by the same factor (≥ 8 px).
+#[cfg(feature = "image")]
+fn scaled_multi_crop(c: MultiCropConfig, size: usize) -> MultiCropConfig {
+    let local = (c.local_size * size) as f64 / c.input_size.max(1) as f64;
+    MultiCropConfig {
+        input_size: size,
+        local_size: (local.round() as usize).max(8),
+        ..c
+    }
+}
+
 /// A [`Recipe`] that deserialises from a bare name too: `recipe = "simclr"` or
-/// `recipe = { kind = "digit", noise = 0.2 }`. Serialises as the tagged table.
+/// `recipe = { kind = "digit", noise = 0.2 }`. Serialises as the bare name when the recipe has its
+/// defaults, else as the tagged table.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct RecipeOrName(pub Recipe);
 
 impl Serialize for RecipeOrName {
+    /// The bare name when the recipe is that name's defaults, else the tagged table.
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        self.0.serialize(s)
+        let name = self.0.name();
+        if self.0 == name.default_recipe() {
+            s.serialize_str(name.as_str())
+        } else {
+            self.0.serialize(s)
+        }
+    }
+}
+
+impl From<Recipe> for RecipeOrName {
+    fn from(r: Recipe) -> Self {
+        RecipeOrName(r)
+    }
+}
+
+impl From<RecipeName> for RecipeOrName {
+    fn from(n: RecipeName) -> Self {
+        RecipeOrName(n.default_recipe())
+    }
+}
+
+impl FromStr for RecipeOrName {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(RecipeOrName(s.parse()?))
+    }
+}
+
+impl std::ops::Deref for RecipeOrName {
+    type Target = Recipe;
+    fn deref(&self) -> &Recipe {
+        &self.0
     }
 }
 
@@ -464,7 +554,10 @@ mod tests {
             let back: Augment = toml::from_str(&toml::to_string(&a).unwrap()).unwrap();
             assert_eq!(back, a);
         }
+        let a: Augment = toml::from_str("recipe = \"simclr\"").unwrap();
+        assert_eq!(toml::to_string(&a).unwrap().trim(), "recipe = \"sim_clr\"");
         let a: Augment = toml::from_str("[recipe]\nkind = \"dino\"\nn_local_views = 4").unwrap();
+        assert!(toml::to_string(&a).unwrap().contains("kind = \"dino\""));
         let Recipe::Dino(c) = &a.recipe.0 else {
             panic!()
         };
@@ -511,6 +604,28 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("digit.noise"));
+    }
+
+    #[test]
+    fn input_size_and_normalisation_reach_every_image_recipe() {
+        for &n in RecipeName::ALL {
+            let r = n.default_recipe().with_input_size(32).with_normalize(None);
+            if r.modality() != Modality::Image {
+                assert_eq!(r, n.default_recipe());
+                continue;
+            }
+            let views = r.build_image().unwrap();
+            let img = ImageF32::zeros(3, 40, 48);
+            let out = views
+                .generate(&img, selfsup_core::SampleKey::new(0, 0, 1))
+                .unwrap();
+            assert_eq!(out[0].dims(), (3, 32, 32), "{n}");
+            if let Recipe::Dino(c) = &r {
+                // 96 / 224 of 32 px.
+                assert_eq!((c.input_size, c.local_size), (32, 14));
+                assert_eq!(out.last().unwrap().dims(), (3, 14, 14));
+            }
+        }
     }
 
     #[test]

@@ -48,8 +48,8 @@ pub struct PreviewArgs {
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Augmentation recipe.
-    #[arg(long)]
-    pub recipe: Option<String>,
+    #[arg(long, value_enum)]
+    pub recipe: Option<selfsup_augment::RecipeName>,
     /// A pretext task (`rotation`, `jigsaw`, `masked_spectrogram`, ...): show what the model is asked
     /// to solve instead of the augmented views.
     #[arg(long)]

@@ -4,6 +4,8 @@
 //! [`data`], [`defaults`], [`folders`], [`views`], [`presets`], [`pictures`], [`run_dir`]).
 //!
 //! - [`pretrain`]: the flags of `selfsup pretrain`, flags → config, and the command itself;
+//! - [`distributed`]: data-parallel `pretrain` (`--nproc-per-node`, torchrun/SLURM variables; the
+//!   backend with the cargo feature `dist`);
 //! - [`resume`]: `--resume` restores the run's own config and refuses contradicting flags;
 //! - [`embed`]: `selfsup embed`, features of every file of a folder to safetensors / .npy / CSV;
 //! - [`preview`]: `selfsup preview` for images (in colour) and audio (spectrograms);
@@ -20,6 +22,7 @@
 pub use selfsup::run::{config, data, defaults, folders, pictures, presets, run_dir, views};
 
 pub mod commands;
+pub mod distributed;
 pub mod doctor;
 pub mod embed;
 pub mod generate;

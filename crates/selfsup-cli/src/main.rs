@@ -2,8 +2,10 @@
 //!
 //! Subcommands: `pretrain` (self-supervised pretraining on a dataset, with kNN and linear-probe
 //! accuracy before and after), `eval` (kNN / linear probe of a trained run), `preview` (augmented views
-//! as a PNG grid; spectrograms for audio), `export` (encoder weights as safetensors), `doctor` (where
-//! libtorch is and what it can do).
+//! as a PNG grid; spectrograms for audio), `export` (encoder weights as safetensors, or the encoder
+//! traced to TorchScript), `embed` (features of every file or sample), `generate` (text from a GPT
+//! run), `doctor` (where libtorch and the vendored data are, and what libtorch can do). Log lines go
+//! through `selfsup_train::progress::log_writer`, so they are drawn above the progress bars.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use anyhow::Result;

@@ -83,7 +83,7 @@ pub fn run(a: &PreviewArgs) -> Result<()> {
     let args = pretrain::PretrainArgs {
         dataset: Some(a.dataset.clone()),
         data: a.data.clone(),
-        recipe: a.recipe.clone(),
+        recipe: a.recipe,
         method: a.method.clone(),
         ..Default::default()
     };

@@ -285,7 +285,7 @@ fn photos_of_mixed_sizes_train_and_defaults_follow_the_data() {
     );
     assert!(ok, "{err}");
     assert!(
-        toml.contains("recipe = \"simclr\"") && toml.contains("image_size = 18"),
+        toml.contains("recipe = \"sim_clr\"") && toml.contains("image_size = 18"),
         "{toml}"
     );
     assert!(toml.contains("online_probe = true"), "{toml}");
@@ -322,7 +322,7 @@ fn photos_of_mixed_sizes_train_and_defaults_follow_the_data() {
     );
     assert!(ok, "stdout: {out}\nstderr: {err}");
     assert!(
-        out.contains("chosen from the data: recipe `simclr`"),
+        out.contains("chosen from the data: recipe `sim_clr`"),
         "{out}"
     );
     let saved = std::fs::read_to_string(t.path().join("run/config.toml")).unwrap();
@@ -347,7 +347,7 @@ fn photos_of_mixed_sizes_train_and_defaults_follow_the_data() {
     );
     assert!(ok, "{err}");
     assert!(
-        toml.contains("recipe = \"contrastive\"") && toml.contains("kind = \"audio_cnn\""),
+        toml.contains("recipe = \"cola\"") && toml.contains("kind = \"audio_cnn\""),
         "{toml}"
     );
     assert!(toml.contains("online_probe = false"), "{toml}");

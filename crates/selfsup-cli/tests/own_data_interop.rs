@@ -351,3 +351,79 @@ fn auto_encoders_and_pretext_tasks_train_on_photos_of_mixed_sizes() {
         assert_eq!(meta["input_shape"], "[3,16,16]", "{method}");
     }
 }
+
+#[test]
+fn embed_works_on_cifar_runs() {
+    // No CIFAR is vendored: a CIFAR-10 folder in the binary format (label byte, then 3×32×32 planes),
+    // 4 images per training batch file and 6 test images; class 0 is bright on top, class 1 below.
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("cifar");
+    std::fs::create_dir_all(&dir).unwrap();
+    let record = |label: u8, i: usize| -> Vec<u8> {
+        let mut r = vec![label];
+        for c in 0..3 {
+            for y in 0..32 {
+                for x in 0..32 {
+                    let on = (y < 16) == (label == 0);
+                    r.push(if on { 200 } else { 20 } + ((x + 3 * c + i) % 17) as u8);
+                }
+            }
+        }
+        r
+    };
+    for b in 1..=5 {
+        let bytes: Vec<u8> = (0..4)
+            .flat_map(|i| record((i % 2) as u8, b * 10 + i))
+            .collect();
+        std::fs::write(dir.join(format!("data_batch_{b}.bin")), bytes).unwrap();
+    }
+    let test: Vec<u8> = (0..6)
+        .flat_map(|i| record((i % 2) as u8, 100 + i))
+        .collect();
+    std::fs::write(dir.join("test_batch.bin"), test).unwrap();
+    let cfg = write_config(
+        t.path(),
+        r#"
+[data]
+kind = "cifar"
+batch_size = 4
+[augment]
+recipe = "simclr"
+image_size = 32
+[backbone]
+kind = "conv_net"
+widths = [4, 8]
+[method]
+kind = "simclr"
+hidden_dim = 16
+output_dim = 8
+[train]
+epochs = 1
+progress = "off"
+[eval]
+before = false
+[eval.knn]
+k = 3
+[eval.probe]
+epochs = 2
+"#,
+    );
+    let (ok, out, err) = selfsup(
+        &[
+            "pretrain", "--config", &cfg, "--data", "cifar", "--out", "run",
+        ],
+        t.path(),
+    );
+    assert!(ok, "stdout: {out}\nstderr: {err}");
+    let (ok, out, err) = selfsup(&["embed", "--run", "run", "--out", "e.csv"], t.path());
+    assert!(ok, "stdout: {out}\nstderr: {err}");
+    let rows = read_embed_csv(&t.path().join("e.csv"));
+    // The 20 training images, then the 6 test images, each with its label.
+    assert_eq!(rows.len(), 26);
+    assert_eq!((rows[0].0.as_str(), rows[0].1.as_str()), ("train/0", "0"));
+    assert_eq!(
+        (rows[19].0.as_str(), rows[19].1.as_str()),
+        ("train/19", "1")
+    );
+    assert_eq!((rows[20].0.as_str(), rows[25].1.as_str()), ("val/0", "1"));
+}

@@ -95,6 +95,12 @@ pub trait BatchSource {
         skip: usize,
     ) -> Box<dyn Iterator<Item = Result<HostBatch>> + '_>;
 
+    /// The samples per batch, when every batch has that many (a loader with `drop_last`): the
+    /// trainer's learning-rate scaling by the global batch needs it. The default: unknown.
+    fn batch_size(&self) -> Option<usize> {
+        None
+    }
+
     /// Takes back a batch the consumer has finished with, so that its buffers can be reused (the
     /// selfsup loader spares allocating and page-faulting megabytes per batch). The default drops it.
     fn recycle(&self, batch: HostBatch) {

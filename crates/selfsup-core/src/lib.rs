@@ -58,6 +58,7 @@ pub mod error;
 pub mod parallel;
 pub mod rng;
 pub mod sample;
+pub mod shard;
 pub mod transform;
 
 pub use batch::{BatchSource, HostBatch, Target, Targets};
@@ -66,6 +67,7 @@ pub use error::{check, Error, Result};
 pub use parallel::{apply_batch, generate_views};
 pub use rng::{Generator, SampleKey};
 pub use sample::{Audio, Image, ImageF32, ImageU8, Sample, Spectrogram, Tokens};
+pub use shard::Shard;
 pub use transform::{
     apply_random, BoxTransform, Ctx, RandomTransform, Trace, TraceEntry, Transform,
 };

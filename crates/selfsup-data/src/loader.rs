@@ -15,6 +15,10 @@
 //! 5. **Buffers**: [`Loader::recycle`] gives a consumed batch's buffers back for reuse (see
 //!    [`crate::batch`]); optional, but it spares the page faults of fresh multi-megabyte buffers.
 //!
+//! **Data parallelism**: [`Loader::with_shard`] makes each of `W` ranks take its block of every
+//! global batch of the same order ([`selfsup_core::Shard`]), so `W` ranks with batch `B` see
+//! exactly the samples and views one loader with batch `W·B` sees.
+//!
 //! Since each view is a function of its key only, batches are identical for any thread count, and
 //! [`Loader::epoch_from`]`(e, k)` yields exactly batches `k, k+1, …` of [`Loader::epoch`]`(e)`.
 //!
@@ -35,7 +39,7 @@ use crate::pipeline::ViewPipeline;
 use crate::split::Cached;
 use crate::Dataset;
 use rayon::prelude::*;
-use selfsup_core::{check, Error, Generator, Result, SampleKey};
+use selfsup_core::{check, Error, Generator, Result, SampleKey, Shard};
 use selfsup_core::{BatchSource, HostBatch};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -165,6 +169,8 @@ struct Shared {
     pool: Option<rayon::ThreadPool>,
     buffers: BufferPool,
     stats: Mutex<StatsAcc>,
+    /// Data parallelism: this rank's shard of every global batch (see [`Loader::with_shard`]).
+    shard: Option<Shard>,
 }
 
 /// Batches of multi-view samples, epoch after epoch, identical for any thread count.
@@ -198,6 +204,9 @@ impl Shared {
     fn batches_per_epoch(&self) -> usize {
         let n = self.dataset.len();
         let b = self.cfg.batch_size;
+        if let Some(s) = &self.shard {
+            return s.batches_per_epoch(n);
+        }
         if self.cfg.drop_last {
             n / b
         } else {
@@ -207,10 +216,16 @@ impl Shared {
 
     fn order(&self, epoch: u64) -> Vec<usize> {
         let n = self.dataset.len();
-        if self.cfg.shuffle {
+        let order = if self.cfg.shuffle {
             Generator::from_domain("shuffle", &[self.cfg.seed, epoch]).permutation(n)
         } else {
             (0..n).collect()
+        };
+        match &self.shard {
+            // This rank's batches of the global order, one after the other: batch `k` of the
+            // sharded order is this rank's block of global batch `k`.
+            Some(s) => s.batches(&order).concat(),
+            None => order,
         }
     }
 
@@ -411,8 +426,51 @@ impl Loader {
                 pool,
                 buffers,
                 stats: Mutex::new(StatsAcc::default()),
+                shard: None,
             }),
         })
+    }
+
+    /// Makes this loader rank `rank` of `world_size` data-parallel ranks, each with the configured
+    /// `batch_size` `B` ([`Shard`]): batch `k` of an epoch is the block `rank·B..(rank+1)·B` of the
+    /// global batch `k` (`W·B` samples) of the same keyed order, so the ranks' batches `k`,
+    /// concatenated in rank order, are exactly batch `k` of one loader with batch `W·B`, views
+    /// included (augmentation keys are `(seed, epoch, index, view)`, independent of the rank).
+    /// Every rank has `⌊len / (W·B)⌋` batches per epoch. Needs `drop_last = true`; call it on
+    /// the loader [`Loader::new`] returned, before cloning it. A bad file skipped under the
+    /// `skip` policy makes a rank's batch shorter than the others' (and a refilled batch draws
+    /// from this rank's shard): that run is no longer identical to one process.
+    pub fn with_shard(mut self, world_size: usize, rank: usize) -> Result<Loader> {
+        let b = self.shared.cfg.batch_size;
+        let shard = Shard::new(world_size, rank, b)?;
+        if world_size > 1 && !self.shared.cfg.drop_last {
+            return Err(Error::config(
+                "loader.drop_last",
+                "must be true for data-parallel training (every rank needs the same number of full batches)",
+            ));
+        }
+        let n = self.shared.dataset.len();
+        if shard.batches_per_epoch(n) == 0 {
+            return Err(Error::config(
+                "loader.batch_size",
+                format!(
+                    "is {b} per rank, so the global batch is {world_size}×{b} = {}, but the dataset has only {n} samples: \
+                     use batch_size <= {}",
+                    shard.global_batch(),
+                    n / world_size
+                ),
+            ));
+        }
+        let shared = Arc::get_mut(&mut self.shared).ok_or_else(|| {
+            Error::Other("Loader::with_shard must be called before the loader is cloned".into())
+        })?;
+        shared.shard = Some(shard);
+        Ok(self)
+    }
+
+    /// The data-parallel shard set by [`Loader::with_shard`].
+    pub fn shard(&self) -> Option<Shard> {
+        self.shared.shard
     }
 
     /// The configuration.
@@ -435,7 +493,8 @@ impl Loader {
         self.shared.batches_per_epoch()
     }
 
-    /// The sample order of `epoch` (what batch `k` draws from: positions `k·B..(k+1)·B`).
+    /// The sample order of `epoch` (what batch `k` draws from: positions `k·B..(k+1)·B`); with
+    /// [`Loader::with_shard`], this rank's part of it.
     pub fn order(&self, epoch: u64) -> Vec<usize> {
         self.shared.order(epoch)
     }
@@ -683,5 +742,10 @@ impl BatchSource for Loader {
 
     fn recycle(&self, batch: HostBatch) {
         Loader::recycle(self, batch);
+    }
+
+    fn batch_size(&self) -> Option<usize> {
+        let c = &self.shared.cfg;
+        (c.drop_last || self.shared.shard.is_some()).then_some(c.batch_size)
     }
 }

@@ -64,7 +64,7 @@ impl From<Error> for selfsup_nn::Error {
         match e {
             Error::Core(c) => selfsup_nn::Error::Core(c),
             Error::Torch(t) => selfsup_nn::Error::Torch(t),
-            other => selfsup_nn::Error::Torch(tch::TchError::Torch(other.to_string())),
+            other => selfsup_nn::Error::Distributed(other.to_string()),
         }
     }
 }

@@ -7,6 +7,8 @@
 //!   and the trainer drives (a reconstruction loss or a pseudo-label loss is just another `step`).
 //! - [`family`]: [`method_family!`], the macro that makes a method family's config enum and its
 //!   [`MethodSpec`] from one line per method.
+//! - [`collectives`]: the [`Collectives`] seam a distributed backend (`selfsup-dist`) implements, and
+//!   [`DataParallel`], what a method's step computes on several processes.
 //! - [`mlp`]: the MLP backbone/head; the other backbones (ConvNet, ResNet, ViT, audio encoders,
 //!   Transformer) and heads (projection/prediction MLPs, EMA) live beside it.
 //!
@@ -23,6 +25,7 @@
 
 pub mod backbones;
 pub mod bridge;
+pub mod collectives;
 pub mod ema;
 pub mod family;
 pub mod heads;
@@ -35,6 +38,7 @@ pub use ema::{build_frozen, copy_prefix, cosine_momentum, ema_update, set_traina
 pub use heads::{LinearClassifier, ProjectionHead};
 
 pub use bridge::{array_to_tensor, host_to_device, tensor_to_array};
+pub use collectives::{Collectives, DataParallel, Reduction, SingleProcess};
 pub use method::{Batch, InputSpec, Method, MethodSpec, StepInfo, StepOutput};
 pub use mlp::{Mlp, MlpConfig};
 
@@ -48,6 +52,10 @@ pub enum Error {
     /// An error raised by libtorch.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
+    /// A collective failed: a peer died or timed out, the ranks disagree, or the backend is
+    /// missing (the message says which).
+    #[error("distributed: {0}")]
+    Distributed(String),
     /// A loss became NaN or infinite.
     #[error("non-finite loss at step {step}: {value}")]
     NonFinite {

@@ -3,7 +3,9 @@
 //! — and [`MethodSpec`], what every method *config* offers so that one mechanism validates and builds
 //! any of them (a family's serde enum implements it; the facade unites the families).
 
+use crate::collectives::{Collectives, DataParallel};
 use crate::{BackboneConfig, Result};
+use std::sync::Arc;
 use tch::{nn::VarStore, Device, Tensor};
 
 /// One training batch, on the method's device.
@@ -123,6 +125,19 @@ pub trait Method {
     fn evaluate(&mut self, _batch: &Batch) -> Result<Vec<(String, f64)>> {
         Ok(Vec::new())
     }
+
+    /// What [`Method::step`] computes when several processes train the method together (see
+    /// [`crate::collectives`]): the default, [`DataParallel::Local`], is a method that does nothing
+    /// for it (batch-coupled terms over the rank's own batch, not the global-batch result).
+    fn data_parallel(&self) -> DataParallel {
+        DataParallel::Local
+    }
+
+    /// Gives the method the job's collectives, once, before the first step of a data-parallel
+    /// run; a method that declares [`DataParallel::Global`] gathers through them in
+    /// [`Method::step`] (and in [`Method::after_optimizer_step`], e.g. queue updates). The default
+    /// ignores them.
+    fn set_collectives(&mut self, _collectives: Arc<dyn Collectives>) {}
 }
 
 /// What a method is built for: the shape of one input sample and, for token inputs, the vocabulary.

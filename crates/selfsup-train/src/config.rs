@@ -227,6 +227,33 @@ pub enum ProgressMode {
     Off,
 }
 
+/// How the peak learning rate follows the global batch `G` (ranks × `batch_size` × `grad_accum`):
+/// `lr · G / lr_reference_batch` (linear, Goyal et al.), `lr · √(G / lr_reference_batch)` (square
+/// root, SimCLR with LARS), or `lr` as given (`none`, the default).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LrScaling {
+    /// The learning rate as configured.
+    #[default]
+    None,
+    /// `lr · G / reference`.
+    Linear,
+    /// `lr · √(G / reference)`.
+    Sqrt,
+}
+
+impl LrScaling {
+    /// The peak learning rate for `lr` configured at batch `reference` and the global batch `global`.
+    pub fn scale(self, lr: f64, global: usize, reference: usize) -> f64 {
+        let r = global as f64 / reference.max(1) as f64;
+        match self {
+            LrScaling::None => lr,
+            LrScaling::Linear => lr * r,
+            LrScaling::Sqrt => lr * r.sqrt(),
+        }
+    }
+}
+
 /// The trainer's configuration (`[train]` in a run file).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -251,6 +278,10 @@ pub struct TrainConfig {
     pub schedule: ScheduleConfig,
     /// Checkpoint policy.
     pub checkpoint: CheckpointConfig,
+    /// Learning-rate scaling by the global batch: `none` (default), `linear` or `sqrt`.
+    pub lr_scaling: LrScaling,
+    /// The batch at which `optimizer.lr` is meant, for `lr_scaling` (default 256, >= 1).
+    pub lr_reference_batch: usize,
 }
 
 impl Default for TrainConfig {
@@ -266,6 +297,8 @@ impl Default for TrainConfig {
             optimizer: OptimizerConfig::default(),
             schedule: ScheduleConfig::default(),
             checkpoint: CheckpointConfig::default(),
+            lr_scaling: LrScaling::None,
+            lr_reference_batch: 256,
         }
     }
 }
@@ -294,6 +327,7 @@ impl TrainConfig {
         self.optimizer.validate()?;
         self.schedule.validate(self.optimizer.lr)?;
         at_least("checkpoint.keep_last", self.checkpoint.keep_last, 1)?;
+        at_least("train.lr_reference_batch", self.lr_reference_batch, 1)?;
         Ok(())
     }
 

@@ -31,6 +31,7 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod data_parallel;
 pub mod eval;
 pub mod export;
 pub mod metrics;
@@ -44,8 +45,8 @@ pub mod trainer;
 
 pub use checkpoint::{Checkpoint, Checkpointer, RunState};
 pub use config::{
-    CheckpointConfig, OptimizerConfig, OptimizerKind, ProgressMode, ScheduleConfig, ScheduleKind,
-    TrainConfig,
+    CheckpointConfig, LrScaling, OptimizerConfig, OptimizerKind, ProgressMode, ScheduleConfig,
+    ScheduleKind, TrainConfig,
 };
 pub use optim::Optimizer;
 /// The batch types the trainer consumes (defined in the torch-free `selfsup-core`).

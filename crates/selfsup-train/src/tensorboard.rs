@@ -240,6 +240,18 @@ pub fn decode_event(bytes: &[u8]) -> Result<Event> {
     Ok(ev)
 }
 
+/// The data length of the intact record at the start of `bytes` (both CRCs right), if there is one.
+fn next_record(bytes: &[u8]) -> Option<usize> {
+    let head = bytes.get(..12)?;
+    let len = usize::try_from(u64::from_le_bytes(head[..8].try_into().ok()?)).ok()?;
+    if u32::from_le_bytes(head[8..12].try_into().ok()?) != masked_crc32c(&head[..8]) {
+        return None;
+    }
+    let data = bytes.get(12..12usize.checked_add(len)?)?;
+    let crc = bytes.get(12 + len..12 + len + 4)?;
+    (u32::from_le_bytes(crc.try_into().ok()?) == masked_crc32c(data)).then_some(len)
+}
+
 /// Splits TFRecord-framed `bytes` into records, checking both CRCs of each (an error names the
 /// record and what is wrong).
 pub fn split_records(bytes: &[u8]) -> Result<Vec<&[u8]>> {
@@ -299,10 +311,26 @@ pub struct EventWriter {
 
 impl EventWriter {
     /// Starts `dir/`[`EVENTS_FILE`] afresh: the `file_version` event, then one event per record of
-    /// `kept` (`(kind, step, values)`, e.g. the metrics kept by a resume).
+    /// `kept` (`(kind, step, values)`, e.g. the metrics kept by a resume). A record keeps the wall time
+    /// its step had in the file being replaced (read up to its first damaged record), so a resumed
+    /// run's time axis stays; records the old file lacks get the current time.
     pub fn create(dir: &Path, kept: &[(String, u64, Vec<(String, f64)>)]) -> Result<Self> {
         let path = dir.join(EVENTS_FILE);
         let t = now();
+        let mut times = std::collections::HashMap::new();
+        if !kept.is_empty() {
+            if let Ok(old) = std::fs::read(&path) {
+                let mut pos = 0;
+                while let Some(n) = next_record(&old[pos..]) {
+                    if let Ok(ev) = decode_event(&old[pos + 12..pos + 12 + n]) {
+                        if ev.file_version.is_none() {
+                            times.insert(ev.step, ev.wall_time);
+                        }
+                    }
+                    pos += n + 16;
+                }
+            }
+        }
         let mut bytes = frame_record(
             &Event {
                 wall_time: t,
@@ -313,7 +341,10 @@ impl EventWriter {
             .encode(),
         );
         for (kind, step, values) in kept {
-            bytes.extend(frame_record(&scalar_event(t, kind, *step, values).encode()));
+            let wall = times.get(&(*step as i64)).copied().unwrap_or(t);
+            bytes.extend(frame_record(
+                &scalar_event(wall, kind, *step, values).encode(),
+            ));
         }
         crate::checkpoint::write_atomic(&path, &bytes)?;
         Ok(EventWriter { path })

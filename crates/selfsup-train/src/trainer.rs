@@ -22,12 +22,13 @@
 
 use crate::checkpoint::{self, Checkpoint, Checkpointer, RunState, FORMAT_VERSION};
 use crate::config::{ProgressMode, TrainConfig};
+use crate::data_parallel as dp;
 use crate::metrics::MetricsWriter;
 use crate::optim::Optimizer;
 use crate::schedule::LrSchedule;
 use crate::{Error, Result};
 use selfsup_core::BatchSource;
-use selfsup_nn::{host_to_device, Batch, Method, StepInfo};
+use selfsup_nn::{host_to_device, Batch, Collectives, Method, StepInfo};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -200,6 +201,7 @@ pub struct Trainer<'a> {
     last_checkpoint: Option<PathBuf>,
     resumed: bool,
     probe: Option<crate::eval::OnlineProbe>,
+    collectives: Option<Arc<dyn Collectives>>,
 }
 
 impl<'a> Trainer<'a> {
@@ -250,6 +252,7 @@ impl<'a> Trainer<'a> {
             last_checkpoint: None,
             resumed: false,
             probe: None,
+            collectives: None,
         })
     }
 
@@ -278,6 +281,55 @@ impl<'a> Trainer<'a> {
     pub fn with_grad_hook(mut self, hook: GradHook<'a>) -> Self {
         self.grad_hook = Some(hook);
         self
+    }
+
+    /// Trains data-parallel with the other ranks of `collectives` (see [`crate::data_parallel`]):
+    /// the method gets them ([`Method::set_collectives`]), parameters are broadcast from rank 0 when
+    /// a run starts, gradients are reduced after the backward passes (before the gradient hook) as
+    /// the method declares ([`Method::data_parallel`]), only rank 0 writes the run folder and
+    /// evaluates. The source must give each rank its shard of the global batches
+    /// (`selfsup_data::Loader::with_shard`).
+    pub fn with_collectives(mut self, collectives: Arc<dyn Collectives>) -> Self {
+        self.method.set_collectives(collectives.clone());
+        self.collectives = Some(collectives);
+        self
+    }
+
+    /// The number of ranks training together (1 without collectives).
+    pub fn world_size(&self) -> usize {
+        self.collectives.as_ref().map_or(1, |c| c.world_size())
+    }
+
+    fn is_writer(&self) -> bool {
+        dp::is_writer(self.collectives.as_deref())
+    }
+
+    /// The schedule's peak learning rate: `optimizer.lr` scaled by the global batch as
+    /// `lr_scaling` asks.
+    fn peak_lr(&self, source: &dyn BatchSource) -> Result<f64> {
+        let lr = self.cfg.optimizer.lr;
+        if self.cfg.lr_scaling == crate::config::LrScaling::None {
+            return Ok(lr);
+        }
+        let b = source.batch_size().ok_or_else(|| {
+            selfsup_core::Error::config(
+                "train.lr_scaling",
+                "needs batches of one size (a loader with drop_last = true); use `none`",
+            )
+        })?;
+        let global = b * self.cfg.grad_accum as usize * self.world_size();
+        let peak = self
+            .cfg
+            .lr_scaling
+            .scale(lr, global, self.cfg.lr_reference_batch);
+        tracing::info!(
+            global_batch = global,
+            lr,
+            peak_lr = peak,
+            "learning rate scaled by the global batch ({:?})",
+            self.cfg.lr_scaling
+        );
+        Ok(peak)
     }
 
     /// The first value of the epoch evaluation is better when lower (a validation loss): the best
@@ -459,6 +511,15 @@ impl<'a> Trainer<'a> {
         self.step_in_epoch = st.step_in_epoch;
         self.epoch_loss_sum = self.extra_f64(&c.state, "epoch_loss_sum");
         self.epoch_scalars = Self::epoch_scalars_of(&c.state);
+        let world = self.world_size();
+        let saved = self.extra_f64(&c.state, "world_size").max(1.0) as usize;
+        if saved != world {
+            tracing::warn!(
+                checkpoint_world_size = saved,
+                world_size = world,
+                "resuming on another number of ranks: exact only if the global batch (ranks × batch_size) is unchanged"
+            );
+        }
         self.best = st.best.clone();
         self.last_checkpoint = Some(c.path.clone());
         self.resumed = true;
@@ -508,6 +569,7 @@ impl<'a> Trainer<'a> {
         let tr = serde_json::json!({
             "epoch_loss_sum": self.epoch_loss_sum,
             "epoch_loss_sum_bits": self.epoch_loss_sum.to_bits(),
+            "world_size": self.world_size(),
             "epoch_scalars": self.epoch_scalars.as_ref().map(|(e, sums)| serde_json::json!({
                 "epoch": e,
                 "sums": sums
@@ -572,7 +634,7 @@ impl<'a> Trainer<'a> {
     /// Writes a checkpoint of the run as it stands (after checking every tensor is finite); `None`
     /// without a run folder.
     fn save_checkpoint(&mut self) -> Result<Option<PathBuf>> {
-        let Some(ck) = &self.ckpt else {
+        let Some(ck) = self.ckpt.as_ref().filter(|_| self.is_writer()) else {
             return Ok(None);
         };
         self.check_state_finite()?;
@@ -588,7 +650,7 @@ impl<'a> Trainer<'a> {
 
     /// Writes the best checkpoint (after checking every tensor is finite); nothing without a run folder.
     fn save_best_checkpoint(&mut self) -> Result<()> {
-        let Some(ck) = &self.ckpt else {
+        let Some(ck) = self.ckpt.as_ref().filter(|_| self.is_writer()) else {
             return Ok(());
         };
         self.check_state_finite()?;
@@ -632,7 +694,7 @@ impl<'a> Trainer<'a> {
             let skip = (self.step_in_epoch * ctx.accum) as usize;
             let mut batches = source.epoch_from(self.epoch, skip);
             while self.step_in_epoch < ctx.steps_per_epoch {
-                if self.stop_requested() {
+                if dp::agree_stop(self.collectives.as_deref(), self.stop_requested())? {
                     return self.stop_now(ctx);
                 }
                 let rec = self.train_step(source, &mut batches, ctx)?;
@@ -663,8 +725,13 @@ impl<'a> Trainer<'a> {
         }
         let epochs = self.cfg.epochs;
         let total = spe * epochs;
-        let sched = LrSchedule::new(&self.cfg.schedule, self.cfg.optimizer.lr, spe, total);
-        let metrics = match &self.run_dir {
+        let peak_lr = self.peak_lr(source)?;
+        let sched = LrSchedule::new(&self.cfg.schedule, peak_lr, spe, total);
+        if let Some(c) = &self.collectives {
+            dp::start(c.as_ref(), self.method.as_ref())?;
+        }
+        let writer = self.is_writer();
+        let metrics = match self.run_dir.as_ref().filter(|_| writer) {
             Some(d) => {
                 let text = match &self.config_toml {
                     Some(t) => t.clone(),
@@ -691,7 +758,15 @@ impl<'a> Trainer<'a> {
             total,
             sched,
             metrics,
-            progress: Progress::new(self.cfg.progress, total, self.step),
+            progress: Progress::new(
+                if writer {
+                    self.cfg.progress
+                } else {
+                    ProgressMode::Off
+                },
+                total,
+                self.step,
+            ),
             started: Instant::now(),
             start_step: self.step,
             samples_since: 0,
@@ -749,6 +824,7 @@ impl<'a> Trainer<'a> {
                 add_mean(&mut scalars, k, v / accum as f64);
             }
         }
+        dp::reduce_gradients(self.collectives.as_deref(), self.method.as_ref())?;
         if let Some(hook) = &mut self.grad_hook {
             hook(self.method.var_store(), &info)?;
         }
@@ -760,7 +836,11 @@ impl<'a> Trainer<'a> {
         let lr = ctx.sched.lr(step);
         self.opt.step(lr)?;
         self.method.after_optimizer_step(&info)?;
-        let loss = loss_sum / accum as f64;
+        let loss = dp::reduce_stats(
+            self.collectives.as_deref(),
+            loss_sum / accum as f64,
+            &mut scalars,
+        )?;
         self.step += 1;
         self.step_in_epoch += 1;
         self.epoch_loss_sum += loss;
@@ -904,13 +984,30 @@ impl<'a> Trainer<'a> {
     /// Runs the epoch evaluation when one is set and due (every `eval_every` epochs, and after the
     /// last); `None` when none ran. A stop requested during the evaluation skips it (the epoch's
     /// training is kept and checkpointed) and gives no values.
+    ///
+    /// Data-parallel: rank 0 evaluates while the other ranks wait at a barrier (every rank holds
+    /// the same weights); they get `None`.
     fn epoch_evaluation(&mut self, last: bool) -> Result<Option<Vec<(String, f64)>>> {
+        if self.epoch_eval.is_none() || (self.epoch % self.eval_every != 0 && !last) {
+            return Ok(None);
+        }
+        if !self.is_writer() {
+            if let Some(c) = &self.collectives {
+                c.barrier()?;
+            }
+            return Ok(None);
+        }
+        let vals = self.rank0_evaluation();
+        if let Some(c) = self.collectives.as_ref().filter(|_| vals.is_ok()) {
+            c.barrier()?;
+        }
+        vals
+    }
+
+    fn rank0_evaluation(&mut self) -> Result<Option<Vec<(String, f64)>>> {
         let Some(ev) = &mut self.epoch_eval else {
             return Ok(None);
         };
-        if self.epoch % self.eval_every != 0 && !last {
-            return Ok(None);
-        }
         let vals = match ev(self.method.as_mut(), self.epoch) {
             Ok(v) => v,
             Err(e) if self.stop_requested() => {

@@ -115,13 +115,19 @@ fn the_metrics_writer_mirrors_every_record_into_the_event_file() {
     bytes[last] ^= 0x40;
     let err = split_records(&bytes).unwrap_err().to_string();
     assert!(err.contains("CRC mismatch"), "{err}");
-    // A resume keeps the records up to its checkpoint's step and rewrites the file from them.
+    // A resume keeps the records up to its checkpoint's step and rewrites the file from them, with
+    // the wall times they had.
     drop(m);
+    let before: Vec<(i64, f64)> = events[1..4].iter().map(|e| (e.step, e.wall_time)).collect();
+    std::thread::sleep(std::time::Duration::from_millis(20));
     let mut m = MetricsWriter::open(dir.path(), Some(2)).unwrap();
     m.log("train", 3, 0, &v(&[("loss", 9.0)])).unwrap();
     let events = read_events(&path).unwrap();
     let steps: Vec<i64> = events[1..].iter().map(|e| e.step).collect();
     assert_eq!(steps, [0, 1, 2, 3]);
+    let after: Vec<(i64, f64)> = events[1..4].iter().map(|e| (e.step, e.wall_time)).collect();
+    assert_eq!(after, before);
+    assert!(events[4].wall_time > before[2].1);
     assert_eq!(
         events.last().unwrap().scalars,
         [("train/loss".into(), 9.0f32)]

@@ -41,9 +41,9 @@ pub struct PretrainArgs {
     /// Backbone: conv_net, resnet18, resnet34, resnet50, mlp, vit, audio_cnn, conv1d.
     #[arg(long)]
     pub backbone: Option<String>,
-    /// Augmentation recipe (`mnist`, `simclr`, `moco_v2`, `byol`; audio `contrastive`; text `tokens`).
-    #[arg(long)]
-    pub recipe: Option<String>,
+    /// Augmentation recipe, with its defaults (a config file's `[augment.recipe]` table sets fields).
+    #[arg(long, value_enum)]
+    pub recipe: Option<selfsup_augment::RecipeName>,
     /// Image side the training crops and the evaluation (resize + centre crop) produce
     /// (`augment.image_size`; default: from the data).
     #[arg(long)]
@@ -90,6 +90,11 @@ pub struct PretrainArgs {
     /// Print the resolved config and exit.
     #[arg(long)]
     pub print_config: bool,
+    /// Data-parallel training with this many local worker processes (as torchrun's
+    /// `--nproc-per-node`); `batch_size` is per worker. Needs a build with the `dist` feature. A
+    /// process started by torchrun/SLURM (`RANK`, `WORLD_SIZE`, ...) joins its job without it.
+    #[arg(long, value_name = "N")]
+    pub nproc_per_node: Option<usize>,
 }
 
 fn set_tagged<T: serde::de::DeserializeOwned>(field: &str, kind: &str, allowed: &str) -> Result<T> {
@@ -112,10 +117,10 @@ pub fn resolve(args: &PretrainArgs) -> Result<RunConfig> {
 /// [`resolve`], also returning what was chosen from the data (`crate::defaults`), one line each.
 pub fn resolve_with_notes(args: &PretrainArgs) -> Result<(RunConfig, Vec<String>)> {
     let mut explicit = match &args.config {
-        Some(p) => {
-            crate::defaults::Explicit::from_toml(&std::fs::read_to_string(p).unwrap_or_default())
-        }
-        None => crate::defaults::Explicit::default(),
+        Some(p) => selfsup::run::defaults::Explicit::from_toml(
+            &std::fs::read_to_string(p).unwrap_or_default(),
+        ),
+        None => selfsup::run::defaults::Explicit::default(),
     };
     if args.recipe.is_some() {
         explicit.set("augment.recipe");
@@ -140,7 +145,8 @@ pub fn resolve_with_notes(args: &PretrainArgs) -> Result<(RunConfig, Vec<String>
         (None, _) => RunConfig::default(),
     };
     apply_flags(&mut cfg, args)?;
-    if args.config.is_none() && args.method.is_some() && crate::presets::sets_backbone(&cfg) {
+    if args.config.is_none() && args.method.is_some() && selfsup::run::presets::sets_backbone(&cfg)
+    {
         // The method's preset chose an MLP for this data: not a default to replace.
         explicit.set("backbone");
     }
@@ -155,7 +161,7 @@ pub fn resolve_with_notes(args: &PretrainArgs) -> Result<(RunConfig, Vec<String>
                 .unwrap_or("data")
         ));
     }
-    let notes = crate::defaults::apply(&mut cfg, &explicit)?;
+    let notes = selfsup::run::defaults::apply(&mut cfg, &explicit)?;
     cfg.validate()?;
     Ok((cfg, notes))
 }
@@ -189,7 +195,7 @@ pub fn apply_flags(cfg: &mut RunConfig, args: &PretrainArgs) -> Result<()> {
         cfg.method = MethodConfig::from_kind(m)
             .map_err(|e| anyhow::anyhow!("invalid value for `method`: {e}"))?;
         if args.config.is_none() {
-            crate::presets::apply_method_preset(cfg);
+            selfsup::run::presets::apply_method_preset(cfg);
         }
     }
     if let Some(b) = &args.backbone {
@@ -199,8 +205,11 @@ pub fn apply_flags(cfg: &mut RunConfig, args: &PretrainArgs) -> Result<()> {
             "mlp, conv_net, resnet18, resnet34, resnet50, vit, audio_cnn, conv1d, transformer_encoder",
         )?;
     }
-    if let Some(r) = &args.recipe {
-        cfg.augment.recipe = r.clone();
+    if let Some(r) = args.recipe {
+        // A different recipe replaces the configured one; the same name keeps its configured fields.
+        if cfg.augment.recipe.name() != r {
+            cfg.augment.recipe = r.into();
+        }
     }
     if let Some(v) = args.image_size {
         cfg.augment.image_size = Some(v);
@@ -253,6 +262,17 @@ pub fn run(args: &PretrainArgs) -> Result<()> {
             i += 1;
         }
     }
+    if let Some(n) = args
+        .nproc_per_node
+        .filter(|&n| n != 1 && !args.print_config)
+    {
+        // The launcher: the workers get this run folder explicitly, so they agree on it.
+        let mut worker_args: Vec<String> = std::env::args().skip(1).collect();
+        if args.out.is_none() && args.config.is_none() {
+            worker_args.extend(["--out".to_string(), cfg.out_dir.display().to_string()]);
+        }
+        return crate::distributed::launch_local(n, &worker_args);
+    }
     if args.print_config {
         for n in &notes {
             writeln!(std::io::stderr(), "chosen from the data: {n}")?;
@@ -268,6 +288,7 @@ pub fn run(args: &PretrainArgs) -> Result<()> {
         &RunOptions {
             resume: args.resume,
             stop_at_step: args.stop_at_step,
+            collectives: crate::distributed::join_from_env()?,
         },
     )
     .map(|_| ())

@@ -12,6 +12,12 @@
 //! - **SimSiam**: as BYOL but the targets are the online projections with stop-gradient (no momentum
 //!   network); heads `d-2048-2048-2048` (BN, last BN) and `2048-512-2048` (BN).
 //!
+//! Data parallelism ([`selfsup_nn::DataParallel::Global`]): queries/predictions are gathered over
+//! the ranks with gradient and keys/targets detached, so every rank evaluates the global batch's
+//! objective (MoCo v3's in-batch negatives are all ranks' keys); MoCo v2 enqueues the gathered
+//! keys in rank order, so every rank's queue stays what one process with the global batch holds.
+//! The momentum networks stay equal on every rank (equal weights, equal updates).
+//!
 //! Each is its own type ([`MocoV2`], [`MocoV3`], [`Byol`], [`SimSiam`]) over the shared
 //! [`MomentumNet`]. The momentum network lives under `momentum.backbone.*` /
 //! `momentum.projection_head.*` as non-trainable variables, initialised as a copy of the online network and updated by
@@ -22,12 +28,14 @@ use super::{embed_with, embedding_std, pos_int, view, Net};
 use crate::losses::{arange, cross_entropy, normalize, NegativeCosineSimilarity, NtXentLoss};
 use crate::MemoryBank;
 use selfsup_core::check;
+use selfsup_nn::collectives::{gather, gather_with_grad};
 use selfsup_nn::heads::ProjectionHead;
 use selfsup_nn::{
-    build_frozen, copy_prefix, cosine_momentum, ema_update, BackboneConfig, Batch, Method, Result,
-    StepInfo, StepOutput,
+    build_frozen, copy_prefix, cosine_momentum, ema_update, BackboneConfig, Batch, Collectives,
+    DataParallel, Method, Result, StepInfo, StepOutput,
 };
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use tch::nn::{ModuleT, VarStore};
 use tch::Tensor;
 
@@ -183,6 +191,7 @@ pub struct MomentumNet {
     predictor: Option<ProjectionHead>,
     target: Option<Net>,
     momentum: (f64, f64),
+    collectives: Option<Arc<dyn Collectives>>,
 }
 
 impl MomentumNet {
@@ -229,6 +238,7 @@ impl MomentumNet {
             predictor,
             target,
             momentum: momentum.unwrap_or((1.0, 1.0)),
+            collectives: None,
         })
     }
 
@@ -313,6 +323,14 @@ macro_rules! delegate_to_momentum_net {
         fn embed_dim(&self) -> i64 {
             self.net.online.backbone.output_dim()
         }
+
+        fn data_parallel(&self) -> DataParallel {
+            DataParallel::Global
+        }
+
+        fn set_collectives(&mut self, collectives: Arc<dyn Collectives>) {
+            self.net.collectives = Some(collectives);
+        }
     };
 }
 
@@ -358,6 +376,8 @@ impl Method for MocoV2 {
         let x1 = view(batch, 1, "moco_v2", 2)?;
         let (h0, q) = self.net.online(x0);
         let k = self.net.target_z(x1);
+        let c = self.net.collectives.as_deref();
+        let (q, k) = (gather_with_grad(c, &q)?, gather(c, &k)?);
         let loss = self
             .loss
             .forward_with_negatives(&q, &k, &self.queue.contents())?;
@@ -405,10 +425,11 @@ impl Method for MocoV3 {
         let x1 = view(batch, 1, "moco_v3", 2)?;
         let (h0, z0) = self.net.online(x0);
         let (_, z1) = self.net.online(x1);
-        let q0 = self.net.predict(&z0);
-        let q1 = self.net.predict(&z1);
-        let k0 = self.net.target_z(x0);
-        let k1 = self.net.target_z(x1);
+        let c = self.net.collectives.as_deref();
+        let q0 = gather_with_grad(c, &self.net.predict(&z0))?;
+        let q1 = gather_with_grad(c, &self.net.predict(&z1))?;
+        let k0 = gather(c, &self.net.target_z(x0))?;
+        let k1 = gather(c, &self.net.target_z(x1))?;
         let t = self.temperature;
         let loss = moco_v3_ctr(&q0, &k1, t) + moco_v3_ctr(&q1, &k0, t);
         Ok(self.net.output(loss, &q0, &h0, info))
@@ -427,15 +448,17 @@ fn predictor_step(
     let x1 = view(batch, 1, name, 2)?;
     let (h0, z0) = net.online(x0);
     let (_, z1) = net.online(x1);
-    let p0 = net.predict(&z0);
-    let p1 = net.predict(&z1);
+    let c = net.collectives.as_deref();
+    let p0 = gather_with_grad(c, &net.predict(&z0))?;
+    let p1 = gather_with_grad(c, &net.predict(&z1))?;
     let (t0, t1) = if net.target.is_some() {
         (net.target_z(x0), net.target_z(x1))
     } else {
         (z0.detach(), z1.detach())
     };
+    let (t0, t1) = (gather(c, &t0)?, gather(c, &t1)?);
     let loss = NegativeCosineSimilarity.symmetric(&p0, &p1, &t0, &t1)?;
-    Ok(net.output(loss, &z0, &h0, info))
+    Ok(net.output(loss, &gather(c, &z0)?, &h0, info))
 }
 
 /// BYOL; see the module documentation.

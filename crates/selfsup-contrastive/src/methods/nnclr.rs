@@ -6,14 +6,22 @@
 //! starts full of random unit vectors, as lightly's memory bank does.
 //! Heads: projection `d-2048-2048-256` (BN everywhere, last BN), prediction `256-4096-256` (BN hidden),
 //! `τ = 0.1`, support set 98 304 (the paper's).
+//!
+//! Data parallelism ([`selfsup_nn::DataParallel::Global`]): predictions and neighbours are gathered
+//! over the ranks, NT-Xent runs over the global batch, and the gathered projections are enqueued
+//! in rank order (every rank's support set stays what one process with the global batch holds).
 
 use super::{embed_with, embedding_std, pos_int, view, Net};
 use crate::losses::{nearest_neighbours, NtXentLoss};
 use crate::MemoryBank;
 use selfsup_core::check;
+use selfsup_nn::collectives::{gather, gather_with_grad};
 use selfsup_nn::heads::ProjectionHead;
-use selfsup_nn::{BackboneConfig, Batch, Method, Result, StepInfo, StepOutput};
+use selfsup_nn::{
+    BackboneConfig, Batch, Collectives, DataParallel, Method, Result, StepInfo, StepOutput,
+};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use tch::nn::{ModuleT, VarStore};
 use tch::Tensor;
 
@@ -64,6 +72,7 @@ pub struct Nnclr {
     predictor: ProjectionHead,
     support: MemoryBank,
     loss: NtXentLoss,
+    collectives: Option<Arc<dyn Collectives>>,
 }
 
 impl Nnclr {
@@ -98,6 +107,7 @@ impl Nnclr {
             predictor,
             support,
             loss,
+            collectives: None,
         })
     }
 }
@@ -125,12 +135,26 @@ impl Method for Nnclr {
         let support = self.support.contents();
         let nn0 = nearest_neighbours(&z0, &support)?;
         let nn1 = nearest_neighbours(&z1, &support)?;
+        // Data parallelism: the global batch's rows (predictions with gradient on this rank's
+        // rows; neighbours and the enqueued projections detached), in rank order.
+        let c = self.collectives.as_deref();
+        let (p0, p1) = (gather_with_grad(c, &p0)?, gather_with_grad(c, &p1)?);
+        let (nn0, nn1) = (gather_with_grad(c, &nn0)?, gather_with_grad(c, &nn1)?);
         let loss = (self.loss.forward(&nn0, &p1)? + self.loss.forward(&nn1, &p0)?) * 0.5;
-        self.support.enqueue(&z1.detach())?;
+        self.support.enqueue(&gather(c, &z1)?)?;
+        let z0 = gather(c, &z0)?;
         Ok(
             StepOutput::new(loss, vec![("embedding_std".into(), embedding_std(&z0))])
                 .with_features(&h0),
         )
+    }
+
+    fn data_parallel(&self) -> DataParallel {
+        DataParallel::Global
+    }
+
+    fn set_collectives(&mut self, collectives: Arc<dyn Collectives>) {
+        self.collectives = Some(collectives);
     }
 
     fn embed(&self, x: &Tensor) -> Result<Tensor> {

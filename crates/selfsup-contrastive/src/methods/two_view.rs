@@ -3,13 +3,24 @@
 //! network in separate forward passes (so BN statistics are per view, as in lightly's examples).
 //!
 //! Heads (lightly's defaults): SimCLR/SupCon/DCL `d-2048-128` with BN on the hidden layer;
-//! Barlow Twins and VICReg `d-8192-8192-8192` with BN on the hidden layers.
+//! Barlow Twins and VICReg `d-8192-8192-8192` with BN on the hidden layers (SimCLR, Barlow Twins
+//! and VICReg: `batch_norm = false` drops it).
+//!
+//! Data parallelism ([`selfsup_nn::DataParallel::Global`]): the projections of both views (and
+//! SupCon's labels) are gathered over the ranks, this rank's rows with gradient, and every rank
+//! evaluates the objective of the global batch: NT-Xent/DCL/SupCon with the negatives of all ranks,
+//! Barlow Twins' cross-correlation and VICReg's variance/covariance over the global batch. The
+//! logged `pos_cos` and `embedding_std` are the global batch's too.
 
 use super::{embed_with, embedding_std, pos_int, view, Net};
 use crate::losses::{BarlowTwinsLoss, DclLoss, NtXentLoss, SupConLoss, VicRegLoss};
 use selfsup_core::check;
-use selfsup_nn::{BackboneConfig, Batch, Method, Result, StepInfo, StepOutput};
+use selfsup_nn::collectives::{gather, gather_with_grad};
+use selfsup_nn::{
+    BackboneConfig, Batch, Collectives, DataParallel, Method, Result, StepInfo, StepOutput,
+};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use tch::nn::VarStore;
 use tch::Tensor;
 
@@ -132,6 +143,8 @@ pub struct BarlowTwinsConfig {
     pub hidden_dim: i64,
     /// Projection output width (8192).
     pub output_dim: i64,
+    /// BN on the projection's hidden layers (true).
+    pub batch_norm: bool,
 }
 
 impl Default for BarlowTwinsConfig {
@@ -140,6 +153,7 @@ impl Default for BarlowTwinsConfig {
             lambda: 5e-3,
             hidden_dim: 8192,
             output_dim: 8192,
+            batch_norm: true,
         }
     }
 }
@@ -169,6 +183,8 @@ pub struct VicRegConfig {
     pub hidden_dim: i64,
     /// Projection output width (8192).
     pub output_dim: i64,
+    /// BN on the projection's hidden layers (true).
+    pub batch_norm: bool,
 }
 
 impl Default for VicRegConfig {
@@ -180,6 +196,7 @@ impl Default for VicRegConfig {
             eps: 1e-4,
             hidden_dim: 8192,
             output_dim: 8192,
+            batch_norm: true,
         }
     }
 }
@@ -212,6 +229,7 @@ pub struct TwoView {
     vs: VarStore,
     net: Net,
     objective: Objective,
+    collectives: Option<Arc<dyn Collectives>>,
 }
 
 impl TwoView {
@@ -221,14 +239,16 @@ impl TwoView {
         backbone: &BackboneConfig,
         in_channels: i64,
         head: &[i64],
+        batch_norm: bool,
         objective: Objective,
     ) -> Result<Self> {
-        let net = Net::build(&vs.root(), backbone, in_channels, head, true, false)?;
+        let net = Net::build(&vs.root(), backbone, in_channels, head, batch_norm, false)?;
         Ok(TwoView {
             name,
             vs,
             net,
             objective,
+            collectives: None,
         })
     }
 
@@ -248,6 +268,7 @@ impl TwoView {
             vs,
             net,
             objective: Objective::NtXent(NtXentLoss::new(c.temperature)?),
+            collectives: None,
         })
     }
 
@@ -255,7 +276,15 @@ impl TwoView {
     pub fn supcon(vs: VarStore, c: &SupConConfig, b: &BackboneConfig, in_ch: i64) -> Result<Self> {
         c.validate()?;
         let o = Objective::SupCon(SupConLoss::new(c.temperature)?);
-        Self::build("supcon", vs, b, in_ch, &[c.hidden_dim, c.output_dim], o)
+        Self::build(
+            "supcon",
+            vs,
+            b,
+            in_ch,
+            &[c.hidden_dim, c.output_dim],
+            true,
+            o,
+        )
     }
 
     /// DCL / DCLW.
@@ -271,6 +300,7 @@ impl TwoView {
             b,
             in_ch,
             &[c.hidden_dim, c.output_dim],
+            true,
             Objective::Dcl(loss),
         )
     }
@@ -290,6 +320,7 @@ impl TwoView {
             b,
             in_ch,
             &[c.hidden_dim, c.hidden_dim, c.output_dim],
+            c.batch_norm,
             o,
         )
     }
@@ -304,6 +335,7 @@ impl TwoView {
             b,
             in_ch,
             &[c.hidden_dim, c.hidden_dim, c.output_dim],
+            c.batch_norm,
             o,
         )
     }
@@ -327,9 +359,16 @@ impl Method for TwoView {
         let x1 = view(batch, 1, self.name, 2)?;
         let (h0, z0) = self.net.forward(x0, true);
         let (_, z1) = self.net.forward(x1, true);
+        // Data parallelism: the global batch's rows, this rank's with gradient (identity alone).
+        let c = self.collectives.as_deref();
+        let (z0, z1) = (gather_with_grad(c, &z0)?, gather_with_grad(c, &z1)?);
+        let labels = match &batch.labels {
+            Some(y) => Some(gather(c, y)?),
+            None => None,
+        };
         let loss = match &self.objective {
             Objective::NtXent(l) => l.forward(&z0, &z1)?,
-            Objective::SupCon(l) => l.forward(&z0, &z1, batch.labels.as_ref())?,
+            Objective::SupCon(l) => l.forward(&z0, &z1, labels.as_ref())?,
             Objective::Dcl(l) => l.forward(&z0, &z1)?,
             Objective::Barlow(l) => l.forward(&z0, &z1)?,
             Objective::VicReg(l) => l.forward(&z0, &z1)?,
@@ -351,6 +390,14 @@ impl Method for TwoView {
 
     fn embed(&self, x: &Tensor) -> Result<Tensor> {
         embed_with(self.net.backbone.as_ref(), x)
+    }
+
+    fn data_parallel(&self) -> DataParallel {
+        DataParallel::Global
+    }
+
+    fn set_collectives(&mut self, collectives: Arc<dyn Collectives>) {
+        self.collectives = Some(collectives);
     }
 
     fn embed_dim(&self) -> i64 {

@@ -5,6 +5,7 @@
 
 use crate::methods::MethodConfig;
 use anyhow::{bail, Context, Result};
+use selfsup_augment::recipe::{Modality, RecipeName, RecipeOrName};
 use selfsup_augment::tokens::TokenAugConfig;
 use selfsup_data::text::{TextConfig, TokenizerKind};
 use selfsup_nn::BackboneConfig;
@@ -116,9 +117,12 @@ impl Default for DataConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AugmentConfig {
-    /// Recipe name: images `simclr`, `moco_v2`, `byol`, `mnist` (a light recipe for 28×28 digits);
-    /// audio `contrastive`; text `tokens`.
-    pub recipe: String,
+    /// The recipe (`selfsup_augment::Recipe`): a name — images `digit` (old name `mnist`, a light
+    /// recipe for 28×28 digits), `sim_clr` (`simclr`), `moco_v2`, `byol`, `dino`, `swav`; audio `cola`
+    /// (`contrastive`), `byol_a`; text `tokens` — or a table `[augment.recipe]` with `kind` and the
+    /// recipe's fields. The run-level `image_size`, `clip_seconds`, `sample_rate` and `n_mels` below
+    /// set the recipe's own size, segment, rate and mel fields.
+    pub recipe: RecipeOrName,
     /// Side of the square training crops and of the evaluation images (resize of the shorter side,
     /// then centre crop). Absent = chosen from the data when the run starts (MNIST 28, CIFAR 32, an
     /// image folder the shorter side of its first image, at most 96) and written to the run's
@@ -137,7 +141,7 @@ pub struct AugmentConfig {
 impl Default for AugmentConfig {
     fn default() -> Self {
         AugmentConfig {
-            recipe: "mnist".into(),
+            recipe: RecipeName::Digit.into(),
             image_size: None,
             clip_seconds: 0.5,
             sample_rate: 8000,
@@ -250,7 +254,7 @@ impl RunConfig {
         };
         c.data.kind = DataKind::Fsdd;
         c.data.batch_size = 128;
-        c.augment.recipe = "contrastive".into();
+        c.augment.recipe = RecipeName::Cola.into();
         c.backbone = BackboneConfig::AudioCnn(selfsup_nn::backbones::ConvNetConfig {
             widths: vec![32, 64, 128],
         });
@@ -270,7 +274,7 @@ impl RunConfig {
         c.data.kind = DataKind::Text;
         c.data.batch_size = 64;
         c.data.text.seq_len = 64;
-        c.augment.recipe = "tokens".into();
+        c.augment.recipe = RecipeName::Tokens.into();
         c.backbone = BackboneConfig::TransformerEncoder(selfsup_nn::backbones::TransformerConfig {
             vocab_size: selfsup_data::text::Vocab::bytes().len() as i64,
             max_len: 64,
@@ -363,20 +367,26 @@ impl RunConfig {
                 self.data.val_fraction
             );
         }
-        let allowed: &[&str] = match self.data.kind {
-            DataKind::Text => &["tokens"],
-            k if k.is_audio() => &["contrastive"],
-            _ => &["mnist", "simclr", "moco_v2", "byol"],
+        let modality = match self.data.kind {
+            DataKind::Text => Modality::Tokens,
+            k if k.is_audio() => Modality::Audio,
+            _ => Modality::Image,
         };
         // Language models read windows, not augmented views: no recipe is used.
-        if !self.is_language_model() && !allowed.contains(&self.augment.recipe.as_str()) {
+        if !self.is_language_model() && self.augment.recipe.modality() != modality {
+            let allowed: Vec<&str> = RecipeName::ALL
+                .iter()
+                .filter(|n| n.modality() == modality)
+                .map(|n| n.as_str())
+                .collect();
             bail!(
                 "invalid value for `augment.recipe`: `{}` is not a recipe for {} data; allowed: {}",
-                self.augment.recipe,
+                self.augment.recipe.name(),
                 self.data.kind.name(),
                 allowed.join(", ")
             );
         }
+        self.augment.recipe.validate()?;
         if self.data.kind == DataKind::Text {
             self.validate_text()?;
         } else if matches!(self.backbone, BackboneConfig::TransformerEncoder(_)) {
@@ -553,7 +563,7 @@ mod tests {
         );
         let e = bad(&|c| c.backbone = RunConfig::default().backbone);
         assert!(e.contains("backbone.kind"), "{e}");
-        let e = bad(&|c| c.augment.recipe = "mnist".into());
+        let e = bad(&|c| c.augment.recipe = RecipeName::Digit.into());
         assert!(e.contains("augment.recipe") && e.contains("tokens"), "{e}");
         let e = bad(&|c| c.augment.tokens.mask_prob = 2.0);
         assert!(e.contains("augment.tokens.mask_prob"), "{e}");
@@ -577,10 +587,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("mnist-csv"), "{e}");
-        let mut c = RunConfig::default();
-        c.augment.recipe = "jitter".into();
+        let e = RunConfig::from_toml("[augment]\nrecipe = \"jitter\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("augment.recipe") && e.contains("sim_clr"), "{e}");
+        let mut c = RunConfig::fsdd();
+        c.augment.recipe = RecipeName::SimClr.into();
         let e = c.validate().unwrap_err().to_string();
-        assert!(e.contains("augment.recipe") && e.contains("simclr"), "{e}");
+        assert!(
+            e.contains("augment.recipe") && e.contains("cola, byol_a"),
+            "{e}"
+        );
         let mut c = RunConfig::default();
         c.train.epochs = 0;
         assert!(c

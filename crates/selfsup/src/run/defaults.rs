@@ -4,9 +4,9 @@
 //!
 //! | data | recipe | image size | backbone |
 //! | --- | --- | --- | --- |
-//! | MNIST (CSV, IDX) | `mnist` (DigitCrop) | 28 | as configured (`conv_net`) |
-//! | CIFAR, image folders | `simclr` (lightly's recipe: random resized crop, flip, colour jitter 0.8, greyscale 0.2, blur only above 32 px) | CIFAR 32; a folder: the shorter side of its first image, at most 96 | as configured (`conv_net`) |
-//! | audio folders, FSDD | `contrastive` | — | `audio_cnn` (widths 32, 64, 128) |
+//! | MNIST (CSV, IDX) | `digit` (the main job's) | 28 | as configured (`conv_net`) |
+//! | CIFAR, image folders | `sim_clr` (lightly's recipe: random resized crop, flip, colour jitter 0.8, greyscale 0.2, blur only above 32 px) | CIFAR 32; a folder: the shorter side of its first image, at most 96 | as configured (`conv_net`) |
+//! | audio folders, FSDD | `cola` (its FSDD preset) | — | `audio_cnn` (widths 32, 64, 128) |
 //! | text | `tokens` | — | the preset's Transformer |
 //!
 //! `eval.online_probe` absent becomes whether the training files have labels. The effective values are
@@ -133,17 +133,18 @@ pub fn apply(cfg: &mut RunConfig, explicit: &Explicit) -> Result<Vec<String>> {
     let mut notes = Vec::new();
     let kind = cfg.data.kind;
     if !explicit.has("augment.recipe") {
+        use selfsup_augment::RecipeName;
         let recipe = match kind {
-            DataKind::MnistCsv | DataKind::MnistIdx => "mnist",
-            DataKind::Text => "tokens",
-            k if k.is_audio() => "contrastive",
-            _ => "simclr",
+            DataKind::MnistCsv | DataKind::MnistIdx => RecipeName::Digit,
+            DataKind::Text => RecipeName::Tokens,
+            k if k.is_audio() => RecipeName::Cola,
+            _ => RecipeName::SimClr,
         };
-        if cfg.augment.recipe != recipe {
+        if cfg.augment.recipe.name() != recipe {
             notes.push(format!(
                 "recipe `{recipe}` for {} data{} (--recipe to change)",
                 kind.name(),
-                if recipe == "simclr" {
+                if recipe == RecipeName::SimClr {
                     ": lightly's SimCLR recipe (random resized crop, flip, colour jitter 0.8, greyscale 0.2, blur only above 32 px)"
                 } else {
                     ""

@@ -266,6 +266,8 @@ pub struct RunOptions {
     pub resume: bool,
     /// Stop with a checkpoint once this many steps are done in all (as Ctrl-C would).
     pub stop_at_step: Option<u64>,
+    /// Data parallelism: this process is one rank of a job (see [`crate::distributed`]).
+    pub collectives: Option<Arc<dyn selfsup_nn::Collectives>>,
 }
 
 /// Mean online-probe accuracy and loss over the last epoch's steps (from
@@ -303,6 +305,7 @@ pub fn run_config(cfg: &RunConfig, resume: bool) -> Result<RunSummary> {
         &RunOptions {
             resume,
             stop_at_step: None,
+            collectives: None,
         },
     )
 }
@@ -316,11 +319,18 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     data::absolute_paths(&mut cfg.data)?;
     cfg.out_dir = std::path::absolute(&cfg.out_dir)?;
     let text = cfg.to_toml()?;
-    let mut out = std::io::stdout();
+    let dp = opts.collectives.clone();
+    let rank = dp.as_ref().map_or(0, |c| c.rank());
+    // Rank 0 alone reports (and writes the run folder); the other ranks train silently.
+    let mut out: Box<dyn Write> = if rank == 0 {
+        Box::new(std::io::stdout())
+    } else {
+        Box::new(std::io::sink())
+    };
     let args = opts;
     let t0 = Instant::now();
     let dir = cfg.out_dir.clone();
-    let _lock = open_run_folder(&cfg, args.resume)?;
+    let _lock = open_run_folder(&cfg, args.resume, rank == 0)?;
     let splits = data::open_splits(&cfg)?;
     tracing::info!(
         train = splits.train.len(),
@@ -344,12 +354,15 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     let input = input_spec(&cfg, ev.as_ref(), &splits)?;
     check_vocab(&cfg, &splits)?;
     views::pretext_preflight(&cfg, splits.train.as_ref())?;
-    let loader = data::train_loader(&cfg, &splits)?;
+    let loader = match &dp {
+        Some(c) => data::train_loader(&cfg, &splits)?.with_shard(c.world_size(), c.rank())?,
+        None => data::train_loader(&cfg, &splits)?,
+    };
     let method = build(&cfg, &input)?;
     print_run_header(&mut out, &cfg, &splits, ev.as_ref(), &loader)?;
     let ev = drop_single_class(&mut out, ev)?;
     let before = match &ev {
-        Some(ev) if cfg.eval.before && !args.resume => {
+        Some(ev) if cfg.eval.before && !args.resume && rank == 0 => {
             Some(evaluate_before(&mut out, method.as_ref(), ev, &cfg)?)
         }
         _ => None,
@@ -373,6 +386,16 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
         online_probe,
         args,
     )?;
+    if let Some(c) = &dp {
+        trainer = trainer.with_collectives(c.clone());
+        writeln!(
+            out,
+            "data-parallel: {} ranks × batch {} (global batch {})",
+            c.world_size(),
+            loader.config().batch_size,
+            c.world_size() * loader.config().batch_size
+        )?;
+    }
     if args.resume {
         resume_trainer(&mut trainer, &dir, online_probe)?;
         writeln!(out, "resumed at step {}", trainer.step())?;
@@ -380,6 +403,19 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     let tt = Instant::now();
     let outcome = trainer.run(&loader)?;
     let train_secs = tt.elapsed().as_secs_f64();
+    if let Some(c) = &dp {
+        // Every rank finished; rank 0 alone evaluates, exports and reports from here.
+        c.barrier()?;
+        if rank != 0 {
+            return Ok(RunSummary {
+                before: None,
+                after: None,
+                online_probe: None,
+                epoch_losses: Vec::new(),
+                train_seconds: train_secs,
+            });
+        }
+    }
     let online = report_online_probe(&mut out, &trainer, &dir)?;
     report_skipped(&mut out, &loader.stats())?;
     let epoch_losses = epoch_losses(&dir);
@@ -518,10 +554,19 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
 /// Refuses a run folder inside the dataset folder, takes the run folder's lock (one process per
 /// folder; temporary files of a killed run are removed, and ours on error) and, unless resuming,
 /// refuses a folder that already has checkpoints.
-fn open_run_folder(cfg: &RunConfig, resume: bool) -> Result<selfsup_train::run_dir::RunLock> {
+/// Only the process that writes the folder (`writer`: rank 0 of a data-parallel run) takes the lock.
+fn open_run_folder(
+    cfg: &RunConfig,
+    resume: bool,
+    writer: bool,
+) -> Result<Option<selfsup_train::run_dir::RunLock>> {
     let dir = &cfg.out_dir;
     run_dir::refuse_out_inside_data(dir, &data::resolve_path(&cfg.data)?)?;
-    let lock = selfsup_train::run_dir::RunLock::acquire(dir)?;
+    let lock = if writer {
+        Some(selfsup_train::run_dir::RunLock::acquire(dir)?)
+    } else {
+        None
+    };
     if !resume && selfsup_train::Checkpointer::any_in(dir) {
         anyhow::bail!(
             "the run folder {} already has checkpoints: pass --resume to continue it, or --out <new folder>",

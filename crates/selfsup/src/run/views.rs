@@ -1,18 +1,12 @@
 //! The view pipelines the CLI feeds the loader.
 //!
-//! - Images, recipe `mnist`: two views of `selfsup_augment::image::digit::DigitConfig` — a random
-//!   resized crop (area 35–100 %, aspect 3/4–4/3, bilinear back to the input size) followed by a random
-//!   brightness/contrast change and Gaussian pixel noise: the light SimCLR-style recipe that suits
-//!   28×28 grey digits (no flips: they change a digit's meaning).
-//! - Images, recipes `simclr`, `moco_v2`, `byol`: the recipes of `selfsup-augment` (lightly's defaults)
-//!   at `augment.image_size` (default 32), without normalisation so that they match the evaluation inputs.
-//! - Audio, recipe `contrastive`: the crate's COLA recipe (`selfsup_augment::audio::ColaConfig::fsdd`
-//!   at `clip_seconds`, `sample_rate`, `n_mels`): two random windows with random gain and Gaussian
-//!   noise at a random SNR, each turned into a log-mel spectrogram standardised per clip.
-//! - Text, recipe `tokens`: two views of each token window, each a random contiguous span
-//!   (`augment.tokens.crop_scale` of the window, padded or stretched back to `data.text.seq_len`) then
-//!   BERT-style corruption (15 % of the non-special positions: 80 % `<mask>`, 10 % a random token, 10 %
-//!   kept) — `selfsup_augment::tokens`.
+//! - Contrastive methods: the run's `augment.recipe` (`selfsup_augment::Recipe`) with the run-level
+//!   fields applied ([`run_recipe`]), built by the library — images `digit` (old name `mnist`, the
+//!   main job's), `sim_clr`, `moco_v2`, `byol`, `dino`, `swav` at `augment.image_size` (default 32)
+//!   without normalisation, so that they match the evaluation inputs; audio `cola` (old name
+//!   `contrastive`, the FSDD preset) or `byol_a` at `clip_seconds`, `sample_rate`, `n_mels`, with their
+//!   log-mel front end (standardised per clip); text `tokens` (span crop then BERT-style masking at
+//!   `data.text.seq_len`). Auto-encoders and pretext tasks use their family crate's pipelines.
 //! - Evaluation: images resized (shorter side) and centre-cropped to `augment.image_size` (as they
 //!   are when it is absent); audio as the first `clip_seconds` (zero-padded), same features; text is
 //!   not evaluated (no labels).
@@ -20,7 +14,10 @@
 use crate::methods::MethodConfig;
 use crate::run::config::{DataKind, RunConfig};
 use anyhow::{bail, Context, Result};
-use selfsup_augment::audio::{ColaConfig, PadOrCrop, RandomCrop};
+use selfsup_augment::audio::{ByolAConfig, ColaConfig, PadOrCrop, RandomCrop};
+use selfsup_augment::image::digit::DigitConfig;
+use selfsup_augment::recipe::{Modality, Recipe};
+use selfsup_augment::tokens::TokenAugConfig;
 use selfsup_autoencoder::AutoencoderConfig;
 use selfsup_core::{Audio, BoxTransform, ImageF32, MultiView, Sample};
 use selfsup_data::{FeatureFn, ViewPipeline};
@@ -30,20 +27,54 @@ fn audio_len(cfg: &RunConfig) -> usize {
     (cfg.augment.clip_seconds * f64::from(cfg.augment.sample_rate)).round() as usize
 }
 
-/// The CLI's audio recipe: the crate's COLA recipe ([`ColaConfig::fsdd`], the one the FSDD figures
-/// were measured with) at the run's sample rate, clip length and mel count.
-fn cola(cfg: &RunConfig) -> ColaConfig {
-    ColaConfig {
+/// The run's recipe (`augment.recipe`) with the run-level fields applied: `image_size` sets an image
+/// recipe's (global) crop size — 32 when absent, except for `digit`, which then keeps the images as
+/// they are — and drops the normalisation (the evaluation feeds plain `[0, 1]` images, and the
+/// training views must match them in scale); `sample_rate`, `clip_seconds` and `n_mels` set an audio
+/// recipe's; `[augment.tokens]` gives the token views of a bare `tokens` recipe.
+pub fn run_recipe(cfg: &RunConfig) -> Recipe {
+    let size = cfg.augment.image_size.map(|s| s as usize);
+    match cfg.augment.recipe.0.clone() {
+        Recipe::Digit(c) => Recipe::Digit(DigitConfig {
+            image_size: size,
+            ..c
+        }),
+        Recipe::Cola(c) => Recipe::Cola(ColaConfig {
+            sample_rate: cfg.augment.sample_rate,
+            segment_seconds: cfg.augment.clip_seconds,
+            n_mels: cfg.augment.n_mels,
+            ..c
+        }),
+        Recipe::ByolA(c) => Recipe::ByolA(ByolAConfig {
+            sample_rate: cfg.augment.sample_rate,
+            segment_seconds: cfg.augment.clip_seconds,
+            n_mels: cfg.augment.n_mels,
+            ..c
+        }),
+        Recipe::Tokens(c) if c == TokenAugConfig::default() => {
+            Recipe::Tokens(cfg.augment.tokens.clone())
+        }
+        Recipe::Tokens(c) => Recipe::Tokens(c),
+        image => image
+            .with_input_size(size.unwrap_or(32))
+            .with_normalize(None),
+    }
+}
+
+/// The features of every audio method: the COLA recipe's front end at the run's rate and mel count
+/// (log-mel standardised per clip).
+fn features(cfg: &RunConfig) -> Result<FeatureFn> {
+    let cola = ColaConfig {
         sample_rate: cfg.augment.sample_rate,
         segment_seconds: cfg.augment.clip_seconds,
         n_mels: cfg.augment.n_mels,
         ..ColaConfig::fsdd()
-    }
-}
-
-/// Log-mel features standardised per clip (the COLA recipe's front end), for every audio method.
-fn features(cfg: &RunConfig) -> Result<FeatureFn> {
-    let fe = cola(cfg).front_end()?;
+    };
+    let fe = match run_recipe(cfg) {
+        Recipe::Cola(c) => c.front_end()?,
+        Recipe::ByolA(c) => c.front_end()?,
+        _ => cola.front_end()?,
+    };
     Ok(Box::new(move |a: &Audio| fe.compute(a)))
 }
 
@@ -59,67 +90,34 @@ pub fn train_pipeline(cfg: &RunConfig, vocab_size: Option<usize>) -> Result<View
         ),
         MethodConfig::Contrastive(_) => {}
     }
-    let recipe = cfg.augment.recipe.as_str();
-    if cfg.data.kind == DataKind::Text {
-        if recipe != "tokens" {
-            bail!("invalid value for `augment.recipe`: `{recipe}`; allowed for text: tokens");
-        }
-        let vocab =
-            vocab_size.context("the `tokens` recipe needs the text dataset's vocabulary size")?;
-        let first_regular = selfsup_data::text::MASK + 1;
-        let view = || {
-            cfg.augment.tokens.build(
-                cfg.data.text.seq_len,
-                vocab as i64,
-                first_regular,
-                selfsup_data::text::PAD,
-                selfsup_data::text::MASK,
-            )
-        };
-        return Ok(ViewPipeline::Tokens(MultiView::new(vec![
-            view()?,
-            view()?,
-        ])?));
-    }
-    if cfg.data.kind.is_audio() {
-        if recipe != "contrastive" {
-            bail!("invalid value for `augment.recipe`: `{recipe}`; allowed for audio: contrastive");
-        }
-        return Ok(ViewPipeline::Audio {
-            views: cola(cfg).build()?,
-            features: Some(features(cfg)?),
-        });
-    }
-    match recipe {
-        "mnist" => {
-            // With an image size, images are first brought to it as the evaluation does.
-            let digit = selfsup_augment::image::digit::DigitConfig {
-                image_size: cfg.augment.image_size.map(|s| s as usize),
-                ..Default::default()
+    let recipe = run_recipe(cfg);
+    match recipe.modality() {
+        Modality::Tokens => {
+            let vocab = vocab_size
+                .context("the `tokens` recipe needs the text dataset's vocabulary size")?;
+            let view = || {
+                recipe.tokens()?.build(
+                    cfg.data.text.seq_len,
+                    vocab as i64,
+                    selfsup_data::text::MASK + 1,
+                    selfsup_data::text::PAD,
+                    selfsup_data::text::MASK,
+                )
             };
-            Ok(ViewPipeline::Image(digit.build()?))
+            Ok(ViewPipeline::Tokens(MultiView::new(vec![
+                view()?,
+                view()?,
+            ])?))
         }
-        other => image_recipe(other, cfg),
+        Modality::Audio => {
+            let (views, fe) = recipe.build_audio()?;
+            Ok(ViewPipeline::Audio {
+                views,
+                features: Some(Box::new(move |a: &Audio| fe.compute(a))),
+            })
+        }
+        Modality::Image => Ok(ViewPipeline::Image(recipe.build_image()?)),
     }
-}
-
-fn image_recipe(name: &str, cfg: &RunConfig) -> Result<ViewPipeline> {
-    let kind = match name {
-        "simclr" => "sim_clr",
-        "moco_v2" => "moco_v2",
-        "byol" => "byol",
-        other => bail!(
-            "invalid value for `augment.recipe`: `{other}`; allowed for images: mnist, simclr, moco_v2, byol"
-        ),
-    };
-    // The recipe's own defaults, at the run's image size and without normalisation: the evaluation
-    // pipeline feeds plain [0, 1] images, and the training views must match them in scale.
-    let size = cfg.augment.image_size.unwrap_or(32);
-    let recipe: selfsup_augment::image::recipes::ImageRecipe = serde_json::from_value(
-        serde_json::json!({ "kind": kind, "input_size": size, "normalize": null }),
-    )
-    .map_err(|e| anyhow::anyhow!("invalid image recipe `{name}`: {e}"))?;
-    Ok(ViewPipeline::Image(recipe.build()?))
 }
 
 /// A random crop of `clip_seconds` (the training window of every audio method).

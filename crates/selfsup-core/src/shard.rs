@@ -9,11 +9,14 @@
 //! - the ranks' batches `k` are disjoint and their union is exactly the global batch `k` of one
 //!   process with batch `W·B` (same samples, and since every augmentation is keyed by the sample
 //!   index, the same views);
-//! - concatenating them in rank order (what [`crate::ProcessGroup::all_gather`] does) gives the
+//! - concatenating them in rank order (what an all-gather does) gives the
 //!   global batch **in the same row order**, so a loss over gathered rows sees the same matrix as
 //!   the single process;
 //! - every rank has the same number of batches per epoch, `⌊L / G⌋`, so no rank waits in a
 //!   collective for a batch that never comes.
+//!
+//! `selfsup-data`'s `Loader::with_shard` applies it to the loader's keyed order; `selfsup-dist`
+//! re-exports it. It lives here, torch-free, so that both can use one definition.
 
 use crate::{Error, Result};
 use std::ops::Range;

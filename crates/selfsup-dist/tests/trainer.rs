@@ -1,0 +1,372 @@
+//! Data-parallel training through the real `selfsup_train::Trainer`, a sharded
+//! `selfsup_data::Loader` and the methods of `selfsup-contrastive` (models without BatchNorm: an
+//! MLP backbone and heads with `batch_norm = false`):
+//!
+//! - SimCLR (NT-Xent with gathered negatives), MoCo v2 (momentum network and a queue fed with the
+//!   gathered keys) and VICReg (variance/covariance over the global batch), each on 2 processes ×
+//!   batch B for 10 steps (2 epochs of 5, so the epoch reshuffle is crossed), give the losses and
+//!   final weights (queue and momentum network included) of one process with batch 2B within 1e-5.
+//!   Rank 1 starts from other weights, which the trainer's broadcast must overwrite.
+//! - Negative control: the same SimCLR run with collectives that do not gather (each rank's
+//!   loss over its own batch, as a method without data-parallel support would compute) differs
+//!   from the single process by more than 1e-3, so the comparison sees the gathers.
+//! - Only rank 0 writes the run folder (one `train` row per step in `metrics.jsonl`).
+//! - A rank that dies mid-run makes the other's `Trainer::run` return an error within the Gloo
+//!   timeout (no hang), and the last checkpoint rank 0 wrote still loads.
+
+mod common;
+
+use selfsup_contrastive::methods::{
+    build_method, MethodConfig, MocoV2Config, SimClrConfig, VicRegConfig,
+};
+use selfsup_core::{BatchSource, Generator, HostBatch, ImageF32, Sample, SampleKey};
+use selfsup_data::{Dataset, InMemory, Loader, LoaderConfig, ViewPipeline};
+use selfsup_dist::Distributed;
+use selfsup_nn::{BackboneConfig, Collectives, MlpConfig};
+use selfsup_train::{OptimizerConfig, OptimizerKind, TrainConfig, Trainer};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tch::{Device, Tensor};
+
+const B: usize = 4;
+const EPOCHS: u64 = 2;
+const STEPS_PER_EPOCH: usize = 5;
+
+fn dataset(len: usize) -> Arc<dyn Dataset> {
+    let imgs = (0..len)
+        .map(|i| {
+            let px = (0..16)
+                .map(|p| (0.37 * i as f32 + 0.91 * p as f32).sin() * 0.5 + 0.5)
+                .collect();
+            ImageF32::new(1, 4, 4, px).unwrap()
+        })
+        .collect();
+    Arc::new(InMemory::from_images(imgs, Some((0..len as i64).map(|i| i % 3).collect())).unwrap())
+}
+
+/// Two random views per sample (keyed noise): equal views on any rank need equal keys.
+fn pipeline() -> ViewPipeline {
+    ViewPipeline::Custom {
+        n_views: 2,
+        f: Box::new(|s: Sample, key: SampleKey| {
+            let Sample::Image(img) = s else {
+                unreachable!("float images")
+            };
+            Ok((0..2u64)
+                .map(|v| {
+                    let mut g: Generator = key.with_view(v).rng();
+                    let mut x = img.clone();
+                    for p in x.data_mut().iter_mut() {
+                        *p += g.uniform_f32(-0.2, 0.2);
+                    }
+                    Sample::Image(x)
+                })
+                .collect())
+        }),
+    }
+}
+
+fn method_cfg(kind: &str) -> MethodConfig {
+    match kind {
+        "simclr" => MethodConfig::Simclr(SimClrConfig {
+            hidden_dim: 16,
+            output_dim: 8,
+            batch_norm: false,
+            temperature: 0.5,
+        }),
+        "moco_v2" => MethodConfig::MocoV2(MocoV2Config {
+            hidden_dim: 16,
+            output_dim: 8,
+            memory_bank_size: 24,
+            momentum: 0.9,
+            temperature: 0.2,
+        }),
+        "vicreg" => MethodConfig::Vicreg(VicRegConfig {
+            hidden_dim: 16,
+            output_dim: 8,
+            batch_norm: false,
+            ..Default::default()
+        }),
+        other => panic!("no scenario {other}"),
+    }
+}
+
+fn backbone() -> BackboneConfig {
+    BackboneConfig::Mlp(MlpConfig {
+        input_dim: 16,
+        hidden: vec![32],
+        output_dim: 12,
+        batch_norm: false,
+    })
+}
+
+fn train_cfg(kind: &str, every_steps: u64) -> TrainConfig {
+    let mut c = TrainConfig {
+        epochs: EPOCHS,
+        seed: 3,
+        log_every: 1,
+        optimizer: OptimizerConfig {
+            kind: OptimizerKind::Sgd,
+            // VICReg's weighted terms (25, 25, 1) need a smaller step.
+            lr: if kind == "vicreg" { 0.005 } else { 0.2 },
+            momentum: 0.9,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    c.checkpoint.every_steps = every_steps;
+    c.schedule.kind = selfsup_train::ScheduleKind::Constant;
+    c
+}
+
+fn loader(batch: usize, shard: Option<(usize, usize)>) -> Loader {
+    let world = shard.map_or(1, |s| s.0);
+    let len = STEPS_PER_EPOCH * batch * world + 3;
+    let cfg = LoaderConfig {
+        batch_size: batch,
+        seed: 9,
+        prefetch: 1,
+        ..Default::default()
+    };
+    let l = Loader::new(dataset(len), pipeline(), cfg).unwrap();
+    match shard {
+        Some((w, r)) => l.with_shard(w, r).unwrap(),
+        None => l,
+    }
+}
+
+/// Trains `kind` and returns the losses and every variable at the end, sorted by name.
+/// `c = None`: one process with batch `2B`.
+fn train(
+    kind: &str,
+    c: Option<Arc<dyn Collectives>>,
+    dir: Option<&Path>,
+    source: &dyn BatchSource,
+) -> selfsup_train::Result<Vec<(String, Tensor)>> {
+    let rank = c.as_ref().map_or(0, |c| c.rank());
+    // Rank 1 builds other initial weights: the trainer's broadcast from rank 0 must fix that.
+    let method = build_method(
+        &method_cfg(kind),
+        &backbone(),
+        1,
+        Device::Cpu,
+        100 + rank as u64,
+    )?;
+    let mut t = Trainer::new(method, train_cfg(kind, 2), dir)?;
+    if let Some(c) = c {
+        t = t.with_collectives(c);
+    }
+    t.run(source)?;
+    let losses: Vec<f64> = t.history().iter().map(|r| r.loss).collect();
+    assert_eq!(losses.len(), EPOCHS as usize * STEPS_PER_EPOCH);
+    let mut out = vec![("losses".to_string(), Tensor::from_slice(&losses))];
+    let mut vars: Vec<(String, Tensor)> = t.method().var_store().variables().into_iter().collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    out.extend(vars.into_iter().map(|(n, v)| (n, v.detach().copy())));
+    Ok(out)
+}
+
+fn join(timeout: Duration) -> Arc<dyn Collectives> {
+    let (store, pg) = common::join(timeout);
+    Arc::new(Distributed::new(pg, Some(store)))
+}
+
+/// The job's collectives except that gathers return this rank's rows only (negative control).
+struct NoGather(Arc<dyn Collectives>);
+
+impl Collectives for NoGather {
+    fn rank(&self) -> usize {
+        self.0.rank()
+    }
+    fn world_size(&self) -> usize {
+        self.0.world_size()
+    }
+    fn all_gather(&self, x: &Tensor) -> selfsup_nn::Result<Tensor> {
+        Ok(x.detach())
+    }
+    fn all_gather_with_grad(&self, x: &Tensor) -> selfsup_nn::Result<Tensor> {
+        Ok(x.shallow_clone())
+    }
+    fn all_reduce(&self, x: &Tensor, op: selfsup_nn::Reduction) -> selfsup_nn::Result<()> {
+        self.0.all_reduce(x, op)
+    }
+    fn broadcast(&self, x: &Tensor, root: usize) -> selfsup_nn::Result<()> {
+        self.0.broadcast(x, root)
+    }
+    fn barrier(&self) -> selfsup_nn::Result<()> {
+        self.0.barrier()
+    }
+    fn broadcast_parameters(&self, vs: &tch::nn::VarStore) -> selfsup_nn::Result<()> {
+        self.0.broadcast_parameters(vs)
+    }
+    fn all_reduce_gradients(
+        &self,
+        vs: &tch::nn::VarStore,
+        op: selfsup_nn::Reduction,
+    ) -> selfsup_nn::Result<()> {
+        self.0.all_reduce_gradients(vs, op)
+    }
+}
+
+/// Stands in for a rank that dies: exits the process when batch `die_at` is asked for.
+struct Dying {
+    inner: Loader,
+    die_at: usize,
+}
+
+impl BatchSource for Dying {
+    fn batches_per_epoch(&self) -> usize {
+        self.inner.batches_per_epoch()
+    }
+    fn epoch_from(
+        &self,
+        epoch: u64,
+        skip: usize,
+    ) -> Box<dyn Iterator<Item = selfsup_core::Result<HostBatch>> + '_> {
+        let die_at = self.die_at;
+        Box::new(
+            self.inner
+                .epoch_from(epoch, skip)
+                .enumerate()
+                .map(move |(k, b)| {
+                    if k + skip == die_at {
+                        std::process::exit(17);
+                    }
+                    b
+                }),
+        )
+    }
+}
+
+#[test]
+fn worker() {
+    let Some(scenario) = common::scenario() else {
+        return;
+    };
+    let dir = common::dir();
+    if scenario == "die" {
+        let c = join(Duration::from_secs(15));
+        let rank = c.rank();
+        let l = loader(B, Some((c.world_size(), rank)));
+        let run_dir = dir.join("run");
+        let t0 = Instant::now();
+        let r = if rank == 1 {
+            train(
+                "simclr",
+                Some(c),
+                None,
+                &Dying {
+                    inner: l,
+                    die_at: 3,
+                },
+            )
+        } else {
+            train("simclr", Some(c), Some(&run_dir), &l)
+        };
+        let msg = match r {
+            Ok(_) => "finished".to_string(),
+            Err(e) => format!("error after {:.1}s: {e}", t0.elapsed().as_secs_f64()),
+        };
+        std::fs::write(dir.join(format!("rank{rank}.txt")), msg).unwrap();
+        std::process::exit(1);
+    }
+    let mut c = join(Duration::from_secs(30));
+    let rank = c.rank();
+    let l = loader(B, Some((c.world_size(), rank)));
+    let run_dir = dir.join("run");
+    let kind = match scenario.strip_suffix("_nogather") {
+        Some(k) => {
+            c = Arc::new(NoGather(c));
+            k
+        }
+        None => &scenario,
+    };
+    let out = train(kind, Some(c), Some(&run_dir), &l).unwrap();
+    Tensor::save_multi(&out, dir.join(format!("rank{rank}.ot"))).unwrap();
+}
+
+/// Runs `scenario` on 2 ranks; returns the single-process reference and the workers' folder.
+fn run_pair(kind: &str, scenario: &str) -> (Vec<(String, Tensor)>, tempfile::TempDir) {
+    let reference = train(kind, None, None, &loader(2 * B, None)).unwrap();
+    let (dir, workers) = common::launch(scenario, 2, &[]);
+    workers.wait(Duration::from_secs(10)).expect("workers pass");
+    (reference, dir)
+}
+
+fn equivalence(kind: &str) {
+    let world = 2;
+    let (reference, dir) = run_pair(kind, kind);
+    let losses = Vec::<f64>::try_from(&reference[0].1).unwrap();
+    assert!(
+        (losses[0] - losses[losses.len() - 1]).abs() > 1e-3,
+        "{kind}: training did not move the loss: {losses:?}"
+    );
+    for r in 0..world {
+        let got = Tensor::load_multi(dir.path().join(format!("rank{r}.ot"))).unwrap();
+        assert_eq!(got.len(), reference.len());
+        for ((gn, g), (rn, want)) in got.iter().zip(&reference) {
+            assert_eq!(gn, rn);
+            let d = (g - want).abs().max().double_value(&[]);
+            assert!(d <= 1e-5, "{kind}, rank {r}, {gn}: max |Δ| = {d:e}");
+        }
+    }
+    // Only rank 0 wrote the run folder: one train row per step.
+    let metrics = std::fs::read_to_string(dir.path().join("run/metrics.jsonl")).unwrap();
+    let rows = metrics.lines().filter(|l| l.contains("\"train\"")).count();
+    assert_eq!(rows, EPOCHS as usize * STEPS_PER_EPOCH, "{metrics}");
+}
+
+#[test]
+fn simclr_2_ranks_equals_1_process_with_twice_the_batch() {
+    equivalence("simclr");
+}
+
+#[test]
+fn moco_v2_2_ranks_equals_1_process_with_twice_the_batch() {
+    equivalence("moco_v2");
+}
+
+#[test]
+fn vicreg_2_ranks_equals_1_process_with_twice_the_batch() {
+    equivalence("vicreg");
+}
+
+#[test]
+fn without_gathers_simclr_differs_from_the_single_process() {
+    let (reference, dir) = run_pair("simclr", "simclr_nogather");
+    let got = Tensor::load_multi(dir.path().join("rank0.ot")).unwrap();
+    let d = (&got[0].1 - &reference[0].1).abs().max().double_value(&[]);
+    assert!(
+        d > 1e-3,
+        "the loss comparison cannot see the gathers: {d:e}"
+    );
+}
+
+#[test]
+fn a_dead_rank_ends_the_run_with_an_error_and_the_checkpoint_loads() {
+    let (dir, workers) = common::launch("die", 2, &[]);
+    let t0 = Instant::now();
+    let err = workers
+        .wait(Duration::from_secs(40))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        t0.elapsed() < Duration::from_secs(40),
+        "took {:?}",
+        t0.elapsed()
+    );
+    let r0 = std::fs::read_to_string(dir.path().join("rank0.txt")).expect("rank 0 reported");
+    assert!(r0.starts_with("error"), "rank 0: {r0}; launcher: {err}");
+    assert!(r0.contains("distributed"), "rank 0: {r0}");
+    // The checkpoint of step 2 (written before rank 1 died at its batch 3) loads.
+    let method = build_method(&method_cfg("simclr"), &backbone(), 1, Device::Cpu, 100).unwrap();
+    let mut t = Trainer::new(
+        method,
+        train_cfg("simclr", 2),
+        Some(&dir.path().join("run")),
+    )
+    .unwrap();
+    assert!(t.resume().unwrap(), "no checkpoint");
+    assert_eq!(t.step(), 2);
+}
