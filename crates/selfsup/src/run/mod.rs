@@ -331,11 +331,7 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     let args = opts;
     let t0 = Instant::now();
     let dir = cfg.out_dir.clone();
-    let _lock = if rank == 0 {
-        Some(open_run_folder(&cfg, args.resume)?)
-    } else {
-        None
-    };
+    let _lock = open_run_folder(&cfg, args.resume, rank == 0)?;
     let splits = data::open_splits(&cfg)?;
     tracing::info!(
         train = splits.train.len(),
@@ -559,10 +555,19 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
 /// Refuses a run folder inside the dataset folder, takes the run folder's lock (one process per
 /// folder; temporary files of a killed run are removed, and ours on error) and, unless resuming,
 /// refuses a folder that already has checkpoints.
-fn open_run_folder(cfg: &RunConfig, resume: bool) -> Result<selfsup_train::run_dir::RunLock> {
+/// Only the process that writes the folder (`writer`: rank 0 of a data-parallel run) takes the lock.
+fn open_run_folder(
+    cfg: &RunConfig,
+    resume: bool,
+    writer: bool,
+) -> Result<Option<selfsup_train::run_dir::RunLock>> {
     let dir = &cfg.out_dir;
     run_dir::refuse_out_inside_data(dir, &data::resolve_path(&cfg.data)?)?;
-    let lock = selfsup_train::run_dir::RunLock::acquire(dir)?;
+    let lock = if writer {
+        Some(selfsup_train::run_dir::RunLock::acquire(dir)?)
+    } else {
+        None
+    };
     if !resume && selfsup_train::Checkpointer::any_in(dir) {
         anyhow::bail!(
             "the run folder {} already has checkpoints: pass --resume to continue it, or --out <new folder>",
