@@ -87,12 +87,11 @@ fn drawn(ops: &[Op]) -> Vec<String> {
 }
 
 fn training_bar(rec: &Recorder, total: u64) -> ProgressBar {
-    let b = ProgressBar::with_draw_target(
+    ProgressBar::with_draw_target(
         Some(total),
         ProgressDrawTarget::term_like(Box::new(rec.clone())),
     )
-    .with_style(ProgressStyle::with_template(TRAIN_TEMPLATE).unwrap());
-    b
+    .with_style(ProgressStyle::with_template(TRAIN_TEMPLATE).unwrap())
 }
 
 #[test]
@@ -101,7 +100,7 @@ fn the_training_bar_fits_80_columns_and_keeps_its_message_at_usual_sizes() {
     // A usual run: 10,000 steps. The whole message is shown.
     let b = training_bar(&rec, 10_000);
     b.set_position(9_876);
-    let msg = train_message(12, 2.302585, 3e-4, 812.4);
+    let msg = train_message(12, 2.302_611, 3e-4, 812.4);
     assert_eq!(msg, "ep 12 loss 2.3026 lr 3.0e-4 812/s");
     b.set_message(msg.clone());
     b.abandon(); // a forced draw that keeps the position
