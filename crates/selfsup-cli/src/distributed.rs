@@ -121,7 +121,11 @@ mod imp {
             world_size = env.world_size,
             "joined the data-parallel process group"
         );
-        Ok(Some(Arc::new(Distributed::new(pg, Some(store)))))
+        // Not `Sync` on purpose: a process group's collectives are issued in order from the
+        // training thread; the `Arc` only shares it between the trainer and the method.
+        #[allow(clippy::arc_with_non_send_sync)]
+        let c: Arc<dyn Collectives> = Arc::new(Distributed::new(pg, Some(store)));
+        Ok(Some(c))
     }
 }
 
