@@ -144,7 +144,7 @@ pub fn run(a: &EmbedArgs) -> Result<()> {
     );
     let (mut feats, mut labels, mut files) = (Vec::new(), Some(Vec::new()), Vec::new());
     let mut offset = 0;
-    for (prefix, ds) in parts.iter().filter(|(_, d)| d.len() > 0) {
+    for (prefix, ds) in parts.iter().filter(|(_, d)| !d.is_empty()) {
         let lc = LoaderConfig {
             batch_size: a.batch_size.min(ds.len().max(1)),
             shuffle: false,

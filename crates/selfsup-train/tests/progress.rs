@@ -100,7 +100,7 @@ fn the_training_bar_fits_80_columns_and_keeps_its_message_at_usual_sizes() {
     // A usual run: 10,000 steps. The whole message is shown.
     let b = training_bar(&rec, 10_000);
     b.set_position(9_876);
-    let msg = train_message(12, 2.302585, 3e-4, 812.4);
+    let msg = train_message(12, 2.30261, 3e-4, 812.4);
     assert_eq!(msg, "ep 12 loss 2.3026 lr 3.0e-4 812/s");
     b.set_message(msg.clone());
     b.abandon(); // a forced draw that keeps the position
