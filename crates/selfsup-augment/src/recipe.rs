@@ -585,6 +585,27 @@ mod tests {
     }
 
     #[test]
+    fn a_recipe_table_before_plain_fields_round_trips_through_toml() {
+        // As in a run's `[augment]`: the recipe, then plain values.
+        #[derive(Deserialize, Serialize, Debug, PartialEq)]
+        struct Run {
+            recipe: RecipeOrName,
+            image_size: Option<u32>,
+            clip_seconds: f64,
+        }
+        let run = Run {
+            recipe: RecipeOrName(Recipe::Digit(DigitConfig {
+                noise: 0.2,
+                ..Default::default()
+            })),
+            image_size: Some(28),
+            clip_seconds: 0.5,
+        };
+        let text = toml::to_string(&run).unwrap();
+        assert_eq!(toml::from_str::<Run>(&text).unwrap(), run, "{text}");
+    }
+
+    #[test]
     fn bad_names_and_fields_are_named() {
         let e = toml::from_str::<Augment>("recipe = \"jitter\"")
             .unwrap_err()
