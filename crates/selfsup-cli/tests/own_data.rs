@@ -5,52 +5,7 @@
 use std::path::Path;
 
 mod common;
-use common::selfsup;
-
-/// `n` RGB images of `w×h` in `dir`: class `a` is bright at the top, class `b` at the bottom, with
-/// a per-image colour so that no two images are equal.
-fn images(dir: &Path, class: char, n: usize, (w, h): (u32, u32)) {
-    std::fs::create_dir_all(dir).unwrap();
-    for i in 0..n {
-        let img = image::RgbImage::from_fn(w, h, |_, y| {
-            let top = y < h / 2;
-            let on = if class == 'a' { top } else { !top };
-            let v = if on { 200 } else { 30 };
-            image::Rgb([v, (v as usize + 7 * i) as u8, 255 - v])
-        });
-        img.save(dir.join(format!("{class}{i:02}.png"))).unwrap();
-    }
-}
-
-/// A tiny image run: small ConvNet, SimCLR recipe at 16 px, one epoch.
-const TINY_IMAGES: &str = r#"
-[data]
-kind = "image-folder"
-batch_size = 8
-[augment]
-recipe = "simclr"
-image_size = 16
-[backbone]
-kind = "conv_net"
-widths = [4, 8]
-[method]
-kind = "simclr"
-hidden_dim = 16
-output_dim = 8
-[train]
-epochs = 1
-progress = "off"
-[eval.knn]
-k = 3
-[eval.probe]
-epochs = 5
-"#;
-
-fn write_config(dir: &Path, text: &str) -> String {
-    let p = dir.join("run.toml");
-    std::fs::write(&p, text).unwrap();
-    p.to_str().unwrap().to_string()
-}
+use common::{selfsup, write_config, TINY_IMAGES};
 
 fn eval_json(run: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(run.join("eval.json")).unwrap()).unwrap()
@@ -61,8 +16,20 @@ fn a_train_test_layout_is_one_split_dataset_and_val_data_names_the_held_out_fold
     let t = tempfile::tempdir().unwrap();
     let root = t.path().join("photos");
     for c in ['a', 'b'] {
-        images(&root.join("train").join(c.to_string()), c, 12, (16, 16));
-        images(&root.join("test").join(c.to_string()), c, 4, (16, 16));
+        common::images(
+            &root.join("train").join(c.to_string()),
+            c,
+            12,
+            (16, 16),
+            false,
+        );
+        common::images(
+            &root.join("test").join(c.to_string()),
+            c,
+            4,
+            (16, 16),
+            false,
+        );
     }
     let cfg = write_config(t.path(), TINY_IMAGES);
     let (ok, out, err) = selfsup(
@@ -117,7 +84,7 @@ fn a_train_test_layout_is_one_split_dataset_and_val_data_names_the_held_out_fold
         "stdout: {out}\nstderr: {err}"
     );
     // A held-out folder with a class the training data does not have is an error naming it.
-    images(&root.join("test").join("zebra"), 'a', 2, (16, 16));
+    common::images(&root.join("test").join("zebra"), 'a', 2, (16, 16), false);
     let (ok, _, err) = selfsup(
         &[
             "pretrain",
@@ -140,8 +107,8 @@ fn a_train_test_layout_is_one_split_dataset_and_val_data_names_the_held_out_fold
 fn an_unlabelled_flat_folder_pretrains_and_evaluates_on_labelled_val_data() {
     let t = tempfile::tempdir().unwrap();
     let flat = t.path().join("flat");
-    images(&flat, 'a', 10, (16, 16));
-    images(&flat, 'b', 10, (16, 16));
+    common::images(&flat, 'a', 10, (16, 16), false);
+    common::images(&flat, 'b', 10, (16, 16), false);
     let cfg = write_config(t.path(), TINY_IMAGES);
     let (ok, out, err) = selfsup(
         &[
@@ -183,8 +150,8 @@ fn an_unlabelled_flat_folder_pretrains_and_evaluates_on_labelled_val_data() {
     assert!(!ok && err.contains("eval.online_probe"), "{err}");
     // A labelled held-out folder gives kNN and the probe (on a split of it).
     let val = t.path().join("val");
-    images(&val.join("a"), 'a', 6, (16, 16));
-    images(&val.join("b"), 'b', 6, (16, 16));
+    common::images(&val.join("a"), 'a', 6, (16, 16), false);
+    common::images(&val.join("b"), 'b', 6, (16, 16), false);
     let cfg = write_config(t.path(), TINY_IMAGES);
     let (ok, out, err) = selfsup(
         &[
@@ -269,8 +236,8 @@ progress = "off"
 fn photos_of_mixed_sizes_train_and_defaults_follow_the_data() {
     let t = tempfile::tempdir().unwrap();
     let root = t.path().join("photos");
-    images(&root.join("a"), 'a', 8, (24, 18));
-    images(&root.join("b"), 'b', 8, (20, 30));
+    common::images(&root.join("a"), 'a', 8, (24, 18), false);
+    common::images(&root.join("b"), 'b', 8, (20, 30), false);
     // What is chosen for colour photos, and that --print-config shows the effective values.
     let (ok, toml, err) = selfsup(
         &[
@@ -357,8 +324,8 @@ fn photos_of_mixed_sizes_train_and_defaults_follow_the_data() {
 fn resume_restores_the_runs_config_and_refuses_contradicting_flags() {
     let t = tempfile::tempdir().unwrap();
     let root = t.path().join("photos");
-    images(&root.join("a"), 'a', 8, (16, 16));
-    images(&root.join("b"), 'b', 8, (16, 16));
+    common::images(&root.join("a"), 'a', 8, (16, 16), false);
+    common::images(&root.join("b"), 'b', 8, (16, 16), false);
     let cfg = write_config(t.path(), &TINY_IMAGES.replace("epochs = 1", "epochs = 2"));
     let (ok, out, err) = selfsup(
         &[
@@ -465,8 +432,8 @@ fn read_npy(path: &Path) -> (Vec<usize>, Vec<f32>) {
 fn embed_writes_the_features_of_every_file_with_names_and_labels() {
     let t = tempfile::tempdir().unwrap();
     let root = t.path().join("photos");
-    images(&root.join("a"), 'a', 6, (16, 16));
-    images(&root.join("b"), 'b', 5, (20, 16));
+    common::images(&root.join("a"), 'a', 6, (16, 16), false);
+    common::images(&root.join("b"), 'b', 5, (20, 16), false);
     let cfg = write_config(t.path(), TINY_IMAGES);
     let (ok, out, err) = selfsup(
         &[

@@ -7,56 +7,11 @@
 use std::path::Path;
 
 mod common;
-use common::selfsup;
+use common::{selfsup, write_config, TINY_IMAGES};
 
-/// `n` RGB images of `w×h` in `dir`: class `a` is bright at the top, class `b` at the bottom, with
-/// a per-image colour so that no two images are equal.
-fn images(dir: &Path, class: char, n: usize, (w, h): (u32, u32)) {
-    std::fs::create_dir_all(dir).unwrap();
-    for i in 0..n {
-        let img = image::RgbImage::from_fn(w, h, |x, y| {
-            let top = y < h / 2;
-            let on = if class == 'a' { top } else { !top };
-            let v = if on { 200 } else { 30 };
-            image::Rgb([
-                v,
-                (v as usize + 7 * i) as u8,
-                (255 - v).wrapping_add(x as u8),
-            ])
-        });
-        img.save(dir.join(format!("{class}{i:02}.png"))).unwrap();
-    }
-}
-
-/// A tiny image run: small ConvNet, SimCLR recipe at 16 px, one epoch, every step logged.
-const TINY_IMAGES: &str = r#"
-[data]
-kind = "image-folder"
-batch_size = 8
-[augment]
-recipe = "simclr"
-image_size = 16
-[backbone]
-kind = "conv_net"
-widths = [4, 8]
-[method]
-kind = "simclr"
-hidden_dim = 16
-output_dim = 8
-[train]
-epochs = 1
-log_every = 1
-progress = "off"
-[eval.knn]
-k = 3
-[eval.probe]
-epochs = 5
-"#;
-
-fn write_config(dir: &Path, text: &str) -> String {
-    let p = dir.join("run.toml");
-    std::fs::write(&p, text).unwrap();
-    p.to_str().unwrap().to_string()
+/// The tiny image run of `common::TINY_IMAGES` with every step logged.
+fn tiny_images() -> String {
+    TINY_IMAGES.replace("[train]\n", "[train]\nlog_every = 1\n")
 }
 
 /// The rows of `selfsup embed`'s CSV: (file, label, features).
@@ -80,9 +35,9 @@ fn read_embed_csv(path: &Path) -> Vec<(String, String, Vec<f32>)> {
 fn torchscript_export_loads_back_and_matches_embed_and_tensorboard_holds_the_metrics() {
     let t = tempfile::tempdir().unwrap();
     let root = t.path().join("photos");
-    images(&root.join("a"), 'a', 6, (16, 16));
-    images(&root.join("b"), 'b', 6, (16, 16));
-    let cfg = write_config(t.path(), TINY_IMAGES);
+    common::images(&root.join("a"), 'a', 6, (16, 16), true);
+    common::images(&root.join("b"), 'b', 6, (16, 16), true);
+    let cfg = write_config(t.path(), &tiny_images());
     let (ok, out, err) = selfsup(
         &[
             "pretrain", "--config", &cfg, "--data", "photos", "--out", "run",
@@ -312,8 +267,8 @@ epochs = 2
 fn auto_encoders_and_pretext_tasks_train_on_photos_of_mixed_sizes() {
     let t = tempfile::tempdir().unwrap();
     let root = t.path().join("photos");
-    images(&root.join("a"), 'a', 6, (24, 18));
-    images(&root.join("b"), 'b', 6, (20, 30));
+    common::images(&root.join("a"), 'a', 6, (24, 18), true);
+    common::images(&root.join("b"), 'b', 6, (20, 30), true);
     // Before: "all views in a batch need one shape" (the images went in unresized).
     for method in ["ae", "dae", "rotation"] {
         let out_dir = format!("run-{method}");
