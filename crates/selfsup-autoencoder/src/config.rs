@@ -12,75 +12,188 @@ use crate::mae::{Mae, MaeConfig};
 use crate::sparse::{SparseAeConfig, SparsityPenalty};
 use crate::vae::{Vae, VaeConfig};
 use selfsup_nn::{BackboneConfig, InputSpec, Method, MethodSpec, Result};
-use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
 
-/// Which autoencoder to train, with its hyper-parameters.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum AutoencoderConfig {
-    /// Plain autoencoder.
-    Ae(AeConfig),
-    /// Denoising autoencoder (two views: corrupted, clean).
-    Dae(DaeConfig),
-    /// Sparse autoencoder (L1 or KL sparsity).
-    SparseAe(SparseAeConfig),
-    /// VAE / β-VAE.
-    Vae(VaeConfig),
-    /// Masked autoencoder (and Audio-MAE on spectrograms).
-    Mae(MaeConfig),
+/// What an autoencoder config offers besides [`MethodSpec`]: its geometry check against the
+/// backbone and the sample shape, building its model once checked, and its loader pipeline.
+pub trait AutoencoderSpec: MethodSpec {
+    /// Checks the kind's geometry (patches, decoder, MLP `input_dim`) against the backbone and one
+    /// sample's `shape`; the hyper-parameters are already validated.
+    fn check_geometry(&self, backbone: &BackboneConfig, shape: &[i64]) -> selfsup_core::Result<()>;
+
+    /// Builds the model for samples of `shape` in `vs` (after [`AutoencoderSpec::check_geometry`]).
+    fn build_model(
+        &self,
+        vs: VarStore,
+        backbone: &BackboneConfig,
+        shape: &[i64],
+    ) -> Result<Box<dyn Method>>;
+
+    /// The loader pipeline of an image dataset: the sample as it is (one view) unless the kind
+    /// corrupts it.
+    fn image_pipeline(&self) -> selfsup_core::Result<selfsup_data::ViewPipeline> {
+        Ok(selfsup_data::ViewPipeline::Identity)
+    }
 }
 
-impl Default for AutoencoderConfig {
-    fn default() -> Self {
-        AutoencoderConfig::Ae(AeConfig::default())
+/// Implements [`MethodSpec`] and [`AutoencoderSpec`] for one autoencoder config: its `kind`, the
+/// views it needs, its geometry check and its model (and, optionally, its image pipeline).
+/// Validation is the config's own `validate`; building checks first.
+macro_rules! autoencoder_method {
+    (
+        $ty:ty, $kind:literal, min_views = $views:expr,
+        geometry = |$gc:ident, $gb:ident, $gs:ident| $geometry:expr,
+        build = |$bc:ident, $vs:ident, $bb:ident, $bs:ident| $build:expr
+        $(, pipeline = |$pc:ident| $pipeline:expr)? $(,)?
+    ) => {
+        impl MethodSpec for $ty {
+            fn name(&self) -> &'static str {
+                $kind
+            }
+
+            fn validate(&self) -> selfsup_core::Result<()> {
+                <$ty>::validate(self)
+            }
+
+            fn min_views(&self) -> usize {
+                $views
+            }
+
+            fn build(
+                &self,
+                vs: VarStore,
+                backbone: &BackboneConfig,
+                input: &InputSpec,
+            ) -> Result<Box<dyn Method>> {
+                check_input(self, backbone, &input.shape)?;
+                self.build_model(vs, backbone, &input.shape)
+            }
+        }
+
+        impl AutoencoderSpec for $ty {
+            fn check_geometry(
+                &self,
+                $gb: &BackboneConfig,
+                $gs: &[i64],
+            ) -> selfsup_core::Result<()> {
+                let $gc = self;
+                $geometry
+            }
+
+            fn build_model(
+                &self,
+                $vs: VarStore,
+                $bb: &BackboneConfig,
+                $bs: &[i64],
+            ) -> Result<Box<dyn Method>> {
+                let $bc = self;
+                Ok(Box::new($build?))
+            }
+
+            $(
+                fn image_pipeline(&self) -> selfsup_core::Result<selfsup_data::ViewPipeline> {
+                    let $pc = self;
+                    $pipeline
+                }
+            )?
+        }
+    };
+}
+
+autoencoder_method!(
+    AeConfig,
+    "ae",
+    min_views = 1,
+    geometry = |c, b, shape| check_decoder(&c.decoder, b, shape),
+    build = |c, vs, b, shape| Autoencoder::new(vs, "ae", c, Mode::Plain, b, shape),
+);
+autoencoder_method!(
+    DaeConfig,
+    "dae",
+    min_views = 2,
+    geometry = |c, b, shape| check_decoder(&c.decoder, b, shape),
+    build = |c, vs, b, shape| Autoencoder::new(vs, "dae", &c.ae(), Mode::Denoising, b, shape),
+    // `[corrupted, clean]` pairs (see `dae_image_pipeline`).
+    pipeline = |c| dae_image_pipeline(c, None),
+);
+autoencoder_method!(
+    SparseAeConfig,
+    "sparse_ae",
+    min_views = 1,
+    geometry = |c, b, shape| check_decoder(&c.decoder, b, shape),
+    build = |c, vs, b, shape| Autoencoder::new(vs, "sparse_ae", &c.ae(), c.mode(), b, shape),
+);
+autoencoder_method!(
+    VaeConfig,
+    "vae",
+    min_views = 1,
+    geometry = |c, b, shape| check_decoder(&c.decoder, b, shape),
+    build = |c, vs, b, shape| Vae::new(vs, c, b, shape),
+);
+autoencoder_method!(
+    MaeConfig,
+    "mae",
+    min_views = 1,
+    geometry = |c, b, shape| c.geometry(b, shape).map(|_| ()),
+    build = |c, vs, b, shape| Mae::new(vs, c, b, shape),
+);
+
+impl SparseAeConfig {
+    /// The sparse AE's training mode: its penalty with the weight that penalty uses.
+    fn mode(&self) -> Mode {
+        let weight = match self.penalty {
+            SparsityPenalty::L1 => self.l1_weight,
+            SparsityPenalty::Kl => self.beta,
+        };
+        Mode::Sparse {
+            penalty: self.penalty,
+            weight,
+            rho: self.rho,
+        }
+    }
+}
+
+/// Validation, then the kind's geometry against the backbone and `shape`.
+fn check_input(
+    spec: &dyn AutoencoderSpec,
+    backbone: &BackboneConfig,
+    shape: &[i64],
+) -> selfsup_core::Result<()> {
+    spec.validate()?;
+    backbone.validate()?;
+    spec.check_geometry(backbone, shape)
+}
+
+/// The geometry check of the kinds with a mirrored decoder (all but the MAE).
+fn check_decoder(
+    decoder: &crate::decoder::DecoderConfig,
+    backbone: &BackboneConfig,
+    shape: &[i64],
+) -> selfsup_core::Result<()> {
+    crate::common::check_backbone_geometry(backbone, shape)?;
+    decoder.resolve(backbone, shape).map(|_| ())
+}
+
+selfsup_nn::method_family! {
+    /// Which autoencoder to train, with its hyper-parameters.
+    pub enum AutoencoderConfig: AutoencoderSpec {
+        /// Plain autoencoder.
+        "ae" => Ae(AeConfig),
+        /// Denoising autoencoder (two views: corrupted, clean).
+        "dae" => Dae(DaeConfig),
+        /// Sparse autoencoder (L1 or KL sparsity).
+        "sparse_ae" => SparseAe(SparseAeConfig),
+        /// VAE / β-VAE.
+        "vae" => Vae(VaeConfig),
+        /// Masked autoencoder (and Audio-MAE on spectrograms).
+        "mae" => Mae(MaeConfig),
     }
 }
 
 impl AutoencoderConfig {
-    /// The kinds, as written in configs and on the command line.
-    pub const KINDS: &'static [&'static str] = &["ae", "dae", "sparse_ae", "vae", "mae"];
-
     /// The default configuration of `kind`, or `None` for an unknown kind.
     pub fn from_kind(kind: &str) -> Option<Self> {
-        Some(match kind {
-            "ae" => AutoencoderConfig::Ae(AeConfig::default()),
-            "dae" => AutoencoderConfig::Dae(DaeConfig::default()),
-            "sparse_ae" => AutoencoderConfig::SparseAe(SparseAeConfig::default()),
-            "vae" => AutoencoderConfig::Vae(VaeConfig::default()),
-            "mae" => AutoencoderConfig::Mae(MaeConfig::default()),
-            _ => return None,
-        })
-    }
-
-    /// The kind (`"ae"`, …), also the method's name.
-    pub fn name(&self) -> &'static str {
-        match self {
-            AutoencoderConfig::Ae(_) => "ae",
-            AutoencoderConfig::Dae(_) => "dae",
-            AutoencoderConfig::SparseAe(_) => "sparse_ae",
-            AutoencoderConfig::Vae(_) => "vae",
-            AutoencoderConfig::Mae(_) => "mae",
-        }
-    }
-
-    /// Views per batch: 2 for `dae` (corrupted, clean), else 1.
-    pub fn min_views(&self) -> usize {
-        match self {
-            AutoencoderConfig::Dae(_) => 2,
-            _ => 1,
-        }
-    }
-
-    /// Checks every hyper-parameter (messages name the field as `method.<field>`).
-    pub fn validate(&self) -> selfsup_core::Result<()> {
-        match self {
-            AutoencoderConfig::Ae(c) => c.validate(),
-            AutoencoderConfig::Dae(c) => c.validate(),
-            AutoencoderConfig::SparseAe(c) => c.validate(),
-            AutoencoderConfig::Vae(c) => c.validate(),
-            AutoencoderConfig::Mae(c) => c.validate(),
-        }
+        Self::with_defaults(kind)
     }
 
     /// Checks the configuration against the backbone and the sample shape (`[C,H,W]`, `[F,T]` or
@@ -92,18 +205,7 @@ impl AutoencoderConfig {
         backbone: &BackboneConfig,
         shape: &[i64],
     ) -> selfsup_core::Result<()> {
-        self.validate()?;
-        backbone.validate()?;
-        match self {
-            AutoencoderConfig::Mae(c) => c.geometry(backbone, shape).map(|_| ()),
-            AutoencoderConfig::Ae(AeConfig { decoder, .. })
-            | AutoencoderConfig::Dae(DaeConfig { decoder, .. })
-            | AutoencoderConfig::SparseAe(SparseAeConfig { decoder, .. })
-            | AutoencoderConfig::Vae(VaeConfig { decoder, .. }) => {
-                crate::common::check_backbone_geometry(backbone, shape)?;
-                decoder.resolve(backbone, shape).map(|_| ())
-            }
-        }
+        check_input(self.family_spec(), backbone, shape)
     }
 
     /// Builds the model for samples of `shape` in `vs` (checks first; nothing is built on error).
@@ -114,64 +216,7 @@ impl AutoencoderConfig {
         shape: &[i64],
     ) -> Result<Box<dyn Method>> {
         self.check_input(backbone, shape)?;
-        Ok(match self {
-            AutoencoderConfig::Ae(c) => {
-                Box::new(Autoencoder::new(vs, "ae", c, Mode::Plain, backbone, shape)?)
-            }
-            AutoencoderConfig::Dae(c) => Box::new(Autoencoder::new(
-                vs,
-                "dae",
-                &c.ae(),
-                Mode::Denoising,
-                backbone,
-                shape,
-            )?),
-            AutoencoderConfig::SparseAe(c) => {
-                let weight = match c.penalty {
-                    SparsityPenalty::L1 => c.l1_weight,
-                    SparsityPenalty::Kl => c.beta,
-                };
-                Box::new(Autoencoder::new(
-                    vs,
-                    "sparse_ae",
-                    &c.ae(),
-                    Mode::Sparse {
-                        penalty: c.penalty,
-                        weight,
-                        rho: c.rho,
-                    },
-                    backbone,
-                    shape,
-                )?)
-            }
-            AutoencoderConfig::Vae(c) => Box::new(Vae::new(vs, c, backbone, shape)?),
-            AutoencoderConfig::Mae(c) => Box::new(Mae::new(vs, c, backbone, shape)?),
-        })
-    }
-}
-
-impl MethodSpec for AutoencoderConfig {
-    fn name(&self) -> &'static str {
-        AutoencoderConfig::name(self)
-    }
-
-    fn validate(&self) -> selfsup_core::Result<()> {
-        AutoencoderConfig::validate(self)
-    }
-
-    fn min_views(&self) -> usize {
-        AutoencoderConfig::min_views(self)
-    }
-
-    /// Builds the model for samples of `input.shape` (`[C,H,W]`, `[F,T]` or `[D]`); geometry errors
-    /// (patch size, MLP `input_dim`, `vit` `image_size`) are config errors naming the field.
-    fn build(
-        &self,
-        vs: VarStore,
-        backbone: &BackboneConfig,
-        input: &InputSpec,
-    ) -> Result<Box<dyn Method>> {
-        self.build_in(vs, backbone, &input.shape)
+        self.family_spec().build_model(vs, backbone, shape)
     }
 }
 
@@ -180,8 +225,5 @@ impl MethodSpec for AutoencoderConfig {
 /// [`crate::dae_audio_pipeline`] with the run's crop and features.
 pub fn view_pipeline(cfg: &AutoencoderConfig) -> selfsup_core::Result<selfsup_data::ViewPipeline> {
     cfg.validate()?;
-    match cfg {
-        AutoencoderConfig::Dae(c) => dae_image_pipeline(c, None),
-        _ => Ok(selfsup_data::ViewPipeline::Identity),
-    }
+    cfg.family_spec().image_pipeline()
 }

@@ -78,7 +78,7 @@ pub mod vae;
 
 pub use ae::{AeConfig, Autoencoder};
 pub use common::ReconLoss;
-pub use config::{view_pipeline, AutoencoderConfig};
+pub use config::{view_pipeline, AutoencoderConfig, AutoencoderSpec};
 pub use dae::{dae_audio_pipeline, dae_image_pipeline, Corruption, DaeConfig};
 pub use decoder::{DecoderConfig, DecoderKind};
 pub use mae::{Mae, MaeConfig, Pool};

@@ -15,6 +15,8 @@
 //!   thread, a sample's views are a function of its key alone ([`parallel`] shows it with rayon).
 //! - **Batches** ([`batch`]): the host-side [`HostBatch`] (float views, token views, labels, pretext
 //!   [`Targets`]) and the [`BatchSource`] trait that connects a loader to a trainer without libtorch.
+//! - **Config families** ([`config_family!`]): a serde enum tagged by `kind` over per-kind
+//!   configs, the one mechanism every method family's config enum is written with.
 //! - **Errors** ([`error`]): the shared [`Error`] with field-naming config errors and the [`check`]
 //!   helpers every config validator uses.
 //!
@@ -55,6 +57,7 @@
 pub mod batch;
 pub mod combinators;
 pub mod error;
+mod family;
 pub mod parallel;
 pub mod rng;
 pub mod sample;

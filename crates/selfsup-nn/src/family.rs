@@ -1,16 +1,17 @@
-//! [`method_family!`](crate::method_family): the one mechanism that turns a list of per-method configs into a family's
-//! serde enum (tagged by `kind`) with its [`crate::MethodSpec`] implementation, so that adding a
-//! method to a family is one line there plus the method's own config type and `MethodSpec` impl.
+//! [`method_family!`](crate::method_family): a family of trainable methods — the family's serde enum
+//! (tagged by `kind`), written by [`selfsup_core::config_family!`], with its [`crate::MethodSpec`]
+//! implementation, so that adding a method to a family is one line there plus the method's own config
+//! type and `MethodSpec` impl.
 
 /// Declares a family's config enum from `"kind" => Variant(ConfigType)` lines.
 ///
-/// Every `ConfigType` implements [`crate::MethodSpec`] (its name, validation, view count and how it
-/// builds its method); the macro writes the enum — serde-tagged by `kind`, each variant renamed to
-/// its kind — with `KINDS` (every kind, in order), `spec()` (the variant's config as a
-/// `&dyn MethodSpec`), a `MethodSpec` impl that delegates to it, and `From<ConfigType>` for each
-/// variant. With `pub enum Name: FamilyTrait { ... }` it also writes `family_spec()`, the variant's
-/// config as `&dyn FamilyTrait` (a family's own extension of `MethodSpec`). The crate using it needs
-/// `serde`, `selfsup-core` and `tch` as dependencies.
+/// [`selfsup_core::config_family!`] writes the enum (serde-tagged by `kind`, each variant renamed to
+/// its kind), `KINDS`, `kind()`, `with_defaults(kind)`, `From<ConfigType>` and, with
+/// `pub enum Name: FamilyTrait { ... }`, `family_spec()` (the variant's config as `&dyn FamilyTrait`,
+/// a family's own extension of `MethodSpec`). This macro adds, from every `ConfigType`'s
+/// [`crate::MethodSpec`] impl (its name, validation, view count and how it builds its method),
+/// `spec()` (the variant's config as a `&dyn MethodSpec`) and a `MethodSpec` impl that delegates to
+/// it. The crate using it needs `serde`, `selfsup-core` and `tch` as dependencies.
 ///
 /// ```ignore
 /// selfsup_nn::method_family! {
@@ -29,21 +30,13 @@ macro_rules! method_family {
             $( $(#[$doc:meta])* $kind:literal => $variant:ident($ty:ty) ),* $(,)?
         }
     ) => {
-        $crate::method_family! {
+        ::selfsup_core::config_family! {
             $(#[$meta])*
-            pub enum $family {
+            pub enum $family: $spec {
                 $( $(#[$doc])* $kind => $variant($ty) ),*
             }
         }
-
-        impl $family {
-            /// The variant's config as the family's own spec trait.
-            pub fn family_spec(&self) -> &dyn $spec {
-                match self {
-                    $( $family::$variant(c) => c, )*
-                }
-            }
-        }
+        $crate::method_family!(@spec $family { $( $variant($ty) ),* });
     };
     (
         $(#[$meta:meta])*
@@ -51,17 +44,16 @@ macro_rules! method_family {
             $( $(#[$doc:meta])* $kind:literal => $variant:ident($ty:ty) ),* $(,)?
         }
     ) => {
-        $(#[$meta])*
-        #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-        #[serde(tag = "kind")]
-        pub enum $family {
-            $( $(#[$doc])* #[serde(rename = $kind)] $variant($ty), )*
+        ::selfsup_core::config_family! {
+            $(#[$meta])*
+            pub enum $family {
+                $( $(#[$doc])* $kind => $variant($ty) ),*
+            }
         }
-
+        $crate::method_family!(@spec $family { $( $variant($ty) ),* });
+    };
+    (@spec $family:ident { $( $variant:ident($ty:ty) ),* }) => {
         impl $family {
-            /// Every `kind` of this family, in declaration order.
-            pub const KINDS: &'static [&'static str] = &[$($kind),*];
-
             /// The variant's config as its [`MethodSpec`]($crate::MethodSpec).
             pub fn spec(&self) -> &dyn $crate::MethodSpec {
                 match self {
@@ -107,13 +99,5 @@ macro_rules! method_family {
                 self.spec().build(vs, backbone, input)
             }
         }
-
-        $(
-            impl From<$ty> for $family {
-                fn from(c: $ty) -> Self {
-                    $family::$variant(c)
-                }
-            }
-        )*
     };
 }

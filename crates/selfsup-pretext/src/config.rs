@@ -14,147 +14,116 @@ use crate::relative::RelativePositionConfig;
 use crate::rotation::RotationConfig;
 use crate::PretextGenerator;
 use selfsup_core::{Error, Result};
-use serde::{Deserialize, Serialize};
 
 /// Every pretext kind, as written in configs and on the command line.
-pub const KINDS: &[&str] = &[
-    "rotation",
-    "jigsaw",
-    "relative_position",
-    "colorization",
-    "inpainting",
-    "masked_spectrogram",
-    "temporal_order",
-    "cpc",
-];
+pub const KINDS: &[&str] = PretextConfig::KINDS;
 
-/// One pretext task, tagged by `kind` (see [`KINDS`]).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum PretextConfig {
-    /// Predict the rotation (RotNet).
-    Rotation(RotationConfig),
-    /// Predict the tile permutation.
-    Jigsaw(JigsawConfig),
-    /// Predict where a patch sits relative to the centre patch.
-    RelativePosition(RelativePositionConfig),
-    /// Predict `ab` from `L`.
-    Colorization(ColorizationConfig),
-    /// Reconstruct removed regions / masked patches.
-    Inpainting(InpaintingConfig),
-    /// Reconstruct masked spectrogram values.
-    MaskedSpectrogram(MaskedSpectrogramConfig),
-    /// Predict the order of shuffled segments.
-    TemporalOrder(TemporalOrderConfig),
-    /// Contrastive predictive coding: predict future latents (InfoNCE).
-    Cpc(CpcConfig),
+/// What every pretext task's config offers: its validation, the views its generator makes, the
+/// samples it takes and its generator. Implemented by each kind's config; [`PretextConfig`] reaches
+/// it through `family_spec()`.
+pub trait PretextSpec {
+    /// Checks every field.
+    fn validate(&self) -> Result<()>;
+    /// Views per sample the task's generator makes (without building it).
+    fn n_views(&self) -> usize;
+    /// Whether the task takes images (else spectrograms).
+    fn takes_images(&self) -> bool;
+    /// Builds the task's generator (after validation).
+    fn generator(&self) -> Result<Box<dyn PretextGenerator>>;
 }
 
-impl Default for PretextConfig {
-    fn default() -> Self {
-        PretextConfig::Rotation(RotationConfig::default())
+/// Implements [`PretextSpec`] for one task's config: its own `validate` and `build`, the samples it
+/// takes and its view count.
+macro_rules! pretext_task {
+    ($ty:ty, images = $images:expr, views = |$c:ident| $views:expr) => {
+        impl PretextSpec for $ty {
+            fn validate(&self) -> Result<()> {
+                <$ty>::validate(self)
+            }
+
+            fn n_views(&self) -> usize {
+                let $c = self;
+                $views
+            }
+
+            fn takes_images(&self) -> bool {
+                $images
+            }
+
+            fn generator(&self) -> Result<Box<dyn PretextGenerator>> {
+                Ok(Box::new(self.build()?))
+            }
+        }
+    };
+}
+
+pretext_task!(
+    RotationConfig,
+    images = true,
+    views = |c| if c.all_four { 4 } else { 1 }
+);
+pretext_task!(JigsawConfig, images = true, views = |c| c.grid * c.grid);
+pretext_task!(RelativePositionConfig, images = true, views = |_c| 2);
+pretext_task!(ColorizationConfig, images = true, views = |_c| 1);
+pretext_task!(InpaintingConfig, images = true, views = |_c| 1);
+pretext_task!(MaskedSpectrogramConfig, images = false, views = |_c| 1);
+pretext_task!(TemporalOrderConfig, images = false, views = |c| c.segments);
+pretext_task!(CpcConfig, images = false, views = |_c| 1);
+
+selfsup_core::config_family! {
+    /// One pretext task, tagged by `kind` (see [`KINDS`]).
+    pub enum PretextConfig: PretextSpec {
+        /// Predict the rotation (RotNet).
+        "rotation" => Rotation(RotationConfig),
+        /// Predict the tile permutation.
+        "jigsaw" => Jigsaw(JigsawConfig),
+        /// Predict where a patch sits relative to the centre patch.
+        "relative_position" => RelativePosition(RelativePositionConfig),
+        /// Predict `ab` from `L`.
+        "colorization" => Colorization(ColorizationConfig),
+        /// Reconstruct removed regions / masked patches.
+        "inpainting" => Inpainting(InpaintingConfig),
+        /// Reconstruct masked spectrogram values.
+        "masked_spectrogram" => MaskedSpectrogram(MaskedSpectrogramConfig),
+        /// Predict the order of shuffled segments.
+        "temporal_order" => TemporalOrder(TemporalOrderConfig),
+        /// Contrastive predictive coding: predict future latents (InfoNCE).
+        "cpc" => Cpc(CpcConfig),
     }
 }
 
 impl PretextConfig {
-    /// Every `kind` of this family (the same list as the module's [`KINDS`]).
-    pub const KINDS: &'static [&'static str] = KINDS;
-
     /// Views per sample the task's generator makes (without building it).
     pub fn n_views(&self) -> usize {
-        match self {
-            PretextConfig::Rotation(c) => {
-                if c.all_four {
-                    4
-                } else {
-                    1
-                }
-            }
-            PretextConfig::Jigsaw(c) => c.grid * c.grid,
-            PretextConfig::RelativePosition(_) => 2,
-            PretextConfig::TemporalOrder(c) => c.segments,
-            PretextConfig::Colorization(_)
-            | PretextConfig::Inpainting(_)
-            | PretextConfig::MaskedSpectrogram(_)
-            | PretextConfig::Cpc(_) => 1,
-        }
-    }
-
-    /// The kind (an entry of [`KINDS`]).
-    pub fn kind(&self) -> &'static str {
-        match self {
-            PretextConfig::Rotation(_) => "rotation",
-            PretextConfig::Jigsaw(_) => "jigsaw",
-            PretextConfig::RelativePosition(_) => "relative_position",
-            PretextConfig::Colorization(_) => "colorization",
-            PretextConfig::Inpainting(_) => "inpainting",
-            PretextConfig::MaskedSpectrogram(_) => "masked_spectrogram",
-            PretextConfig::TemporalOrder(_) => "temporal_order",
-            PretextConfig::Cpc(_) => "cpc",
-        }
+        self.family_spec().n_views()
     }
 
     /// The default config of a kind; an unknown name is a config error listing [`KINDS`].
     pub fn from_kind(kind: &str) -> Result<Self> {
-        Ok(match kind {
-            "rotation" => PretextConfig::Rotation(Default::default()),
-            "jigsaw" => PretextConfig::Jigsaw(Default::default()),
-            "relative_position" => PretextConfig::RelativePosition(Default::default()),
-            "colorization" => PretextConfig::Colorization(Default::default()),
-            "inpainting" => PretextConfig::Inpainting(Default::default()),
-            "masked_spectrogram" => PretextConfig::MaskedSpectrogram(Default::default()),
-            "temporal_order" => PretextConfig::TemporalOrder(Default::default()),
-            "cpc" => PretextConfig::Cpc(Default::default()),
-            other => {
-                return Err(Error::config(
-                    "method.kind",
-                    format!(
-                        "unknown pretext task `{other}`; allowed: {}",
-                        KINDS.join(", ")
-                    ),
-                ))
-            }
+        Self::with_defaults(kind).ok_or_else(|| {
+            Error::config(
+                "method.kind",
+                format!(
+                    "unknown pretext task `{kind}`; allowed: {}",
+                    KINDS.join(", ")
+                ),
+            )
         })
     }
 
     /// Checks every field.
     pub fn validate(&self) -> Result<()> {
-        match self {
-            PretextConfig::Rotation(c) => c.validate(),
-            PretextConfig::Jigsaw(c) => c.validate(),
-            PretextConfig::RelativePosition(c) => c.validate(),
-            PretextConfig::Colorization(c) => c.validate(),
-            PretextConfig::Inpainting(c) => c.validate(),
-            PretextConfig::MaskedSpectrogram(c) => c.validate(),
-            PretextConfig::TemporalOrder(c) => c.validate(),
-            PretextConfig::Cpc(c) => c.validate(),
-        }
+        self.family_spec().validate()
     }
 
     /// Whether the task takes images (else spectrograms).
     pub fn takes_images(&self) -> bool {
-        matches!(
-            self,
-            PretextConfig::Rotation(_)
-                | PretextConfig::Jigsaw(_)
-                | PretextConfig::RelativePosition(_)
-                | PretextConfig::Colorization(_)
-                | PretextConfig::Inpainting(_)
-        )
+        self.family_spec().takes_images()
     }
 }
 
 /// Validates `cfg` and builds its generator.
 pub fn pretext_generator(cfg: &PretextConfig) -> Result<Box<dyn PretextGenerator>> {
     cfg.validate()?;
-    Ok(match cfg {
-        PretextConfig::Rotation(c) => Box::new(c.build()?),
-        PretextConfig::Jigsaw(c) => Box::new(c.build()?),
-        PretextConfig::RelativePosition(c) => Box::new(c.build()?),
-        PretextConfig::Colorization(c) => Box::new(c.build()?),
-        PretextConfig::Inpainting(c) => Box::new(c.build()?),
-        PretextConfig::MaskedSpectrogram(c) => Box::new(c.build()?),
-        PretextConfig::TemporalOrder(c) => Box::new(c.build()?),
-        PretextConfig::Cpc(c) => Box::new(c.build()?),
-    })
+    cfg.family_spec().generator()
 }

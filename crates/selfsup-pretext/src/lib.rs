@@ -70,7 +70,7 @@ pub mod cpc_method;
 #[cfg(feature = "torch")]
 pub mod methods;
 
-pub use config::{pretext_generator, PretextConfig, KINDS};
+pub use config::{pretext_generator, PretextConfig, PretextSpec, KINDS};
 pub use cpc::{Cpc, CpcConfig};
 pub use pipeline::{pretext_fn, pretext_pipeline, Prepare};
 pub use rotation::{Rotation, RotationConfig};

@@ -161,12 +161,6 @@ selfsup_nn::method_family! {
     }
 }
 
-impl Default for MethodConfig {
-    fn default() -> Self {
-        MethodConfig::Simclr(SimClrConfig::default())
-    }
-}
-
 /// Builds the configured method with the given backbone on `device`, seeding libtorch with `seed`
 /// (the same as [`MethodSpec::instantiate`] with an input of `in_channels` channels, without the
 /// check of the sample shape, which is unknown here).

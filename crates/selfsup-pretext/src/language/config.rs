@@ -5,42 +5,48 @@ use selfsup_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 /// The kinds of [`LanguageModelConfig`], as written in configs (`kind = "gpt"`).
-pub const KINDS: &[&str] = &["gpt", "bert"];
+pub const KINDS: &[&str] = LanguageModelConfig::KINDS;
 
-/// A language-model pretraining method (serde `tag = "kind"`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum LanguageModelConfig {
-    /// Next-token prediction with a causal decoder (GPT).
-    Gpt(NextTokenConfig),
-    /// Masked-token prediction with a bidirectional encoder (BERT).
-    Bert(MaskedTokenConfig),
+/// What every language-model config offers: its validation, the model settings it sets and (feature
+/// `torch`) its method. Implemented by each kind's config; [`LanguageModelConfig`] reaches it through
+/// `family_spec()`.
+pub trait LanguageModelSpec {
+    /// Checks every field (messages name `method.<field>`).
+    fn validate(&self) -> Result<()>;
+    /// Dropout in training.
+    fn dropout(&self) -> f64;
+    /// Biases in the Linear and LayerNorm layers.
+    fn bias(&self) -> bool;
+    /// Causal attention (a decoder reading `L + 1`-token windows) or bidirectional.
+    fn causal(&self) -> bool;
+    /// Builds the method over a model of `cfg` in `vs`.
+    #[cfg(feature = "torch")]
+    fn build_model(
+        &self,
+        vs: tch::nn::VarStore,
+        cfg: &selfsup_nn::backbones::GptConfig,
+    ) -> selfsup_nn::Result<Box<dyn selfsup_nn::Method>>;
 }
 
-impl Default for LanguageModelConfig {
-    fn default() -> Self {
-        LanguageModelConfig::Gpt(NextTokenConfig::default())
+selfsup_core::config_family! {
+    /// A language-model pretraining method (serde `tag = "kind"`).
+    pub enum LanguageModelConfig: LanguageModelSpec {
+        /// Next-token prediction with a causal decoder (GPT).
+        "gpt" => Gpt(NextTokenConfig),
+        /// Masked-token prediction with a bidirectional encoder (BERT).
+        "bert" => Bert(MaskedTokenConfig),
     }
 }
 
 impl LanguageModelConfig {
-    /// The kinds, as written in configs.
-    pub const KINDS: &'static [&'static str] = KINDS;
-
-    /// The method's name (`"gpt"` or `"bert"`).
+    /// The method's name (`"gpt"` or `"bert"`), its `kind`.
     pub fn name(&self) -> &'static str {
-        match self {
-            LanguageModelConfig::Gpt(_) => "gpt",
-            LanguageModelConfig::Bert(_) => "bert",
-        }
+        self.kind()
     }
 
     /// Checks every field (messages name `method.<field>`).
     pub fn validate(&self) -> Result<()> {
-        match self {
-            LanguageModelConfig::Gpt(c) => c.validate(),
-            LanguageModelConfig::Bert(c) => c.validate(),
-        }
+        self.family_spec().validate()
     }
 }
 
@@ -109,3 +115,48 @@ impl MaskedTokenConfig {
         self.mask.validate_at("method.mask")
     }
 }
+
+/// Implements [`LanguageModelSpec`] for one kind's config: its own `validate`, its `dropout` and
+/// `bias` fields, whether it is causal, and its method's constructor.
+macro_rules! language_model {
+    ($ty:ty, causal = $causal:expr, method = |$c:ident, $vs:ident, $cfg:ident| $build:expr) => {
+        impl LanguageModelSpec for $ty {
+            fn validate(&self) -> Result<()> {
+                <$ty>::validate(self)
+            }
+
+            fn dropout(&self) -> f64 {
+                self.dropout
+            }
+
+            fn bias(&self) -> bool {
+                self.bias
+            }
+
+            fn causal(&self) -> bool {
+                $causal
+            }
+
+            #[cfg(feature = "torch")]
+            fn build_model(
+                &self,
+                $vs: tch::nn::VarStore,
+                $cfg: &selfsup_nn::backbones::GptConfig,
+            ) -> selfsup_nn::Result<Box<dyn selfsup_nn::Method>> {
+                let $c = self;
+                Ok(Box::new($build?))
+            }
+        }
+    };
+}
+
+language_model!(
+    NextTokenConfig,
+    causal = true,
+    method = |_c, vs, cfg| super::methods::NextToken::new(vs, cfg)
+);
+language_model!(
+    MaskedTokenConfig,
+    causal = false,
+    method = |c, vs, cfg| super::methods::MaskedToken::new(vs, cfg, c)
+);

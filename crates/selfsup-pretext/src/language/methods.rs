@@ -583,10 +583,10 @@ pub fn model_config(
         )
         .into());
     }
-    let (dropout, bias, causal, extra) = match method {
-        LanguageModelConfig::Gpt(c) => (c.dropout, c.bias, true, 1),
-        LanguageModelConfig::Bert(c) => (c.dropout, c.bias, false, 0),
-    };
+    let spec = method.family_spec();
+    let (dropout, bias, causal) = (spec.dropout(), spec.bias(), spec.causal());
+    // A causal sample is the window plus its next token.
+    let extra = i64::from(causal);
     if let Some(&len) = input.shape.first() {
         if input.shape.len() != 1 || len - extra > t.max_len || len - extra < 1 {
             return Err(selfsup_core::Error::config(
@@ -630,9 +630,6 @@ impl MethodSpec for LanguageModelConfig {
         input: &InputSpec,
     ) -> Result<Box<dyn Method>> {
         let cfg = model_config(self, backbone, input)?;
-        Ok(match self {
-            LanguageModelConfig::Gpt(_) => Box::new(NextToken::new(vs, &cfg)?),
-            LanguageModelConfig::Bert(c) => Box::new(MaskedToken::new(vs, &cfg, c)?),
-        })
+        self.family_spec().build_model(vs, &cfg)
     }
 }

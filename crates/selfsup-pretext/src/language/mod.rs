@@ -20,7 +20,9 @@ pub mod masking;
 #[cfg(feature = "torch")]
 pub mod methods;
 
-pub use config::{LanguageModelConfig, MaskedTokenConfig, NextTokenConfig, KINDS};
+pub use config::{
+    LanguageModelConfig, LanguageModelSpec, MaskedTokenConfig, NextTokenConfig, KINDS,
+};
 pub use masking::{MlmMaskConfig, MlmMasker, SelectMode, IGNORE_INDEX};
 #[cfg(feature = "torch")]
 pub use methods::{evaluate_held_out, lm_scalars, model_config, LmEval, MaskedToken, NextToken};
