@@ -2,7 +2,7 @@
 //! `data/fsdd`) within a few dozen steps, and the audio DAE pipeline makes keyed `[corrupted, clean]`
 //! log-mel pairs from one crop of each clip.
 
-use selfsup_augment::audio::LogMelConfig;
+use selfsup_augment::audio::{LogMelConfig, LogMelFrontEnd};
 use selfsup_autoencoder::{dae_audio_pipeline, AeConfig, AutoencoderConfig, DaeConfig};
 use selfsup_core::{Audio, Sample, SampleKey, Spectrogram};
 use selfsup_data::{Dataset, Fsdd, FsddSplit};
@@ -28,23 +28,10 @@ fn fixed(a: &Audio) -> Audio {
     Audio::mono(a.sample_rate(), s).unwrap()
 }
 
-/// Log-mel (40 bands) standardised per clip, as the CLI's audio features.
+/// Log-mel (40 bands) standardised per clip: the audio recipes' feature step
+/// ([`LogMelFrontEnd`] with its per-clip standardisation).
 fn logmel(a: &Audio) -> selfsup_core::Result<Spectrogram> {
-    let s = LogMelConfig::for_rate(a.sample_rate(), 40)
-        .build()?
-        .compute(&a.downmix())?;
-    let d = s.values.data();
-    let n = d.len() as f32;
-    let mean = d.iter().sum::<f32>() / n;
-    let std = (d.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n)
-        .sqrt()
-        .max(1e-5);
-    Spectrogram::new(
-        1,
-        s.n_freq(),
-        s.n_frames(),
-        d.iter().map(|v| (v - mean) / std).collect(),
-    )
+    LogMelFrontEnd::new(&LogMelConfig::for_rate(a.sample_rate(), 40), true)?.compute(a)
 }
 
 fn tensor(s: &Spectrogram) -> Tensor {
