@@ -41,3 +41,14 @@ pub use selfsup_train as train;
 pub mod methods;
 #[cfg(feature = "torch")]
 pub mod run;
+/// libtorch's Rust binding, as the `torch` crates use it (`selfsup::tch::Device`, `Tensor`), so
+/// that a program depending on `selfsup` alone can name devices and tensors.
+#[cfg(feature = "torch")]
+pub use tch;
+
+/// The README's code blocks, compiled and run as this crate's doc-tests, so that the quick-starts
+/// there cannot drift from the API (the library loop is `no_run`: it needs the vendored data and
+/// minutes of training).
+#[cfg(all(doctest, feature = "torch"))]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
