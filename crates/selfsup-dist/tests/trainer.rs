@@ -171,6 +171,16 @@ const TABLE: [&str; 8] = [
     "moco_v3", "byol", "simsiam", "nnclr", "dcl", "supcon", "dino", "swav",
 ];
 
+/// The per-rank batch of `kind`'s scenario (`B`, or 16 for the BatchNorm models: see the
+/// learning rates in `train_cfg`).
+fn per_rank_batch(kind: &str) -> usize {
+    if sync_bn(kind) {
+        16
+    } else {
+        B
+    }
+}
+
 /// Whether `kind` trains with `train.sync_batch_norm` (its model has BatchNorm layers).
 fn sync_bn(kind: &str) -> bool {
     TABLE.contains(&kind) || kind == "simclr_convnet"
@@ -201,7 +211,18 @@ fn train_cfg(kind: &str, every_steps: u64) -> TrainConfig {
         optimizer: OptimizerConfig {
             kind: OptimizerKind::Sgd,
             // VICReg's weighted terms (25, 25, 1) need a smaller step.
-            lr: if kind == "vicreg" { 0.005 } else { 0.2 },
+            // BatchNorm on small batches makes these tiny runs chaotic: two single-process runs
+            // that differ only in the rounding of the BN statistics (ATen's kernel against the
+            // synchronised path with one rank) drift apart by up to 1e-3 (MoCo v3, lr 0.2,
+            // batch 8) and by O(1) at lr 0.5, so the BN scenarios use per-rank batches of 16 and
+            // a step small enough (measured: ≤ 6e-7 apart for that rounding-only pair, NNCLR's
+            // nearest-neighbour choice needing 0.005) for 1e-5 to test the distribution.
+            lr: match kind {
+                "vicreg" => 0.005,
+                "nnclr" => 0.005,
+                k if sync_bn(k) => 0.02,
+                _ => 0.2,
+            },
             momentum: 0.9,
             ..Default::default()
         },
@@ -382,10 +403,11 @@ fn worker() {
     }
     let mut c = join(Duration::from_secs(30));
     let rank = c.rank();
-    let l = loader(B, Some((c.world_size(), rank)));
+    let shard = Some((c.world_size(), rank));
     if scenario == "table" {
         // One group trains every method of the table in turn.
         for kind in TABLE {
+            let l = loader(per_rank_batch(kind), shard);
             let out = train(kind, Some(c.clone()), Some(&dir.join(kind)), &l).unwrap();
             Tensor::save_multi(&out, dir.join(format!("rank{rank}_{kind}.ot"))).unwrap();
         }
@@ -399,6 +421,7 @@ fn worker() {
         }
         None => &scenario,
     };
+    let l = loader(per_rank_batch(kind.trim_end_matches("_nosync")), shard);
     let out = match kind.strip_suffix("_nosync") {
         Some(k) => train_with(k, Some(c), Some(&run_dir), &l, false).unwrap(),
         None => train(kind, Some(c), Some(&run_dir), &l).unwrap(),
@@ -408,7 +431,7 @@ fn worker() {
 
 /// Runs `scenario` on 2 ranks; returns the single-process reference and the workers' folder.
 fn run_pair(kind: &str, scenario: &str) -> (Vec<(String, Tensor)>, tempfile::TempDir) {
-    let reference = train(kind, None, None, &loader(2 * B, None)).unwrap();
+    let reference = train(kind, None, None, &loader(2 * per_rank_batch(kind), None)).unwrap();
     let (dir, workers) = common::launch(scenario, 2, &[]);
     workers.wait(Duration::from_secs(10)).expect("workers pass");
     (reference, dir)
@@ -416,31 +439,72 @@ fn run_pair(kind: &str, scenario: &str) -> (Vec<(String, Tensor)>, tempfile::Tem
 
 fn equivalence(kind: &str) {
     let (reference, dir) = run_pair(kind, kind);
-    compare(kind, &reference, dir.path(), "", "run");
+    if let Err(e) = compare(kind, &reference, dir.path(), "", "run") {
+        panic!("{e}");
+    }
 }
 
 /// The ranks' losses and variables (files `rank{r}{suffix}.ot`) against the single process's,
-/// within 1e-5, and one `train` row per step in `<run>/metrics.jsonl` (rank 0 alone wrote it).
-fn compare(kind: &str, reference: &[(String, Tensor)], dir: &Path, suffix: &str, run: &str) {
+/// within 1e-5 (relative to the largest entry when it exceeds 1: float rounding of a value of
+/// magnitude 750 is 6e-5), and one `train` row per step in `<run>/metrics.jsonl` (rank 0 alone
+/// wrote it).
+fn compare(
+    kind: &str,
+    reference: &[(String, Tensor)],
+    dir: &Path,
+    suffix: &str,
+    run: &str,
+) -> Result<(), String> {
     let world = 2;
     let losses = Vec::<f64>::try_from(&reference[0].1).unwrap();
-    assert!(
-        (losses[0] - losses[losses.len() - 1]).abs() > 1e-3,
-        "{kind}: training did not move the loss: {losses:?}"
-    );
+    if (losses[0] - losses[losses.len() - 1]).abs() <= 1e-3 {
+        return Err(format!("{kind}: training did not move the loss: {losses:?}"));
+    }
     for r in 0..world {
         let got = Tensor::load_multi(dir.join(format!("rank{r}{suffix}.ot"))).unwrap();
         assert_eq!(got.len(), reference.len());
         for ((gn, g), (rn, want)) in got.iter().zip(reference) {
             assert_eq!(gn, rn);
-            let d = (g - want).abs().max().double_value(&[]);
-            assert!(d <= 1e-5, "{kind}, rank {r}, {gn}: max |Δ| = {d:e}");
+            // 1e-5, relative for entries above 1 in magnitude: one float ulp of DINO's
+            // bottleneck bias (|x| ≈ 750 after 10 steps, grown by the L2 normalisation after it)
+            // is 6.1e-5.
+            let scale = want.abs().max().double_value(&[]).max(1.0);
+            let d = (g - want).abs().max().double_value(&[]) / scale;
+            let detail = if gn == "losses" {
+                format!(
+                    "\n  got  {:?}\n  want {:?}",
+                    Vec::<f64>::try_from(g).unwrap(),
+                    Vec::<f64>::try_from(want).unwrap()
+                )
+            } else {
+                String::new()
+            };
+            if d.is_nan() || d > 1e-5 {
+                let all: Vec<String> = got
+                    .iter()
+                    .zip(reference)
+                    .map(|((n, a), (_, b))| {
+                        format!(
+                            "{n}: {:e} (|x| {:e})",
+                            (a - b).abs().max().double_value(&[]),
+                            b.abs().max().double_value(&[])
+                        )
+                    })
+                    .collect();
+                let detail = format!("{detail}\n{}", all.join("\n"));
+                return Err(format!(
+                    "{kind}, rank {r}, {gn}: max |Δ| / max(1, max |x|) = {d:e}{detail}"
+                ));
+            }
         }
     }
     // Only rank 0 wrote the run folder: one train row per step.
     let metrics = std::fs::read_to_string(dir.join(run).join("metrics.jsonl")).unwrap();
     let rows = metrics.lines().filter(|l| l.contains("\"train\"")).count();
-    assert_eq!(rows, EPOCHS as usize * STEPS_PER_EPOCH, "{metrics}");
+    if rows != EPOCHS as usize * STEPS_PER_EPOCH {
+        return Err(format!("{kind}: {rows} train rows in {metrics}"));
+    }
+    Ok(())
 }
 
 #[test]
@@ -467,13 +531,18 @@ fn vicreg_2_ranks_equals_1_process_with_twice_the_batch() {
 fn more_methods_2_ranks_equal_1_process_with_twice_the_batch() {
     let references: Vec<_> = TABLE
         .iter()
-        .map(|k| train(k, None, None, &loader(2 * B, None)).unwrap())
+        .map(|k| train(k, None, None, &loader(2 * per_rank_batch(k), None)).unwrap())
         .collect();
     let (dir, workers) = common::launch("table", 2, &[]);
     workers.wait(Duration::from_secs(10)).expect("workers pass");
-    for (kind, reference) in TABLE.iter().zip(&references) {
-        compare(kind, reference, dir.path(), &format!("_{kind}"), kind);
-    }
+    let failures: Vec<String> = TABLE
+        .iter()
+        .zip(&references)
+        .filter_map(|(kind, reference)| {
+            compare(kind, reference, dir.path(), &format!("_{kind}"), kind).err()
+        })
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 /// SyncBatchNorm: SimCLR on a ConvNet with BatchNorm (backbone and head), 2 ranks × B with
@@ -532,3 +601,4 @@ fn a_dead_rank_ends_the_run_with_an_error_and_the_checkpoint_loads() {
     assert!(t.resume().unwrap(), "no checkpoint");
     assert_eq!(t.step(), 2);
 }
+

@@ -160,8 +160,9 @@ impl BatchNorm {
     /// `running_var ← (1 − m)·running_var + m·var·N/(N − 1)` (unbiased). The two sums are
     /// differentiable all-reduces ([`Collectives::all_reduce_sum_with_grad`]), so the gradient of
     /// every rank's use of the global statistics flows back into every rank's rows. The variance
-    /// is taken around the global mean (two collectives, not `E[x²] − E[x]²`) for the same
-    /// precision as the single-process kernel.
+    /// is taken around the global mean (two collectives, not `E[x²] − E[x]²`), and the layer
+    /// computes in float64 and rounds its output back, for the single-process kernel's precision
+    /// (which accumulates its statistics in double) whatever the split over ranks.
     fn forward_sync(&self, xs: &Tensor, c: &dyn Collectives) -> crate::Result<Tensor> {
         let size = xs.size();
         let ch = size[1];
@@ -169,34 +170,43 @@ impl BatchNorm {
         let mut shape = vec![1i64; size.len()];
         shape[1] = ch;
         let local_n = (xs.numel() as i64 / ch.max(1)) as f64;
+        // In float64 throughout (rounded back at the end), as ATen's CPU kernel accumulates the
+        // statistics in double: the result is the exact global-batch value to float rounding,
+        // whatever the split over ranks.
+        let xd = xs.to_kind(Kind::Double);
         // Σx per channel and the local count, one collective.
-        let sum = xs.f_sum_dim_intlist(dims.as_slice(), false, xs.kind())?;
-        let count = Tensor::from_slice(&[local_n]).to_kind(xs.kind());
+        let sum = xd.f_sum_dim_intlist(dims.as_slice(), false, Kind::Double)?;
+        let count = Tensor::from_slice(&[local_n]);
         let s = c.all_reduce_sum_with_grad(&Tensor::f_cat(&[sum, count], 0)?)?;
         let n = s.double_value(&[ch]);
         let mean = s.narrow(0, 0, ch) / n;
-        let centred = xs - mean.view(shape.as_slice());
+        let centred = &xd - mean.view(shape.as_slice());
         let sq = centred
             .square()
-            .f_sum_dim_intlist(dims.as_slice(), false, xs.kind())?;
+            .f_sum_dim_intlist(dims.as_slice(), false, Kind::Double)?;
         let var = c.all_reduce_sum_with_grad(&sq)? / n;
         let mut y = centred * (&var + self.eps).rsqrt().view(shape.as_slice());
         if let Some(w) = &self.weight {
-            y = y * w.view(shape.as_slice());
+            y = y * w.to_kind(Kind::Double).view(shape.as_slice());
         }
         if let Some(b) = &self.bias {
-            y = y + b.view(shape.as_slice());
+            y = y + b.to_kind(Kind::Double).view(shape.as_slice());
         }
         tch::no_grad(|| -> crate::Result<()> {
             let m = self.momentum;
             let unbiased = &var * (n / (n - 1.0).max(1.0));
-            let new_mean = &self.running_mean * (1.0 - m) + mean.detach() * m;
-            let new_var = &self.running_var * (1.0 - m) + unbiased.detach() * m;
-            self.running_mean.shallow_clone().f_copy_(&new_mean)?;
-            self.running_var.shallow_clone().f_copy_(&new_var)?;
+            let kind = self.running_mean.kind();
+            let new_mean = self.running_mean.to_kind(Kind::Double) * (1.0 - m) + mean.detach() * m;
+            let new_var = self.running_var.to_kind(Kind::Double) * (1.0 - m) + unbiased.detach() * m;
+            self.running_mean
+                .shallow_clone()
+                .f_copy_(&new_mean.to_kind(kind))?;
+            self.running_var
+                .shallow_clone()
+                .f_copy_(&new_var.to_kind(kind))?;
             Ok(())
         })?;
-        Ok(y)
+        Ok(y.to_kind(xs.kind()))
     }
 }
 
