@@ -47,7 +47,7 @@ const USAGE: &str = "usage: cargo xtask <setup|test|test-dist|check|ci|doctor|pr
               --filter <re>    only ids matching the regex (criterion and the Python scripts)
               --no-python      skip the PyTorch side;  --python <exe>  choose the interpreter
               --no-dist        skip the all-reduce comparison (c10d shim vs torch.distributed,
-                               2 processes, 1 KB-100 MB, release; written to the "Distributed"
+                               2 processes, 1 KB-100 MB, release; written to the Distributed
                                section);  --dist-only  run only that comparison
               -- <args>        passed on to the criterion binaries";
 
