@@ -231,6 +231,14 @@ fn train_cfg(kind: &str, every_steps: u64) -> TrainConfig {
     c.checkpoint.every_steps = every_steps;
     c.schedule.kind = selfsup_train::ScheduleKind::Constant;
     c.sync_batch_norm = sync_bn(kind);
+    if kind == "dino" {
+        // DINO's recipe optimizer, with weight decay: its last layer is frozen (no gradient) in
+        // the first epoch, which the gradient reduction must leave untouched (a zero gradient
+        // would apply the decay and advance Adam's step count on every rank).
+        c.optimizer.kind = OptimizerKind::Adamw;
+        c.optimizer.lr = 0.002;
+        c.optimizer.weight_decay = 0.04;
+    }
     c
 }
 
@@ -339,6 +347,48 @@ impl Collectives for NoGather {
     }
 }
 
+/// The job's collectives except that `all_reduce` is this rank's own value (negative control of
+/// DINO's centre and SwAV's Sinkhorn, which all-reduce their batch statistics; the gradients and
+/// SyncBatchNorm still go across ranks).
+struct LocalStats(Arc<dyn Collectives>);
+
+impl Collectives for LocalStats {
+    fn rank(&self) -> usize {
+        self.0.rank()
+    }
+    fn world_size(&self) -> usize {
+        self.0.world_size()
+    }
+    fn all_gather(&self, x: &Tensor) -> selfsup_nn::Result<Tensor> {
+        self.0.all_gather(x)
+    }
+    fn all_gather_with_grad(&self, x: &Tensor) -> selfsup_nn::Result<Tensor> {
+        self.0.all_gather_with_grad(x)
+    }
+    fn all_reduce(&self, _x: &Tensor, _op: selfsup_nn::Reduction) -> selfsup_nn::Result<()> {
+        Ok(())
+    }
+    fn all_reduce_sum_with_grad(&self, x: &Tensor) -> selfsup_nn::Result<Tensor> {
+        self.0.all_reduce_sum_with_grad(x)
+    }
+    fn broadcast(&self, x: &Tensor, root: usize) -> selfsup_nn::Result<()> {
+        self.0.broadcast(x, root)
+    }
+    fn barrier(&self) -> selfsup_nn::Result<()> {
+        self.0.barrier()
+    }
+    fn broadcast_parameters(&self, vs: &tch::nn::VarStore) -> selfsup_nn::Result<()> {
+        self.0.broadcast_parameters(vs)
+    }
+    fn all_reduce_gradients(
+        &self,
+        vs: &tch::nn::VarStore,
+        op: selfsup_nn::Reduction,
+    ) -> selfsup_nn::Result<()> {
+        self.0.all_reduce_gradients(vs, op)
+    }
+}
+
 /// Stands in for a rank that dies: exits the process when batch `die_at` is asked for.
 struct Dying {
     inner: Loader,
@@ -414,12 +464,14 @@ fn worker() {
         return;
     }
     let run_dir = dir.join("run");
-    let kind = match scenario.strip_suffix("_nogather") {
-        Some(k) => {
-            c = Arc::new(NoGather(c));
-            k
-        }
-        None => &scenario,
+    let kind = if let Some(k) = scenario.strip_suffix("_nogather") {
+        c = Arc::new(NoGather(c));
+        k
+    } else if let Some(k) = scenario.strip_suffix("_localstats") {
+        c = Arc::new(LocalStats(c));
+        k
+    } else {
+        &scenario
     };
     let l = loader(per_rank_batch(kind.trim_end_matches("_nosync")), shard);
     let out = match kind.strip_suffix("_nosync") {
@@ -561,6 +613,27 @@ fn without_sync_batch_norm_the_convnet_differs_from_the_single_process() {
     let got = Tensor::load_multi(dir.path().join("rank0.ot")).unwrap();
     let d = (&got[0].1 - &reference[0].1).abs().max().double_value(&[]);
     assert!(d > 1e-4, "the comparison cannot see SyncBatchNorm: {d:e}");
+}
+
+/// Negative control of DINO's and SwAV's global statistics: with the centre and Sinkhorn's sums
+/// left per rank (everything else across ranks), some variable (DINO's centre, SwAV's weights)
+/// ends more than 1e-4 away from the single process.
+#[test]
+fn without_global_statistics_dino_and_swav_differ_from_the_single_process() {
+    for kind in ["dino", "swav"] {
+        let (reference, dir) = run_pair(kind, &format!("{kind}_localstats"));
+        let got = Tensor::load_multi(dir.path().join("rank0.ot")).unwrap();
+        let worst = got
+            .iter()
+            .zip(&reference)
+            .skip(1) // the losses: not averaged over ranks without all_reduce
+            .map(|((_, a), (_, b))| {
+                let scale = b.abs().max().double_value(&[]).max(1.0);
+                (a - b).abs().max().double_value(&[]) / scale
+            })
+            .fold(0.0, f64::max);
+        assert!(worst > 1e-4, "{kind}: the comparison cannot see the global statistics: {worst:e}");
+    }
 }
 
 #[test]
