@@ -502,7 +502,10 @@ fn run_dist(root: &Path, a: &Args, args: &[String]) -> Result<()> {
     let path = root.join("docs/benchmarks.md");
     let existing = std::fs::read_to_string(&path).unwrap_or_default();
     std::fs::write(&path, crate::bench_dist::splice(&existing, &rows))?;
-    eprintln!("xtask: bench: wrote the all-reduce rows into {}", path.display());
+    eprintln!(
+        "xtask: bench: wrote the all-reduce rows into {}",
+        path.display()
+    );
     Ok(())
 }
 

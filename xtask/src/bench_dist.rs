@@ -168,10 +168,7 @@ pub fn splice(existing: &str, rows: &str) -> String {
             .to_string()
             + "\n";
     }
-    format!(
-        "{}\n\n{DIST_HEADING}\n\n{block}\n",
-        existing.trim_end()
-    )
+    format!("{}\n\n{DIST_HEADING}\n\n{block}\n", existing.trim_end())
 }
 
 /// `.libtorch/lib` before any `LD_LIBRARY_PATH` (the example's rpath is relative to the repository
@@ -210,7 +207,10 @@ pub fn measure(
     }
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for r in 0..rounds {
-        eprintln!("xtask: bench: all-reduce round {}/{rounds} (selfsup-dist)", r + 1);
+        eprintln!(
+            "xtask: bench: all-reduce round {}/{rounds} (selfsup-dist)",
+            r + 1
+        );
         let out = util::output(
             Command::new(&exe)
                 .arg(world.to_string())
@@ -220,7 +220,10 @@ pub fn measure(
         .context("the selfsup-dist all-reduce bench")?;
         ours.push(parse(&out));
         if let Some(py) = python {
-            eprintln!("xtask: bench: all-reduce round {}/{rounds} (torch.distributed)", r + 1);
+            eprintln!(
+                "xtask: bench: all-reduce round {}/{rounds} (torch.distributed)",
+                r + 1
+            );
             match util::output(
                 Command::new(py)
                     .arg("scripts/dist/allreduce_gloo.py")
@@ -264,7 +267,11 @@ mod tests {
             bytes: b,
             median_us: t,
         };
-        let ours = vec![vec![p(1024, 100.0)], vec![p(1024, 300.0)], vec![p(1024, 200.0)]];
+        let ours = vec![
+            vec![p(1024, 100.0)],
+            vec![p(1024, 300.0)],
+            vec![p(1024, 200.0)],
+        ];
         let theirs = vec![vec![p(1024, 400.0)], vec![p(1024, 400.0)]];
         let run = DistRun {
             command: "cargo xtask bench --dist-only",
@@ -276,21 +283,45 @@ mod tests {
         };
         let s = render(&ours, &theirs, &run);
         // median 200 µs vs 400 µs: ratio 0.50; 1 KB in 200 µs = 0.005 GB/s at N = 2.
-        assert!(s.contains("| 1 KB | 200 (100, 300, 200) | 400 (400, 400) | 0.50 | 0.005 / 0.003 GB/s |"), "{s}");
-        assert!(s.contains("load average: 1.00 at the start, ? at the end"), "{s}");
+        assert!(
+            s.contains(
+                "| 1 KB | 200 (100, 300, 200) | 400 (400, 400) | 0.50 | 0.005 / 0.003 GB/s |"
+            ),
+            "{s}"
+        );
+        assert!(
+            s.contains("load average: 1.00 at the start, ? at the end"),
+            "{s}"
+        );
     }
 
     #[test]
     fn splice_inserts_into_the_section_then_replaces_between_markers() {
         let doc = "# B\n\n## Distributed\n\nhand text\n\n## Next\n\nmore\n";
         let once = splice(doc, "ROWS 1");
-        assert!(once.contains("hand text\n\n<!-- xtask bench: distributed all-reduce rows below -->\n\nROWS 1\n"), "{once}");
-        assert!(once.contains("<!-- xtask bench: end of distributed all-reduce rows -->\n\n## Next\n\nmore\n"), "{once}");
+        assert!(
+            once.contains(
+                "hand text\n\n<!-- xtask bench: distributed all-reduce rows below -->\n\nROWS 1\n"
+            ),
+            "{once}"
+        );
+        assert!(
+            once.contains(
+                "<!-- xtask bench: end of distributed all-reduce rows -->\n\n## Next\n\nmore\n"
+            ),
+            "{once}"
+        );
         let twice = splice(&once, "ROWS 2");
-        assert!(!twice.contains("ROWS 1") && twice.contains("ROWS 2"), "{twice}");
+        assert!(
+            !twice.contains("ROWS 1") && twice.contains("ROWS 2"),
+            "{twice}"
+        );
         assert_eq!(twice.matches(DIST_START).count(), 1);
         assert!(twice.contains("## Next\n\nmore\n"));
         let fresh = splice("# B\n", "R");
-        assert!(fresh.contains("## Distributed\n\n<!-- xtask bench"), "{fresh}");
+        assert!(
+            fresh.contains("## Distributed\n\n<!-- xtask bench"),
+            "{fresh}"
+        );
     }
 }

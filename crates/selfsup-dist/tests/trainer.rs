@@ -26,8 +26,8 @@
 mod common;
 
 use selfsup_contrastive::methods::{
-    build_method, ByolConfig, DclConfig, DinoConfig, MethodConfig, MocoV2Config, MocoV3Config, NnclrConfig,
-    SimClrConfig, SimSiamConfig, SupConConfig, SwavConfig, VicRegConfig,
+    build_method, ByolConfig, DclConfig, DinoConfig, MethodConfig, MocoV2Config, MocoV3Config,
+    NnclrConfig, SimClrConfig, SimSiamConfig, SupConConfig, SwavConfig, VicRegConfig,
 };
 use selfsup_core::{BatchSource, Generator, HostBatch, ImageF32, Sample, SampleKey};
 use selfsup_data::{Dataset, InMemory, Loader, LoaderConfig, ViewPipeline};
@@ -510,7 +510,9 @@ fn compare(
     let world = 2;
     let losses = Vec::<f64>::try_from(&reference[0].1).unwrap();
     if (losses[0] - losses[losses.len() - 1]).abs() <= 1e-3 {
-        return Err(format!("{kind}: training did not move the loss: {losses:?}"));
+        return Err(format!(
+            "{kind}: training did not move the loss: {losses:?}"
+        ));
     }
     for r in 0..world {
         let got = Tensor::load_multi(dir.join(format!("rank{r}{suffix}.ot"))).unwrap();
@@ -632,7 +634,10 @@ fn without_global_statistics_dino_and_swav_differ_from_the_single_process() {
                 (a - b).abs().max().double_value(&[]) / scale
             })
             .fold(0.0, f64::max);
-        assert!(worst > 1e-4, "{kind}: the comparison cannot see the global statistics: {worst:e}");
+        assert!(
+            worst > 1e-4,
+            "{kind}: the comparison cannot see the global statistics: {worst:e}"
+        );
     }
 }
 
@@ -674,4 +679,3 @@ fn a_dead_rank_ends_the_run_with_an_error_and_the_checkpoint_loads() {
     assert!(t.resume().unwrap(), "no checkpoint");
     assert_eq!(t.step(), 2);
 }
-

@@ -197,7 +197,8 @@ impl BatchNorm {
             let unbiased = &var * (n / (n - 1.0).max(1.0));
             let kind = self.running_mean.kind();
             let new_mean = self.running_mean.to_kind(Kind::Double) * (1.0 - m) + mean.detach() * m;
-            let new_var = self.running_var.to_kind(Kind::Double) * (1.0 - m) + unbiased.detach() * m;
+            let new_var =
+                self.running_var.to_kind(Kind::Double) * (1.0 - m) + unbiased.detach() * m;
             self.running_mean
                 .shallow_clone()
                 .f_copy_(&new_mean.to_kind(kind))?;

@@ -103,10 +103,7 @@ fn run(shape: &[i64], group: Option<Arc<dyn Collectives>>) -> (Vec<[Tensor; 4]>,
         .cos()
         .view(shape);
     let eval = bn.forward_t(&x, false);
-    (
-        steps,
-        [bn.running_mean.copy(), bn.running_var.copy(), eval],
-    )
+    (steps, [bn.running_mean.copy(), bn.running_var.copy(), eval])
 }
 
 #[test]

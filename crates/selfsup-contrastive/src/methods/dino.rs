@@ -298,7 +298,8 @@ impl Method for Dino {
                 c.all_reduce(&sums, Reduction::Sum)?;
                 let n = sums.double_value(&[k]);
                 let batch_center = sums.narrow(0, 0, k).view([1, k]) / n;
-                self.loss.center_from_batch_mean(&batch_center, &self.center)
+                self.loss
+                    .center_from_batch_mean(&batch_center, &self.center)
             }
             None => self.loss.updated_center(&teacher, &self.center),
         };

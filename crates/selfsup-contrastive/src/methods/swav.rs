@@ -205,12 +205,9 @@ impl Method for Swav {
             })
         });
         let c = self.collectives.as_deref().filter(|c| c.world_size() > 1);
-        let loss = self.loss.forward_across(
-            &scores[..nh],
-            &scores[nh..],
-            queue_scores.as_deref(),
-            c,
-        )?;
+        let loss =
+            self.loss
+                .forward_across(&scores[..nh], &scores[nh..], queue_scores.as_deref(), c)?;
         for (q, z) in self.queues.iter_mut().zip(&zs) {
             match c {
                 Some(c) => q.enqueue(&c.all_gather(&z.detach())?)?,
