@@ -286,6 +286,11 @@ pub struct TrainConfig {
     pub lr_scaling: LrScaling,
     /// The batch at which `optimizer.lr` is meant, for `lr_scaling` (default 256, >= 1).
     pub lr_reference_batch: usize,
+    /// Data-parallel runs: every BatchNorm of the method (backbone and heads) is a
+    /// `SyncBatchNorm`, normalising with the statistics of the global batch (all ranks) in
+    /// training mode; see `selfsup_nn::collectives::install_sync_batch_norm_group`. Default
+    /// `false` (per-rank statistics, as plain DDP); no effect in a single process.
+    pub sync_batch_norm: bool,
 }
 
 impl Default for TrainConfig {
@@ -303,6 +308,7 @@ impl Default for TrainConfig {
             checkpoint: CheckpointConfig::default(),
             lr_scaling: LrScaling::None,
             lr_reference_batch: 256,
+            sync_batch_norm: false,
         }
     }
 }
