@@ -187,10 +187,10 @@ impl BatchNorm {
         let var = c.all_reduce_sum_with_grad(&sq)? / n;
         let mut y = centred * (&var + self.eps).rsqrt().view(shape.as_slice());
         if let Some(w) = &self.weight {
-            y = y * w.to_kind(Kind::Double).view(shape.as_slice());
+            y = y.f_mul(&w.to_kind(Kind::Double).view(shape.as_slice()))?;
         }
         if let Some(b) = &self.bias {
-            y = y + b.to_kind(Kind::Double).view(shape.as_slice());
+            y = y.f_add(&b.to_kind(Kind::Double).view(shape.as_slice()))?;
         }
         tch::no_grad(|| -> crate::Result<()> {
             let m = self.momentum;

@@ -12,14 +12,14 @@
 use selfsup_nn::collectives::{install_sync_batch_norm_group, sync_batch_norm_group};
 use selfsup_nn::layers::BatchNorm;
 use selfsup_nn::{Collectives, Reduction, SingleProcess};
-use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tch::nn::{ModuleT, VarStore};
 use tch::{Device, Kind, Tensor};
 
 /// World size 1, counting the differentiable all-reduces.
 #[derive(Default)]
-struct Counting(Cell<usize>);
+struct Counting(AtomicUsize);
 
 impl Collectives for Counting {
     fn rank(&self) -> usize {
@@ -38,7 +38,7 @@ impl Collectives for Counting {
         SingleProcess.all_reduce(x, op)
     }
     fn all_reduce_sum_with_grad(&self, x: &Tensor) -> selfsup_nn::Result<Tensor> {
-        self.0.set(self.0.get() + 1);
+        self.0.fetch_add(1, Ordering::Relaxed);
         SingleProcess.all_reduce_sum_with_grad(x)
     }
     fn broadcast(&self, x: &Tensor, root: usize) -> selfsup_nn::Result<()> {
@@ -114,7 +114,7 @@ fn synchronised_batch_norm_in_one_process_equals_the_plain_kernel() {
         let synced = run(&shape, Some(counting.clone()));
         // Two differentiable all-reduces per training forward (sums; squared deviations), none
         // in evaluation mode.
-        assert_eq!(counting.0.get(), 2 * 3, "{shape:?}");
+        assert_eq!(counting.0.load(Ordering::Relaxed), 2 * 3, "{shape:?}");
         let names = ["output", "input grad", "weight grad", "bias grad"];
         for (s, (p, q)) in plain.0.iter().zip(&synced.0).enumerate() {
             for (name, (a, b)) in names.iter().zip(p.iter().zip(q)) {
