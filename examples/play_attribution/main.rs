@@ -130,6 +130,31 @@ fn report_gpt(
     )
 }
 
+/// Loads a GPT's weights from a `char_gpt` run (`model.safetensors`, the whole method's variables) or a
+/// `selfsup pretrain --dataset shakespeare` run (`encoder.safetensors`: the backbone's variables, named
+/// without the method's `backbone.` prefix).
+fn load_gpt_weights(vs: &mut VarStore, run: &std::path::Path) -> Result<()> {
+    let model = run.join("model.safetensors");
+    if model.exists() {
+        return Ok(vs.load(&model)?);
+    }
+    let file = run.join("encoder.safetensors");
+    let named: std::collections::HashMap<String, Tensor> = Tensor::read_safetensors(&file)
+        .with_context(|| format!("no model.safetensors or readable {}", file.display()))?
+        .into_iter()
+        .collect();
+    tch::no_grad(|| -> Result<()> {
+        for (name, mut v) in vs.variables() {
+            let key = name.strip_prefix("backbone.").unwrap_or(&name);
+            let t = named
+                .get(key)
+                .with_context(|| format!("{} has no tensor `{key}`", file.display()))?;
+            v.f_copy_(t)?;
+        }
+        Ok(())
+    })
+}
+
 fn main() -> Result<()> {
     selfsup_examples::init_logging();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/shakespeare");
@@ -190,19 +215,7 @@ fn main() -> Result<()> {
     let random_gpt = NextToken::new(VarStore::new(Device::Cpu), &cfg)?;
     report_gpt("GPT, random init", &random_gpt, &train, &test, &probe)?;
     let mut gpt = NextToken::new(VarStore::new(Device::Cpu), &cfg)?;
-    // A `char_gpt` run saves `model.safetensors`; a `selfsup pretrain --dataset shakespeare` run saves the
-    // same variables as `encoder.safetensors`.
-    let weights = ["model.safetensors", "encoder.safetensors"]
-        .map(|f| gpt_run.join(f))
-        .into_iter()
-        .find(|p| p.exists())
-        .with_context(|| {
-            format!(
-                "no model.safetensors or encoder.safetensors in {}",
-                gpt_run.display()
-            )
-        })?;
-    gpt.var_store_mut().load(&weights)?;
+    load_gpt_weights(gpt.var_store_mut(), &gpt_run)?;
     report_gpt("GPT, pretrained (char_gpt)", &gpt, &train, &test, &probe)?;
 
     if bert_steps > 0 {
