@@ -22,7 +22,7 @@ use crate::methods::MethodConfig;
 use crate::run::config::{DataKind, RunConfig};
 use selfsup_autoencoder::{AutoencoderConfig, MaeConfig, ReconLoss};
 use selfsup_nn::{BackboneConfig, MlpConfig};
-use selfsup_train::OptimizerKind;
+use selfsup_train::{OptimizerKind, ScheduleKind};
 
 /// Log-mel frames of the CLI's audio clips at the preset's clip length (0.5 s at 8 kHz, hop 10 ms,
 /// centred frames): 51.
@@ -88,6 +88,12 @@ pub fn apply_method_preset(cfg: &mut RunConfig) {
         AutoencoderConfig::Ae(_) | AutoencoderConfig::Dae(_) | AutoencoderConfig::SparseAe(_) => {
             if let Some(d) = size {
                 cfg.backbone = mlp(d, vec![512], 64);
+            }
+            if matches!(ae, AutoencoderConfig::SparseAe(_)) {
+                // The KL-sparse sigmoid code sits on the mean-image plateau for ~10 epochs; a
+                // cosine decay leaves too little learning rate after it (probe 0.703, below the
+                // random init's 0.819; constant: 0.883).
+                cfg.train.schedule.kind = ScheduleKind::Constant;
             }
         }
         AutoencoderConfig::Vae(v) => {
