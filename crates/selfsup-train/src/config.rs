@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 /// Which optimizer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[cfg_attr(feature = "clap", value(rename_all = "lower"))]
 pub enum OptimizerKind {
     /// SGD with optional (Nesterov) momentum and L2 weight decay (`torch.optim.SGD`).
     Sgd,
@@ -111,6 +113,8 @@ fn check_unit(field: &str, v: f64, inclusive_one: bool) -> Result<()> {
 /// Which learning-rate schedule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[cfg_attr(feature = "clap", value(rename_all = "snake_case"))]
 pub enum ScheduleKind {
     /// The peak LR throughout (after the optional warmup).
     Constant,
