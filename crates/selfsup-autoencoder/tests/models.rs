@@ -427,7 +427,13 @@ fn vae_mlp_decoder_mirrors_the_encoder_up_to_the_latent_heads() {
         },
         ..Default::default()
     };
-    let vae = Vae::new(VarStore::new(CPU), &cfg, &mlp(784, vec![], 400), &[1, 28, 28]).unwrap();
+    let vae = Vae::new(
+        VarStore::new(CPU),
+        &cfg,
+        &mlp(784, vec![], 400),
+        &[1, 28, 28],
+    )
+    .unwrap();
     let shapes: Vec<Vec<i64>> = decoder_shapes(vae.var_store())
         .into_iter()
         .map(|(_, s)| s)

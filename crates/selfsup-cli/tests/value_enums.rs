@@ -158,7 +158,8 @@ fn every_flag_value_is_the_config_files_spelling() {
         assert_eq!(c.kind_name(), name);
         let v = serde_json::to_value(&c).unwrap();
         assert_eq!(v["kind"], name.as_str(), "{k:?}");
-        let back: BackboneConfig = serde_json::from_value(serde_json::json!({ "kind": name })).unwrap();
+        let back: BackboneConfig =
+            serde_json::from_value(serde_json::json!({ "kind": name })).unwrap();
         assert_eq!(back, c, "{name}: `kind` alone gives the defaults");
     }
     fn same_as_serde<T: ValueEnum + serde::Serialize>() {
