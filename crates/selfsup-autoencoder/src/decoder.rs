@@ -1,7 +1,8 @@
 //! Decoders: code (`N×latent`) → reconstruction (`N×shape`).
 //!
 //! - `mlp`: linear layers with ReLU between them, `latent → widths… → ∏shape`, reshaped. Mirrors an
-//!   MLP encoder (its hidden widths reversed) by default.
+//!   MLP encoder (its hidden widths reversed) by default; the VAE, whose code comes after the
+//!   encoder's output layer, also mirrors that layer (`VaeConfig::decoder_for`).
 //! - `conv`: a linear layer to `widths[0]×h₀×w₀`, then one stage per width of ×2 nearest upsampling,
 //!   3×3 convolution, batch norm and ReLU, and a final 3×3 convolution to the input channels;
 //!   `h₀ = ⌈H/2^k⌉` for `k` stages, and the output is cropped to `H×W`. Mirrors a `conv_net`

@@ -3,7 +3,11 @@
 //! Encoder = any backbone (`backbone.*`) followed by two linear heads `fc_mu`, `fc_logvar` (read from
 //! `relu(h)` when the backbone is an MLP, whose last layer is linear — pytorch/examples' `fc1`+ReLU);
 //! `z = μ + ε·exp(½ logvar)` with `ε ~ N(0, I)` drawn from libtorch's generator (which the trainer
-//! reseeds from `(seed, step)` every step, so a run replays); decoder = [`crate::decoder`].
+//! reseeds from `(seed, step)` every step, so a run replays); decoder = [`crate::decoder`]. With an
+//! MLP encoder and no decoder widths given, the decoder mirrors the whole encoder up to the latent
+//! heads, the backbone's output width included ([`VaeConfig::decoder_for`]): the encoder 784-400 → 20
+//! gets the decoder 20-400-784, as pytorch/examples' VAE (a mirror of the backbone's hidden widths
+//! alone would be the single linear layer 20-784, which trains far slower).
 //!
 //! Loss per batch = `recon + β · kl`, both summed over a sample's elements and averaged over the
 //! batch: `recon` is BCE on logits (pytorch/examples' VAE, `reduction="sum"`, divided by `N`) or the
@@ -14,7 +18,7 @@
 //! [`Vae::interpolate`] decodes the straight line between the means of two inputs.
 
 use crate::common::{check_shape, in_channels, needs_channel_axis, scalar, view, ReconLoss};
-use crate::decoder::{Decoder, DecoderConfig};
+use crate::decoder::{Decoder, DecoderConfig, DecoderKind};
 use selfsup_core::check;
 use selfsup_nn::layers::linear;
 use selfsup_nn::{
@@ -55,6 +59,26 @@ impl VaeConfig {
         check::at_least("method.latent_dim", self.latent_dim.max(0) as usize, 1)?;
         check::non_negative("method.beta", self.beta)?;
         self.decoder.validate()
+    }
+
+    /// The decoder built for `backbone`: `decoder` as configured, except that an MLP encoder with no
+    /// decoder widths given is mirrored up to the latent heads — `[output_dim, hidden reversed…]` —
+    /// because the VAE's code comes after the backbone's output layer (`fc_mu`), not out of it as
+    /// in the plain autoencoder.
+    pub fn decoder_for(&self, backbone: &BackboneConfig) -> DecoderConfig {
+        match (backbone, self.decoder.kind) {
+            (BackboneConfig::Mlp(m), DecoderKind::Auto | DecoderKind::Mlp)
+                if self.decoder.widths.is_empty() =>
+            {
+                DecoderConfig {
+                    kind: self.decoder.kind,
+                    widths: std::iter::once(m.output_dim)
+                        .chain(m.hidden.iter().rev().copied())
+                        .collect(),
+                }
+            }
+            _ => self.decoder.clone(),
+        }
     }
 }
 
@@ -110,7 +134,7 @@ impl Vae {
         let fc_logvar = linear(&root / "fc_logvar", d, cfg.latent_dim, true);
         let decoder = Decoder::new(
             &(&root / "decoder"),
-            &cfg.decoder,
+            &cfg.decoder_for(backbone),
             backbone,
             cfg.latent_dim,
             shape,

@@ -10,7 +10,7 @@ use selfsup_autoencoder::*;
 use selfsup_core::{Sample, SampleKey};
 use selfsup_data::{Dataset, MnistCsv};
 use selfsup_nn::backbones::{ConvNetConfig, VitConfig};
-use selfsup_nn::{BackboneConfig, Batch, MlpConfig, StepInfo};
+use selfsup_nn::{BackboneConfig, Batch, Method, MlpConfig, StepInfo};
 use tch::nn::{OptimizerConfig, VarStore};
 use tch::{nn, Device, Kind, Tensor};
 
@@ -374,6 +374,71 @@ fn vae_sampling_is_reproducible_by_seed_and_interpolation_has_both_ends() {
     let r1 = vae.reconstruct(&x.narrow(0, 1, 1)).unwrap();
     assert!(strip.get(0).allclose(&r0.get(0), 1e-5, 1e-6, false));
     assert!(strip.get(4).allclose(&r1.get(0), 1e-5, 1e-6, false));
+}
+
+/// The decoder weights of a model, `name → shape`, in name order.
+fn decoder_shapes(vs: &VarStore) -> Vec<(String, Vec<i64>)> {
+    let mut v: Vec<(String, Vec<i64>)> = vs
+        .variables()
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("decoder.") && k.ends_with(".weight"))
+        .map(|(k, t)| (k, t.size()))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn vae_mlp_decoder_mirrors_the_encoder_up_to_the_latent_heads() {
+    // pytorch/examples' VAE: fc1 784-400 (the backbone), fc21/fc22 400-20, fc3 20-400, fc4 400-784.
+    let vae = Vae::new(
+        VarStore::new(CPU),
+        &VaeConfig::default(),
+        &mlp(784, vec![], 400),
+        &[1, 28, 28],
+    )
+    .unwrap();
+    let shapes: Vec<Vec<i64>> = decoder_shapes(vae.var_store())
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect();
+    assert_eq!(shapes, [vec![400, 20], vec![784, 400]]);
+    // deeper encoders: 784-256-128 → 8 gives 8-128-256-784
+    let vae = Vae::new(
+        VarStore::new(CPU),
+        &VaeConfig {
+            latent_dim: 8,
+            ..Default::default()
+        },
+        &mlp(784, vec![256], 128),
+        &[1, 28, 28],
+    )
+    .unwrap();
+    let shapes: Vec<Vec<i64>> = decoder_shapes(vae.var_store())
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect();
+    assert_eq!(shapes, [vec![128, 8], vec![256, 128], vec![784, 256]]);
+    // given widths are kept as they are
+    let cfg = VaeConfig {
+        decoder: DecoderConfig {
+            kind: DecoderKind::Mlp,
+            widths: vec![64],
+        },
+        ..Default::default()
+    };
+    let vae = Vae::new(
+        VarStore::new(CPU),
+        &cfg,
+        &mlp(784, vec![], 400),
+        &[1, 28, 28],
+    )
+    .unwrap();
+    let shapes: Vec<Vec<i64>> = decoder_shapes(vae.var_store())
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect();
+    assert_eq!(shapes, [vec![64, 20], vec![784, 64]]);
 }
 
 #[test]

@@ -4,13 +4,15 @@
 //! CLI"). Flags given with the method (`--backbone`, `--lr`, `--epochs`, `--batch-size`, ...) are applied
 //! after the preset and override it.
 //!
-//! These values follow the references (pytorch/examples' VAE, MAE's optimizer with a short warm-up); on
-//! this shared 2-core machine they could not yet be measured end to end through the CLI, see the
-//! benchmarks page.
+//! These values follow the references (pytorch/examples' VAE, MAE's optimizer with a short warm-up).
+//! Measured through the CLI (benchmarks page): every kind beats its random-init encoder on the linear
+//! probe on MNIST (ae 0.896, dae 0.887, sparse_ae 0.883, vae 0.847 with kNN 0.932, mae 0.796) and the
+//! log-mel AE on FSDD (0.883); the MAE is short of the issue's 0.90, and the Audio-MAE ends below its
+//! random init on FSDD (0.787 → 0.700), an open defect.
 //!
 //! | kind | MNIST (28×28 digits) | FSDD (`[40, 51]` log-mels of 0.5 s) | optimizer |
 //! | --- | --- | --- | --- |
-//! | `ae`, `dae`, `sparse_ae` | MLP 784-512-64, mirrored decoder | MLP 2040-512-64 | Adam 1e-3, batch 128 |
+//! | `ae`, `dae`, `sparse_ae` | MLP 784-512-64, mirrored decoder | MLP 2040-512-64 | Adam 1e-3 (constant for `sparse_ae`, else cosine), batch 128 |
 //! | `vae` | MLP 784-400 → μ, logvar (20), pytorch/examples' VAE | MLP 2040-400 → 20, Gaussian (MSE) recon | Adam 1e-3, batch 128 |
 //! | `mae` | ViT patch 4 (49 patches), width 128, depth 4, mask 0.75, `norm_pix_loss`, class-token probe | Audio-MAE: 8×3 patches (5×17 grid), mask 0.8 | AdamW 1.5e-3, β = (0.9, 0.95), wd 0.05, 2 warm-up epochs, batch 128 |
 //!
@@ -22,7 +24,7 @@ use crate::methods::MethodConfig;
 use crate::run::config::{DataKind, RunConfig};
 use selfsup_autoencoder::{AutoencoderConfig, MaeConfig, ReconLoss};
 use selfsup_nn::{BackboneConfig, MlpConfig};
-use selfsup_train::OptimizerKind;
+use selfsup_train::{OptimizerKind, ScheduleKind};
 
 /// Log-mel frames of the CLI's audio clips at the preset's clip length (0.5 s at 8 kHz, hop 10 ms,
 /// centred frames): 51.
@@ -88,6 +90,12 @@ pub fn apply_method_preset(cfg: &mut RunConfig) {
         AutoencoderConfig::Ae(_) | AutoencoderConfig::Dae(_) | AutoencoderConfig::SparseAe(_) => {
             if let Some(d) = size {
                 cfg.backbone = mlp(d, vec![512], 64);
+            }
+            if matches!(ae, AutoencoderConfig::SparseAe(_)) {
+                // The KL-sparse sigmoid code sits on the mean-image plateau for ~10 epochs; a
+                // cosine decay leaves too little learning rate after it (probe 0.703, below the
+                // random init's 0.819; constant: 0.883).
+                cfg.train.schedule.kind = ScheduleKind::Constant;
             }
         }
         AutoencoderConfig::Vae(v) => {
