@@ -70,6 +70,7 @@ impl PretextConfig {
                     1
                 }
             }
+            PretextConfig::Jigsaw(c) if c.assemble_views => 1,
             PretextConfig::Jigsaw(c) => c.grid * c.grid,
             PretextConfig::RelativePosition(_) => 2,
             PretextConfig::TemporalOrder(c) => c.segments,
