@@ -5,7 +5,7 @@
 //! random initialisation.
 //!
 //! The GPT comes from a `char_gpt` run (`--gpt-run runs/char_gpt`: `vocab.json`, `model.json`,
-//! `model.safetensors`); the BERT is pretrained here with `MaskedToken` (`--bert-steps`, default 1000,
+//! `model.safetensors`) or a `selfsup pretrain --dataset shakespeare` run (`encoder.safetensors`); the BERT is pretrained here with `MaskedToken` (`--bert-steps`, default 1000,
 //! 0 to skip) on keyed random windows with the same optimizer and schedule as `char_gpt`.
 #![allow(clippy::print_stdout)] // an example program reports to its user
 
@@ -190,8 +190,19 @@ fn main() -> Result<()> {
     let random_gpt = NextToken::new(VarStore::new(Device::Cpu), &cfg)?;
     report_gpt("GPT, random init", &random_gpt, &train, &test, &probe)?;
     let mut gpt = NextToken::new(VarStore::new(Device::Cpu), &cfg)?;
-    gpt.var_store_mut()
-        .load(gpt_run.join("model.safetensors"))?;
+    // A `char_gpt` run saves `model.safetensors`; a `selfsup pretrain --dataset shakespeare` run saves the
+    // same variables as `encoder.safetensors`.
+    let weights = ["model.safetensors", "encoder.safetensors"]
+        .map(|f| gpt_run.join(f))
+        .into_iter()
+        .find(|p| p.exists())
+        .with_context(|| {
+            format!(
+                "no model.safetensors or encoder.safetensors in {}",
+                gpt_run.display()
+            )
+        })?;
+    gpt.var_store_mut().load(&weights)?;
     report_gpt("GPT, pretrained (char_gpt)", &gpt, &train, &test, &probe)?;
 
     if bert_steps > 0 {

@@ -203,6 +203,10 @@ struct Args {
     no_python: bool,
     python: Option<String>,
     passthrough: Vec<String>,
+    /// Skip the all-reduce comparison (`--no-dist`).
+    no_dist: bool,
+    /// Only the all-reduce comparison (`--dist-only`).
+    dist_only: bool,
 }
 
 fn parse_args(args: &[String]) -> Result<Args> {
@@ -215,6 +219,8 @@ fn parse_args(args: &[String]) -> Result<Args> {
         match s.as_str() {
             "--quick" => a.quick = true,
             "--no-python" => a.no_python = true,
+            "--no-dist" => a.no_dist = true,
+            "--dist-only" => a.dist_only = true,
             "--python" => a.python = Some(it.next().context("--python needs a value")?.clone()),
             "--filter" => a.filter = Some(it.next().context("--filter needs a value")?.clone()),
             "--samples" => {
@@ -308,6 +314,9 @@ fn threads_ours(id: &str, bench_threads: &str, cores: usize) -> Option<String> {
 pub fn run(args: &[String]) -> Result<()> {
     let root = util::root();
     let a = parse_args(args)?;
+    if a.dist_only {
+        return run_dist(&root, &a, args);
+    }
     let cores = cores();
     let load_start = load_average();
     let bench_threads = std::env::var("BENCH_THREADS").unwrap_or_else(|_| "2".into());
@@ -440,6 +449,63 @@ pub fn run(args: &[String]) -> Result<()> {
             "xtask: bench: warning: the load average exceeded the {cores} cores during this run; its figures measure the other load too"
         );
     }
+    if !a.no_dist {
+        run_dist(&root, &a, args)?;
+    }
+    Ok(())
+}
+
+/// The all-reduce comparison (`crate::bench_dist`): both sides alternately, three rounds each,
+/// written into the "Distributed" section of `docs/benchmarks.md`.
+fn run_dist(root: &Path, a: &Args, args: &[String]) -> Result<()> {
+    crate::dist::setup()?;
+    let python = if a.no_python {
+        None
+    } else {
+        a.python.clone().or_else(|| find_python(root))
+    };
+    let load_start = load_average();
+    let (ours, theirs) = crate::bench_dist::measure(root, python.as_deref(), 2, 3)?;
+    let load_end = load_average();
+    let torch = python
+        .as_deref()
+        .and_then(|py| {
+            util::output(Command::new(py).args(["-c", "import torch; print(torch.__version__)"]))
+                .ok()
+        })
+        .map(|v| v.trim().to_string());
+    let python_note = match (&python, torch) {
+        (Some(py), Some(v)) => format!("`{py}`, torch {v}"),
+        (Some(py), None) => format!("`{py}` (torch version unknown)"),
+        (None, _) => "not run (no Python with torch found)".to_string(),
+    };
+    let date = util::output(Command::new("date").arg("-u").arg("+%Y-%m-%d %H:%M UTC"))
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let command = format!("cargo xtask bench {}", args.join(" "))
+        .trim_end()
+        .to_string();
+    let machine = machine(cores());
+    let rows = crate::bench_dist::render(
+        &ours,
+        &theirs,
+        &crate::bench_dist::DistRun {
+            command: &command,
+            date: &date,
+            machine: &machine,
+            python: &python_note,
+            load: (load_start, load_end),
+            world: 2,
+        },
+    );
+    let path = root.join("docs/benchmarks.md");
+    let existing = std::fs::read_to_string(&path).unwrap_or_default();
+    std::fs::write(&path, crate::bench_dist::splice(&existing, &rows))?;
+    eprintln!(
+        "xtask: bench: wrote the all-reduce rows into {}",
+        path.display()
+    );
     Ok(())
 }
 
@@ -542,7 +608,7 @@ fn parse_python_line(line: &str) -> Option<PythonLine> {
     })
 }
 
-fn target_dir(root: &Path) -> PathBuf {
+pub(crate) fn target_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"))

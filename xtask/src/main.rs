@@ -13,6 +13,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod bench;
+mod bench_dist;
 mod check;
 mod dist;
 mod doctor;
@@ -45,6 +46,9 @@ const USAGE: &str = "usage: cargo xtask <setup|test|test-dist|check|ci|doctor|pr
               --samples <N>    runs per bench on both sides (criterion --sample-size; default 10, >= 10)
               --filter <re>    only ids matching the regex (criterion and the Python scripts)
               --no-python      skip the PyTorch side;  --python <exe>  choose the interpreter
+              --no-dist        skip the all-reduce comparison (c10d shim vs torch.distributed,
+                               2 processes, 1 KB-100 MB, release; written to the Distributed
+                               section);  --dist-only  run only that comparison
               -- <args>        passed on to the criterion binaries";
 
 fn main() {

@@ -4,6 +4,7 @@ use crate::config::RunConfig;
 use crate::{data, pretrain};
 use anyhow::{bail, Context, Result};
 use selfsup_nn::MethodSpec;
+use selfsup_train::eval::EvalProtocol;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -11,7 +12,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
     /// `knn` or `linear` (runs with labels); left out with `--data` for a language-model run.
-    pub protocol: Option<String>,
+    #[arg(value_enum)]
+    pub protocol: Option<selfsup_train::eval::EvalProtocol>,
     /// The run folder (holds config.toml and checkpoints/).
     #[arg(long)]
     pub run: PathBuf,
@@ -141,7 +143,7 @@ fn recorded_input(extra: &serde_json::Value) -> Result<selfsup_nn::InputSpec> {
 /// `selfsup eval knn|linear`, or `selfsup eval --data FILE` for a language-model run
 /// ([`crate::text_eval`]).
 pub fn eval(a: &EvalArgs) -> Result<()> {
-    let protocol = match (a.protocol.as_deref(), &a.data) {
+    let protocol = match (a.protocol, &a.data) {
         (None, Some(file)) => {
             let r = crate::text_eval::eval_text_file(&a.run, &a.checkpoint, file, &a.unknown)?;
             writeln!(std::io::stdout(), "{}", r.describe())?;
@@ -152,9 +154,6 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
         ),
         (Some(p), _) => p,
     };
-    if protocol != "knn" && protocol != "linear" {
-        bail!("invalid protocol `{protocol}`: allowed knn, linear");
-    }
     let (mut cfg, m, _) = restored_method(&a.run, &a.checkpoint)?;
     if cfg.is_language_model() {
         bail!(
@@ -185,7 +184,7 @@ pub fn eval(a: &EvalArgs) -> Result<()> {
         writeln!(out, "data: {line}")?;
     }
     let ev = pretrain::eval_data(&cfg, &splits)?;
-    if protocol == "knn" {
+    if protocol == EvalProtocol::Knn {
         let k = pretrain::knn(m.as_ref(), &ev, &cfg)?;
         writeln!(
             out,

@@ -46,14 +46,6 @@ pub fn differences(
     out
 }
 
-fn kind_of(v: &impl serde::Serialize) -> Option<String> {
-    serde_json::to_value(v)
-        .ok()?
-        .get("kind")?
-        .as_str()
-        .map(str::to_string)
-}
-
 /// The saved config of the run in `dir`, with the flags of `args` checked against it.
 pub fn resume_config(dir: &Path, args: &PretrainArgs) -> Result<RunConfig> {
     let path = dir.join("config.toml");
@@ -85,7 +77,7 @@ pub fn resume_config(dir: &Path, args: &PretrainArgs) -> Result<RunConfig> {
     if flags.method.as_deref() == Some(saved.method.name()) {
         flags.method = None;
     }
-    if flags.backbone.is_some() && flags.backbone == kind_of(&saved.backbone) {
+    if flags.backbone == Some(saved.backbone.kind()) {
         flags.backbone = None;
     }
     apply_flags(&mut given, &flags)?;

@@ -32,7 +32,7 @@ fn invalid_configs_fail_before_training_and_name_the_field() {
     }
     let (ok, _, err) = selfsup(&["pretrain", "--optimizer", "rmsprop"], dir.path());
     assert!(
-        !ok && err.contains("optimizer.kind") && err.contains("lars"),
+        !ok && err.contains("--optimizer") && err.contains("lars"),
         "{err}"
     );
     // A negative number is a value, not an unknown flag, and validation names the field.

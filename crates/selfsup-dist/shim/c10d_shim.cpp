@@ -18,6 +18,7 @@
 #include <torch/csrc/distributed/c10d/Types.hpp>
 
 #include <ATen/ATen.h>
+#include <torch/csrc/autograd/custom_function.h>
 
 #include <chrono>
 #include <cstdint>
@@ -82,6 +83,35 @@ c10d::ReduceOp to_op(int op) {
 void wait(const PgBox* pg, const c10::intrusive_ptr<c10d::Work>& work) {
   work->wait(pg->timeout);
 }
+
+void allreduce_sum(PgBox* p, at::Tensor& t) {
+  c10d::AllreduceOptions opts;
+  opts.reduceOp = c10d::ReduceOp(c10d::ReduceOp::SUM);
+  opts.timeout = p->timeout;
+  std::vector<at::Tensor> tensors{t};
+  wait(p, p->pg->allreduce(tensors, opts));
+}
+
+// The sum over ranks as an autograd function (torch.distributed.nn.functional.all_reduce with
+// SUM): forward all-reduces a copy of the input; backward all-reduces (sums) the incoming
+// gradient, which is the adjoint of "every rank gets the sum". The backward runs on the thread
+// that called backward() (CPU autograd), so every rank issues it at the same point of its graph.
+struct AllReduceSumFn : public torch::autograd::Function<AllReduceSumFn> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x,
+                            int64_t pg) {
+    ctx->saved_data["pg"] = pg;
+    at::Tensor out = x.clone(at::MemoryFormat::Contiguous);
+    allreduce_sum(reinterpret_cast<PgBox*>(pg), out);
+    return out;
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto* p = reinterpret_cast<PgBox*>(ctx->saved_data["pg"].toInt());
+    at::Tensor g = grads[0].clone(at::MemoryFormat::Contiguous);
+    allreduce_sum(p, g);
+    return {g, at::Tensor()};
+  }
+};
 
 }  // namespace
 
@@ -179,6 +209,17 @@ int ssd_all_reduce(void* pg, void* tensor, int op, char** err) {
     opts.timeout = p->timeout;
     std::vector<at::Tensor> tensors{t};
     wait(p, p->pg->allreduce(tensors, opts));
+  });
+}
+
+// `*out` = the sum of `input` over ranks, differentiable (AllReduceSumFn above); `input` is not
+// modified. `*out` is a new at::Tensor* owned by the caller (tch frees it).
+int ssd_all_reduce_sum_autograd(void* pg, void* input, void** out, char** err) {
+  return guarded(err, [&] {
+    auto* p = static_cast<PgBox*>(pg);
+    const auto& x = *static_cast<at::Tensor*>(input);
+    at::Tensor y = AllReduceSumFn::apply(x, reinterpret_cast<int64_t>(p));
+    *out = new at::Tensor(std::move(y));
   });
 }
 

@@ -78,6 +78,12 @@ mod ffi {
             op: c_int,
             err: *mut *mut c_char,
         ) -> c_int;
+        pub fn ssd_all_reduce_sum_autograd(
+            pg: *mut c_void,
+            input: *mut c_void,
+            out: *mut *mut c_void,
+            err: *mut *mut c_char,
+        ) -> c_int;
         pub fn ssd_all_gather(
             pg: *mut c_void,
             input: *mut c_void,
@@ -187,6 +193,14 @@ mod ffi {
         _: *mut c_void,
         _: *mut c_void,
         _: c_int,
+        err: *mut *mut c_char,
+    ) -> c_int {
+        fail(err)
+    }
+    pub unsafe fn ssd_all_reduce_sum_autograd(
+        _: *mut c_void,
+        _: *mut c_void,
+        _: *mut *mut c_void,
         err: *mut *mut c_char,
     ) -> c_int {
         fail(err)
@@ -481,6 +495,21 @@ impl ProcessGroup {
             t.shallow_clone().f_copy_(&work)?;
         }
         Ok(())
+    }
+
+    /// The sum of `t` over ranks as a new tensor, **differentiable**: its backward sums the
+    /// incoming gradients over ranks (the adjoint of "every rank gets the sum"; PyTorch's
+    /// `torch.distributed.nn.functional.all_reduce`). Every rank must run the backward through it
+    /// (it is a collective), as every rank does when all run the same graph. `t` is unchanged.
+    pub fn all_reduce_sum_with_grad(&self, t: &Tensor) -> Result<Tensor> {
+        let mut out: *mut c_void = std::ptr::null_mut();
+        // SAFETY: `t` is a live at::Tensor for the call; on success the shim hands us a new
+        // heap-allocated at::Tensor, which tch's Tensor owns (and frees) from here on.
+        call("all_reduce_sum_with_grad", |err| unsafe {
+            ffi::ssd_all_reduce_sum_autograd(self.ptr, tensor_ptr(t), &mut out, err)
+        })?;
+        // SAFETY: `out` is the non-null at::Tensor* the shim allocated for us.
+        Ok(unsafe { Tensor::from_ptr(out as *mut _) })
     }
 
     /// Gathers `t` (same shape on every rank) from all ranks, concatenated along a new leading

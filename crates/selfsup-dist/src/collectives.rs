@@ -74,6 +74,9 @@ impl Collectives for Distributed {
     fn all_reduce(&self, x: &Tensor, r: Reduction) -> selfsup_nn::Result<()> {
         Ok(self.pg.all_reduce(x, op(r))?)
     }
+    fn all_reduce_sum_with_grad(&self, x: &Tensor) -> selfsup_nn::Result<Tensor> {
+        Ok(self.pg.all_reduce_sum_with_grad(x)?)
+    }
     fn broadcast(&self, x: &Tensor, root: usize) -> selfsup_nn::Result<()> {
         Ok(self.pg.broadcast(x, root)?)
     }

@@ -130,17 +130,34 @@ pub fn broadcast_parameters(pg: &ProcessGroup, vs: &VarStore, root: usize) -> Re
 
 /// All-reduces the gradients of the trainable variables of `vs` in buckets of about
 /// `bucket_bytes`, after `backward` and before the optimizer step. A trainable variable without a
-/// gradient on this rank (unused in this step) gets a zero gradient first, so every rank reduces
-/// the same tensors.
+/// gradient on this rank but with one on another rank gets a zero gradient first, so every rank
+/// reduces the same tensors; one without a gradient on **every** rank (a layer frozen this step,
+/// e.g. DINO's last layer or SwAV's prototypes in their first epoch) is left without one, so the
+/// optimizer skips it as it does in one process (a zero gradient would still apply weight decay
+/// and advance Adam's step count). Which variables have a gradient is agreed by one small
+/// all-reduce per call.
 pub fn allreduce_gradients(
     pg: &ProcessGroup,
     vs: &VarStore,
     reduction: GradReduction,
     bucket_bytes: usize,
 ) -> Result<()> {
+    if pg.size() == 1 {
+        return Ok(());
+    }
     let vars = sorted_vars(vs, true);
+    let has: Vec<i64> = vars
+        .iter()
+        .map(|(_, v)| i64::from(v.grad().defined()))
+        .collect();
+    let mask = Tensor::from_slice(&has);
+    pg.all_reduce(&mask, ReduceOp::Sum)?;
+    let mask = Vec::<i64>::try_from(&mask)?;
     let mut grads = Vec::with_capacity(vars.len());
-    for (_, v) in &vars {
+    for ((_, v), ranks_with_grad) in vars.iter().zip(mask) {
+        if ranks_with_grad == 0 {
+            continue;
+        }
         let mut g = v.grad();
         if !g.defined() {
             // The gradient of `0·Σv` is a zero tensor in v's grad slot.
@@ -148,9 +165,6 @@ pub fn allreduce_gradients(
             g = v.grad();
         }
         grads.push(g);
-    }
-    if pg.size() == 1 {
-        return Ok(());
     }
     let op = match reduction {
         GradReduction::Mean => ReduceOp::Avg,

@@ -22,7 +22,9 @@
 //!   result, and the trainer says so in a warning.
 
 use crate::Result;
+use std::cell::RefCell;
 use std::fmt;
+use std::sync::Arc;
 use tch::nn::VarStore;
 use tch::Tensor;
 
@@ -83,6 +85,13 @@ pub trait Collectives {
     /// Reduces `x` over ranks in place (every rank gets the result).
     fn all_reduce(&self, x: &Tensor, op: Reduction) -> Result<()>;
 
+    /// The sum of `x` over ranks as a new tensor (every rank gets it), **differentiable**: the
+    /// backward sums the incoming gradients over ranks (PyTorch's
+    /// `torch.distributed.nn.functional.all_reduce`), so a statistic of the global batch (e.g.
+    /// [`crate::layers::BatchNorm`]'s synchronised mean and variance) passes the gradient of every
+    /// rank's use of it back to every rank's rows. Every rank must run the backward through it.
+    fn all_reduce_sum_with_grad(&self, x: &Tensor) -> Result<Tensor>;
+
     /// Copies `x` of rank `root` into `x` of every rank, in place.
     fn broadcast(&self, x: &Tensor, root: usize) -> Result<()>;
 
@@ -138,6 +147,9 @@ impl Collectives for SingleProcess {
     fn all_reduce(&self, _x: &Tensor, _op: Reduction) -> Result<()> {
         Ok(())
     }
+    fn all_reduce_sum_with_grad(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(x.shallow_clone())
+    }
     fn broadcast(&self, _x: &Tensor, _root: usize) -> Result<()> {
         Ok(())
     }
@@ -168,4 +180,60 @@ pub fn gather(c: Option<&dyn Collectives>, x: &Tensor) -> Result<Tensor> {
         Some(c) if c.world_size() > 1 => c.all_gather(x),
         _ => Ok(x.detach()),
     }
+}
+
+thread_local! {
+    static SYNC_BN_GROUP: RefCell<Option<Arc<dyn Collectives>>> = const { RefCell::new(None) };
+    static SYNC_BN_ERROR: RefCell<Option<crate::Error>> = const { RefCell::new(None) };
+}
+
+/// Restores the previous SyncBatchNorm group of this thread when dropped (see
+/// [`install_sync_batch_norm_group`]).
+#[must_use = "the group is uninstalled when the guard is dropped"]
+pub struct SyncBatchNormGuard(Option<Arc<dyn Collectives>>);
+
+impl fmt::Debug for SyncBatchNormGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SyncBatchNormGuard").finish_non_exhaustive()
+    }
+}
+
+impl Drop for SyncBatchNormGuard {
+    fn drop(&mut self) {
+        let prev = self.0.take();
+        SYNC_BN_GROUP.with(|g| *g.borrow_mut() = prev);
+    }
+}
+
+/// Makes every [`crate::layers::BatchNorm`] run on this thread a `SyncBatchNorm` over `group`
+/// until the guard is dropped: the whole model is converted, heads included, as PyTorch's
+/// `SyncBatchNorm.convert_sync_batchnorm(model)` does, and the group plays the part of its default
+/// (world) process group. The trainer installs its collectives for the duration of `Trainer::run`
+/// when `train.sync_batch_norm = true`. Without a group, and in evaluation mode, a batch norm is
+/// the plain one, bit for bit. (The MLP backbone's own `batch_norm` layers are tch's and are not
+/// synchronised.)
+pub fn install_sync_batch_norm_group(group: Option<Arc<dyn Collectives>>) -> SyncBatchNormGuard {
+    SyncBatchNormGuard(SYNC_BN_GROUP.with(|g| std::mem::replace(&mut *g.borrow_mut(), group)))
+}
+
+/// The group installed by [`install_sync_batch_norm_group`] on this thread, if any.
+pub fn sync_batch_norm_group() -> Option<Arc<dyn Collectives>> {
+    SYNC_BN_GROUP.with(|g| g.borrow().clone())
+}
+
+/// Records a failed collective of a synchronised batch norm's forward pass (a module's forward
+/// cannot return an error); the trainer takes it with [`take_sync_batch_norm_error`] after the
+/// step and ends the run with it.
+pub(crate) fn record_sync_batch_norm_error(e: crate::Error) {
+    SYNC_BN_ERROR.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.is_none() {
+            *s = Some(e);
+        }
+    });
+}
+
+/// The first collective error of a synchronised batch norm on this thread since the last call.
+pub fn take_sync_batch_norm_error() -> Option<crate::Error> {
+    SYNC_BN_ERROR.with(|s| s.borrow_mut().take())
 }

@@ -5,6 +5,11 @@
 //!   torchvision checkpoint maps one-to-one onto ours. (tch's own batch norm initialises the weight
 //!   uniformly in `[0, 1)` and has no `num_batches_tracked`.) `num_batches_tracked` is kept for name
 //!   parity and counted up in training mode; with a fixed momentum it does not change the arithmetic.
+//!   Under a group installed with [`crate::collectives::install_sync_batch_norm_group`] (the
+//!   trainer does it for `train.sync_batch_norm = true`) it is PyTorch's `SyncBatchNorm`: in
+//!   training mode the batch mean and variance are those of the **global** batch (all ranks'
+//!   rows), computed with differentiable all-reduces of the per-channel sums, so gradients reach
+//!   every rank's rows; see [`BatchNorm::forward_t`].
 //! - [`linear`], [`conv2d`], [`conv1d`] with PyTorch's default initialisation ([`TORCH_DEFAULT_INIT`]:
 //!   `kaiming_uniform_(a = √5)`, i.e. weights `U(±1/√fan_in)`, biases `U(±1/√fan_in)`). tch's defaults
 //!   draw weights `√6` times wider (`U(±√6/√fan_in)`) and start conv biases at zero, which changes every
@@ -13,6 +18,7 @@
 //!   keyed host generator instead of libtorch's (evaluation heads that must not touch the caller's
 //!   generator).
 
+use crate::Collectives;
 use tch::nn::{self, ModuleT};
 use tch::{Kind, Tensor};
 
@@ -145,15 +151,84 @@ impl BatchNorm {
             eps: 1e-5,
         }
     }
+
+    /// `SyncBatchNorm`'s training forward over the ranks of `c`, PyTorch's formulas with the
+    /// global batch: with `N` the number of values per channel over all ranks,
+    /// `mean = Σx / N`, `var = Σ(x − mean)² / N` (biased, used to normalise),
+    /// `y = (x − mean) / √(var + eps) · weight + bias`, and the running statistics
+    /// `running_mean ← (1 − m)·running_mean + m·mean`,
+    /// `running_var ← (1 − m)·running_var + m·var·N/(N − 1)` (unbiased). The two sums are
+    /// differentiable all-reduces ([`Collectives::all_reduce_sum_with_grad`]), so the gradient of
+    /// every rank's use of the global statistics flows back into every rank's rows. The variance
+    /// is taken around the global mean (two collectives, not `E[x²] − E[x]²`), and the layer
+    /// computes in float64 and rounds its output back, for the single-process kernel's precision
+    /// (which accumulates its statistics in double) whatever the split over ranks.
+    fn forward_sync(&self, xs: &Tensor, c: &dyn Collectives) -> crate::Result<Tensor> {
+        let size = xs.size();
+        let ch = size[1];
+        let dims: Vec<i64> = (0..size.len() as i64).filter(|d| *d != 1).collect();
+        let mut shape = vec![1i64; size.len()];
+        shape[1] = ch;
+        let local_n = (xs.numel() as i64 / ch.max(1)) as f64;
+        // In float64 throughout (rounded back at the end), as ATen's CPU kernel accumulates the
+        // statistics in double: the result is the exact global-batch value to float rounding,
+        // whatever the split over ranks.
+        let xd = xs.to_kind(Kind::Double);
+        // Σx per channel and the local count, one collective.
+        let sum = xd.f_sum_dim_intlist(dims.as_slice(), false, Kind::Double)?;
+        let count = Tensor::from_slice(&[local_n]);
+        let s = c.all_reduce_sum_with_grad(&Tensor::f_cat(&[sum, count], 0)?)?;
+        let n = s.double_value(&[ch]);
+        let mean = s.narrow(0, 0, ch) / n;
+        let centred = &xd - mean.view(shape.as_slice());
+        let sq = centred
+            .square()
+            .f_sum_dim_intlist(dims.as_slice(), false, Kind::Double)?;
+        let var = c.all_reduce_sum_with_grad(&sq)? / n;
+        let mut y = centred * (&var + self.eps).rsqrt().view(shape.as_slice());
+        if let Some(w) = &self.weight {
+            y = y * w.to_kind(Kind::Double).view(shape.as_slice());
+        }
+        if let Some(b) = &self.bias {
+            y = y + b.to_kind(Kind::Double).view(shape.as_slice());
+        }
+        tch::no_grad(|| -> crate::Result<()> {
+            let m = self.momentum;
+            let unbiased = &var * (n / (n - 1.0).max(1.0));
+            let kind = self.running_mean.kind();
+            let new_mean = self.running_mean.to_kind(Kind::Double) * (1.0 - m) + mean.detach() * m;
+            let new_var =
+                self.running_var.to_kind(Kind::Double) * (1.0 - m) + unbiased.detach() * m;
+            self.running_mean
+                .shallow_clone()
+                .f_copy_(&new_mean.to_kind(kind))?;
+            self.running_var
+                .shallow_clone()
+                .f_copy_(&new_var.to_kind(kind))?;
+            Ok(())
+        })?;
+        Ok(y.to_kind(xs.kind()))
+    }
 }
 
 impl ModuleT for BatchNorm {
+    /// `torch.nn.BatchNorm{1,2}d`'s forward; in training mode under a SyncBatchNorm group
+    /// ([`crate::collectives::install_sync_batch_norm_group`]) it computes the global batch's
+    /// statistics instead (`SyncBatchNorm`). A failed collective there is recorded for the trainer
+    /// ([`crate::collectives::take_sync_batch_norm_error`]) and the layer falls back to the local
+    /// batch's statistics for this call.
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
         if train {
             let mut n = self.num_batches_tracked.shallow_clone();
             tch::no_grad(|| {
                 let _ = n.g_add_scalar_(1);
             });
+            if let Some(c) = crate::collectives::sync_batch_norm_group() {
+                match self.forward_sync(xs, c.as_ref()) {
+                    Ok(y) => return y,
+                    Err(e) => crate::collectives::record_sync_batch_norm_error(e),
+                }
+            }
         }
         Tensor::batch_norm(
             xs,

@@ -33,7 +33,7 @@ pub mod layers;
 pub mod method;
 pub mod mlp;
 
-pub use backbones::{build_backbone, Backbone, BackboneConfig};
+pub use backbones::{build_backbone, Backbone, BackboneConfig, BackboneKind};
 pub use ema::{build_frozen, copy_prefix, cosine_momentum, ema_update, set_trainable};
 pub use heads::{LinearClassifier, ProjectionHead};
 

@@ -2,7 +2,9 @@
 //! - `train/knn_predict_bank5000_d128`: weighted kNN (k = 200, T = 0.1) of 1,000 queries against a bank
 //!   of 5,000 128-d features — queries/s;
 //! - `train/adamw_step_1m_params`: one AdamW update of 1,048,576 parameters (4 tensors) — params/s;
-//! - `train/sgd_nesterov_step_1m_params`: the same with SGD + Nesterov momentum — params/s.
+//! - `train/sgd_nesterov_step_1m_params`: the same with SGD + Nesterov momentum — params/s;
+//! - `train/{adamw,sgd_nesterov}_step_1m_params_tensor_ops` (selfsup only): the same updates with the
+//!   fused kernels off (`Optimizer::set_fused(false)`: one libtorch op per term), for comparison.
 //!
 //! Single-threaded libtorch (`tch::set_num_threads(1)`), as the Python side.
 
@@ -31,9 +33,26 @@ fn optim(c: &mut Criterion) {
     tch::set_num_threads(1);
     let mut g = c.benchmark_group("train");
     g.throughput(Throughput::Elements(1 << 20));
-    for (id, kind, nesterov) in [
-        ("adamw_step_1m_params", OptimizerKind::Adamw, false),
-        ("sgd_nesterov_step_1m_params", OptimizerKind::Sgd, true),
+    for (id, kind, nesterov, fused) in [
+        ("adamw_step_1m_params", OptimizerKind::Adamw, false, true),
+        (
+            "sgd_nesterov_step_1m_params",
+            OptimizerKind::Sgd,
+            true,
+            true,
+        ),
+        (
+            "adamw_step_1m_params_tensor_ops",
+            OptimizerKind::Adamw,
+            false,
+            false,
+        ),
+        (
+            "sgd_nesterov_step_1m_params_tensor_ops",
+            OptimizerKind::Sgd,
+            true,
+            false,
+        ),
     ] {
         let vs = VarStore::new(Device::Cpu);
         let ps: Vec<Tensor> = (0..4)
@@ -53,6 +72,7 @@ fn optim(c: &mut Criterion) {
             ..Default::default()
         };
         let mut opt = Optimizer::new(&vs, &cfg).unwrap();
+        opt.set_fused(fused);
         g.bench_function(id, |b| b.iter(|| opt.step(1e-3).unwrap()));
     }
     g.finish();

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 /// Which optimizer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[cfg_attr(feature = "clap", value(rename_all = "lower"))]
 pub enum OptimizerKind {
     /// SGD with optional (Nesterov) momentum and L2 weight decay (`torch.optim.SGD`).
     Sgd,
@@ -111,6 +113,8 @@ fn check_unit(field: &str, v: f64, inclusive_one: bool) -> Result<()> {
 /// Which learning-rate schedule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[cfg_attr(feature = "clap", value(rename_all = "snake_case"))]
 pub enum ScheduleKind {
     /// The peak LR throughout (after the optional warmup).
     Constant,
@@ -282,6 +286,11 @@ pub struct TrainConfig {
     pub lr_scaling: LrScaling,
     /// The batch at which `optimizer.lr` is meant, for `lr_scaling` (default 256, >= 1).
     pub lr_reference_batch: usize,
+    /// Data-parallel runs: every BatchNorm of the method (backbone and heads) is a
+    /// `SyncBatchNorm`, normalising with the statistics of the global batch (all ranks) in
+    /// training mode; see `selfsup_nn::collectives::install_sync_batch_norm_group`. Default
+    /// `false` (per-rank statistics, as plain DDP); no effect in a single process.
+    pub sync_batch_norm: bool,
 }
 
 impl Default for TrainConfig {
@@ -299,6 +308,7 @@ impl Default for TrainConfig {
             checkpoint: CheckpointConfig::default(),
             lr_scaling: LrScaling::None,
             lr_reference_batch: 256,
+            sync_batch_norm: false,
         }
     }
 }

@@ -12,7 +12,9 @@
 //!    gathered rows) and **averaged** otherwise (DDP);
 //! 4. the step's loss and scalars are averaged over the ranks (one small all-reduce), so the
 //!    record and the logs are the global batch's;
-//! 5. at the end of an epoch, rank 0 alone runs the evaluation while the others wait at a
+//! 5. with `train.sync_batch_norm`, every BatchNorm's training statistics are the global
+//!    batch's (two differentiable all-reduces per layer and forward, two more in backward);
+//! 6. at the end of an epoch, rank 0 alone runs the evaluation while the others wait at a
 //!    barrier (every rank holds the same weights, so gathering features over ranks would give the
 //!    same numbers for W times the collectives; the barrier waits up to the backend's timeout).
 //!
@@ -21,8 +23,20 @@
 //! same state on every rank, so a resume on the same world size replays exactly. The world size is
 //! recorded in checkpoints and a resume with another one warns.
 
-use crate::Result;
+use crate::{Result, TrainConfig};
+use selfsup_nn::collectives::{install_sync_batch_norm_group, SyncBatchNormGuard};
 use selfsup_nn::{Collectives, Method, Reduction};
+use std::sync::Arc;
+
+/// With `train.sync_batch_norm` and collectives, makes every BatchNorm of the run a
+/// `SyncBatchNorm` over them until the guard drops (the end of `Trainer::run`).
+pub(crate) fn sync_batch_norm(
+    c: Option<&Arc<dyn Collectives>>,
+    cfg: &TrainConfig,
+) -> Option<SyncBatchNormGuard> {
+    let c = c.filter(|_| cfg.sync_batch_norm)?;
+    Some(install_sync_batch_norm_group(Some(c.clone())))
+}
 
 /// Whether this process writes the run folder: no collectives, or rank 0.
 pub(crate) fn is_writer(c: Option<&dyn Collectives>) -> bool {
@@ -68,6 +82,9 @@ pub(crate) fn agree_stop(c: Option<&dyn Collectives>, local: bool) -> Result<boo
 
 /// Reduces the gradients of the method's trainable variables as its declaration asks.
 pub(crate) fn reduce_gradients(c: Option<&dyn Collectives>, method: &dyn Method) -> Result<()> {
+    if let Some(e) = selfsup_nn::collectives::take_sync_batch_norm_error() {
+        return Err(e.into());
+    }
     if let Some(c) = c.filter(|c| c.world_size() > 1) {
         let op = method.data_parallel().gradient_reduction();
         c.all_reduce_gradients(method.var_store(), op)?;

@@ -27,6 +27,34 @@ use std::path::Path;
 use tch::nn::{self, Module, VarStore};
 use tch::{Device, Kind, Tensor};
 
+/// A downstream protocol on frozen features (`selfsup eval knn|linear`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[cfg_attr(feature = "clap", value(rename_all = "snake_case"))]
+pub enum EvalProtocol {
+    /// Weighted kNN ([`knn_accuracy`]).
+    Knn,
+    /// Linear probe ([`linear_probe`]).
+    Linear,
+}
+
+impl EvalProtocol {
+    /// The protocol as written on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            EvalProtocol::Knn => "knn",
+            EvalProtocol::Linear => "linear",
+        }
+    }
+}
+
+impl std::fmt::Display for EvalProtocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// kNN settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

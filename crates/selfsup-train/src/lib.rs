@@ -37,6 +37,7 @@ pub mod config;
 pub mod data_parallel;
 pub mod eval;
 pub mod export;
+mod fused;
 pub mod metrics;
 pub mod optim;
 pub mod plot;

@@ -5,6 +5,11 @@
 //! state is a plain map `parameter name → buffer name → tensor` (`momentum_buffer`, `exp_avg`,
 //! `exp_avg_sq`, `step`), so checkpoints carry it and tests can inspect it.
 //!
+//! On contiguous CPU `f32`/`f64` tensors each update runs as single-pass loops over the parameter, its
+//! gradient and its state (`crate::fused`, what `torch.optim`'s `fused=True` does) instead of a dozen
+//! tensor ops; the results are bit-identical to the tensor-op path, which every other tensor takes
+//! ([`Optimizer::set_fused`] forces it).
+//!
 //! Parameters are the *trainable* variables of the method's `VarStore` (those with `requires_grad`),
 //! sorted by name. "Bias and norm" parameters — every parameter with fewer than two dimensions — are
 //! excluded from weight decay and from LARS' trust-ratio adaptation when
@@ -16,6 +21,7 @@
 //! all of them when `λ = 0`) is neither decayed nor adapted. Then SGD momentum (optionally Nesterov).
 
 use crate::config::{OptimizerConfig, OptimizerKind};
+use crate::fused;
 use crate::{Error, Result};
 use std::collections::{BTreeMap, HashMap};
 use tch::nn::VarStore;
@@ -28,6 +34,7 @@ pub struct Optimizer {
     params: Vec<(String, Tensor)>,
     state: BTreeMap<String, BTreeMap<String, Tensor>>,
     steps: u64,
+    fused: bool,
 }
 
 const LARS_EPS: f64 = 1e-8;
@@ -59,6 +66,7 @@ impl Optimizer {
             params,
             state: BTreeMap::new(),
             steps: 0,
+            fused: true,
         })
     }
 
@@ -80,11 +88,6 @@ impl Optimizer {
     /// A state buffer (`momentum_buffer`, `exp_avg`, `exp_avg_sq`, `step`) of parameter `param`.
     pub fn state(&self, param: &str, buffer: &str) -> Option<&Tensor> {
         self.state.get(param).and_then(|m| m.get(buffer))
-    }
-
-    /// True when `name`/`t` is excluded from weight decay and LARS adaptation.
-    fn excluded(&self, t: &Tensor) -> bool {
-        self.cfg.exclude_bias_and_norm && t.dim() < 2
     }
 
     /// Sets every gradient to zero.
@@ -128,76 +131,47 @@ impl Optimizer {
 
     /// Applies one update with learning rate `lr` to every parameter that has a gradient.
     pub fn step(&mut self, lr: f64) -> Result<()> {
-        let cfg = self.cfg.clone();
+        let Optimizer {
+            cfg,
+            params,
+            state,
+            fused,
+            ..
+        } = self;
         tch::no_grad(|| -> Result<()> {
-            for i in 0..self.params.len() {
-                let (name, p) = &self.params[i];
+            for (name, p) in params.iter() {
                 let g = p.grad();
                 if !g.defined() {
                     continue;
                 }
-                let excluded = self.excluded(p);
-                let wd = if excluded { 0.0 } else { cfg.weight_decay };
-                let name = name.clone();
-                let mut p = p.shallow_clone();
-                let st = self.state.entry(name).or_default();
+                // Biases and norms (fewer than two dimensions) may be excluded from weight decay.
+                let wd = if cfg.exclude_bias_and_norm && p.dim() < 2 {
+                    0.0
+                } else {
+                    cfg.weight_decay
+                };
+                let st = state.entry(name.clone()).or_default();
+                let p = p.shallow_clone();
                 match cfg.kind {
                     OptimizerKind::Sgd => {
-                        let mut d = if wd != 0.0 {
-                            g.f_add(&p.f_mul_scalar(wd)?)?
-                        } else {
-                            g
-                        };
-                        if cfg.momentum != 0.0 {
-                            d = momentum_direction(st, d, &cfg)?;
-                        }
-                        let _ = p.f_sub_(&d.f_mul_scalar(lr)?)?;
-                    }
-                    OptimizerKind::Adam | OptimizerKind::Adamw => {
-                        let d = if cfg.kind == OptimizerKind::Adamw {
-                            if wd != 0.0 {
-                                let _ = p.f_mul_scalar_(1.0 - lr * wd)?;
-                            }
-                            g
-                        } else if wd != 0.0 {
-                            g.f_add(&p.f_mul_scalar(wd)?)?
-                        } else {
-                            g
-                        };
-                        let [b1, b2] = cfg.betas;
-                        let t = st.get("step").map(|s| s.double_value(&[])).unwrap_or(0.0) + 1.0;
-                        st.insert("step".into(), Tensor::from(t));
-                        let m = st.entry("exp_avg".into()).or_insert_with(|| p.zeros_like());
-                        let _ = m.f_mul_scalar_(b1)?;
-                        let _ = m.f_add_(&d.f_mul_scalar(1.0 - b1)?)?;
-                        let m = m.shallow_clone();
-                        let v = st
-                            .entry("exp_avg_sq".into())
-                            .or_insert_with(|| p.zeros_like());
-                        let _ = v.f_mul_scalar_(b2)?;
-                        let _ = v.f_add_(&d.f_mul(&d)?.f_mul_scalar(1.0 - b2)?)?;
-                        let bc1 = 1.0 - b1.powf(t);
-                        let bc2 = 1.0 - b2.powf(t);
-                        let denom = v
-                            .f_sqrt()?
-                            .f_div_scalar(bc2.sqrt())?
-                            .f_add_scalar(cfg.eps)?;
-                        let _ = p.f_sub_(&m.f_div(&denom)?.f_mul_scalar(lr / bc1)?)?;
+                        let l2 = (wd != 0.0).then_some(wd);
+                        sgd_update(cfg, st, p, g, l2, None, lr, *fused)?;
                     }
                     OptimizerKind::Lars => {
-                        let mut d = g;
+                        let (mut l2, mut scale) = (None, None);
                         if wd != 0.0 {
                             let pn = p.f_norm()?.f_double_value(&[])?;
-                            let gn = d.f_norm()?.f_double_value(&[])?;
+                            let gn = g.f_norm()?.f_double_value(&[])?;
                             if pn > 0.0 && gn > 0.0 {
-                                let q = cfg.trust_coefficient * pn / (gn + wd * pn + LARS_EPS);
-                                d = d.f_add(&p.f_mul_scalar(wd)?)?.f_mul_scalar(q)?;
+                                l2 = Some(wd);
+                                scale =
+                                    Some(cfg.trust_coefficient * pn / (gn + wd * pn + LARS_EPS));
                             }
                         }
-                        if cfg.momentum != 0.0 {
-                            d = momentum_direction(st, d, &cfg)?;
-                        }
-                        let _ = p.f_sub_(&d.f_mul_scalar(lr)?)?;
+                        sgd_update(cfg, st, p, g, l2, scale, lr, *fused)?;
+                    }
+                    OptimizerKind::Adam | OptimizerKind::Adamw => {
+                        adam_update(cfg, st, p, g, wd, lr, *fused)?;
                     }
                 }
             }
@@ -205,6 +179,12 @@ impl Optimizer {
         })?;
         self.steps += 1;
         Ok(())
+    }
+
+    /// Whether the single-pass CPU kernels run (the default; like `torch.optim`'s `fused=True`). Both
+    /// paths give bit-identical results; `false` forces the tensor-op path everywhere.
+    pub fn set_fused(&mut self, on: bool) {
+        self.fused = on;
     }
 
     /// The state as named tensors `"{param}/{buffer}"` (for checkpoints).
@@ -256,29 +236,159 @@ impl Optimizer {
     }
 }
 
-/// SGD's heavy-ball momentum (shared by SGD and LARS, as in `torch.optim.SGD`): the buffer starts as the
-/// first direction, then `buf = momentum·buf + (1 − dampening)·d`; the step direction is `buf`, or
-/// `d + momentum·buf` with Nesterov.
-fn momentum_direction(
-    st: &mut BTreeMap<String, Tensor>,
-    d: Tensor,
+/// One SGD or LARS update of `p` (`torch.optim.SGD`; LARS passes its trust ratio as `scale`): the
+/// direction `(g + λp)·scale`, then heavy-ball momentum — the buffer starts as the first direction, then
+/// `buf = momentum·buf + (1 − dampening)·d`, and the step direction is `buf`, or `d + momentum·buf` with
+/// Nesterov — then `p −= lr·d`. Runs [`fused::sgd`] when the tensors allow.
+#[allow(unsafe_code)] // the fused kernel, on tensors `fused::cpu_slices` checked
+fn sgd_update(
     cfg: &OptimizerConfig,
-) -> Result<Tensor> {
-    let buf = match st.get_mut("momentum_buffer") {
-        None => {
-            let b = d.f_detach()?.copy();
-            st.insert("momentum_buffer".into(), b.shallow_clone());
-            b
+    st: &mut BTreeMap<String, Tensor>,
+    mut p: Tensor,
+    g: Tensor,
+    l2: Option<f64>,
+    scale: Option<f64>,
+    lr: f64,
+    fused: bool,
+) -> Result<()> {
+    let has_momentum = cfg.momentum != 0.0;
+    let first = !st.contains_key("momentum_buffer");
+    if has_momentum && first {
+        st.insert("momentum_buffer".into(), p.f_zeros_like()?);
+    }
+    if fused {
+        let buf = st.get("momentum_buffer").filter(|_| has_momentum);
+        let momentum = has_momentum.then_some(fused::MomentumStep {
+            first,
+            momentum: cfg.momentum,
+            dampening: cfg.dampening,
+            nesterov: cfg.nesterov,
+        });
+        let s = fused::SgdStep {
+            l2,
+            scale,
+            lr,
+            momentum,
+        };
+        macro_rules! run {
+            ($t:ty) => {
+                if let Some(([pp, gp], n)) = fused::cpu_slices::<$t, 2>([&p, &g]) {
+                    let bp = match buf {
+                        Some(b) => match fused::cpu_slices::<$t, 2>([&p, b]) {
+                            Some(([_, bp], _)) => Some(bp),
+                            None => None,
+                        },
+                        None => None,
+                    };
+                    if bp.is_some() || !has_momentum {
+                        // SAFETY: contiguous CPU tensors of n elements each (checked by cpu_slices);
+                        // a parameter, its gradient and its buffer are distinct storages.
+                        unsafe { fused::sgd::<$t>([pp, gp], bp, n, &s) };
+                        return Ok(());
+                    }
+                }
+            };
         }
-        Some(b) => {
+        run!(f32);
+        run!(f64);
+    }
+    let mut d = match l2 {
+        Some(wd) => g.f_add(&p.f_mul_scalar(wd)?)?,
+        None => g,
+    };
+    if let Some(q) = scale {
+        d = d.f_mul_scalar(q)?;
+    }
+    if has_momentum {
+        let b = st
+            .get_mut("momentum_buffer")
+            .expect("inserted above when momentum is on");
+        if first {
+            b.f_copy_(&d)?;
+        } else {
             let _ = b.f_mul_scalar_(cfg.momentum)?;
             let _ = b.f_add_(&d.f_mul_scalar(1.0 - cfg.dampening)?)?;
-            b.shallow_clone()
         }
-    };
-    Ok(if cfg.nesterov {
-        d.f_add(&buf.f_mul_scalar(cfg.momentum)?)?
+        d = if cfg.nesterov {
+            d.f_add(&b.f_mul_scalar(cfg.momentum)?)?
+        } else {
+            b.shallow_clone()
+        };
+    }
+    let _ = p.f_sub_(&d.f_mul_scalar(lr)?)?;
+    Ok(())
+}
+
+/// One Adam or AdamW update of `p` (`torch.optim.Adam`/`AdamW`, no AMSGrad): AdamW first decays
+/// `p *= 1 − lr·λ`, Adam adds `λp` to the gradient; then the moments, bias corrections and
+/// `p −= lr/(1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + ε)`. Runs [`fused::adam`] when the tensors allow.
+#[allow(unsafe_code)] // the fused kernel, on tensors `fused::cpu_slices` checked
+fn adam_update(
+    cfg: &OptimizerConfig,
+    st: &mut BTreeMap<String, Tensor>,
+    mut p: Tensor,
+    g: Tensor,
+    wd: f64,
+    lr: f64,
+    fused: bool,
+) -> Result<()> {
+    let [b1, b2] = cfg.betas;
+    let t = st.get("step").map(|s| s.double_value(&[])).unwrap_or(0.0) + 1.0;
+    st.insert("step".into(), Tensor::from(t));
+    for buf in ["exp_avg", "exp_avg_sq"] {
+        if !st.contains_key(buf) {
+            st.insert(buf.into(), p.f_zeros_like()?);
+        }
+    }
+    let (bc1, bc2) = (1.0 - b1.powf(t), 1.0 - b2.powf(t));
+    let adamw = cfg.kind == OptimizerKind::Adamw;
+    let (m, v) = (&st["exp_avg"], &st["exp_avg_sq"]);
+    if fused {
+        let s = fused::AdamStep {
+            decay: (adamw && wd != 0.0).then_some(1.0 - lr * wd),
+            l2: (!adamw && wd != 0.0).then_some(wd),
+            beta1: b1,
+            beta2: b2,
+            bias2_sqrt: bc2.sqrt(),
+            eps: cfg.eps,
+            step_size: lr / bc1,
+        };
+        macro_rules! run {
+            ($t:ty) => {
+                if let Some((ptrs, n)) = fused::cpu_slices::<$t, 4>([&p, &g, m, v]) {
+                    // SAFETY: four contiguous CPU tensors of n elements (checked), distinct storages.
+                    unsafe { fused::adam_moments::<$t>(ptrs, n, &s) };
+                    let r = v.f_sqrt()?;
+                    let ([pp, mp, rp], n) = fused::cpu_slices::<$t, 3>([&p, m, &r])
+                        .expect("sqrt of a contiguous CPU tensor is one");
+                    // SAFETY: as above; `r` is a fresh tensor.
+                    unsafe { fused::adam_apply::<$t>([pp, mp, rp], n, &s) };
+                    return Ok(());
+                }
+            };
+        }
+        run!(f32);
+        run!(f64);
+    }
+    let d = if adamw {
+        if wd != 0.0 {
+            let _ = p.f_mul_scalar_(1.0 - lr * wd)?;
+        }
+        g
+    } else if wd != 0.0 {
+        g.f_add(&p.f_mul_scalar(wd)?)?
     } else {
-        buf
-    })
+        g
+    };
+    let (mut m, mut v) = (m.shallow_clone(), v.shallow_clone());
+    let _ = m.f_mul_scalar_(b1)?;
+    let _ = m.f_add_(&d.f_mul_scalar(1.0 - b1)?)?;
+    let _ = v.f_mul_scalar_(b2)?;
+    let _ = v.f_add_(&d.f_mul(&d)?.f_mul_scalar(1.0 - b2)?)?;
+    let denom = v
+        .f_sqrt()?
+        .f_div_scalar(bc2.sqrt())?
+        .f_add_scalar(cfg.eps)?;
+    let _ = p.f_sub_(&m.f_div(&denom)?.f_mul_scalar(lr / bc1)?)?;
+    Ok(())
 }

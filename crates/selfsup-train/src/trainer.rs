@@ -683,6 +683,7 @@ impl<'a> Trainer<'a> {
     /// checkpoint, and `end_epoch` (evaluation, epoch log, best and epoch checkpoints). A
     /// stop request is honoured before each step by `stop_now`.
     pub fn run(&mut self, source: &dyn BatchSource) -> Result<Outcome> {
+        let _sync_bn = dp::sync_batch_norm(self.collectives.as_ref(), &self.cfg);
         let mut ctx = self.begin_run(source)?;
         let out = self.run_epochs(source, &mut ctx);
         ctx.progress.finish();

@@ -8,7 +8,7 @@ pub use selfsup::run::{
 };
 
 use crate::config::{DataKind, RunConfig};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use selfsup::methods::MethodConfig;
 use selfsup_nn::MethodSpec;
 use std::io::Write;
@@ -35,12 +35,13 @@ pub struct PretrainArgs {
     /// for language models a text file for the validation loss.
     #[arg(long)]
     pub val_data: Option<PathBuf>,
-    /// Method: simclr, moco_v2, moco_v3, byol, simsiam, barlow_twins, vicreg, nnclr, dino, swav, dcl.
-    #[arg(long)]
+    /// Method, with its defaults (a config file's `[method]` table sets fields); every family's kinds
+    /// (`selfsup::methods::MethodConfig::kinds`).
+    #[arg(long, value_parser = method_kinds())]
     pub method: Option<String>,
-    /// Backbone: conv_net, resnet18, resnet34, resnet50, mlp, vit, audio_cnn, conv1d.
-    #[arg(long)]
-    pub backbone: Option<String>,
+    /// Backbone, with its defaults (a config file's `[backbone]` table sets fields).
+    #[arg(long, value_enum)]
+    pub backbone: Option<selfsup_nn::BackboneKind>,
     /// Augmentation recipe, with its defaults (a config file's `[augment.recipe]` table sets fields).
     #[arg(long, value_enum)]
     pub recipe: Option<selfsup_augment::RecipeName>,
@@ -48,12 +49,12 @@ pub struct PretrainArgs {
     /// (`augment.image_size`; default: from the data).
     #[arg(long)]
     pub image_size: Option<u32>,
-    /// Optimizer: sgd, adam, adamw, lars.
-    #[arg(long)]
-    pub optimizer: Option<String>,
-    /// Learning-rate schedule: constant, step, warmup_cosine.
-    #[arg(long)]
-    pub schedule: Option<String>,
+    /// Optimizer (`train.optimizer.kind`).
+    #[arg(long, value_enum)]
+    pub optimizer: Option<selfsup_train::OptimizerKind>,
+    /// Learning-rate schedule (`train.schedule.kind`).
+    #[arg(long, value_enum)]
+    pub schedule: Option<selfsup_train::ScheduleKind>,
     /// Peak learning rate (a negative value reaches validation, which names the field).
     #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f64>,
@@ -97,11 +98,10 @@ pub struct PretrainArgs {
     pub nproc_per_node: Option<usize>,
 }
 
-fn set_tagged<T: serde::de::DeserializeOwned>(field: &str, kind: &str, allowed: &str) -> Result<T> {
-    let v: toml::Value = toml::from_str(&format!("kind = \"{kind}\"")).context("kind")?;
-    v.try_into().map_err(|e| {
-        anyhow::anyhow!("invalid value for `{field}`: `{kind}` ({e}); allowed: {allowed}")
-    })
+/// `--method`'s values: every kind of the method registry, so `--help` lists them and a wrong one is
+/// clap's "possible values" error.
+fn method_kinds() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(MethodConfig::kinds())
 }
 
 fn parse_enum<T: serde::de::DeserializeOwned>(field: &str, v: &str, allowed: &str) -> Result<T> {
@@ -198,12 +198,8 @@ pub fn apply_flags(cfg: &mut RunConfig, args: &PretrainArgs) -> Result<()> {
             selfsup::run::presets::apply_method_preset(cfg);
         }
     }
-    if let Some(b) = &args.backbone {
-        cfg.backbone = set_tagged(
-            "backbone",
-            b,
-            "mlp, conv_net, resnet18, resnet34, resnet50, vit, audio_cnn, conv1d, transformer_encoder",
-        )?;
+    if let Some(b) = args.backbone {
+        cfg.backbone = b.into();
     }
     if let Some(r) = args.recipe {
         // A different recipe replaces the configured one; the same name keeps its configured fields.
@@ -214,13 +210,11 @@ pub fn apply_flags(cfg: &mut RunConfig, args: &PretrainArgs) -> Result<()> {
     if let Some(v) = args.image_size {
         cfg.augment.image_size = Some(v);
     }
-    if let Some(o) = &args.optimizer {
-        cfg.train.optimizer.kind =
-            parse_enum("optimizer.kind", o, selfsup_train::OptimizerKind::NAMES)?;
+    if let Some(o) = args.optimizer {
+        cfg.train.optimizer.kind = o;
     }
-    if let Some(s) = &args.schedule {
-        cfg.train.schedule.kind =
-            parse_enum("schedule.kind", s, selfsup_train::ScheduleKind::NAMES)?;
+    if let Some(s) = args.schedule {
+        cfg.train.schedule.kind = s;
     }
     if let Some(v) = args.lr {
         cfg.train.optimizer.lr = v;

@@ -123,7 +123,16 @@ impl DinoLoss {
         tch::no_grad(|| {
             let all = Tensor::cat(teacher, 0).detach();
             let batch_center = all.mean_dim(0, true, center.kind());
-            center * self.center_momentum + batch_center * (1.0 - self.center_momentum)
+            self.center_from_batch_mean(&batch_center, center)
+        })
+    }
+
+    /// `m·c + (1 − m)·batch_center` for a batch mean computed elsewhere (`1×K`; over all ranks in
+    /// a data-parallel run), without gradient.
+    pub fn center_from_batch_mean(&self, batch_center: &Tensor, center: &Tensor) -> Tensor {
+        tch::no_grad(|| {
+            center * self.center_momentum
+                + batch_center.detach().to_kind(center.kind()) * (1.0 - self.center_momentum)
         })
     }
 }

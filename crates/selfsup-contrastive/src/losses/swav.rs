@@ -9,7 +9,7 @@
 //! the loss is the mean of the sub-losses over the high-resolution views.
 
 use super::check_2d;
-use selfsup_nn::Result;
+use selfsup_nn::{Collectives, Reduction, Result};
 use tch::Tensor;
 
 /// Sinkhorn-Knopp of `B×K` scores with `ε` and a number of iterations (no gradient).
@@ -26,6 +26,34 @@ pub fn sinkhorn(scores: &Tensor, iterations: usize, epsilon: f64) -> Tensor {
             q = &q / q.sum_dim_intlist(0, true, kind) / b;
         }
         (q * b).tr()
+    })
+}
+
+/// [`sinkhorn`] over the columns (samples) of every rank: the reference SwAV's
+/// `distributed_sinkhorn` (the total `ΣQ` and the row sums are all-reduced, `B` is the global number
+/// of columns; column sums stay local, since a column lives on one rank). Each rank gets the codes of
+/// its own rows, equal to those of a single [`sinkhorn`] over all ranks' rows. No gradient.
+pub fn sinkhorn_across(
+    scores: &Tensor,
+    iterations: usize,
+    epsilon: f64,
+    c: &dyn Collectives,
+) -> Result<Tensor> {
+    tch::no_grad(|| {
+        let kind = scores.kind();
+        let mut q = (scores.detach() / epsilon).exp().tr();
+        let total = q.sum(kind).reshape([1]);
+        c.all_reduce(&total, Reduction::Sum)?;
+        q /= total;
+        let k = q.size()[0] as f64;
+        let b = c.all_reduce_f64(&[q.size()[1] as f64], Reduction::Sum)?[0];
+        for _ in 0..iterations {
+            let rows = q.sum_dim_intlist(1, true, kind);
+            c.all_reduce(&rows, Reduction::Sum)?;
+            q = &q / rows / k;
+            q = &q / q.sum_dim_intlist(0, true, kind) / b;
+        }
+        Ok((q * b).tr())
     })
 }
 
@@ -66,6 +94,22 @@ impl SwavLoss {
         low: &[Tensor],
         queue: Option<&[Tensor]>,
     ) -> Result<Tensor> {
+        self.forward_across(high, low, queue, None)
+    }
+
+    /// [`SwavLoss::forward`] in a data-parallel run: with `collectives` of several ranks, the
+    /// codes come from [`sinkhorn_across`] over every rank's rows, and the queue (the same on every
+    /// rank: every rank's projections, in rank order) enters the Sinkhorn columns once, on rank 0;
+    /// the loss is the mean over this rank's rows (the trainer averages the ranks' gradients).
+    pub fn forward_across(
+        &self,
+        high: &[Tensor],
+        low: &[Tensor],
+        queue: Option<&[Tensor]>,
+        collectives: Option<&dyn Collectives>,
+    ) -> Result<Tensor> {
+        let collectives = collectives.filter(|c| c.world_size() > 1);
+        let queue = queue.filter(|_| collectives.is_none_or(|c| c.rank() == 0));
         if high.is_empty() || high.len() + low.len() < 2 {
             return Err(selfsup_core::Error::shape(
                 "SwAV needs at least one high-resolution view and two views in all",
@@ -100,8 +144,12 @@ impl SwavLoss {
                 Some(q) => Tensor::cat(&[h.detach(), q[i].detach().to_kind(kind)], 0),
                 None => h.detach(),
             };
-            let codes =
-                sinkhorn(&scores, self.sinkhorn_iterations, self.sinkhorn_epsilon).narrow(0, 0, n);
+            let (iters, eps) = (self.sinkhorn_iterations, self.sinkhorn_epsilon);
+            let codes = match collectives {
+                Some(c) => sinkhorn_across(&scores, iters, eps, c)?,
+                None => sinkhorn(&scores, iters, eps),
+            }
+            .narrow(0, 0, n);
             let mut sub: Option<Tensor> = None;
             for (v, z) in all.iter().enumerate() {
                 if v == i {

@@ -17,6 +17,12 @@
 //! `teacher_entropy` (mean entropy of the centred targets: near `ln K` means they went uniform, near 0
 //! one-hot — the two collapses the DINO paper monitors).
 //!
+//! **Data parallelism** ([`DataParallel::PerSampleMean`]): the centre moves towards the mean
+//! teacher output of the **global** batch (the per-rank sums all-reduced and divided by the global
+//! row count, as the reference DINO's `dist.all_reduce(batch_center)`); the loss is a mean of
+//! per-sample terms, so the trainer averages the ranks' gradients and W ranks × B compute one
+//! process × W·B.
+//!
 //! On tiny problems the loss first falls and then rises to about `ln K` within a few dozen steps as
 //! the centre catches up with the (initially almost image-independent) output; lightly's DINO does the
 //! same on the same setup (`scripts/checks/dino_moving_teacher.py`, tests in `methods_train.rs`).
@@ -26,9 +32,11 @@ use crate::losses::{normalize, DinoLoss};
 use selfsup_core::check;
 use selfsup_nn::{
     build_backbone, build_frozen, copy_prefix, cosine_momentum, ema_update, Backbone,
-    BackboneConfig, Batch, Method, Result, StepInfo, StepOutput,
+    BackboneConfig, Batch, Collectives, DataParallel, Method, Reduction, Result, StepInfo,
+    StepOutput,
 };
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use tch::nn::{self, Module, VarStore};
 use tch::Tensor;
 
@@ -189,6 +197,7 @@ pub struct Dino {
     center: Tensor,
     loss: DinoLoss,
     cfg: DinoConfig,
+    collectives: Option<Arc<dyn Collectives>>,
 }
 
 impl Dino {
@@ -227,6 +236,7 @@ impl Dino {
             center,
             loss: c.loss(),
             cfg: c.clone(),
+            collectives: None,
         })
     }
 }
@@ -278,7 +288,21 @@ impl Method for Dino {
             &self.center,
             self.loss.teacher_temp_at(info.epoch),
         );
-        let new_center = self.loss.updated_center(&teacher, &self.center);
+        let new_center = match self.collectives.as_deref().filter(|c| c.world_size() > 1) {
+            Some(c) => {
+                // Σ over this rank's teacher rows and their count, summed over ranks at once.
+                let all = Tensor::cat(&teacher, 0).detach();
+                let k = all.size()[1];
+                let rows = Tensor::from_slice(&[all.size()[0] as f64]).to_kind(all.kind());
+                let sums = Tensor::cat(&[all.sum_dim_intlist(0, false, all.kind()), rows], 0);
+                c.all_reduce(&sums, Reduction::Sum)?;
+                let n = sums.double_value(&[k]);
+                let batch_center = sums.narrow(0, 0, k).view([1, k]) / n;
+                self.loss
+                    .center_from_batch_mean(&batch_center, &self.center)
+            }
+            None => self.loss.updated_center(&teacher, &self.center),
+        };
         tch::no_grad(|| {
             self.center.copy_(&new_center);
         });
@@ -319,6 +343,14 @@ impl Method for Dino {
 
     fn embed(&self, x: &Tensor) -> Result<Tensor> {
         embed_with(self.backbone.as_ref(), x)
+    }
+
+    fn data_parallel(&self) -> DataParallel {
+        DataParallel::PerSampleMean
+    }
+
+    fn set_collectives(&mut self, collectives: Arc<dyn Collectives>) {
+        self.collectives = Some(collectives);
     }
 
     fn embed_dim(&self) -> i64 {

@@ -11,13 +11,23 @@
 //! scored against the current prototypes (no gradient) and appended to that view's scores before
 //! Sinkhorn, so the equal-partition constraint spans `N + Q` samples; only the batch's own codes are
 //! used in the loss. Every step then enqueues the batch's detached projections.
+//!
+//! **Data parallelism** ([`DataParallel::PerSampleMean`]): Sinkhorn runs over the columns of every
+//! rank ([`crate::losses::swav::sinkhorn_across`], the reference's `distributed_sinkhorn`: `ΣQ` and
+//! the row sums all-reduced); the queues are fed every rank's projections in rank order (so every
+//! rank holds the single process's queue) and enter Sinkhorn once (on rank 0). The loss is then a
+//! mean of per-sample terms, and the trainer averages the ranks' gradients: W ranks × B compute
+//! one process × W·B (with `train.sync_batch_norm` for the head's BatchNorm).
 
 use super::{embed_with, embedding_std, pos_int, view, Net};
 use crate::losses::{normalize, SwavLoss};
 use crate::MemoryBank;
 use selfsup_core::check;
-use selfsup_nn::{BackboneConfig, Batch, Method, Result, StepInfo, StepOutput};
+use selfsup_nn::{
+    BackboneConfig, Batch, Collectives, DataParallel, Method, Result, StepInfo, StepOutput,
+};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use tch::nn::{self, VarStore};
 use tch::Tensor;
 
@@ -92,6 +102,7 @@ pub struct Swav {
     queues: Vec<MemoryBank>,
     loss: SwavLoss,
     cfg: SwavConfig,
+    collectives: Option<Arc<dyn Collectives>>,
 }
 
 impl Swav {
@@ -138,6 +149,7 @@ impl Swav {
             queues,
             loss,
             cfg: c.clone(),
+            collectives: None,
         })
     }
 }
@@ -192,11 +204,15 @@ impl Method for Swav {
                     .collect()
             })
         });
-        let loss = self
-            .loss
-            .forward(&scores[..nh], &scores[nh..], queue_scores.as_deref())?;
+        let c = self.collectives.as_deref().filter(|c| c.world_size() > 1);
+        let loss =
+            self.loss
+                .forward_across(&scores[..nh], &scores[nh..], queue_scores.as_deref(), c)?;
         for (q, z) in self.queues.iter_mut().zip(&zs) {
-            q.enqueue(&z.detach())?;
+            match c {
+                Some(c) => q.enqueue(&c.all_gather(&z.detach())?)?,
+                None => q.enqueue(&z.detach())?,
+            }
         }
         let out = StepOutput::new(
             loss,
@@ -213,6 +229,14 @@ impl Method for Swav {
 
     fn embed(&self, x: &Tensor) -> Result<Tensor> {
         embed_with(self.net.backbone.as_ref(), x)
+    }
+
+    fn data_parallel(&self) -> DataParallel {
+        DataParallel::PerSampleMean
+    }
+
+    fn set_collectives(&mut self, collectives: Arc<dyn Collectives>) {
+        self.collectives = Some(collectives);
     }
 
     fn embed_dim(&self) -> i64 {

@@ -20,12 +20,14 @@
 mod audio;
 mod convnet;
 mod gpt;
+mod kind;
 mod resnet;
 mod transformer;
 
 pub use audio::{Conv1dConfig, Conv1dNet};
 pub use convnet::{ConvNet, ConvNetConfig};
 pub use gpt::{Gpt, GptConfig};
+pub use kind::BackboneKind;
 pub use resnet::{ResNet, ResNetConfig, ResNetDepth, Stem};
 pub use transformer::{TokenTransformer, TransformerBlock, TransformerConfig, Vit, VitConfig};
 
@@ -106,21 +108,6 @@ impl BackboneConfig {
 }
 
 impl BackboneConfig {
-    /// The serde `kind` of this backbone (`"conv_net"`, `"vit"`, ...).
-    pub fn kind_name(&self) -> &'static str {
-        match self {
-            BackboneConfig::Mlp(_) => "mlp",
-            BackboneConfig::ConvNet(_) => "conv_net",
-            BackboneConfig::ResNet18(_) => "resnet18",
-            BackboneConfig::ResNet34(_) => "resnet34",
-            BackboneConfig::ResNet50(_) => "resnet50",
-            BackboneConfig::Vit(_) => "vit",
-            BackboneConfig::AudioCnn(_) => "audio_cnn",
-            BackboneConfig::Conv1d(_) => "conv1d",
-            BackboneConfig::TransformerEncoder(_) => "transformer_encoder",
-        }
-    }
-
     /// Checks, before anything is built or run, that the backbone's forward reads a batch of samples
     /// of `shape` (one sample without the batch axis, exactly as the method feeds it): `C×H×W` for
     /// `conv_net`, `resnet*` and `vit` (whose `image_size` must match), `C×H×W` or `F×T` for
