@@ -62,7 +62,11 @@ pretext_task!(
     images = true,
     views = |c| if c.all_four { 4 } else { 1 }
 );
-pretext_task!(JigsawConfig, images = true, views = |c| c.grid * c.grid);
+pretext_task!(
+    JigsawConfig,
+    images = true,
+    views = |c| if c.assemble_views { 1 } else { c.grid * c.grid }
+);
 pretext_task!(RelativePositionConfig, images = true, views = |_c| 2);
 pretext_task!(ColorizationConfig, images = true, views = |_c| 1);
 pretext_task!(InpaintingConfig, images = true, views = |_c| 1);

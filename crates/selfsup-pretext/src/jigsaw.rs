@@ -13,6 +13,12 @@
 //! - Each tile is standardised on its own (`normalize_tiles`, zero mean and unit variance per channel).
 //! - Views: `views[i]` is the tile of grid position `perm[i]`; [`unshuffle`] undoes it and
 //!   [`assemble`] puts the tiles back into one image.
+//! - `assemble_views` (off by default): instead of `grid²` tile views, one view of the input's size
+//!   in which cell `i` holds the tile of grid position `perm[i]` (at its drawn offset; the gaps and
+//!   the margin are 0) — the whole-image jigsaw of Kim et al. (2018, "Learning image representations
+//!   by completing damaged jigsaw puzzles", without the damage). The encoder then trains on inputs of
+//!   the size it is evaluated on, where the context-free network of Noroozi & Favaro trains on tiles
+//!   a third of that size. [`Jigsaw::canvas`] builds the view; [`Jigsaw::uncanvas`] recovers the tiles.
 
 use crate::{as_image, crop, perm_from_rank, standardize_channels, PretextGenerator, Target};
 use selfsup_core::{check, Error, Generator, ImageF32, Result, Sample};
@@ -128,6 +134,9 @@ pub struct JigsawConfig {
     pub jitter: bool,
     /// Standardise each tile on its own (default true).
     pub normalize_tiles: bool,
+    /// One view: the shuffled tiles put back on a canvas of the input's size (default false:
+    /// `grid²` tile views); see the module docs.
+    pub assemble_views: bool,
 }
 
 impl Default for JigsawConfig {
@@ -138,6 +147,7 @@ impl Default for JigsawConfig {
             gap: 0.15,
             jitter: true,
             normalize_tiles: true,
+            assemble_views: false,
         }
     }
 }
@@ -302,6 +312,47 @@ impl Jigsaw {
             })
             .collect()
     }
+
+    /// The one view of `assemble_views`: an image of `img`'s size, 0 outside the tiles, whose cell
+    /// `i` holds [`Jigsaw::apply`]'s `views[i]` (the tile of grid position `perm[i]`) at cell `i`'s
+    /// drawn offset.
+    pub fn canvas(&self, img: &ImageF32, p: &JigsawParams) -> ImageF32 {
+        let g = self.cfg.grid;
+        let (c, h, w) = img.dims();
+        let mut out = ImageF32::zeros(c, h, w);
+        for (i, tile) in self.apply(img, p).iter().enumerate() {
+            let (r, col) = (i / g, i % g);
+            let (dy, dx) = p.offsets[i];
+            let (top, left) = (p.origin.0 + r * p.cell + dy, p.origin.1 + col * p.cell + dx);
+            for ch in 0..c {
+                for y in 0..p.tile {
+                    for x in 0..p.tile {
+                        out.set(ch, top + y, left + x, tile.get(ch, y, x));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Cuts [`Jigsaw::canvas`]'s view back into `views[i]` (the tiles in shuffled order), the inverse
+    /// of `canvas` given the same parameters.
+    pub fn uncanvas(&self, view: &ImageF32, p: &JigsawParams) -> Vec<ImageF32> {
+        let g = self.cfg.grid;
+        (0..g * g)
+            .map(|i| {
+                let (r, col) = (i / g, i % g);
+                let (dy, dx) = p.offsets[i];
+                crop(
+                    view,
+                    p.origin.0 + r * p.cell + dy,
+                    p.origin.1 + col * p.cell + dx,
+                    p.tile,
+                    p.tile,
+                )
+            })
+            .collect()
+    }
 }
 
 /// Undoes the shuffle: `out[perm[i]] = views[i]`, the tiles back in grid order.
@@ -354,7 +405,11 @@ impl PretextGenerator for Jigsaw {
         "jigsaw"
     }
     fn n_views(&self) -> usize {
-        self.cfg.grid * self.cfg.grid
+        if self.cfg.assemble_views {
+            1
+        } else {
+            self.cfg.grid * self.cfg.grid
+        }
     }
     fn num_classes(&self) -> Option<usize> {
         Some(self.set.perms.len())
@@ -362,6 +417,10 @@ impl PretextGenerator for Jigsaw {
     fn generate(&self, sample: &Sample, rng: &mut Generator) -> Result<(Vec<Sample>, Target)> {
         let img = as_image(sample, "jigsaw")?;
         let p = self.sample_params(img.height(), img.width(), rng)?;
+        if self.cfg.assemble_views {
+            let view = Sample::Image(self.canvas(&img, &p));
+            return Ok((vec![view], Target::Class(p.class as i64)));
+        }
         let views = self
             .apply(&img, &p)
             .into_iter()

@@ -79,9 +79,14 @@ pub fn preview_rows(cfg: &PretextConfig, samples: &[Sample], seed: u64) -> Resul
             (PretextConfig::Jigsaw(c), Target::Class(k)) => {
                 let perm = &perms[*k as usize];
                 caption = format!("jigsaw permutation #{k} = {perm:?}");
-                let tiles: Vec<ImageF32> = shown.iter().map(rescale).collect();
-                images.push(jigsaw::assemble(&tiles, c.grid)?);
-                images.extend(tiles);
+                if c.assemble_views {
+                    // One view already: the shuffled tiles on the input's canvas.
+                    images.extend(shown.iter().map(rescale));
+                } else {
+                    let tiles: Vec<ImageF32> = shown.iter().map(rescale).collect();
+                    images.push(jigsaw::assemble(&tiles, c.grid)?);
+                    images.extend(tiles);
+                }
             }
             (PretextConfig::RelativePosition(_), Target::Class(k)) => {
                 const WHERE: [&str; 8] = [

@@ -176,6 +176,64 @@ fn jigsaw_unshuffle_recovers_the_tiles_and_the_image() {
     }
 }
 
+#[test]
+fn jigsaw_assembled_view_is_the_shuffled_tiles_on_the_input_canvas() {
+    // `assemble_views`: one view of the input's size; cutting it at the drawn cells gives the tile
+    // views of the default form, un-shuffling those gives the image's tiles, and every pixel outside
+    // the tiles is 0.
+    let cfg = JigsawConfig {
+        normalize_tiles: false,
+        assemble_views: true,
+        ..Default::default()
+    };
+    let jig = cfg.build().unwrap();
+    let tiles_form = JigsawConfig {
+        assemble_views: false,
+        ..cfg.clone()
+    }
+    .build()
+    .unwrap();
+    assert_eq!(jig.n_views(), 1);
+    assert_eq!(PretextConfig::Jigsaw(cfg).n_views(), 1);
+    let img = image(1, 28, 28, 6);
+    let s = Sample::Image(img.clone());
+    for i in 0..20 {
+        let p = jig.sample_params(28, 28, &mut key(i).rng()).unwrap();
+        let (views, t) = jig.generate_keyed(&s, key(i)).unwrap();
+        assert_eq!(class_of(&t), p.class);
+        assert_eq!(views.len(), 1);
+        let Sample::Image(view) = &views[0] else {
+            panic!("an image view")
+        };
+        assert_eq!(view.dims(), (1, 28, 28));
+        let cut = jig.uncanvas(view, &p);
+        let (tile_views, t2) = tiles_form.generate_keyed(&s, key(i)).unwrap();
+        assert_eq!(class_of(&t2), p.class);
+        let tile_views: Vec<ImageF32> = tile_views
+            .into_iter()
+            .map(|v| match v {
+                Sample::Image(x) => x,
+                _ => panic!(),
+            })
+            .collect();
+        assert_eq!(cut, tile_views);
+        assert_eq!(
+            unshuffle(&cut, &jig.set().perms[p.class]).unwrap(),
+            jig.tiles(&img, &p)
+        );
+        // Outside the tiles: 0. Count the covered pixels (9 tiles of p.tile², none overlapping).
+        let covered = 9 * p.tile * p.tile;
+        let zeros_expected = 28 * 28 - covered;
+        let blank = jig.canvas(&ImageF32::zeros(1, 28, 28), &p);
+        assert!(blank.plane(0).iter().all(|&v| v == 0.0));
+        let mut all_one = ImageF32::zeros(1, 28, 28);
+        all_one.plane_mut(0).fill(1.0);
+        let ones = jig.canvas(&all_one, &p);
+        let n_zero = ones.plane(0).iter().filter(|&&v| v == 0.0).count();
+        assert_eq!(n_zero, zeros_expected, "pixels outside the 9 tiles");
+    }
+}
+
 #[derive(serde::Deserialize)]
 struct Fixture {
     versions: serde_json::Value,

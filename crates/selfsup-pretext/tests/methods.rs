@@ -165,6 +165,12 @@ fn every_head_trains_on_its_generators_batches() {
         ),
         ("jigsaw", "kind = \"jigsaw\"", &imgs, vec![1, 28, 28]),
         (
+            "jigsaw",
+            "kind = \"jigsaw\"\nassemble_views = true\nnormalize_tiles = false",
+            &imgs,
+            vec![1, 28, 28],
+        ),
+        (
             "relative_position",
             "kind = \"relative_position\"",
             &rgb,

@@ -1,5 +1,5 @@
-//! Method presets: what `--method ae|dae|sparse_ae|vae|mae` sets besides the method itself when no
-//! config file is given, so that each auto-encoder trains well on the vendored data (figures and the
+//! Method presets: what `--method ae|dae|sparse_ae|vae|mae|jigsaw|relative_position` sets besides the
+//! method itself when no config file is given, so that each auto-encoder trains well on the vendored data (figures and the
 //! commands that produced them: `docs/benchmarks.md`, "Auto-encoder and pretext families through the
 //! CLI"). Flags given with the method (`--backbone`, `--lr`, `--epochs`, `--batch-size`, ...) are applied
 //! after the preset and override it.
@@ -24,6 +24,7 @@ use crate::methods::MethodConfig;
 use crate::run::config::{DataKind, RunConfig};
 use selfsup_autoencoder::{AutoencoderConfig, MaeConfig, ReconLoss};
 use selfsup_nn::{BackboneConfig, MlpConfig};
+use selfsup_pretext::PretextConfig;
 use selfsup_train::{OptimizerKind, ScheduleKind};
 
 /// Log-mel frames of the CLI's audio clips at the preset's clip length (0.5 s at 8 kHz, hop 10 ms,
@@ -67,9 +68,31 @@ pub fn sets_backbone(cfg: &RunConfig) -> bool {
     ) && sample_size(cfg).is_some()
 }
 
+/// Pretext presets for the 28-px MNIST digits (`docs/benchmarks.md`, "Pretext tasks", has the runs
+/// that chose them): the tile and patch tasks are set to inputs the size of the images the encoder is
+/// evaluated on — jigsaw puzzles as one assembled view (the shuffled tiles on the digit's canvas, no
+/// per-tile standardisation, so that the background stays 0 as in the evaluation's digits), relative
+/// position with 9-px patches (no gap; Doersch's gap is for 96-px patches and leaves 6-px patches of a
+/// digit). Other data keep the generators' defaults.
+fn apply_pretext_preset(cfg: &mut RunConfig) {
+    let digits = matches!(cfg.data.kind, DataKind::MnistCsv | DataKind::MnistIdx);
+    let MethodConfig::Pretext(p) = &mut cfg.method else {
+        return;
+    };
+    match p {
+        PretextConfig::Jigsaw(j) if digits => {
+            j.assemble_views = true;
+            j.normalize_tiles = false;
+        }
+        PretextConfig::RelativePosition(r) if digits => r.gap = 0.0,
+        _ => {}
+    }
+}
+
 /// Applies the preset of the run's method (see the module documentation); methods without a preset
 /// are left as they are.
 pub fn apply_method_preset(cfg: &mut RunConfig) {
+    apply_pretext_preset(cfg);
     if !matches!(cfg.method, MethodConfig::Autoencoder(_)) {
         return;
     }
