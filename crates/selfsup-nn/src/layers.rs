@@ -185,13 +185,16 @@ impl BatchNorm {
             .square()
             .f_sum_dim_intlist(dims.as_slice(), false, Kind::Double)?;
         let var = c.all_reduce_sum_with_grad(&sq)? / n;
-        let mut y = centred * (&var + self.eps).rsqrt().view(shape.as_slice());
-        if let Some(w) = &self.weight {
-            y = y * w.to_kind(Kind::Double).view(shape.as_slice());
-        }
-        if let Some(b) = &self.bias {
-            y = y + b.to_kind(Kind::Double).view(shape.as_slice());
-        }
+        let y = centred * (&var + self.eps).rsqrt().view(shape.as_slice());
+        // New tensors, not `*=`/`+=`: an in-place op would overwrite what autograd keeps for backward.
+        let y = match &self.weight {
+            Some(w) => y * w.to_kind(Kind::Double).view(shape.as_slice()),
+            None => y,
+        };
+        let y = match &self.bias {
+            Some(b) => y + b.to_kind(Kind::Double).view(shape.as_slice()),
+            None => y,
+        };
         tch::no_grad(|| -> crate::Result<()> {
             let m = self.momentum;
             let unbiased = &var * (n / (n - 1.0).max(1.0));
