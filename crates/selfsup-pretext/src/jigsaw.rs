@@ -280,22 +280,28 @@ impl Jigsaw {
         })
     }
 
-    /// The tiles in grid order (row-major), before shuffling and normalisation.
-    pub fn tiles(&self, img: &ImageF32, p: &JigsawParams) -> Vec<ImageF32> {
+    /// The top-left corner of the tile cut at grid cell `pos` (row-major), with that cell's drawn offset.
+    fn tile_corner(&self, p: &JigsawParams, pos: usize) -> (usize, usize) {
+        let g = self.cfg.grid;
+        let (r, c) = (pos / g, pos % g);
+        let (dy, dx) = p.offsets[pos];
+        (p.origin.0 + r * p.cell + dy, p.origin.1 + c * p.cell + dx)
+    }
+
+    /// The `tile × tile` crops of `img` at every grid cell, in grid order.
+    fn cut(&self, img: &ImageF32, p: &JigsawParams) -> Vec<ImageF32> {
         let g = self.cfg.grid;
         (0..g * g)
             .map(|pos| {
-                let (r, c) = (pos / g, pos % g);
-                let (dy, dx) = p.offsets[pos];
-                crop(
-                    img,
-                    p.origin.0 + r * p.cell + dy,
-                    p.origin.1 + c * p.cell + dx,
-                    p.tile,
-                    p.tile,
-                )
+                let (top, left) = self.tile_corner(p, pos);
+                crop(img, top, left, p.tile, p.tile)
             })
             .collect()
+    }
+
+    /// The tiles in grid order (row-major), before shuffling and normalisation.
+    pub fn tiles(&self, img: &ImageF32, p: &JigsawParams) -> Vec<ImageF32> {
+        self.cut(img, p)
     }
 
     /// The views of a puzzle: `views[i]` = tile of grid position `perm[i]`, normalised if configured.
@@ -317,13 +323,10 @@ impl Jigsaw {
     /// `i` holds [`Jigsaw::apply`]'s `views[i]` (the tile of grid position `perm[i]`) at cell `i`'s
     /// drawn offset.
     pub fn canvas(&self, img: &ImageF32, p: &JigsawParams) -> ImageF32 {
-        let g = self.cfg.grid;
         let (c, h, w) = img.dims();
         let mut out = ImageF32::zeros(c, h, w);
         for (i, tile) in self.apply(img, p).iter().enumerate() {
-            let (r, col) = (i / g, i % g);
-            let (dy, dx) = p.offsets[i];
-            let (top, left) = (p.origin.0 + r * p.cell + dy, p.origin.1 + col * p.cell + dx);
+            let (top, left) = self.tile_corner(p, i);
             for ch in 0..c {
                 for y in 0..p.tile {
                     for x in 0..p.tile {
@@ -338,20 +341,7 @@ impl Jigsaw {
     /// Cuts [`Jigsaw::canvas`]'s view back into `views[i]` (the tiles in shuffled order), the inverse
     /// of `canvas` given the same parameters.
     pub fn uncanvas(&self, view: &ImageF32, p: &JigsawParams) -> Vec<ImageF32> {
-        let g = self.cfg.grid;
-        (0..g * g)
-            .map(|i| {
-                let (r, col) = (i / g, i % g);
-                let (dy, dx) = p.offsets[i];
-                crop(
-                    view,
-                    p.origin.0 + r * p.cell + dy,
-                    p.origin.1 + col * p.cell + dx,
-                    p.tile,
-                    p.tile,
-                )
-            })
-            .collect()
+        self.cut(view, p)
     }
 }
 
