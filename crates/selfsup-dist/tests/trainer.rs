@@ -307,85 +307,62 @@ fn join(timeout: Duration) -> Arc<dyn Collectives> {
     Arc::new(Distributed::new(pg, Some(store)))
 }
 
-/// The job's collectives except that gathers return this rank's rows only (negative control).
-struct NoGather(Arc<dyn Collectives>);
-
-impl Collectives for NoGather {
-    fn rank(&self) -> usize {
-        self.0.rank()
-    }
-    fn world_size(&self) -> usize {
-        self.0.world_size()
-    }
-    fn all_gather(&self, x: &Tensor) -> selfsup_nn::Result<Tensor> {
-        Ok(x.detach())
-    }
-    fn all_gather_with_grad(&self, x: &Tensor) -> selfsup_nn::Result<Tensor> {
-        Ok(x.shallow_clone())
-    }
-    fn all_reduce(&self, x: &Tensor, op: selfsup_nn::Reduction) -> selfsup_nn::Result<()> {
-        self.0.all_reduce(x, op)
-    }
-    fn all_reduce_sum_with_grad(&self, x: &Tensor) -> selfsup_nn::Result<Tensor> {
-        self.0.all_reduce_sum_with_grad(x)
-    }
-    fn broadcast(&self, x: &Tensor, root: usize) -> selfsup_nn::Result<()> {
-        self.0.broadcast(x, root)
-    }
-    fn barrier(&self) -> selfsup_nn::Result<()> {
-        self.0.barrier()
-    }
-    fn broadcast_parameters(&self, vs: &tch::nn::VarStore) -> selfsup_nn::Result<()> {
-        self.0.broadcast_parameters(vs)
-    }
-    fn all_reduce_gradients(
-        &self,
-        vs: &tch::nn::VarStore,
-        op: selfsup_nn::Reduction,
-    ) -> selfsup_nn::Result<()> {
-        self.0.all_reduce_gradients(vs, op)
-    }
+/// The job's collectives with one mechanism switched off, for the negative controls:
+/// - `local_gathers`: gathers return this rank's rows only;
+/// - `local_stats`: `all_reduce` keeps this rank's own value (DINO's centre and SwAV's Sinkhorn
+///   all-reduce their batch statistics; the gradients and SyncBatchNorm still go across ranks).
+struct Ablated {
+    inner: Arc<dyn Collectives>,
+    local_gathers: bool,
+    local_stats: bool,
 }
 
-/// The job's collectives except that `all_reduce` is this rank's own value (negative control of
-/// DINO's centre and SwAV's Sinkhorn, which all-reduce their batch statistics; the gradients and
-/// SyncBatchNorm still go across ranks).
-struct LocalStats(Arc<dyn Collectives>);
-
-impl Collectives for LocalStats {
+impl Collectives for Ablated {
     fn rank(&self) -> usize {
-        self.0.rank()
+        self.inner.rank()
     }
     fn world_size(&self) -> usize {
-        self.0.world_size()
+        self.inner.world_size()
     }
     fn all_gather(&self, x: &Tensor) -> selfsup_nn::Result<Tensor> {
-        self.0.all_gather(x)
+        if self.local_gathers {
+            Ok(x.detach())
+        } else {
+            self.inner.all_gather(x)
+        }
     }
     fn all_gather_with_grad(&self, x: &Tensor) -> selfsup_nn::Result<Tensor> {
-        self.0.all_gather_with_grad(x)
+        if self.local_gathers {
+            Ok(x.shallow_clone())
+        } else {
+            self.inner.all_gather_with_grad(x)
+        }
     }
-    fn all_reduce(&self, _x: &Tensor, _op: selfsup_nn::Reduction) -> selfsup_nn::Result<()> {
-        Ok(())
+    fn all_reduce(&self, x: &Tensor, op: selfsup_nn::Reduction) -> selfsup_nn::Result<()> {
+        if self.local_stats {
+            Ok(())
+        } else {
+            self.inner.all_reduce(x, op)
+        }
     }
     fn all_reduce_sum_with_grad(&self, x: &Tensor) -> selfsup_nn::Result<Tensor> {
-        self.0.all_reduce_sum_with_grad(x)
+        self.inner.all_reduce_sum_with_grad(x)
     }
     fn broadcast(&self, x: &Tensor, root: usize) -> selfsup_nn::Result<()> {
-        self.0.broadcast(x, root)
+        self.inner.broadcast(x, root)
     }
     fn barrier(&self) -> selfsup_nn::Result<()> {
-        self.0.barrier()
+        self.inner.barrier()
     }
     fn broadcast_parameters(&self, vs: &tch::nn::VarStore) -> selfsup_nn::Result<()> {
-        self.0.broadcast_parameters(vs)
+        self.inner.broadcast_parameters(vs)
     }
     fn all_reduce_gradients(
         &self,
         vs: &tch::nn::VarStore,
         op: selfsup_nn::Reduction,
     ) -> selfsup_nn::Result<()> {
-        self.0.all_reduce_gradients(vs, op)
+        self.inner.all_reduce_gradients(vs, op)
     }
 }
 
@@ -465,10 +442,18 @@ fn worker() {
     }
     let run_dir = dir.join("run");
     let kind = if let Some(k) = scenario.strip_suffix("_nogather") {
-        c = Arc::new(NoGather(c));
+        c = Arc::new(Ablated {
+            inner: c,
+            local_gathers: true,
+            local_stats: false,
+        });
         k
     } else if let Some(k) = scenario.strip_suffix("_localstats") {
-        c = Arc::new(LocalStats(c));
+        c = Arc::new(Ablated {
+            inner: c,
+            local_gathers: false,
+            local_stats: true,
+        });
         k
     } else {
         &scenario
