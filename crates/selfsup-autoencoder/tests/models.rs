@@ -390,55 +390,43 @@ fn decoder_shapes(vs: &VarStore) -> Vec<(String, Vec<i64>)> {
 
 #[test]
 fn vae_mlp_decoder_mirrors_the_encoder_up_to_the_latent_heads() {
+    // The decoder's weight shapes of a VAE built from `cfg` over an MLP `784-hidden-out` backbone.
+    let shapes = |cfg: &VaeConfig, hidden: Vec<i64>, out: i64| -> Vec<Vec<i64>> {
+        let vae = Vae::new(
+            VarStore::new(CPU),
+            cfg,
+            &mlp(784, hidden, out),
+            &[1, 28, 28],
+        )
+        .unwrap();
+        decoder_shapes(vae.var_store())
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect()
+    };
     // pytorch/examples' VAE: fc1 784-400 (the backbone), fc21/fc22 400-20, fc3 20-400, fc4 400-784.
-    let vae = Vae::new(
-        VarStore::new(CPU),
-        &VaeConfig::default(),
-        &mlp(784, vec![], 400),
-        &[1, 28, 28],
-    )
-    .unwrap();
-    let shapes: Vec<Vec<i64>> = decoder_shapes(vae.var_store())
-        .into_iter()
-        .map(|(_, s)| s)
-        .collect();
-    assert_eq!(shapes, [vec![400, 20], vec![784, 400]]);
+    assert_eq!(
+        shapes(&VaeConfig::default(), vec![], 400),
+        [vec![400, 20], vec![784, 400]]
+    );
     // deeper encoders: 784-256-128 → 8 gives 8-128-256-784
-    let vae = Vae::new(
-        VarStore::new(CPU),
-        &VaeConfig {
-            latent_dim: 8,
-            ..Default::default()
-        },
-        &mlp(784, vec![256], 128),
-        &[1, 28, 28],
-    )
-    .unwrap();
-    let shapes: Vec<Vec<i64>> = decoder_shapes(vae.var_store())
-        .into_iter()
-        .map(|(_, s)| s)
-        .collect();
-    assert_eq!(shapes, [vec![128, 8], vec![256, 128], vec![784, 256]]);
+    let deep = VaeConfig {
+        latent_dim: 8,
+        ..Default::default()
+    };
+    assert_eq!(
+        shapes(&deep, vec![256], 128),
+        [vec![128, 8], vec![256, 128], vec![784, 256]]
+    );
     // given widths are kept as they are
-    let cfg = VaeConfig {
+    let given = VaeConfig {
         decoder: DecoderConfig {
             kind: DecoderKind::Mlp,
             widths: vec![64],
         },
         ..Default::default()
     };
-    let vae = Vae::new(
-        VarStore::new(CPU),
-        &cfg,
-        &mlp(784, vec![], 400),
-        &[1, 28, 28],
-    )
-    .unwrap();
-    let shapes: Vec<Vec<i64>> = decoder_shapes(vae.var_store())
-        .into_iter()
-        .map(|(_, s)| s)
-        .collect();
-    assert_eq!(shapes, [vec![64, 20], vec![784, 64]]);
+    assert_eq!(shapes(&given, vec![], 400), [vec![64, 20], vec![784, 64]]);
 }
 
 #[test]
