@@ -15,7 +15,7 @@ use selfsup::data::plays::{find_play_starts, play_attribution, SHAKESPEARE_PLAYS
 use selfsup::data::{RandomWindows, TokenStream, Vocab};
 use selfsup::nn::backbones::GptConfig;
 use selfsup::nn::{Batch, Method, StepInfo};
-use selfsup::pretext::language::{MaskedToken, MaskedTokenConfig, NextToken};
+use selfsup::pretext::language::{MaskedToken, MaskedTokenConfig, NextToken, TokenPool};
 use selfsup::train::config::{OptimizerConfig, OptimizerKind, ScheduleConfig, ScheduleKind};
 use selfsup::train::eval::{knn_accuracy, linear_probe, KnnConfig, LinearProbeConfig};
 use selfsup::train::schedule::LrSchedule;
@@ -25,30 +25,20 @@ use std::time::Instant;
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
-/// How a sequence's hidden states become one feature vector.
-#[derive(Clone, Copy, PartialEq)]
-enum Pool {
-    /// The method's own `embed`: the last position (GPT) or the mean over positions (BERT).
-    Embed,
-    /// The mean over positions of the final hidden states (for the GPT: every prefix's summary).
-    Mean,
-}
-
+/// Features of every window, in chunks of 256: the GPT's final hidden states pooled with `pool`, or
+/// the method's own `embed` (the BERT's mean over positions).
 fn features(
     m: &dyn Method,
-    gpt: Option<&NextToken>,
-    pool: Pool,
+    gpt: Option<(&NextToken, TokenPool)>,
     windows: &[Vec<i64>],
 ) -> Result<Tensor> {
     let mut out = Vec::new();
     for chunk in windows.chunks(256) {
         let flat: Vec<i64> = chunk.concat();
         let x = Tensor::from_slice(&flat).reshape([chunk.len() as i64, -1]);
-        out.push(match (pool, gpt) {
-            (Pool::Mean, Some(g)) => {
-                tch::no_grad(|| g.model().hidden(&x, false).mean_dim(1, false, Kind::Float))
-            }
-            _ => m.embed(&x)?,
+        out.push(match gpt {
+            Some((g, pool)) => g.pooled(&x, pool)?,
+            None => m.embed(&x)?,
         });
     }
     Ok(Tensor::cat(&out, 0))
@@ -90,15 +80,14 @@ fn score(
 fn report(
     name: &str,
     m: &dyn Method,
-    gpt: Option<&NextToken>,
-    pool: Pool,
+    gpt: Option<(&NextToken, TokenPool)>,
     train: &(Vec<Vec<i64>>, Tensor),
     test: &(Vec<Vec<i64>>, Tensor),
     probe: &LinearProbeConfig,
 ) -> Result<()> {
     let t0 = Instant::now();
-    let ftr = features(m, gpt, pool, &train.0)?;
-    let fte = features(m, gpt, pool, &test.0)?;
+    let ftr = features(m, gpt, &train.0)?;
+    let fte = features(m, gpt, &test.0)?;
     score(name, &ftr, &fte, train, test, probe, t0)
 }
 
@@ -110,24 +99,20 @@ fn report_gpt(
     test: &(Vec<Vec<i64>>, Tensor),
     probe: &LinearProbeConfig,
 ) -> Result<()> {
-    report(
-        &format!("{name}, last token"),
-        g,
-        Some(g),
-        Pool::Embed,
-        train,
-        test,
-        probe,
-    )?;
-    report(
-        &format!("{name}, mean-pooled"),
-        g,
-        Some(g),
-        Pool::Mean,
-        train,
-        test,
-        probe,
-    )
+    for (what, pool) in [
+        ("last token", TokenPool::Last),
+        ("mean-pooled", TokenPool::Mean),
+    ] {
+        report(
+            &format!("{name}, {what}"),
+            g,
+            Some((g, pool)),
+            train,
+            test,
+            probe,
+        )?;
+    }
+    Ok(())
 }
 
 /// Loads a GPT's weights from a `char_gpt` run (`model.safetensors`, the whole method's variables) or a
@@ -226,7 +211,6 @@ fn main() -> Result<()> {
             "BERT, random init",
             &random_bert,
             None,
-            Pool::Embed,
             &train,
             &test,
             &probe,
@@ -304,7 +288,6 @@ fn main() -> Result<()> {
             &format!("BERT, pretrained ({bert_steps} st)"),
             &bert,
             None,
-            Pool::Embed,
             &train,
             &test,
             &probe,

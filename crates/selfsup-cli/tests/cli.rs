@@ -436,6 +436,21 @@ fn a_character_gpt_pretrains_on_shakespeare_validates_and_generates_by_seed() {
     let loss = eval["validation"]["val_loss"].as_f64().unwrap();
     // A barely trained character model: between a perfect model and far worse than uniform.
     assert!(loss > 0.5 && loss < 2.0 * (71f64).ln(), "{loss}");
+    // The vendored plays label their windows: kNN and the probe attribute them to their play before
+    // and after training, on `--max-samples` evenly spaced windows of each split.
+    assert!(
+        out.contains(
+            "play attribution: the eight Shakespeare plays, 96 train / 96 held-out windows"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("8 classes"), "{out}");
+    for when in ["before", "after"] {
+        for m in ["knn_acc", "linear_probe_acc"] {
+            let a = eval[when][m].as_f64().unwrap_or(-1.0);
+            assert!((0.0..=1.0).contains(&a), "{when} {m}: {eval}");
+        }
+    }
     let gen = |seed: &str| {
         let (ok, out, err) = selfsup(
             &[

@@ -8,7 +8,7 @@
 //! windows of any token stream given the starts (token offsets; with the char tokenizer a token is a
 //! character, so the character offsets of [`find_play_starts`] are token offsets).
 
-use crate::{out_of_range, Dataset, Item};
+use crate::{out_of_range, Dataset, Item, Vocab};
 use selfsup_core::{Error, Result, Sample, Tokens};
 
 /// The plays of `data/shakespeare/train.txt` in file order: `(name, opening text)`.
@@ -41,23 +41,57 @@ pub const SHAKESPEARE_PLAYS: [(&str, &str); 8] = [
 /// The character offset where each play's opening first occurs, in order. Errors when an opening is
 /// missing or the openings are out of order (the text is not the vendored training file).
 pub fn find_play_starts(text: &str, plays: &[(&str, &str)]) -> Result<Vec<usize>> {
+    Ok(play_byte_starts(text, plays)?
+        .into_iter()
+        .map(|b| text[..b].chars().count())
+        .collect())
+}
+
+/// The byte offset where each play's opening first occurs, in order (see [`find_play_starts`]).
+fn play_byte_starts(text: &str, plays: &[(&str, &str)]) -> Result<Vec<usize>> {
     let mut starts = Vec::with_capacity(plays.len());
     let mut from = 0usize;
     for (name, opening) in plays {
-        let b =
-            text[from..]
-                .find(opening)
-                .map(|i| i + from)
-                .ok_or_else(|| {
-                    Error::config(
-                "data",
-                format!("the opening of {name} ({opening:?}) is not in the text after byte {from}"),
-            )
-                })?;
-        starts.push(text[..b].chars().count());
+        let b = text[from..]
+            .find(opening)
+            .map(|i| i + from)
+            .ok_or_else(|| {
+                Error::config(
+                    "data",
+                    format!(
+                        "the opening of {name} ({opening:?}) is not in the text after byte {from}"
+                    ),
+                )
+            })?;
+        starts.push(b);
         from = b + opening.len();
     }
     Ok(starts)
+}
+
+/// The play-attribution splits of `text` under any tokenizer: each play's text (from its opening to
+/// the next play's) is encoded with `vocab` on its own, then cut as [`play_attribution`] does.
+/// `Ok(None)` when `text` does not hold the openings of [`SHAKESPEARE_PLAYS`] in order (it is not the
+/// vendored training file); errors for characters outside a char vocabulary with the `error` policy,
+/// or a play part shorter than one window.
+pub fn shakespeare_play_attribution(
+    text: &str,
+    vocab: &Vocab,
+    seq_len: usize,
+    test_frac: f64,
+) -> Result<Option<(LabeledWindows, LabeledWindows)>> {
+    let Ok(bytes) = play_byte_starts(text, &SHAKESPEARE_PLAYS) else {
+        return Ok(None);
+    };
+    let mut ids = Vec::new();
+    let mut starts = Vec::with_capacity(bytes.len());
+    for (p, &b) in bytes.iter().enumerate() {
+        let e = bytes.get(p + 1).copied().unwrap_or(text.len());
+        starts.push(ids.len());
+        ids.extend(vocab.try_encode(&text[b..e])?);
+    }
+    let names: Vec<&str> = SHAKESPEARE_PLAYS.iter().map(|p| p.0).collect();
+    play_attribution(&ids, &starts, &names, seq_len, test_frac).map(Some)
 }
 
 /// Labelled token windows (one class per play); see the module docs.

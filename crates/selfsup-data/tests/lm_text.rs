@@ -247,3 +247,42 @@ fn play_attribution_finds_the_eight_plays_and_holds_out_each_tail() {
     assert!(play_attribution(&ids, &starts, &names, 64, 1.0).is_err());
     assert!(find_play_starts("no plays here", &SHAKESPEARE_PLAYS).is_err());
 }
+
+#[test]
+fn shakespeare_play_attribution_encodes_each_play_with_any_tokenizer() {
+    use selfsup_data::plays::{
+        find_play_starts, play_attribution, shakespeare_play_attribution, SHAKESPEARE_PLAYS,
+    };
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/shakespeare");
+    let text = std::fs::read_to_string(root.join("train.txt")).unwrap();
+    let names: Vec<&str> = SHAKESPEARE_PLAYS.iter().map(|p| p.0).collect();
+    // char tokenizer: the same windows as cutting the whole file's ids at the plays' char offsets
+    let chars = TokenStream::vocab_from_file(
+        root.join("train.txt"),
+        TokenizerKind::Char,
+        UnknownPolicy::Error,
+    )
+    .unwrap();
+    let ids = chars.try_encode(&text).unwrap();
+    let starts = find_play_starts(&text, &SHAKESPEARE_PLAYS).unwrap();
+    let (tr, te) = play_attribution(&ids, &starts, &names, 64, 0.1).unwrap();
+    let (tr2, te2) = shakespeare_play_attribution(&text, &chars, 64, 0.1)
+        .unwrap()
+        .expect("the vendored plays");
+    assert_eq!((tr.windows(), tr.labels()), (tr2.windows(), tr2.labels()));
+    assert_eq!((te.windows(), te.labels()), (te2.windows(), te2.labels()));
+    // byte tokenizer: every window decodes to text of its own play
+    let bytes = Vocab::bytes();
+    let (tr3, _) = shakespeare_play_attribution(&text, &bytes, 64, 0.1)
+        .unwrap()
+        .unwrap();
+    let w = &tr3.windows()[tr3.labels().iter().position(|&l| l == 6).unwrap()];
+    let romeo = &text[text.find("Prologue:\nTwo households").unwrap()..];
+    assert!(romeo.starts_with(&bytes.decode(w)));
+    // other text: no play attribution, not an error
+    assert!(
+        shakespeare_play_attribution("To be, or not to be", &bytes, 4, 0.1)
+            .unwrap()
+            .is_none()
+    );
+}

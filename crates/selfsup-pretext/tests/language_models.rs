@@ -8,7 +8,8 @@ use selfsup_core::{Generator, SampleKey};
 use selfsup_nn::backbones::GptConfig;
 use selfsup_nn::{Batch, Method, StepInfo};
 use selfsup_pretext::language::{
-    MaskedToken, MaskedTokenConfig, MlmMaskConfig, MlmMasker, NextToken, IGNORE_INDEX,
+    MaskedToken, MaskedTokenConfig, MlmMaskConfig, MlmMasker, NextToken, NextTokenConfig,
+    TokenPool, IGNORE_INDEX,
 };
 use tch::nn::{OptimizerConfig, VarStore};
 use tch::{Device, Kind, Tensor};
@@ -122,6 +123,34 @@ fn the_causal_mask_blocks_the_future_and_the_encoder_sees_it() {
             }
         }
     }
+}
+
+#[test]
+fn gpt_embed_pools_the_mean_by_default_or_the_last_position() {
+    let _serial = serial();
+    let ids = [3i64, 9, 4, 8, 5, 7, 6, 10, 3, 4];
+    let x = Tensor::from_slice(&ids).reshape([1, 10]);
+    let mut last_changed = ids;
+    last_changed[9] = 12;
+    let y = Tensor::from_slice(&last_changed).reshape([1, 10]);
+    let m = gpt(1, &tiny(13, true));
+    let h = m.model().hidden(&x, false);
+    let max_diff = |a: &Tensor, b: &Tensor| (a - b).abs().max().double_value(&[]);
+    // default (`pool = "mean"`): the mean over positions of the final hidden states
+    let mean = m.embed(&x).unwrap();
+    assert_eq!(mean.size(), [1, 32]);
+    assert!(max_diff(&mean, &h.mean_dim(1, false, Kind::Float)) < 1e-7);
+    // `pool = "last"`: the last position's state, which sees the whole window
+    let m = m.with_pool(TokenPool::Last);
+    let last = m.embed(&x).unwrap();
+    assert!(max_diff(&last, &h.select(1, -1)) < 1e-7);
+    assert!(max_diff(&last, &mean) > 1e-3);
+    // a change of the last token moves the last position's features (causal: only them)
+    assert!(max_diff(&m.embed(&y).unwrap(), &last) > 1e-4);
+    let cfg: NextTokenConfig = toml::from_str("pool = \"last\"").unwrap();
+    assert_eq!(cfg.pool, TokenPool::Last);
+    assert_eq!(NextTokenConfig::default().pool, TokenPool::Mean);
+    assert!(toml::from_str::<NextTokenConfig>("pool = \"max\"").is_err());
 }
 
 #[test]

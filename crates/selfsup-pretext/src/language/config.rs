@@ -60,6 +60,20 @@ fn check_dropout(v: f64) -> Result<()> {
     Ok(())
 }
 
+/// How a causal model's final hidden states become the one feature vector of a sequence (its
+/// `embed`, what kNN and the linear probe see).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenPool {
+    /// The mean over positions, as iGPT's linear probes (Chen et al. 2020, average pooling): every
+    /// prefix's summary. The default: on play attribution it transfers where the last token does not
+    /// (`docs/benchmarks.md`).
+    #[default]
+    Mean,
+    /// The last position's state, the one that predicts the next token.
+    Last,
+}
+
 /// Next-token (GPT) settings; the model's sizes come from the backbone (see the module docs).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -68,6 +82,8 @@ pub struct NextTokenConfig {
     pub dropout: f64,
     /// Biases in the Linear and LayerNorm layers.
     pub bias: bool,
+    /// The features `embed` returns: `"mean"` over positions (default) or the `"last"` position.
+    pub pool: TokenPool,
 }
 
 impl Default for NextTokenConfig {
@@ -75,6 +91,7 @@ impl Default for NextTokenConfig {
         NextTokenConfig {
             dropout: 0.0,
             bias: false,
+            pool: TokenPool::Mean,
         }
     }
 }
@@ -153,7 +170,7 @@ macro_rules! language_model {
 language_model!(
     NextTokenConfig,
     causal = true,
-    method = |_c, vs, cfg| super::methods::NextToken::new(vs, cfg)
+    method = |c, vs, cfg| super::methods::NextToken::new(vs, cfg).map(|m| m.with_pool(c.pool))
 );
 language_model!(
     MaskedTokenConfig,

@@ -1,7 +1,7 @@
 //! The language-model methods (feature `torch`): [`NextToken`] (GPT) and [`MaskedToken`] (BERT) over a
 //! [`Gpt`] model, evaluation over held-out windows ([`LmEval`]) and sampling ([`NextToken::generate`]).
 
-use super::config::{LanguageModelConfig, MaskedTokenConfig, NextTokenConfig};
+use super::config::{LanguageModelConfig, MaskedTokenConfig, NextTokenConfig, TokenPool};
 use super::masking::{MlmMasker, IGNORE_INDEX};
 use selfsup_core::Generator;
 use selfsup_nn::backbones::{Gpt, GptConfig};
@@ -119,6 +119,7 @@ fn check_targets(y: &Tensor, vocab: i64, ignore: bool) -> Result<()> {
 pub struct NextToken {
     vs: VarStore,
     model: Gpt,
+    pool: TokenPool,
 }
 
 impl NextToken {
@@ -129,7 +130,30 @@ impl NextToken {
             ..cfg.clone()
         };
         let model = Gpt::new(&(vs.root() / "backbone"), &cfg)?;
-        Ok(NextToken { vs, model })
+        Ok(NextToken {
+            vs,
+            model,
+            pool: TokenPool::default(),
+        })
+    }
+
+    /// The same method whose `embed` pools the final hidden states with `pool`.
+    pub fn with_pool(mut self, pool: TokenPool) -> Self {
+        self.pool = pool;
+        self
+    }
+
+    /// The final hidden states of `N×L` ids pooled with `pool`, without gradient (`embed` uses the
+    /// method's own pool).
+    pub fn pooled(&self, x: &Tensor, pool: TokenPool) -> Result<Tensor> {
+        self.model.check_input(x)?;
+        Ok(tch::no_grad(|| {
+            let h = self.model.hidden(x, false);
+            match pool {
+                TokenPool::Mean => h.mean_dim(1, false, Kind::Float),
+                TokenPool::Last => h.select(1, -1),
+            }
+        }))
     }
 
     /// The model sizes of a backbone of width `dim`, `depth` blocks, `heads` heads, context `max_len`
@@ -333,10 +357,10 @@ impl Method for NextToken {
         let scalars = lm_scalars(loss.f_double_value(&[])?);
         Ok(StepOutput::new(loss, scalars))
     }
-    /// The last position's hidden state of `N×L` ids.
+    /// The final hidden states of `N×L` ids, mean-pooled or the last position's
+    /// ([`NextTokenConfig::pool`]).
     fn embed(&self, x: &Tensor) -> Result<Tensor> {
-        self.model.check_input(x)?;
-        Ok(tch::no_grad(|| self.model.features(x, false)))
+        self.pooled(x, self.pool)
     }
     fn embed_dim(&self) -> i64 {
         self.model.config().n_embd

@@ -21,7 +21,7 @@ pub mod masking;
 pub mod methods;
 
 pub use config::{
-    LanguageModelConfig, LanguageModelSpec, MaskedTokenConfig, NextTokenConfig, KINDS,
+    LanguageModelConfig, LanguageModelSpec, MaskedTokenConfig, NextTokenConfig, TokenPool, KINDS,
 };
 pub use masking::{MlmMaskConfig, MlmMasker, SelectMode, IGNORE_INDEX};
 #[cfg(feature = "torch")]

@@ -264,8 +264,8 @@ impl RunConfig {
 
     /// The text preset: SimCLR over two token views (span crop + BERT-style masking) of 64-byte
     /// windows of a text file, with a small Transformer encoder (mean-pooled). `data.path` absent = the
-    /// vendored Shakespeare plays
-    /// (there is no vendored text).
+    /// vendored Shakespeare plays, whose windows kNN and the linear probe attribute to their play
+    /// before and after training (`run::data`).
     pub fn text() -> Self {
         let mut c = RunConfig {
             out_dir: PathBuf::from("runs/simclr-text"),
@@ -285,7 +285,6 @@ impl RunConfig {
         });
         c.train.epochs = 10;
         c.train.optimizer.lr = 1e-3;
-        c.eval.before = false;
         c
     }
 

@@ -3,8 +3,10 @@
 //! Splits: datasets with an official split use it (FSDD takes 0–4 as test, CIFAR and MNIST-IDX test
 //! files); the others hold out `data.val_fraction` of every class with a seeded stratified split. The
 //! *train* split is what pretraining sees (without labels being used) and is the kNN bank; the *val*
-//! split gives the reported accuracies. Text has no labels and so nothing to evaluate on: every
-//! window is in the train split and the val split is empty.
+//! split gives the reported accuracies. Text has no labels, with one exception: when the training file
+//! holds the vendored Shakespeare plays, kNN and the linear probe attribute windows to their play
+//! (`selfsup_data::plays`, the last 10 % of each play held out) for every text method (GPT, BERT,
+//! SimCLR over token views); other text is evaluated by its language-model loss only.
 
 use crate::methods::MethodConfig;
 use crate::run::config::{DataConfig, DataKind, RunConfig};
@@ -61,6 +63,21 @@ impl Splits {
             train_labelled: true,
             layout: Vec::new(),
         }
+    }
+
+    /// These splits with the play-attribution evaluation of text runs (see [`play_eval`]), and a
+    /// layout line saying so.
+    fn with_play_eval(mut self, eval: Option<EvalSplit>) -> Self {
+        if let Some(e) = &eval {
+            self.layout.push(format!(
+                "play attribution: the eight Shakespeare plays, {} train / {} held-out windows (the last {:.0} % of each play), for kNN and the linear probe",
+                e.bank.len(),
+                e.query.len(),
+                PLAY_TEST_FRACTION * 100.0
+            ));
+        }
+        self.eval = eval;
+        self
     }
 
     /// Splits without labels to evaluate with.
@@ -174,6 +191,7 @@ pub fn open_splits(cfg: &RunConfig) -> Result<Splits> {
         DataKind::Text => {
             let text = selfsup_data::text::TextTokens::from_file(&path, &d.text)?;
             let vocab_size = text.vocab().len();
+            let eval = play_eval(&path, text.vocab(), d)?;
             let all: Arc<dyn Dataset> = Arc::new(text);
             Splits {
                 vocab_size: Some(vocab_size),
@@ -182,6 +200,7 @@ pub fn open_splits(cfg: &RunConfig) -> Result<Splits> {
                     Arc::new(selfsup_data::Subset::new(all, Vec::new())?),
                 )
             }
+            .with_play_eval(eval)
         }
     };
     let empty_eval = s
@@ -228,6 +247,7 @@ fn lm_splits(cfg: &RunConfig, path: &std::path::Path) -> Result<Splits> {
         )?),
         None => Arc::new(selfsup_data::Subset::new(windows.clone(), Vec::new())?),
     };
+    let eval = play_eval(path, &vocab, d)?;
     Ok(Splits {
         vocab_size: Some(vocab.len()),
         lm: Some(LmData {
@@ -235,8 +255,36 @@ fn lm_splits(cfg: &RunConfig, path: &std::path::Path) -> Result<Splits> {
             vocab,
         }),
         ..Splits::unlabelled(windows, val)
-    })
+    }
+    .with_play_eval(eval))
 }
+
+/// The play-attribution evaluation of text runs: when the training file holds the eight vendored
+/// Shakespeare plays, their `seq_len`-token windows labelled by play, the last 10 % of each play held
+/// out as the queries (`selfsup_data::plays`); `data.max_samples` caps both (evenly spaced windows,
+/// so every play stays). `None` for any other text (no labels to evaluate with).
+fn play_eval(path: &std::path::Path, vocab: &Vocab, d: &DataConfig) -> Result<Option<EvalSplit>> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return Ok(None);
+    };
+    let Some((bank, query)) = selfsup_data::plays::shakespeare_play_attribution(
+        text,
+        vocab,
+        d.text.seq_len,
+        PLAY_TEST_FRACTION,
+    )?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(EvalSplit {
+        bank: limit(Arc::new(bank), d.max_samples)?,
+        query: limit(Arc::new(query), d.max_samples)?,
+    }))
+}
+
+/// The held-out tail of each play in the play-attribution evaluation.
+pub const PLAY_TEST_FRACTION: f64 = 0.1;
 
 /// The training loader over `splits.train` (augmented views, shuffled, last short batch dropped).
 pub fn train_loader(cfg: &RunConfig, splits: &Splits) -> Result<Loader> {

@@ -128,11 +128,11 @@ pub fn eval_data(cfg: &RunConfig, splits: &data::Splits) -> Result<EvalData> {
             .epoch(0)
             .next()
             .context("the evaluation's training split gave no batch")??;
-        let x = first
-            .views
-            .first()
-            .context("an evaluation batch has no view")?;
-        x.shape()[1..].to_vec()
+        match (first.views.first(), first.tokens.first()) {
+            (Some(x), _) => x.shape()[1..].to_vec(),
+            (None, Some(t)) => t.shape()[1..].to_vec(),
+            (None, None) => anyhow::bail!("an evaluation batch has no view"),
+        }
     };
     Ok(EvalData {
         bank,
@@ -144,29 +144,15 @@ pub fn eval_data(cfg: &RunConfig, splits: &data::Splits) -> Result<EvalData> {
 }
 
 /// What the method is built for: one sample's shape (axis 1 on of the evaluation inputs: `C×H×W`
-/// images, `F×T` spectrograms, whose one channel the audio CNN adds itself), or for unlabelled text
-/// `[seq_len]` with the tokenizer's vocabulary.
+/// images, `F×T` spectrograms, whose one channel the audio CNN adds itself), or for text `[seq_len]`
+/// (`seq_len + 1` for a next-token model) with the tokenizer's vocabulary.
 pub fn input_spec(
     cfg: &RunConfig,
     ev: Option<&EvalData>,
     splits: &data::Splits,
 ) -> Result<InputSpec> {
     Ok(match ev {
-        Some(ev) => InputSpec {
-            shape: ev.sample_shape.iter().map(|&d| d as i64).collect(),
-            vocab_size: None,
-        },
-        None if cfg.data.kind != DataKind::Text => {
-            // Unlabelled images or audio: the shape of the first training sample as evaluated.
-            let first: Arc<dyn selfsup_data::Dataset> =
-                Arc::new(selfsup_data::Subset::new(splits.train.clone(), vec![0])?);
-            let x = data::eval_inputs(cfg, first)?;
-            InputSpec {
-                shape: x.shape()[1..].iter().map(|&d| d as i64).collect(),
-                vocab_size: None,
-            }
-        }
-        None => {
+        _ if cfg.data.kind == DataKind::Text => {
             // A next-token sample is its context plus the token after it.
             let next = matches!(
                 cfg.method,
@@ -175,6 +161,20 @@ pub fn input_spec(
             InputSpec {
                 shape: vec![cfg.data.text.seq_len as i64 + i64::from(next)],
                 vocab_size: splits.vocab_size.map(|v| v as i64),
+            }
+        }
+        Some(ev) => InputSpec {
+            shape: ev.sample_shape.iter().map(|&d| d as i64).collect(),
+            vocab_size: None,
+        },
+        None => {
+            // Unlabelled images or audio: the shape of the first training sample as evaluated.
+            let first: Arc<dyn selfsup_data::Dataset> =
+                Arc::new(selfsup_data::Subset::new(splits.train.clone(), vec![0])?);
+            let x = data::eval_inputs(cfg, first)?;
+            InputSpec {
+                shape: x.shape()[1..].iter().map(|&d| d as i64).collect(),
+                vocab_size: None,
             }
         }
     })
@@ -443,7 +443,22 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
     if let Some(p) = &pictures {
         p.write_or_warn(method.as_ref(), "final");
     }
-    let mut lm_eval: Option<Vec<(String, f64)>> = None;
+    let lm_eval = match &lm_loader {
+        Some(l) => {
+            let v =
+                selfsup_pretext::language::evaluate_held_out(method.as_mut(), l)?.metrics("val_");
+            writeln!(
+                out,
+                "after pretraining: validation {}  [training {train_secs:.1}s]",
+                v.iter()
+                    .map(|(k, x)| format!("{k} {x:.4}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )?;
+            Some(v)
+        }
+        None => None,
+    };
     let after = match &ev {
         Some(ev) => {
             let (k, p) = match evaluate(method.as_ref(), ev, &cfg) {
@@ -478,23 +493,6 @@ pub fn run_config_with(cfg: &RunConfig, opts: &RunOptions) -> Result<RunSummary>
                 k, p.test_acc, train_secs
             )?;
             Some((k, p))
-        }
-        None if cfg.is_language_model() => {
-            let v = match &lm_loader {
-                Some(l) => selfsup_pretext::language::evaluate_held_out(method.as_mut(), l)?
-                    .metrics("val_"),
-                None => Vec::new(),
-            };
-            writeln!(
-                out,
-                "after pretraining: validation {}  [training {train_secs:.1}s]",
-                v.iter()
-                    .map(|(k, x)| format!("{k} {x:.4}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )?;
-            lm_eval = Some(v);
-            None
         }
         None => {
             if let (Some(first), Some(last)) = (epoch_losses.first(), epoch_losses.last()) {
@@ -681,7 +679,9 @@ fn build_trainer<'a>(
     let mut trainer = Trainer::new(method, cfg.train.clone(), Some(&cfg.out_dir))?
         .with_run_config(text, json)
         .with_stop_flag(selfsup_train::install_ctrlc_handler()?);
-    if let (Some(ev_ref), true) = (ev, every > 0) {
+    // A language model's epoch evaluation is its validation loss (below); its play attribution, where
+    // the text has one, runs before and after training only.
+    if let (Some(ev_ref), true, None) = (ev, every > 0, lm_loader) {
         trainer = trainer.with_epoch_eval(
             every,
             Box::new(move |m: &mut dyn Method, epoch| {
