@@ -451,6 +451,14 @@ fn a_character_gpt_pretrains_on_shakespeare_validates_and_generates_by_seed() {
             assert!((0.0..=1.0).contains(&a), "{when} {m}: {eval}");
         }
     }
+    // `selfsup eval knn` re-evaluates the run on the same windows: the figure pretrain reported.
+    let (ok, knn_out, err) = selfsup(&["eval", "knn", "--run", "gpt"], dir.path());
+    assert!(ok, "stdout: {knn_out}\nstderr: {err}");
+    let knn = format!("{:.4}", eval["after"]["knn_acc"].as_f64().unwrap());
+    assert!(
+        knn_out.contains(&format!("accuracy on the held-out split: {knn}")),
+        "{knn_out} vs {knn}"
+    );
     let gen = |seed: &str| {
         let (ok, out, err) = selfsup(
             &[
