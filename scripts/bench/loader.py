@@ -4,7 +4,9 @@
   folders, quality 90, the same synthetic content as the Rust bench) with the SimCLR two-view pipeline
   (lightly's order: crop, flip, jitter p0.8, greyscale p0.2, no blur at 32 px, to float, ImageNet
   normalise), DataLoader(batch 256, shuffle, 2 workers, persistent). Counted in pairs (samples) per second.
-- loader/imagefolder_jpeg_simclr32_0workers: the same in the main process (no Rust counterpart).
+- loader/imagefolder_jpeg_simclr32_1thread: the same with 0 workers (all in this process, one thread): the
+  like-for-like pair of the Rust loader on a 1-thread pool, with the per-CPU-second figure.
+Both sides cycle through the same 1,024 files.
 Prints one JSON object per line: one epoch per repeat, N repeats (see _bench.py).
 Threads: torch.set_num_threads(1) in the main process and in workers.
 """
@@ -19,7 +21,7 @@ from torch.utils.data import DataLoader
 from torchvision import datasets
 from torchvision.transforms import v2
 
-from _bench import run, selected
+from _bench import run, selected, versions
 
 torch.set_num_threads(1)
 N, SIZE, BATCH = 1024, 32, 256
@@ -72,7 +74,7 @@ def epoch_fn(root, workers):
 
 
 def main():
-    cases = [(2, ""), (0, "_0workers")]
+    cases = [(2, ""), (0, "_1thread")]
     cases = [(w, s) for w, s in cases if selected(f"loader/imagefolder_jpeg_simclr32{s}")]
     if not cases:
         return
@@ -81,7 +83,8 @@ def main():
         for workers, suffix in cases:
             run(f"loader/imagefolder_jpeg_simclr32{suffix}", epoch_fn(root, workers), N, "pairs/s",
                 f"torchvision ImageFolder (JPEG 32x32) + v2 SimCLR two views + DataLoader({workers} workers, batch 256)",
-                f"torch 1 thread per process, {workers} worker process(es)", min_time=0.0)
+                f"torch 1 thread per process, {workers} worker process(es)", min_time=0.0, cpu=workers == 0,
+                versions=versions("torch", "torchvision", "Pillow"))
 
 
 if __name__ == "__main__":
