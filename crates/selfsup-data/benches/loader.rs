@@ -9,6 +9,8 @@
 //! - `loader/loader_simclr32_inmemory`: one epoch of the [`Loader`] over the same images (InMemory
 //!   dataset, batch 256, prefetch 2, collation into `N×3×32×32` arrays), each consumed batch handed
 //!   back with [`Loader::recycle`] as the trainer does.
+//! - `loader/loader_simclr32_inmemory_1thread`: the same on a 1-thread loader pool (PyTorch: 0 workers),
+//!   also in process CPU time (`.../cpu`).
 //! - `loader/loader_simclr32_inmemory_no_recycle`: the same, batches dropped instead (fresh buffers).
 //! - `loader/imagefolder_jpeg_simclr32`: one epoch of the loader over an ImageFolder of 1,024
 //!   generated 32×32 JPEGs (10 class folders): read + decode + two views + collation.
@@ -16,8 +18,8 @@
 //!   pair of PyTorch's DataLoader with 0 workers; also measured in process CPU time
 //!   (`loader/imagefolder_jpeg_simclr32_1thread/cpu`, the per-CPU-second column).
 //!
-//! Counterpart: `scripts/bench/loader.py` (torchvision ImageFolder + DataLoader with 2 and 0 workers,
-//! same ids, the same 1,024 files). Run: `cargo bench -p selfsup-data --bench loader`.
+//! Counterpart: `scripts/bench/loader.py` (DataLoader with 2 and 0 workers over torchvision's ImageFolder of
+//! the same 1,024 files, or over the same images in memory as uint8 tensors; same ids). Run: `cargo bench -p selfsup-data --bench loader`.
 
 // criterion's macros define undocumented public functions.
 #![allow(missing_docs)]
@@ -131,6 +133,29 @@ fn bench_inmemory(c: &mut Criterion) {
         })
     });
     g.finish();
+    bench_inmemory_1thread(c, &imgs, false);
+}
+
+/// The in-memory loader on a 1-thread pool; with `cpu`, measured in CPU time (`.../cpu`).
+fn bench_inmemory_1thread<M: Measurement>(c: &mut Criterion<M>, imgs: &[ImageU8], cpu: bool) {
+    let mut g = c.benchmark_group("loader");
+    g.sample_size(20);
+    g.throughput(Throughput::Elements(N as u64));
+    let ds: Arc<dyn Dataset> = Arc::new(InMemory::from_images_u8(imgs.to_vec(), None).unwrap());
+    let loader = Loader::new(ds, ViewPipeline::Image(simclr()), cfg(1)).unwrap();
+    let id = if cpu {
+        "loader_simclr32_inmemory_1thread/cpu"
+    } else {
+        "loader_simclr32_inmemory_1thread"
+    };
+    let mut epoch = 0u64;
+    g.bench_function(BenchmarkId::from_parameter(id), |b| {
+        b.iter(|| {
+            epoch += 1;
+            assert_eq!(run_epoch(&loader, epoch, true), N);
+        })
+    });
+    g.finish();
 }
 
 /// The ImageFolder of 1,024 generated JPEGs (quality 90, 10 class folders), in a temporary directory.
@@ -191,6 +216,8 @@ fn main() {
     bench_inmemory(&mut c);
     let dir = jpeg_folder();
     bench_imagefolder(&mut c, dir.path(), false);
-    bench_imagefolder(&mut cpu_criterion(), dir.path(), true);
+    let mut cpu = cpu_criterion();
+    bench_inmemory_1thread(&mut cpu, &images(N), true);
+    bench_imagefolder(&mut cpu, dir.path(), true);
     c.final_summary();
 }
