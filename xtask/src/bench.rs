@@ -127,6 +127,8 @@ pub struct Row {
     pub tch: Option<Rate>,
     /// selfsup per CPU-second of the process (criterion id `<id>/cpu`, measured in CPU time).
     pub ours_cpu: Option<Rate>,
+    /// The tch baseline per CPU-second (criterion id `<id>/tch/cpu`).
+    pub tch_cpu: Option<Rate>,
     /// PyTorch per CPU-second of its process (`sample_cpu_s`).
     pub theirs_cpu: Option<Rate>,
     /// Unit of the throughput (`pairs/s`, …).
@@ -161,6 +163,11 @@ impl Row {
         median_ratio(self.ours_cpu, self.theirs_cpu)
     }
 
+    /// selfsup per-CPU-second median / tch per-CPU-second median.
+    pub fn ratio_tch_cpu(&self) -> Option<f64> {
+        median_ratio(self.ours_cpu, self.tch_cpu)
+    }
+
     /// Whether either side was measured while the load exceeded `cores`.
     pub fn loaded(&self, cores: usize) -> bool {
         [self.load_ours, self.load_theirs]
@@ -182,8 +189,10 @@ impl Row {
             "ratio_vs_tch": self.ratio_tch(),
             "per_cpu_second": {
                 "selfsup": self.ours_cpu.map(|r| r.json()),
+                "tch": self.tch_cpu.map(|r| r.json()),
                 "pytorch": self.theirs_cpu.map(|r| r.json()),
                 "ratio": self.ratio_cpu(),
+                "ratio_vs_tch": self.ratio_tch_cpu(),
             },
             "threads": { "selfsup": self.threads_ours, "pytorch": self.threads_theirs },
             "load": { "selfsup": self.load_ours, "pytorch": self.load_theirs },
@@ -210,6 +219,8 @@ pub enum Column {
     Tch,
     /// selfsup in process CPU time (`<id>/cpu`).
     SelfsupCpu,
+    /// The tch baseline in process CPU time (`<id>/tch/cpu`).
+    TchCpu,
 }
 
 /// Id suffix of the tch baseline of a row.
@@ -217,10 +228,15 @@ pub const TCH_SUFFIX: &str = "/tch";
 /// Id suffix of a selfsup bench measured in process CPU time.
 pub const CPU_SUFFIX: &str = "/cpu";
 
-/// The row id and column of a criterion full id: `a/b/tch` → (`a/b`, tch), `a/b/cpu` → (`a/b`, CPU), else
-/// the id itself.
+/// The row id and column of a criterion full id: `a/b/tch` → (`a/b`, tch), `a/b/cpu` → (`a/b`, CPU),
+/// `a/b/tch/cpu` → (`a/b`, tch CPU), else the id itself.
 pub fn split_variant(id: &str) -> (&str, Column) {
-    if let Some(base) = id.strip_suffix(TCH_SUFFIX) {
+    if let Some(base) = id
+        .strip_suffix(CPU_SUFFIX)
+        .and_then(|b| b.strip_suffix(TCH_SUFFIX))
+    {
+        (base, Column::TchCpu)
+    } else if let Some(base) = id.strip_suffix(TCH_SUFFIX) {
         (base, Column::Tch)
     } else if let Some(base) = id.strip_suffix(CPU_SUFFIX) {
         (base, Column::SelfsupCpu)
@@ -249,6 +265,7 @@ fn join_criterion(
             Column::Selfsup => row.ours = Some(rate),
             Column::Tch => row.tch = Some(rate),
             Column::SelfsupCpu => row.ours_cpu = Some(rate),
+            Column::TchCpu => row.tch_cpu = Some(rate),
         }
     }
     rows
@@ -978,13 +995,13 @@ fn render(rows: &BTreeMap<String, Row>, run: &RunInfo) -> String {
          - tch = the same work written with libtorch tensor ops through tch, 1 thread (bench id `<id>/tch`); \
          vs tch = selfsup median / tch median\n\
          - per CPU-second = items per second of process CPU time, the same statistic (selfsup: the bench id \
-         `<id>/cpu` measured in CPU time; PyTorch: `time.process_time` of the same repeats); rows on one thread \
-         against 0 workers compare like with like\n\n",
+         `<id>/cpu` measured in CPU time, tch: `<id>/tch/cpu`; PyTorch: `time.process_time` of the same repeats); \
+         rows on one thread against 0 workers compare like with like\n\n",
         run.samples
     ));
     s.push_str(
-        "| bench id | selfsup /s | tch /s | PyTorch /s | ratio | vs tch | selfsup /CPU-s | PyTorch /CPU-s | CPU ratio | N | unit | threads (selfsup / PyTorch) | load | PyTorch side |\n\
-         | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | --- |\n",
+        "| bench id | selfsup /s | tch /s | PyTorch /s | ratio | vs tch | selfsup /CPU-s | tch /CPU-s | PyTorch /CPU-s | CPU ratio | CPU vs tch | N | unit | threads (selfsup / PyTorch) | load | PyTorch side |\n\
+         | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | --- |\n",
     );
     for (id, r) in rows {
         let times = |x: Option<f64>| x.map_or("—".into(), |x| format!("{x:.2}×"));
@@ -1005,14 +1022,16 @@ fn render(rows: &BTreeMap<String, Row>, run: &RunInfo) -> String {
             if r.loaded(run.cores) { " ⚠" } else { "" }
         );
         s.push_str(&format!(
-            "| `{id}` | {} | {} | {} | {ratio} | {} | {} | {} | {} | {n} | {} | {threads} | {load} | {} |\n",
+            "| `{id}` | {} | {} | {} | {ratio} | {} | {} | {} | {} | {} | {} | {n} | {} | {threads} | {load} | {} |\n",
             fmt_rate(r.ours),
             fmt_rate(r.tch),
             fmt_rate(r.theirs),
             times(r.ratio_tch()),
             fmt_rate(r.ours_cpu),
+            fmt_rate(r.tch_cpu),
             fmt_rate(r.theirs_cpu),
             times(r.ratio_cpu()),
+            times(r.ratio_tch_cpu()),
             r.unit,
             r.what
         ));
@@ -1270,7 +1289,7 @@ mod tests {
             },
         );
         assert!(
-            md.contains("| `ntxent/fwd_bwd_256x128` | 10.00 [5.00–20.00] | — | 4.00 [2.50–10.00] | 2.50× | — | — | — | — | 3/4 | pairs/s | 2 (tch) / torch 2 thread(s) | 1.50 | lightly |"),
+            md.contains("| `ntxent/fwd_bwd_256x128` | 10.00 [5.00–20.00] | — | 4.00 [2.50–10.00] | 2.50× | — | — | — | — | — | — | 3/4 | pairs/s | 2 (tch) / torch 2 thread(s) | 1.50 | lightly |"),
             "{md}"
         );
         assert!(
@@ -1462,6 +1481,10 @@ mod tests {
                 Column::SelfsupCpu
             )
         );
+        assert_eq!(
+            split_variant("image_simclr/two_view_1thread/32px/tch/cpu"),
+            ("image_simclr/two_view_1thread/32px", Column::TchCpu)
+        );
         assert_eq!(split_variant("train/knn"), ("train/knn", Column::Selfsup));
         // Only a whole last component counts.
         assert_eq!(split_variant("x/notch").1, Column::Selfsup);
@@ -1471,6 +1494,7 @@ mod tests {
                 ("a/b".into(), r(0.5)),
                 ("a/b/cpu".into(), r(0.25)),
                 ("a/b/tch".into(), r(1.0)),
+                ("a/b/tch/cpu".into(), r(0.5)),
                 ("c/d/tch".into(), r(2.0)),
             ],
             |id| Some(format!("threads of {id}")),
@@ -1482,6 +1506,8 @@ mod tests {
         assert_eq!(ab.ours_cpu.unwrap().median, 4.0);
         assert_eq!(ab.tch.unwrap().median, 1.0);
         assert_eq!(ab.ratio_tch(), Some(2.0));
+        assert_eq!(ab.tch_cpu.unwrap().median, 2.0);
+        assert_eq!(ab.ratio_tch_cpu(), Some(2.0));
         assert_eq!(ab.threads_ours.as_deref(), Some("threads of a/b"));
         assert_eq!(ab.load_ours, Some(0.7));
         // A row with only a tch result has no selfsup figure and no ratio.
@@ -1496,6 +1522,7 @@ mod tests {
             ours: Rate::from_times(1.0, &[0.01, 0.02, 0.01]),
             tch: Rate::from_times(1.0, &[0.04, 0.05, 0.03]),
             ours_cpu: Rate::from_times(1.0, &[0.01]),
+            tch_cpu: Rate::from_times(1.0, &[0.02]),
             unit: "img/s".into(),
             what: "tv".into(),
             ..Row::default()
@@ -1520,6 +1547,8 @@ mod tests {
             1.0 / 0.045
         ));
         assert!(close(v["per_cpu_second"]["ratio"].as_f64(), 4.5));
+        assert!(close(v["per_cpu_second"]["tch"]["median"].as_f64(), 50.0));
+        assert!(close(v["per_cpu_second"]["ratio_vs_tch"].as_f64(), 2.0));
         let run = RunInfo {
             command: "c".into(),
             date: "d".into(),
@@ -1537,7 +1566,7 @@ mod tests {
             &run,
         );
         assert!(
-            md.contains("| `image_transform_224/normalize` | 100 [50.00–100] | 25.00 [20.00–33.33] | 10.00 [10.00–10.00] | 10.00× | 4.00× | 100 [100–100] | 22.22 [20.00–25.00] | 4.50× |"),
+            md.contains("| `image_transform_224/normalize` | 100 [50.00–100] | 25.00 [20.00–33.33] | 10.00 [10.00–10.00] | 10.00× | 4.00× | 100 [100–100] | 50.00 [50.00–50.00] | 22.22 [20.00–25.00] | 4.50× | 2.00× |"),
             "{md}"
         );
         assert!(md.contains("torch 2.13.0, torchvision 0.28.0"), "{md}");

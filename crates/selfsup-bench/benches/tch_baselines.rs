@@ -1,7 +1,8 @@
 //! The tch column of `cargo xtask bench`: the work of the augmentation and audio-feature rows written with
 //! libtorch tensor ops through tch, the way a tch user would write it without selfsup (torchvision's and
 //! torchaudio's functional formulas on `Tensor`s, parameters drawn with `rand`), on one libtorch thread.
-//! Each id is `<row id>/tch`; xtask shows it next to selfsup and PyTorch in the row `<row id>`.
+//! Each id is `<row id>/tch`; xtask shows it next to selfsup and PyTorch in the row `<row id>`. Every case
+//! also runs measured in process CPU time (`<row id>/tch/cpu`, the tch per-CPU-second column).
 //!
 //! - `image_transform_224/<op>/tch`: one transform of one 3×224×224 float image (the image of the selfsup
 //!   bench), as torchvision v2 computes it on a float tensor (`_upsample_bilinear2d_aa` for the resized
@@ -21,11 +22,12 @@
 // criterion's macros define undocumented public functions.
 #![allow(missing_docs)]
 
+use criterion::measurement::Measurement;
 use criterion::{BenchmarkId, Criterion, Throughput};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use selfsup_augment::audio::read_wav;
-use selfsup_bench::{fsdd_clip_paths, synthetic_rgb};
+use selfsup_bench::{cpu_criterion, fsdd_clip_paths, synthetic_rgb};
 use selfsup_core::ImageU8;
 use std::hint::black_box;
 use tch::{Device, Kind, Tensor};
@@ -204,7 +206,16 @@ fn simclr_view(x: &Tensor, size: i64, norm: &Normalize, rng: &mut StdRng) -> Ten
     norm.apply(&v)
 }
 
-fn bench_images(c: &mut Criterion) {
+/// `tch`, or `tch/cpu` when measured in CPU time.
+fn tch_param(cpu: bool) -> &'static str {
+    if cpu {
+        "tch/cpu"
+    } else {
+        "tch"
+    }
+}
+
+fn bench_images<M: Measurement>(c: &mut Criterion<M>, cpu: bool) {
     let norm = Normalize::imagenet();
     let img = u8_tensor(&synthetic_rgb(1, 224)[0]).to_kind(Kind::Float) / 255.0;
     let mut g = c.benchmark_group("image_transform_224");
@@ -237,7 +248,7 @@ fn bench_images(c: &mut Criterion) {
         ("normalize", Box::new(|x: &Tensor| norm.apply(x))),
     ];
     for (name, mut op) in ops {
-        g.bench_function(BenchmarkId::new(name, "tch"), |b| {
+        g.bench_function(BenchmarkId::new(name, tch_param(cpu)), |b| {
             b.iter(|| black_box(op(&img)))
         });
     }
@@ -252,7 +263,7 @@ fn bench_images(c: &mut Criterion) {
         g.throughput(Throughput::Elements(imgs.len() as u64));
         let mut rng = StdRng::seed_from_u64(0);
         g.bench_function(
-            BenchmarkId::new("two_view_1thread", format!("{size}px/tch")),
+            BenchmarkId::new("two_view_1thread", format!("{size}px/{}", tch_param(cpu))),
             |b| {
                 b.iter(|| {
                     let mut out = Vec::new();
@@ -290,7 +301,8 @@ fn mel_filterbank(sample_rate: f64, n_fft: i64, n_mels: i64) -> Tensor {
         .contiguous()
 }
 
-fn bench_audio(c: &mut Criterion) {
+fn bench_audio<M: Measurement>(c: &mut Criterion<M>, cpu: bool) {
+    let param = format!("1thread/{}", tch_param(cpu));
     let clips: Vec<Tensor> = fsdd_clip_paths()
         .expect("data/fsdd/recordings")
         .iter()
@@ -300,7 +312,7 @@ fn bench_audio(c: &mut Criterion) {
     g.throughput(Throughput::Elements(clips.len() as u64));
     g.sample_size(10);
     let mut rng = StdRng::seed_from_u64(0);
-    g.bench_function(BenchmarkId::new("noise_shift_gain", "1thread/tch"), |b| {
+    g.bench_function(BenchmarkId::new("noise_shift_gain", &param), |b| {
         b.iter(|| {
             let mut frames = 0;
             for x in &clips {
@@ -317,7 +329,7 @@ fn bench_audio(c: &mut Criterion) {
     let window = Tensor::hann_window(n_fft, F);
     let fb = mel_filterbank(8000.0, n_fft, 40);
     g.bench_function(
-        BenchmarkId::new("mel_spectrogram_n256_h80_m40", "1thread/tch"),
+        BenchmarkId::new("mel_spectrogram_n256_h80_m40", &param),
         |b| {
             b.iter(|| {
                 let mut frames = 0;
@@ -397,7 +409,10 @@ fn main() {
     tch::manual_seed(0);
     check_baselines();
     let mut c = Criterion::default().configure_from_args();
-    bench_images(&mut c);
-    bench_audio(&mut c);
+    bench_images(&mut c, false);
+    bench_audio(&mut c, false);
+    let mut cpu = cpu_criterion();
+    bench_images(&mut cpu, true);
+    bench_audio(&mut cpu, true);
     c.final_summary();
 }
