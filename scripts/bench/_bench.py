@@ -16,7 +16,10 @@ Environment, set by xtask:
 - BENCH_FILTER: a regular expression; cases whose id it does not match (`re.search`) are skipped.
 
 Output line: {"id", "elements", "sample_s": [...], "unit", "what", "threads", ...extra}; throughput of one
-call is elements / seconds.
+call is elements / seconds. With `cpu=True` (cases that run in this one process: 0 workers, 1 thread) the
+line also holds `sample_cpu_s`, the process CPU seconds (`time.process_time`) per call of the same repeats,
+which xtask turns into the per-CPU-second column. `versions(...)` gives the `versions` field (library name →
+version) that xtask records with the run.
 """
 
 import json
@@ -50,20 +53,39 @@ def repeats(id_):
     return int(n) if isinstance(n, (int, float)) and n >= 1 else DEFAULT_SAMPLES
 
 
-def measure(id_, fn, min_time=None):
-    """Warm-up call, then `repeats(id_)` timed repeats; returns the seconds per call of each repeat."""
+def measure_both(id_, fn, min_time=None):
+    """Warm-up call, then `repeats(id_)` timed repeats; returns the wall-clock and the process CPU seconds
+    per call of each repeat."""
     n = repeats(id_)
     budget = MIN_TIME if min_time is None else min_time
     t = time.perf_counter()
     fn()
     first = max(time.perf_counter() - t, 1e-9)
     iters = max(1, math.ceil(budget / n / first))
-    out = []
+    wall, cpu = [], []
     for _ in range(n):
-        t = time.perf_counter()
+        c, t = time.process_time(), time.perf_counter()
         for _ in range(iters):
             fn()
-        out.append((time.perf_counter() - t) / iters)
+        wall.append((time.perf_counter() - t) / iters)
+        cpu.append((time.process_time() - c) / iters)
+    return wall, cpu
+
+
+def measure(id_, fn, min_time=None):
+    """Warm-up call, then `repeats(id_)` timed repeats; returns the seconds per call of each repeat."""
+    return measure_both(id_, fn, min_time)[0]
+
+
+def versions(*names):
+    """{name: version} of the installed distributions `names` (those that are installed)."""
+    from importlib import metadata
+    out = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
     return out
 
 
@@ -73,7 +95,11 @@ def emit(id_, elements, sample_s, unit, what, threads, **extra):
                       "threads": threads, **extra}), flush=True)
 
 
-def run(id_, fn, elements, unit, what, threads, min_time=None, **extra):
-    """`measure` + `emit` when `id_` is selected."""
+def run(id_, fn, elements, unit, what, threads, min_time=None, cpu=False, **extra):
+    """`measure` + `emit` when `id_` is selected; with `cpu`, also the CPU seconds of the same repeats
+    (`sample_cpu_s`: meaningful only when all the work runs in this process)."""
     if selected(id_):
-        emit(id_, elements, measure(id_, fn, min_time), unit, what, threads, **extra)
+        wall, cpu_s = measure_both(id_, fn, min_time)
+        if cpu:
+            extra["sample_cpu_s"] = cpu_s
+        emit(id_, elements, wall, unit, what, threads, **extra)

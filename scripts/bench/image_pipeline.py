@@ -2,15 +2,18 @@
 
 - image_simclr/two_view_2threads/{32,96}px: the SimCLR two-view pipeline (lightly's order: crop, flip,
   jitter p0.8, greyscale p0.2, blur p0.5 except at 32 px, to float, ImageNet normalise) on JPEG-decoded PIL
-  images through a DataLoader with 2 workers, batch 256 (the `..._0workers` ids: in the main process).
+  images through a DataLoader with 2 workers, batch 256.
+- image_simclr/two_view_1thread/{32,96}px: the same with 0 workers (all in this process, one thread): the
+  like-for-like pair of selfsup on one thread, with the per-CPU-second figure.
 - image_transform_224/<op>: one transform on a 224x224 float tensor, one thread.
+Both sides cycle through the same distinct inputs: IMAGE_BENCH_N images (default 512, two batches of 256;
+the Rust bench uses 512) for the pipelines, one image for the single transforms.
 Prints one JSON object per line with the per-call times of N repeats (see _bench.py); one pipeline
 repeat is one epoch over the images. Threads: torch.set_num_threads(1) in the main process and in workers.
 """
 
 import io
 import os
-import time
 
 import numpy as np
 import torch
@@ -18,10 +21,11 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
-from _bench import run, selected
+from _bench import run, selected, versions
 
 torch.set_num_threads(1)
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+VERSIONS = versions("torch", "torchvision", "numpy", "Pillow")
 
 
 def decoded_images(n, size):
@@ -68,7 +72,7 @@ def worker_init(_):
     torch.set_num_threads(1)
 
 
-N_IMAGES = int(os.environ.get("IMAGE_BENCH_N", "2048"))
+N_IMAGES = int(os.environ.get("IMAGE_BENCH_N", "512"))
 
 
 def pipeline_fn(size, workers, n=N_IMAGES, batch=256):
@@ -92,24 +96,16 @@ def single_fn(t):
     return lambda: t(img)
 
 
-def cpu_rate(fn, elements, calls):
-    """Items per CPU-second of this process over `calls` calls (meaningful with 0 workers only)."""
-    cpu0 = time.process_time()
-    for _ in range(calls):
-        fn()
-    return elements * calls / max(time.process_time() - cpu0, 1e-9)
-
-
 for size in [32, 96]:
-    for workers, suffix in [(2, "2threads"), (0, "0workers")]:
+    for workers, suffix in [(2, "2threads"), (0, "1thread")]:
         id_ = f"image_simclr/two_view_{suffix}/{size}px"
         if not selected(id_):
             continue
         fn = pipeline_fn(size, workers)
-        extra = {"per_cpu_sec": cpu_rate(fn, N_IMAGES, 1)} if workers == 0 else {}
         run(id_, fn, N_IMAGES, "pairs/s",
-            f"torchvision v2 SimCLR two views, {size}x{size} JPEG-decoded PIL, DataLoader {workers} workers, batch 256",
-            f"torch 1 thread per process, {workers} worker process(es)", min_time=0.0, **extra)
+            f"torchvision v2 SimCLR two views, {N_IMAGES} {size}x{size} JPEG-decoded PIL images, DataLoader {workers} workers, batch 256",
+            f"torch 1 thread per process, {workers} worker process(es)", min_time=0.0, cpu=workers == 0,
+            versions=VERSIONS)
 
 SINGLE = [
     ("random_resized_crop", v2.RandomResizedCrop(224, antialias=True)),
@@ -125,4 +121,4 @@ for name, t in SINGLE:
         continue
     fn = single_fn(t)
     run(id_, fn, 1, "img/s", f"torchvision v2 {type(t).__name__} on a 3x224x224 float tensor",
-        "torch 1 thread", per_cpu_sec=cpu_rate(fn, 1, 200))
+        "torch 1 thread", cpu=True, versions=VERSIONS)

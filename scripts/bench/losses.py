@@ -1,17 +1,15 @@
 """lightly loss forward+backward on float32 N x 128 embeddings: the counterpart of
 crates/selfsup-contrastive/benches/losses.rs (same ids). Prints one JSON object per line.
-Threads: BENCH_THREADS (default 2), as on the Rust side. Median/min/max over N repeats: see _bench.py.
+Every case runs at 1 and at 2 threads, as on the Rust side (ids `<case>/1thread`, `<case>/2threads`);
+median [min–max] over N repeats: see _bench.py.
 """
 
-import os
-
 import torch
-from _bench import run, selected
+from _bench import run, selected, versions
 from lightly.loss import BarlowTwinsLoss, DCLLoss, NegativeCosineSimilarity, NTXentLoss, VICRegLoss
 
-THREADS = int(os.environ.get("BENCH_THREADS", "2"))
-torch.set_num_threads(THREADS)
 torch.manual_seed(0)
+VERSIONS = versions("torch", "lightly")
 
 
 def case(fn, n):
@@ -37,7 +35,10 @@ CASES = [
     ("vicreg/fwd_bwd_256x128", 256, VICRegLoss(), "lightly VICRegLoss"),
 ]
 
-for bench_id, n, loss, what in CASES:
-    if selected(bench_id):
-        run(bench_id, case(loss, n), n, "pairs/s", f"{what} forward+backward, {n}x128 float32",
-            f"torch {THREADS} thread(s)")
+for threads in [1, 2]:
+    torch.set_num_threads(threads)
+    for case_id, n, loss, what in CASES:
+        bench_id = f"{case_id}/{threads}thread" + ("s" if threads > 1 else "")
+        if selected(bench_id):
+            run(bench_id, case(loss, n), n, "pairs/s", f"{what} forward+backward, {n}x128 float32",
+                f"torch {threads} thread(s)", versions=VERSIONS)

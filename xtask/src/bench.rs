@@ -3,7 +3,11 @@
 //! generated section) and `docs/benchmarks.json` (every row).
 //!
 //! Pairing rule: a criterion bench whose full id (`group/function[/param]`) equals the `id` a Python script
-//! prints is compared side by side; the ratio is selfsup's median throughput over PyTorch's.
+//! prints is compared side by side; the ratio is selfsup's median throughput over PyTorch's. Two id suffixes
+//! fill further columns of the same row (see [`split_variant`]): `<id>/tch` is the same work written with
+//! libtorch tensor ops through tch (the "tch" column), `<id>/cpu` is the selfsup bench measured in process
+//! CPU time instead of wall-clock time (the "per CPU-second" column); a Python line's `sample_cpu_s` fills
+//! PyTorch's per-CPU-second column, and its `versions` are recorded with the run.
 //!
 //! One statistic on both sides: the median of N runs, with the min and max. On the selfsup side a run is one
 //! criterion sample (`new/sample.json`: per-iteration time = sample time / iterations); on the PyTorch side
@@ -19,8 +23,11 @@
 //! the core count is flagged.
 //!
 //! Arguments: `--quick` (a subset at short measurement, see [`QUICK_FILTER`]); `--samples <N>`;
-//! `--filter <regex>` (criterion's filter and the Python side's `BENCH_FILTER`); `--no-python`;
-//! `--python <exe>`; anything after `--` goes to the criterion binaries.
+//! `--filter <regex>` (criterion's filter and the Python side's `BENCH_FILTER`); `--bench <target>`
+//! (repeatable: build and run only these bench targets); `--out <dir>` (write `benchmarks.md` and
+//! `benchmarks.json` of this run into `<dir>` instead of `docs/`, e.g. for a filtered run that must not
+//! replace the generated section); `--no-python`; `--python <exe>`; anything after `--` goes to the
+//! criterion binaries.
 
 use crate::util;
 use anyhow::{bail, Context, Result};
@@ -29,12 +36,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The benches `--quick` runs: the single image transforms, the 256-row losses and the trainer's ops
-/// (short per-call times, no dataset generation, no worker processes).
+/// The benches `--quick` runs: the single image transforms (selfsup wall and CPU time, tch), the 256-row
+/// losses at 1 and 2 threads and the trainer's ops (short per-call times, no dataset generation, no worker
+/// processes).
 pub const QUICK_FILTER: &str =
     "^(image_transform_224/|ntxent/fwd_bwd_256x128|dcl/|negative_cosine/|barlow_twins/|vicreg/|train/)";
 /// The bench targets that hold [`QUICK_FILTER`]'s ids (so `--quick` builds and starts only those).
-const QUICK_BENCHES: &[&str] = &["image_pipeline", "losses", "train_ops"];
+const QUICK_BENCHES: &[&str] = &["image_pipeline", "tch_baselines", "losses", "train_ops"];
 /// The statistic both columns show.
 const STATISTIC: &str = "median";
 
@@ -115,6 +123,14 @@ pub struct Row {
     pub ours: Option<Rate>,
     /// PyTorch side.
     pub theirs: Option<Rate>,
+    /// The same work written with libtorch ops through tch (criterion id `<id>/tch`).
+    pub tch: Option<Rate>,
+    /// selfsup per CPU-second of the process (criterion id `<id>/cpu`, measured in CPU time).
+    pub ours_cpu: Option<Rate>,
+    /// The tch baseline per CPU-second (criterion id `<id>/tch/cpu`).
+    pub tch_cpu: Option<Rate>,
+    /// PyTorch per CPU-second of its process (`sample_cpu_s`).
+    pub theirs_cpu: Option<Rate>,
     /// Unit of the throughput (`pairs/s`, …).
     pub unit: String,
     /// What the PyTorch side runs.
@@ -127,17 +143,29 @@ pub struct Row {
     pub load_ours: Option<f64>,
     /// Highest 1-minute load average seen around the PyTorch script.
     pub load_theirs: Option<f64>,
-    /// Fields of the PyTorch line not interpreted here (e.g. `per_cpu_sec`).
+    /// Fields of the PyTorch line not interpreted here (script-specific notes).
     pub extra: serde_json::Map<String, Value>,
 }
 
 impl Row {
     /// selfsup median / PyTorch median.
     pub fn ratio(&self) -> Option<f64> {
-        match (self.ours, self.theirs) {
-            (Some(a), Some(b)) if b.median > 0.0 => Some(a.median / b.median),
-            _ => None,
-        }
+        median_ratio(self.ours, self.theirs)
+    }
+
+    /// selfsup median / tch median.
+    pub fn ratio_tch(&self) -> Option<f64> {
+        median_ratio(self.ours, self.tch)
+    }
+
+    /// selfsup per-CPU-second median / PyTorch per-CPU-second median.
+    pub fn ratio_cpu(&self) -> Option<f64> {
+        median_ratio(self.ours_cpu, self.theirs_cpu)
+    }
+
+    /// selfsup per-CPU-second median / tch per-CPU-second median.
+    pub fn ratio_tch_cpu(&self) -> Option<f64> {
+        median_ratio(self.ours_cpu, self.tch_cpu)
     }
 
     /// Whether either side was measured while the load exceeded `cores`.
@@ -155,8 +183,17 @@ impl Row {
             "unit": self.unit,
             "statistic": STATISTIC,
             "selfsup": self.ours.map(|r| r.json()),
+            "tch": self.tch.map(|r| r.json()),
             "pytorch": self.theirs.map(|r| r.json()),
             "ratio": self.ratio(),
+            "ratio_vs_tch": self.ratio_tch(),
+            "per_cpu_second": {
+                "selfsup": self.ours_cpu.map(|r| r.json()),
+                "tch": self.tch_cpu.map(|r| r.json()),
+                "pytorch": self.theirs_cpu.map(|r| r.json()),
+                "ratio": self.ratio_cpu(),
+                "ratio_vs_tch": self.ratio_tch_cpu(),
+            },
             "threads": { "selfsup": self.threads_ours, "pytorch": self.threads_theirs },
             "load": { "selfsup": self.load_ours, "pytorch": self.load_theirs },
             "load_exceeds_cores": self.loaded(cores),
@@ -164,6 +201,74 @@ impl Row {
             "pytorch_extra": Value::Object(self.extra.clone()),
         })
     }
+}
+
+fn median_ratio(a: Option<Rate>, b: Option<Rate>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) if b.median > 0.0 => Some(a.median / b.median),
+        _ => None,
+    }
+}
+
+/// Which column of a row a criterion result fills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Column {
+    /// selfsup, wall-clock time (the plain id).
+    Selfsup,
+    /// The tch baseline (`<id>/tch`).
+    Tch,
+    /// selfsup in process CPU time (`<id>/cpu`).
+    SelfsupCpu,
+    /// The tch baseline in process CPU time (`<id>/tch/cpu`).
+    TchCpu,
+}
+
+/// Id suffix of the tch baseline of a row.
+pub const TCH_SUFFIX: &str = "/tch";
+/// Id suffix of a selfsup bench measured in process CPU time.
+pub const CPU_SUFFIX: &str = "/cpu";
+
+/// The row id and column of a criterion full id: `a/b/tch` → (`a/b`, tch), `a/b/cpu` → (`a/b`, CPU),
+/// `a/b/tch/cpu` → (`a/b`, tch CPU), else the id itself.
+pub fn split_variant(id: &str) -> (&str, Column) {
+    if let Some(base) = id
+        .strip_suffix(CPU_SUFFIX)
+        .and_then(|b| b.strip_suffix(TCH_SUFFIX))
+    {
+        (base, Column::TchCpu)
+    } else if let Some(base) = id.strip_suffix(TCH_SUFFIX) {
+        (base, Column::Tch)
+    } else if let Some(base) = id.strip_suffix(CPU_SUFFIX) {
+        (base, Column::SelfsupCpu)
+    } else {
+        (id, Column::Selfsup)
+    }
+}
+
+/// Rows from criterion results: each result goes to the column its id's suffix names ([`split_variant`]);
+/// `threads` names the selfsup side's threads of a row id; every row gets `load` as its selfsup load.
+fn join_criterion(
+    results: Vec<(String, Rate)>,
+    threads: impl Fn(&str) -> Option<String>,
+    load: Option<f64>,
+) -> BTreeMap<String, Row> {
+    let mut rows: BTreeMap<String, Row> = BTreeMap::new();
+    for (id, rate) in results {
+        let (base, col) = split_variant(&id);
+        let row = rows.entry(base.to_string()).or_insert_with(|| Row {
+            unit: "items/s".into(),
+            threads_ours: threads(base),
+            load_ours: load,
+            ..Row::default()
+        });
+        match col {
+            Column::Selfsup => row.ours = Some(rate),
+            Column::Tch => row.tch = Some(rate),
+            Column::SelfsupCpu => row.ours_cpu = Some(rate),
+            Column::TchCpu => row.tch_cpu = Some(rate),
+        }
+    }
+    rows
 }
 
 /// Whether a 1-minute load average exceeds the core count (the machine was oversubscribed).
@@ -207,6 +312,10 @@ struct Args {
     no_dist: bool,
     /// Only the all-reduce comparison (`--dist-only`).
     dist_only: bool,
+    /// Only these bench targets (`--bench`, repeatable).
+    benches: Vec<String>,
+    /// Where the report goes instead of `docs/` (`--out`).
+    out: Option<String>,
 }
 
 fn parse_args(args: &[String]) -> Result<Args> {
@@ -223,6 +332,12 @@ fn parse_args(args: &[String]) -> Result<Args> {
             "--dist-only" => a.dist_only = true,
             "--python" => a.python = Some(it.next().context("--python needs a value")?.clone()),
             "--filter" => a.filter = Some(it.next().context("--filter needs a value")?.clone()),
+            "--bench" => a.benches.push(
+                it.next()
+                    .context("--bench needs a bench target name")?
+                    .clone(),
+            ),
+            "--out" => a.out = Some(it.next().context("--out needs a directory")?.clone()),
             "--samples" => {
                 let v = it.next().context("--samples needs a value")?;
                 a.samples = v.parse().ok().filter(|n| *n >= 10).with_context(|| {
@@ -245,7 +360,12 @@ fn parse_args(args: &[String]) -> Result<Args> {
 /// `cargo bench` arguments for a run.
 fn cargo_bench_args(a: &Args) -> Vec<String> {
     let mut v: Vec<String> = vec!["bench".into(), "--workspace".into()];
-    if a.quick {
+    if !a.benches.is_empty() {
+        for b in &a.benches {
+            v.push("--bench".into());
+            v.push(b.clone());
+        }
+    } else if a.quick {
         for b in QUICK_BENCHES {
             v.push("--bench".into());
             v.push((*b).into());
@@ -285,8 +405,10 @@ pub fn clear_stale(dir: &Path) -> Result<()> {
     }
 }
 
-/// Threads the selfsup side of `id` uses, as its bench source sets them.
-fn threads_ours(id: &str, bench_threads: &str, cores: usize) -> Option<String> {
+/// Threads the selfsup side of row `id` uses, as its bench source sets them. Like-for-like rows (`_1thread`,
+/// `/1thread`) run on one thread; loss rows name their threads in the last id component (`/1thread`,
+/// `/2threads`).
+fn threads_ours(id: &str) -> Option<String> {
     const LOSSES: &[&str] = &[
         "ntxent/",
         "dcl/",
@@ -295,14 +417,22 @@ fn threads_ours(id: &str, bench_threads: &str, cores: usize) -> Option<String> {
         "vicreg/",
         "supcon/",
     ];
-    if id.starts_with("audio_pipeline/") || id.starts_with("image_simclr/two_view_2threads/") {
+    let one = id.ends_with("/1thread") || id.ends_with("_1thread") || id.contains("_1thread/");
+    if LOSSES.iter().any(|p| id.starts_with(p)) {
+        let last = id.rsplit('/').next().unwrap_or("");
+        let n = last
+            .strip_suffix("threads")
+            .or_else(|| last.strip_suffix("thread"))?;
+        n.parse::<usize>().ok().map(|n| format!("{n} (tch)"))
+    } else if one {
+        Some("1".into())
+    } else if id.starts_with("audio_pipeline/")
+        || id.starts_with("image_simclr/two_view_2threads/")
+        || id.starts_with("loader/")
+    {
         Some("2 (rayon pool)".into())
     } else if id.starts_with("image_transform_224/") {
         Some("1".into())
-    } else if id.starts_with("loader/") {
-        Some(format!("{cores} (rayon global pool)"))
-    } else if LOSSES.iter().any(|p| id.starts_with(p)) {
-        Some(format!("{bench_threads} (tch)"))
     } else if id.starts_with("train/") || id.starts_with("char_gpt/") {
         Some("1 (tch)".into())
     } else {
@@ -320,6 +450,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let cores = cores();
     let load_start = load_average();
     let bench_threads = std::env::var("BENCH_THREADS").unwrap_or_else(|_| "2".into());
+    let tch_note = tch_versions(&root);
 
     let criterion_dir = target_dir(&root).join("criterion");
     clear_stale(&criterion_dir)?;
@@ -334,19 +465,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let load_after_criterion = load_average();
     let load_ours = max_load(load_start, load_after_criterion);
 
-    let mut rows: BTreeMap<String, Row> = BTreeMap::new();
-    for (id, rate) in read_criterion(&criterion_dir)? {
-        rows.insert(
-            id.clone(),
-            Row {
-                ours: Some(rate),
-                unit: "items/s".into(),
-                threads_ours: threads_ours(&id, &bench_threads, cores),
-                load_ours,
-                ..Row::default()
-            },
-        );
-    }
+    let mut rows = join_criterion(read_criterion(&criterion_dir)?, threads_ours, load_ours);
     let samples_json: BTreeMap<&str, usize> = rows
         .iter()
         .filter_map(|(id, r)| Some((id.as_str(), r.ours?.n)))
@@ -358,6 +477,7 @@ pub fn run(args: &[String]) -> Result<()> {
     } else {
         a.python.clone().or_else(|| find_python(&root))
     };
+    let mut libraries: BTreeMap<String, String> = BTreeMap::new();
     let mut python_note =
         "PyTorch side not run (no Python with torch found; `--python <exe>` to choose one)"
             .to_string();
@@ -399,6 +519,8 @@ pub fn run(args: &[String]) -> Result<()> {
                 };
                 let row = rows.entry(p.id).or_default();
                 row.theirs = Some(p.rate);
+                row.theirs_cpu = p.cpu_rate;
+                libraries.extend(p.versions);
                 row.unit = p.unit.unwrap_or_else(|| row.unit.clone());
                 row.what = p.what.unwrap_or_default();
                 row.threads_theirs = p.threads;
@@ -429,12 +551,26 @@ pub fn run(args: &[String]) -> Result<()> {
         load_end,
         samples: a.samples,
         python_note,
+        tch_note,
+        libraries,
     };
     let report = render(&rows, &run);
-    let path = root.join("docs/benchmarks.md");
-    let existing = std::fs::read_to_string(&path).unwrap_or_default();
-    std::fs::write(&path, splice_generated(&existing, &report))?;
-    let json_path = root.join("docs/benchmarks.json");
+    let (path, json_path) = match &a.out {
+        Some(dir) => {
+            let dir = root.join(dir);
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create --out {}", dir.display()))?;
+            let path = dir.join("benchmarks.md");
+            std::fs::write(&path, &report)?;
+            (path, dir.join("benchmarks.json"))
+        }
+        None => {
+            let path = root.join("docs/benchmarks.md");
+            let existing = std::fs::read_to_string(&path).unwrap_or_default();
+            std::fs::write(&path, splice_generated(&existing, &report))?;
+            (path, root.join("docs/benchmarks.json"))
+        }
+    };
     std::fs::write(
         &json_path,
         serde_json::to_string_pretty(&report_json(&rows, &run))? + "\n",
@@ -528,6 +664,10 @@ struct RunInfo {
     load_end: Option<f64>,
     samples: usize,
     python_note: String,
+    /// tch and libtorch versions of the selfsup and tch columns.
+    tch_note: String,
+    /// Python library versions the scripts reported (`versions` of their lines).
+    libraries: BTreeMap<String, String>,
 }
 
 impl RunInfo {
@@ -550,6 +690,8 @@ fn report_json(rows: &BTreeMap<String, Row>, run: &RunInfo) -> Value {
         "statistic": STATISTIC,
         "samples_default": run.samples,
         "pytorch_side": run.python_note,
+        "tch_side": run.tch_note,
+        "libraries": run.libraries,
         "rows": rows.iter().map(|(id, r)| r.json(id, run.cores)).collect::<Vec<_>>(),
     })
 }
@@ -559,14 +701,19 @@ fn report_json(rows: &BTreeMap<String, Row>, run: &RunInfo) -> Value {
 struct PythonLine {
     id: String,
     rate: Rate,
+    /// Per CPU-second of the script's process, from `sample_cpu_s`.
+    cpu_rate: Option<Rate>,
+    /// `versions`: library name → version.
+    versions: BTreeMap<String, String>,
     unit: Option<String>,
     what: Option<String>,
     threads: Option<String>,
     extra: serde_json::Map<String, Value>,
 }
 
-/// Parses `{"id", "elements", "sample_s": [...], "unit", "what", "threads", ...}`; a line without
-/// `sample_s` (an older script printing one `per_sec`) is read as a single run.
+/// Parses `{"id", "elements", "sample_s": [...], "sample_cpu_s": [...], "versions": {...}, "unit", "what",
+/// "threads", ...}`; a line without `sample_s` (an older script printing one `per_sec`) is read as a single
+/// run. `sample_cpu_s` holds the process CPU seconds per call of the same repeats.
 fn parse_python_line(line: &str) -> Option<PythonLine> {
     let line = line.trim();
     if !line.starts_with('{') {
@@ -576,16 +723,34 @@ fn parse_python_line(line: &str) -> Option<PythonLine> {
         return None;
     };
     let id = v.remove("id")?.as_str()?.to_string();
+    let secs = |x: &Value| -> Vec<f64> {
+        x.as_array()
+            .map(|xs| xs.iter().filter_map(Value::as_f64).collect())
+            .unwrap_or_default()
+    };
+    let elements = v.get("elements").and_then(Value::as_f64);
     let rate = match v.remove("sample_s") {
-        Some(Value::Array(xs)) => {
-            let secs: Vec<f64> = xs.iter().filter_map(Value::as_f64).collect();
-            let elements = v.remove("elements")?.as_f64()?;
-            Rate::from_times(elements, &secs)?
-        }
+        Some(xs @ Value::Array(_)) => Rate::from_times(elements?, &secs(&xs))?,
         _ => {
             let r = v.remove("per_sec")?.as_f64()?;
             Rate::from_times(r, &[1.0])?
         }
+    };
+    let cpu_rate = v
+        .remove("sample_cpu_s")
+        .and_then(|xs| Rate::from_times(elements?, &secs(&xs)));
+    let versions = match v.remove("versions") {
+        Some(Value::Object(m)) => m
+            .into_iter()
+            .map(|(k, x)| {
+                let x = match x {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                (k, x)
+            })
+            .collect(),
+        _ => BTreeMap::new(),
     };
     let mut take = |k: &str| {
         v.remove(k).map(|x| match x {
@@ -601,6 +766,8 @@ fn parse_python_line(line: &str) -> Option<PythonLine> {
     Some(PythonLine {
         id,
         rate,
+        cpu_rate,
+        versions,
         unit,
         what,
         threads,
@@ -681,6 +848,39 @@ fn parse_criterion(benchmark_json: &str, sample_json: &str) -> Result<Option<(St
         .filter_map(|(i, t)| Some(t.as_f64()? * 1e-9 / i.as_f64()?))
         .collect();
     Ok(Rate::from_times(elements, &secs).map(|r| (id.to_string(), r)))
+}
+
+/// `tch <version>, libtorch <version>` from `Cargo.lock` and the libtorch in use (`LIBTORCH`, else
+/// `.libtorch`), as far as they are known.
+fn tch_versions(root: &Path) -> String {
+    let tch = std::fs::read_to_string(root.join("Cargo.lock"))
+        .ok()
+        .and_then(|l| lock_version(&l, "tch"))
+        .unwrap_or_else(|| "?".into());
+    let libtorch_dir = std::env::var_os("LIBTORCH")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join(".libtorch"));
+    let libtorch = std::fs::read_to_string(libtorch_dir.join("build-version"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "?".into());
+    format!("tch {tch}, libtorch {libtorch}")
+}
+
+/// The version of package `name` in a `Cargo.lock` (the first entry of that name).
+fn lock_version(lock: &str, name: &str) -> Option<String> {
+    let want = format!("name = \"{name}\"");
+    let mut lines = lock.lines();
+    while let Some(l) = lines.next() {
+        if l.trim() == want {
+            let v = lines.next()?.trim();
+            return Some(
+                v.strip_prefix("version = \"")?
+                    .strip_suffix('"')?
+                    .to_string(),
+            );
+        }
+    }
+    None
 }
 
 fn find_python(root: &Path) -> Option<String> {
@@ -768,9 +968,20 @@ fn render(rows: &BTreeMap<String, Row>, run: &RunInfo) -> String {
     }
     s.push_str(&format!("- command: `{}`\n", run.command));
     s.push_str(&format!(
-        "- date: {}\n- machine: {}\n- {}\n",
-        run.date, run.machine, run.python_note
+        "- date: {}\n- machine: {}\n- {}\n- selfsup and tch columns: {}\n",
+        run.date, run.machine, run.python_note, run.tch_note
     ));
+    if !run.libraries.is_empty() {
+        let libs: Vec<String> = run
+            .libraries
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        s.push_str(&format!(
+            "- Python libraries (as the scripts report them): {}\n",
+            libs.join(", ")
+        ));
+    }
     s.push_str(&format!(
         "- 1-minute load average: {} at the start, {} at the end ({} cores)\n",
         fmt_load(run.load_start),
@@ -780,15 +991,21 @@ fn render(rows: &BTreeMap<String, Row>, run: &RunInfo) -> String {
     s.push_str(&format!(
         "- statistic: throughput at the median of N runs [slowest–fastest run], the same on both sides \
          (selfsup: criterion samples; PyTorch: timed repeats); N = {} unless the bench sets its own; \
-         ratio = selfsup median / PyTorch median, measured in the same run; every row also in `docs/benchmarks.json`\n\n",
+         ratio = selfsup median / PyTorch median, measured in the same run; every row also in `docs/benchmarks.json`\n\
+         - tch = the same work written with libtorch tensor ops through tch, 1 thread (bench id `<id>/tch`); \
+         vs tch = selfsup median / tch median\n\
+         - per CPU-second = items per second of process CPU time, the same statistic (selfsup: the bench id \
+         `<id>/cpu` measured in CPU time, tch: `<id>/tch/cpu`; PyTorch: `time.process_time` of the same repeats); \
+         rows on one thread against 0 workers compare like with like\n\n",
         run.samples
     ));
     s.push_str(
-        "| bench id | selfsup /s | PyTorch /s | ratio | N | unit | threads (selfsup / PyTorch) | load | PyTorch side |\n\
-         | --- | ---: | ---: | ---: | ---: | --- | --- | ---: | --- |\n",
+        "| bench id | selfsup /s | tch /s | PyTorch /s | ratio | vs tch | selfsup /CPU-s | tch /CPU-s | PyTorch /CPU-s | CPU ratio | CPU vs tch | N | unit | threads (selfsup / PyTorch) | load | PyTorch side |\n\
+         | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | --- |\n",
     );
     for (id, r) in rows {
-        let ratio = r.ratio().map_or("—".into(), |x| format!("{x:.2}×"));
+        let times = |x: Option<f64>| x.map_or("—".into(), |x| format!("{x:.2}×"));
+        let ratio = times(r.ratio());
         let n = format!(
             "{}/{}",
             r.ours.map_or("—".into(), |x| x.n.to_string()),
@@ -805,9 +1022,16 @@ fn render(rows: &BTreeMap<String, Row>, run: &RunInfo) -> String {
             if r.loaded(run.cores) { " ⚠" } else { "" }
         );
         s.push_str(&format!(
-            "| `{id}` | {} | {} | {ratio} | {n} | {} | {threads} | {load} | {} |\n",
+            "| `{id}` | {} | {} | {} | {ratio} | {} | {} | {} | {} | {} | {} | {n} | {} | {threads} | {load} | {} |\n",
             fmt_rate(r.ours),
+            fmt_rate(r.tch),
             fmt_rate(r.theirs),
+            times(r.ratio_tch()),
+            fmt_rate(r.ours_cpu),
+            fmt_rate(r.tch_cpu),
+            fmt_rate(r.theirs_cpu),
+            times(r.ratio_cpu()),
+            times(r.ratio_tch_cpu()),
             r.unit,
             r.what
         ));
@@ -966,6 +1190,8 @@ mod tests {
             load_end: Some(6.0),
             samples: 10,
             python_note: String::new(),
+            tch_note: String::new(),
+            libraries: BTreeMap::new(),
         };
         assert!(run.loaded());
         let mut rows = BTreeMap::new();
@@ -1026,6 +1252,7 @@ mod tests {
             load_ours: Some(1.0),
             load_theirs: Some(1.5),
             extra: serde_json::Map::new(),
+            ..Row::default()
         };
         let v = row.json("ntxent/fwd_bwd_256x128", 2);
         assert_eq!(v["id"], "ntxent/fwd_bwd_256x128");
@@ -1057,10 +1284,20 @@ mod tests {
                 load_end: Some(1.0),
                 samples: 10,
                 python_note: "p".into(),
+                tch_note: "tch 0.26.0, libtorch 2.13.0+cpu".into(),
+                libraries: BTreeMap::from([("torch".to_string(), "2.13.0".to_string())]),
             },
         );
         assert!(
-            md.contains("| `ntxent/fwd_bwd_256x128` | 10.00 [5.00–20.00] | 4.00 [2.50–10.00] | 2.50× | 3/4 | pairs/s | 2 (tch) / torch 2 thread(s) | 1.50 | lightly |"),
+            md.contains("| `ntxent/fwd_bwd_256x128` | 10.00 [5.00–20.00] | — | 4.00 [2.50–10.00] | 2.50× | — | — | — | — | — | — | 3/4 | pairs/s | 2 (tch) / torch 2 thread(s) | 1.50 | lightly |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("- selfsup and tch columns: tch 0.26.0, libtorch 2.13.0+cpu\n"),
+            "{md}"
+        );
+        assert!(
+            md.contains("- Python libraries (as the scripts report them): torch 2.13.0\n"),
             "{md}"
         );
     }
@@ -1076,6 +1313,8 @@ mod tests {
             load_end: Some(1.9),
             samples: 10,
             python_note: "p".into(),
+            tch_note: "t".into(),
+            libraries: BTreeMap::from([("lightly".to_string(), "1.6.0".to_string())]),
         };
         let mut rows = BTreeMap::new();
         rows.insert(
@@ -1093,6 +1332,8 @@ mod tests {
         assert_eq!(v["load_average_1min"]["end"], 1.9);
         assert_eq!(v["statistic"], "median");
         assert_eq!(v["samples_default"], 10);
+        assert_eq!(v["tch_side"], "t");
+        assert_eq!(v["libraries"]["lightly"], "1.6.0");
         // Start and end were under the cores, but one row was measured above them.
         assert_eq!(v["load_exceeds_cores"], true);
         let ids: Vec<&str> = v["rows"]
@@ -1130,6 +1371,25 @@ mod tests {
         assert!(v.windows(2).any(|w| w == ["--bench", "*"]));
         assert!(v.windows(2).any(|w| w == ["--sample-size", "20"]));
         assert_eq!(&v[v.len() - 2..], ["--verbose", "^ntxent/"]);
+        assert!(a.out.is_none() && a.benches.is_empty());
+        let a = parse_args(&strings(&[
+            "--bench",
+            "loader",
+            "--bench",
+            "tch_baselines",
+            "--out",
+            "target/x",
+            "--quick",
+        ]))
+        .unwrap();
+        assert_eq!(a.out.as_deref(), Some("target/x"));
+        let v = cargo_bench_args(&a);
+        // Named targets replace both `*` and the quick set.
+        assert!(v.windows(2).any(|w| w == ["--bench", "loader"]));
+        assert!(v.windows(2).any(|w| w == ["--bench", "tch_baselines"]));
+        assert!(!v.contains(&"*".to_string()) && !v.contains(&"losses".to_string()));
+        assert!(parse_args(&strings(&["--bench"])).is_err());
+        assert!(parse_args(&strings(&["--out"])).is_err());
         assert!(parse_args(&strings(&["--samples", "3"])).is_err());
         assert!(parse_args(&strings(&["--samples"])).is_err());
         assert!(parse_args(&strings(&["--bogus"])).is_err());
@@ -1140,14 +1400,19 @@ mod tests {
         // The ids are those of the benches and scripts today; a rename that drops out of --quick fails here.
         let re_ids = [
             "image_transform_224/normalize",
-            "ntxent/fwd_bwd_256x128",
-            "dcl/fwd_bwd_256x128",
-            "vicreg/fwd_bwd_256x128",
+            "image_transform_224/normalize/cpu",
+            "image_transform_224/color_jitter/tch",
+            "ntxent/fwd_bwd_256x128/1thread",
+            "ntxent/fwd_bwd_256x128/2threads",
+            "dcl/fwd_bwd_256x128/1thread",
+            "vicreg/fwd_bwd_256x128/2threads",
             "train/adamw_step_1m_params",
         ];
         let out = [
-            "ntxent/fwd_bwd_1024x128",
+            "ntxent/fwd_bwd_1024x128/1thread",
             "image_simclr/two_view_2threads/32px",
+            "image_simclr/two_view_1thread/32px/tch",
+            "audio_pipeline/mel_spectrogram_n256_h80_m40/1thread/tch",
             "loader/x",
         ];
         // A tiny matcher for the filter's shape: ^(alt|alt|...)
@@ -1173,18 +1438,157 @@ mod tests {
 
     #[test]
     fn threads_of_known_groups() {
+        assert_eq!(threads_ours("train/knn").as_deref(), Some("1 (tch)"));
         assert_eq!(
-            threads_ours("train/knn", "2", 2).as_deref(),
+            threads_ours("ntxent/fwd_bwd_256x128/1thread").as_deref(),
             Some("1 (tch)")
         );
         assert_eq!(
-            threads_ours("ntxent/fwd_bwd_256x128", "1", 2).as_deref(),
-            Some("1 (tch)")
+            threads_ours("vicreg/fwd_bwd_256x128/2threads").as_deref(),
+            Some("2 (tch)")
+        );
+        // A loss id that does not name its threads is not guessed.
+        assert_eq!(threads_ours("ntxent/fwd_bwd_256x128"), None);
+        assert_eq!(
+            threads_ours("loader/imagefolder_jpeg_simclr32").as_deref(),
+            Some("2 (rayon pool)")
+        );
+        for one in [
+            "loader/imagefolder_jpeg_simclr32_1thread",
+            "image_simclr/two_view_1thread/32px",
+            "audio_pipeline/noise_shift_gain/1thread",
+            "image_transform_224/normalize",
+        ] {
+            assert_eq!(threads_ours(one).as_deref(), Some("1"), "{one}");
+        }
+        assert_eq!(
+            threads_ours("image_simclr/two_view_2threads/96px").as_deref(),
+            Some("2 (rayon pool)")
+        );
+        assert_eq!(threads_ours("unknown/x"), None);
+    }
+
+    #[test]
+    fn variants_join_as_columns() {
+        assert_eq!(
+            split_variant("image_transform_224/normalize/tch"),
+            ("image_transform_224/normalize", Column::Tch)
         );
         assert_eq!(
-            threads_ours("loader/x", "2", 8).as_deref(),
-            Some("8 (rayon global pool)")
+            split_variant("audio_pipeline/noise_shift_gain/1thread/cpu"),
+            (
+                "audio_pipeline/noise_shift_gain/1thread",
+                Column::SelfsupCpu
+            )
         );
-        assert_eq!(threads_ours("unknown/x", "2", 2), None);
+        assert_eq!(
+            split_variant("image_simclr/two_view_1thread/32px/tch/cpu"),
+            ("image_simclr/two_view_1thread/32px", Column::TchCpu)
+        );
+        assert_eq!(split_variant("train/knn"), ("train/knn", Column::Selfsup));
+        // Only a whole last component counts.
+        assert_eq!(split_variant("x/notch").1, Column::Selfsup);
+        let r = |t: f64| Rate::from_times(1.0, &[t]).unwrap();
+        let rows = join_criterion(
+            vec![
+                ("a/b".into(), r(0.5)),
+                ("a/b/cpu".into(), r(0.25)),
+                ("a/b/tch".into(), r(1.0)),
+                ("a/b/tch/cpu".into(), r(0.5)),
+                ("c/d/tch".into(), r(2.0)),
+            ],
+            |id| Some(format!("threads of {id}")),
+            Some(0.7),
+        );
+        assert_eq!(rows.len(), 2);
+        let ab = &rows["a/b"];
+        assert_eq!(ab.ours.unwrap().median, 2.0);
+        assert_eq!(ab.ours_cpu.unwrap().median, 4.0);
+        assert_eq!(ab.tch.unwrap().median, 1.0);
+        assert_eq!(ab.ratio_tch(), Some(2.0));
+        assert_eq!(ab.tch_cpu.unwrap().median, 2.0);
+        assert_eq!(ab.ratio_tch_cpu(), Some(2.0));
+        assert_eq!(ab.threads_ours.as_deref(), Some("threads of a/b"));
+        assert_eq!(ab.load_ours, Some(0.7));
+        // A row with only a tch result has no selfsup figure and no ratio.
+        let cd = &rows["c/d"];
+        assert!(cd.ours.is_none() && cd.ratio_tch().is_none());
+        assert_eq!(cd.tch.unwrap().median, 0.5);
+    }
+
+    #[test]
+    fn three_columns_and_cpu_ratio_in_table_and_json() {
+        let mut row = Row {
+            ours: Rate::from_times(1.0, &[0.01, 0.02, 0.01]),
+            tch: Rate::from_times(1.0, &[0.04, 0.05, 0.03]),
+            ours_cpu: Rate::from_times(1.0, &[0.01]),
+            tch_cpu: Rate::from_times(1.0, &[0.02]),
+            unit: "img/s".into(),
+            what: "tv".into(),
+            ..Row::default()
+        };
+        let p = parse_python_line(
+            r#"{"id": "image_transform_224/normalize", "elements": 1, "sample_s": [0.1, 0.1], "sample_cpu_s": [0.05, 0.04], "versions": {"torch": "2.13.0", "torchvision": "0.28.0"}}"#,
+        )
+        .unwrap();
+        row.theirs = Some(p.rate);
+        row.theirs_cpu = p.cpu_rate;
+        let close = |x: Option<f64>, y: f64| x.is_some_and(|x| (x - y).abs() < 1e-9 * y);
+        assert!(close(row.ratio_cpu(), 4.5), "{:?}", row.ratio_cpu());
+        let v = row.json("image_transform_224/normalize", 2);
+        assert!(close(v["tch"]["median"].as_f64(), 25.0));
+        assert!(close(v["ratio_vs_tch"].as_f64(), 4.0));
+        assert!(close(
+            v["per_cpu_second"]["selfsup"]["median"].as_f64(),
+            100.0
+        ));
+        assert!(close(
+            v["per_cpu_second"]["pytorch"]["median"].as_f64(),
+            1.0 / 0.045
+        ));
+        assert!(close(v["per_cpu_second"]["ratio"].as_f64(), 4.5));
+        assert!(close(v["per_cpu_second"]["tch"]["median"].as_f64(), 50.0));
+        assert!(close(v["per_cpu_second"]["ratio_vs_tch"].as_f64(), 2.0));
+        let run = RunInfo {
+            command: "c".into(),
+            date: "d".into(),
+            machine: "m".into(),
+            cores: 2,
+            load_start: None,
+            load_end: None,
+            samples: 10,
+            python_note: "p".into(),
+            tch_note: "t".into(),
+            libraries: p.versions,
+        };
+        let md = render(
+            &BTreeMap::from([("image_transform_224/normalize".to_string(), row)]),
+            &run,
+        );
+        assert!(
+            md.contains("| `image_transform_224/normalize` | 100 [50.00–100] | 25.00 [20.00–33.33] | 10.00 [10.00–10.00] | 10.00× | 4.00× | 100 [100–100] | 50.00 [50.00–50.00] | 22.22 [20.00–25.00] | 4.50× | 2.00× |"),
+            "{md}"
+        );
+        assert!(md.contains("torch 2.13.0, torchvision 0.28.0"), "{md}");
+    }
+
+    #[test]
+    fn python_line_without_cpu_or_versions() {
+        let p = parse_python_line(
+            r#"{"id": "x", "elements": 2, "sample_s": [1.0], "sample_cpu_s": []}"#,
+        )
+        .unwrap();
+        assert!(p.cpu_rate.is_none() && p.versions.is_empty());
+        // Legacy `per_sec` lines carry no element count, so no CPU rate either.
+        let p = parse_python_line(r#"{"id": "x", "per_sec": 3.0, "sample_cpu_s": [1.0]}"#).unwrap();
+        assert!(p.cpu_rate.is_none());
+    }
+
+    #[test]
+    fn versions_from_cargo_lock() {
+        let lock = "[[package]]\nname = \"tch\"\nversion = \"0.26.0\"\nsource = \"x\"\n\n[[package]]\nname = \"tch-extra\"\nversion = \"9\"\n";
+        assert_eq!(lock_version(lock, "tch").as_deref(), Some("0.26.0"));
+        assert_eq!(lock_version(lock, "tch-extra").as_deref(), Some("9"));
+        assert_eq!(lock_version(lock, "torch-sys"), None);
     }
 }

@@ -45,6 +45,8 @@ const USAGE: &str = "usage: cargo xtask <setup|test|test-dist|check|ci|doctor|pr
                                on an idle 2-core machine (plus build time)
               --samples <N>    runs per bench on both sides (criterion --sample-size; default 10, >= 10)
               --filter <re>    only ids matching the regex (criterion and the Python scripts)
+              --bench <name>   only this bench target (repeatable; e.g. loader, tch_baselines)
+              --out <dir>      write benchmarks.md/.json of this run into <dir>, not docs/
               --no-python      skip the PyTorch side;  --python <exe>  choose the interpreter
               --no-dist        skip the all-reduce comparison (c10d shim vs torch.distributed,
                                2 processes, 1 KB-100 MB, release; written to the Distributed

@@ -2,10 +2,13 @@
 //!
 //! Every 5th clip (600 clips, sorted by file name) is decoded once; each iteration then runs the
 //! pipeline over all of them with rayon on a 2-thread pool (each clip keyed by its index, as the loader
-//! does). Throughput is in clips. Every transform is applied with probability 1, the same settings as
-//! `scripts/bench/audio_pipeline.py` (audiomentations / torchaudio counterparts).
+//! does) and, for the like-for-like pair of PyTorch in one process, on a 1-thread pool (`<id>/1thread`,
+//! also measured in process CPU time as `<id>/1thread/cpu`). Throughput is in clips. Every transform is
+//! applied with probability 1, the same settings as `scripts/bench/audio_pipeline.py` (audiomentations
+//! pinned to the phase vocoder and to a Shift without fade, torchaudio), whose 600 clips are the same;
+//! the tch column is `crates/selfsup-bench/benches/tch_baselines.rs`.
 //!
-//! Ids:
+//! Ids (each also with `/1thread` and `/1thread/cpu`):
 //! - `audio_pipeline/noise_stretch_pitch_shift_gain`: AddGaussianNoise → TimeStretch → PitchShift → Shift → Gain
 //! - `audio_pipeline/noise_shift_gain`: AddGaussianNoise → Shift → Gain
 //! - `audio_pipeline/mel_spectrogram_n256_h80_m40`: MelSpectrogram(8 kHz, n_fft 256, hop 80, 40 mels)
@@ -13,25 +16,19 @@
 // criterion's macros define undocumented public functions.
 #![allow(missing_docs)]
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::measurement::Measurement;
+use criterion::{BenchmarkId, Criterion, Throughput};
 use rayon::prelude::*;
 use selfsup_augment::audio::{
     read_wav, AddGaussianNoise, Gain, MelSpectrogramConfig, PitchShift, Shift, TimeStretch,
 };
+use selfsup_bench::{cpu_criterion, fsdd_clip_paths};
 use selfsup_core::{Audio, Compose, SampleKey, Transform};
-use std::path::Path;
 
 fn clips() -> Vec<Audio> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/fsdd/recordings");
-    let mut paths: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "wav"))
-        .collect();
-    paths.sort();
-    paths
+    fsdd_clip_paths()
+        .expect("data/fsdd/recordings")
         .iter()
-        .step_by(5)
         .map(|p| read_wav(p).unwrap())
         .collect()
 }
@@ -47,12 +44,10 @@ fn run_pipeline(p: &Compose<Audio>, clips: &[Audio]) -> usize {
         .sum()
 }
 
-fn bench(c: &mut Criterion) {
+/// Every row on a 2-thread pool (plain ids) and on a 1-thread pool (`/1thread`); with `cpu`, only the
+/// 1-thread ones, measured in CPU time (`/1thread/cpu`).
+fn bench<M: Measurement>(c: &mut Criterion<M>, cpu: bool) {
     let clips = clips();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
-        .build()
-        .unwrap();
     let mut g = c.benchmark_group("audio_pipeline");
     g.throughput(Throughput::Elements(clips.len() as u64));
     g.sample_size(10);
@@ -64,19 +59,11 @@ fn bench(c: &mut Criterion) {
         Box::new(Shift::default()),
         Box::new(Gain::default()),
     ]);
-    g.bench_function("noise_stretch_pitch_shift_gain", |b| {
-        b.iter(|| pool.install(|| run_pipeline(&full, &clips)))
-    });
-
     let light = Compose::new(vec![
         Box::new(AddGaussianNoise::default()),
         Box::new(Shift::default()),
         Box::new(Gain::default()),
     ]);
-    g.bench_function("noise_shift_gain", |b| {
-        b.iter(|| pool.install(|| run_pipeline(&light, &clips)))
-    });
-
     let mel = MelSpectrogramConfig {
         sample_rate: 8000,
         n_fft: 256,
@@ -86,18 +73,43 @@ fn bench(c: &mut Criterion) {
     }
     .build()
     .unwrap();
-    g.bench_function("mel_spectrogram_n256_h80_m40", |b| {
-        b.iter(|| {
-            pool.install(|| {
-                clips
-                    .par_iter()
-                    .map(|c| mel.compute(c).unwrap().n_frames())
-                    .sum::<usize>()
+    let variants: &[(usize, Option<&str>)] = if cpu {
+        &[(1, Some("1thread/cpu"))]
+    } else {
+        &[(2, None), (1, Some("1thread"))]
+    };
+    for &(threads, param) in variants {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let id = |name: &str| match param {
+            Some(p) => BenchmarkId::new(name, p),
+            None => BenchmarkId::from_parameter(name),
+        };
+        g.bench_function(id("noise_stretch_pitch_shift_gain"), |b| {
+            b.iter(|| pool.install(|| run_pipeline(&full, &clips)))
+        });
+        g.bench_function(id("noise_shift_gain"), |b| {
+            b.iter(|| pool.install(|| run_pipeline(&light, &clips)))
+        });
+        g.bench_function(id("mel_spectrogram_n256_h80_m40"), |b| {
+            b.iter(|| {
+                pool.install(|| {
+                    clips
+                        .par_iter()
+                        .map(|c| mel.compute(c).unwrap().n_frames())
+                        .sum::<usize>()
+                })
             })
-        })
-    });
+        });
+    }
     g.finish();
 }
 
-criterion_group!(benches, bench);
-criterion_main!(benches);
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    bench(&mut c, false);
+    bench(&mut cpu_criterion(), true);
+    c.final_summary();
+}

@@ -1,47 +1,44 @@
-//! Image augmentation speed: the SimCLR two-view pipeline over a batch of decoded RGB images on a
-//! 2-thread rayon pool (32×32 and 96×96), and single transforms single-threaded at 224×224.
+//! Image augmentation speed: the SimCLR two-view pipeline over 512 decoded RGB images (two batches of
+//! 256) at 32×32 and 96×96, on a 2-thread rayon pool (`two_view_2threads`) and on one thread
+//! (`two_view_1thread`, the like-for-like pair of PyTorch with 0 workers), and single transforms
+//! single-threaded at 224×224. The one-thread cases also run measured in process CPU time (ids ending in
+//! `/cpu`: the per-CPU-second column of `cargo xtask bench`).
 //!
-//! Counterpart: `scripts/bench/image_pipeline.py` (torchvision v2, same ids).
+//! Counterparts: `scripts/bench/image_pipeline.py` (torchvision v2, same ids, same 512 images) and the tch
+//! column in `crates/selfsup-bench/benches/tch_baselines.rs` (ids ending in `/tch`).
 //! Run: `cargo bench -p selfsup-augment --bench image_pipeline`
 
 // criterion_group! generates undocumented items.
 #![allow(missing_docs)]
 
-use criterion::{criterion_group, BatchSize, BenchmarkId, Criterion, Throughput};
+use criterion::measurement::Measurement;
+use criterion::{BatchSize, Bencher, BenchmarkId, Criterion, Throughput};
 use selfsup_augment::image::{
     ColorJitter, GaussianBlur, ImageRecipe, Normalize, RandomGrayscale, RandomHorizontalFlip,
     RandomResizedCrop, SimClrConfig,
 };
+use selfsup_bench::{cpu_criterion, synthetic_rgb};
 use selfsup_core::{ImageF32, ImageU8, MultiView, RandomTransform, SampleKey, Transform};
 use std::hint::black_box;
 
-/// Deterministic "natural-ish" 8-bit RGB images (smooth gradients plus texture).
-fn decoded_images(n: usize, size: usize) -> Vec<ImageU8> {
-    (0..n)
-        .map(|i| {
-            let mut data = Vec::with_capacity(3 * size * size);
-            for c in 0..3 {
-                for y in 0..size {
-                    for x in 0..size {
-                        let v =
-                            (x * 255 / size + y * (c + 1) * 7 + i * 13 + ((x * y) % 17) * 3) % 256;
-                        data.push(v as u8);
-                    }
-                }
-            }
-            ImageU8::new(3, size, size, data).unwrap()
-        })
-        .collect()
-}
+/// Distinct images the pipeline rows cycle through (both sides), in batches of [`BATCH`].
+const N_IMAGES: usize = 512;
+const BATCH: usize = 256;
 
-/// One batch: decode-side u8 → f32, two views per image, collated into one contiguous buffer per view.
-fn simclr_batch(mv: &MultiView<ImageF32>, imgs: &[ImageU8], epoch: u64) -> Vec<Vec<f32>> {
+/// One batch: decode-side u8 → f32, two views per image (keyed by the image's index in the epoch),
+/// collated into one contiguous buffer per view.
+fn simclr_batch(
+    mv: &MultiView<ImageF32>,
+    imgs: &[ImageU8],
+    first: usize,
+    epoch: u64,
+) -> Vec<Vec<f32>> {
     use rayon::prelude::*;
     let views: Vec<Vec<ImageF32>> = imgs
         .par_iter()
         .enumerate()
         .map(|(i, img)| {
-            mv.generate(&img.to_f32(), SampleKey::new(0, epoch, i as u64))
+            mv.generate(&img.to_f32(), SampleKey::new(0, epoch, (first + i) as u64))
                 .unwrap()
         })
         .collect();
@@ -56,42 +53,72 @@ fn simclr_batch(mv: &MultiView<ImageF32>, imgs: &[ImageU8], epoch: u64) -> Vec<V
         .collect()
 }
 
-fn bench_simclr(c: &mut Criterion) {
+/// One epoch over `imgs` in batches of [`BATCH`].
+fn simclr_epoch(mv: &MultiView<ImageF32>, imgs: &[ImageU8], epoch: u64) -> Vec<Vec<Vec<f32>>> {
+    imgs.chunks(BATCH)
+        .enumerate()
+        .map(|(k, chunk)| simclr_batch(mv, chunk, k * BATCH, epoch))
+        .collect()
+}
+
+/// `name` or, measured in CPU time, `name/cpu`.
+fn bench_id(name: &str, param: Option<&str>, cpu: bool) -> BenchmarkId {
+    let param = match (param, cpu) {
+        (Some(p), true) => format!("{p}/cpu"),
+        (Some(p), false) => p.to_string(),
+        (None, true) => "cpu".to_string(),
+        (None, false) => return BenchmarkId::from_parameter(name),
+    };
+    BenchmarkId::new(name, param)
+}
+
+/// The pipeline rows; with `cpu`, only the one-thread ones (ids `.../cpu`).
+fn bench_simclr<M: Measurement>(c: &mut Criterion<M>, cpu: bool) {
     let mut group = c.benchmark_group("image_simclr");
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
-        .build()
-        .unwrap();
+    let pools = [(2, "two_view_2threads"), (1, "two_view_1thread")];
     for size in [32usize, 96] {
-        let batch = 256;
-        let imgs = decoded_images(batch, size);
+        let imgs = synthetic_rgb(N_IMAGES, size);
         let mv = ImageRecipe::SimClr(SimClrConfig {
             input_size: size,
             ..Default::default()
         })
         .build()
         .unwrap();
-        group.throughput(Throughput::Elements(batch as u64));
-        let mut epoch = 0;
-        group.bench_function(
-            BenchmarkId::new("two_view_2threads", format!("{size}px")),
-            |b| {
-                b.iter(|| {
-                    epoch += 1;
-                    pool.install(|| black_box(simclr_batch(&mv, &imgs, epoch)))
-                })
-            },
-        );
+        group.throughput(Throughput::Elements(N_IMAGES as u64));
+        for (threads, name) in pools {
+            if cpu && threads != 1 {
+                continue;
+            }
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let mut epoch = 0;
+            group.bench_function(
+                bench_id(name, Some(&format!("{size}px")), cpu),
+                |b: &mut Bencher<'_, M>| {
+                    b.iter(|| {
+                        epoch += 1;
+                        pool.install(|| black_box(simclr_epoch(&mv, &imgs, epoch)))
+                    })
+                },
+            );
+        }
     }
     group.finish();
 }
 
-fn bench_single<T: Transform<ImageF32>>(c: &mut Criterion, name: &str, t: T) {
-    let img = decoded_images(1, 224).remove(0).to_f32();
+fn bench_single<M: Measurement, T: Transform<ImageF32>>(
+    c: &mut Criterion<M>,
+    name: &str,
+    t: T,
+    cpu: bool,
+) {
+    let img = synthetic_rgb(1, 224).remove(0).to_f32();
     let mut group = c.benchmark_group("image_transform_224");
     group.throughput(Throughput::Elements(1));
     let mut i = 0u64;
-    group.bench_function(name, |b| {
+    group.bench_function(bench_id(name, None, cpu), |b: &mut Bencher<'_, M>| {
         b.iter_batched(
             || img.clone(),
             |x| {
@@ -119,146 +146,47 @@ impl<T: RandomTransform<ImageF32, Params = bool>> Transform<ImageF32> for Always
     }
 }
 
-fn bench_transforms(c: &mut Criterion) {
+/// The single transforms (one thread); with `cpu`, measured in CPU time (ids `.../cpu`).
+fn bench_transforms<M: Measurement>(c: &mut Criterion<M>, cpu: bool) {
     bench_single(
         c,
         "random_resized_crop",
         RandomResizedCrop::new(224).unwrap(),
+        cpu,
     );
     bench_single(
         c,
         "horizontal_flip",
         Always(RandomHorizontalFlip::new(1.0).unwrap()),
+        cpu,
     );
     bench_single(
         c,
         "color_jitter",
         ColorJitter::new(0.4, 0.4, 0.4, 0.1).unwrap(),
+        cpu,
     );
     bench_single(
         c,
         "gaussian_blur_k5",
         GaussianBlur::new(5, (0.1, 2.0)).unwrap(),
+        cpu,
     );
-    bench_single(c, "grayscale", Always(RandomGrayscale::new(1.0).unwrap()));
-    bench_single(c, "normalize", Normalize::imagenet());
-}
-
-criterion_group!(benches, bench_simclr, bench_transforms);
-
-/// This process's user + system CPU time in seconds (from `/proc/self/stat`, 10 ms resolution).
-fn process_cpu_secs() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let after = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / 100.0)
-}
-
-/// `SELFSUP_CPU_REPORT=1 cargo bench ... --bench image_pipeline`: instead of criterion, runs each case
-/// for a fixed amount of work and prints wall-clock and CPU-time throughput. On a shared, overloaded
-/// machine wall-clock figures mostly measure the other load; items per CPU-second (× threads used)
-/// estimate the throughput on an idle machine. Positional arguments (as for criterion) keep only the
-/// cases whose id contains one of them.
-fn cpu_report() {
-    let filters: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let wanted = |id: &str| filters.is_empty() || filters.iter().any(|f| id.contains(f.as_str()));
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
-        .build()
-        .unwrap();
-    let report = |id: &str, items: usize, threads: f64, f: &mut dyn FnMut()| {
-        if !wanted(id) {
-            return;
-        }
-        f();
-        let (t0, c0) = (std::time::Instant::now(), process_cpu_secs().unwrap_or(0.0));
-        let mut n = 0usize;
-        while t0.elapsed().as_secs_f64() < 5.0 {
-            f();
-            n += items;
-        }
-        let wall = t0.elapsed().as_secs_f64();
-        let cpu = process_cpu_secs().unwrap_or(0.0) - c0;
-        let line = format!(
-            "{{\"id\": \"{id}\", \"wall_per_sec\": {:.0}, \"per_cpu_sec\": {:.0}, \"idle_estimate_per_sec\": {:.0}, \"threads\": {threads}}}",
-            n as f64 / wall,
-            n as f64 / cpu,
-            n as f64 / cpu * threads
-        );
-        std::io::Write::write_all(&mut std::io::stdout(), format!("{line}\n").as_bytes()).unwrap();
-    };
-    for size in [32usize, 96] {
-        let imgs = decoded_images(256, size);
-        let mv = ImageRecipe::SimClr(SimClrConfig {
-            input_size: size,
-            ..Default::default()
-        })
-        .build()
-        .unwrap();
-        let mut epoch = 0;
-        report(
-            &format!("image_simclr/two_view_2threads/{size}px"),
-            256,
-            2.0,
-            &mut || {
-                epoch += 1;
-                pool.install(|| black_box(simclr_batch(&mv, &imgs, epoch)));
-            },
-        );
-    }
-    let img = decoded_images(1, 224).remove(0).to_f32();
-    let single: Vec<(&str, Box<dyn Transform<ImageF32>>)> = vec![
-        (
-            "random_resized_crop",
-            Box::new(RandomResizedCrop::new(224).unwrap()),
-        ),
-        (
-            "horizontal_flip",
-            Box::new(Always(RandomHorizontalFlip::new(1.0).unwrap())),
-        ),
-        (
-            "color_jitter",
-            Box::new(ColorJitter::new(0.4, 0.4, 0.4, 0.1).unwrap()),
-        ),
-        (
-            "gaussian_blur_k5",
-            Box::new(GaussianBlur::new(5, (0.1, 2.0)).unwrap()),
-        ),
-        (
-            "grayscale",
-            Box::new(Always(RandomGrayscale::new(1.0).unwrap())),
-        ),
-        ("normalize", Box::new(Normalize::imagenet())),
-    ];
-    report(
-        "image_transform_224/clone_only_baseline",
-        1,
-        1.0,
-        &mut || {
-            black_box(img.clone());
-        },
+    bench_single(
+        c,
+        "grayscale",
+        Always(RandomGrayscale::new(1.0).unwrap()),
+        cpu,
     );
-    for (name, t) in &single {
-        let mut i = 0u64;
-        report(&format!("image_transform_224/{name}"), 1, 1.0, &mut || {
-            i += 1;
-            black_box(
-                t.apply(img.clone(), &mut SampleKey::new(0, 0, i).rng())
-                    .unwrap(),
-            );
-        });
-    }
+    bench_single(c, "normalize", Normalize::imagenet(), cpu);
 }
 
 fn main() {
-    if std::env::var_os("SELFSUP_CPU_REPORT").is_some() {
-        cpu_report();
-        return;
-    }
-    benches();
-    Criterion::default().configure_from_args().final_summary();
+    let mut c = Criterion::default().configure_from_args();
+    bench_simclr(&mut c, false);
+    bench_transforms(&mut c, false);
+    let mut cpu = cpu_criterion();
+    bench_simclr(&mut cpu, true);
+    bench_transforms(&mut cpu, true);
+    c.final_summary();
 }

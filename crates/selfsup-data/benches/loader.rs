@@ -1,23 +1,34 @@
-//! Loader throughput, SimCLR two views at 32×32 (augmentation recipe from `selfsup-augment`):
+//! Loader throughput, SimCLR two views at 32×32 (augmentation recipe from `selfsup-augment`). Every case
+//! runs on an explicit 2-thread pool (the loader's `num_threads = 2`, or `install` on a 2-thread rayon
+//! pool) unless its id says `_1thread`:
 //!
-//! - `loader/bare_simclr32_inmemory`: the augmentation alone — u8→f32 and two views of 1,024 in-memory
-//!   images over rayon, no dataset, no batching, no queue. The ceiling the loader is measured against.
+//! - `loader/bare_simclr32_inmemory`: the augmentation alone — u8→f32, two views of 1,024 in-memory
+//!   images in batches of 256, each view copied into per-view batch buffers that are allocated once and
+//!   reused (as the loader reuses recycled batches); no dataset, no shuffle, no queue. The ceiling the
+//!   loader is measured against.
 //! - `loader/loader_simclr32_inmemory`: one epoch of the [`Loader`] over the same images (InMemory
 //!   dataset, batch 256, prefetch 2, collation into `N×3×32×32` arrays), each consumed batch handed
 //!   back with [`Loader::recycle`] as the trainer does.
+//! - `loader/loader_simclr32_inmemory_1thread`: the same on a 1-thread loader pool (PyTorch: 0 workers),
+//!   also in process CPU time (`.../cpu`).
 //! - `loader/loader_simclr32_inmemory_no_recycle`: the same, batches dropped instead (fresh buffers).
 //! - `loader/imagefolder_jpeg_simclr32`: one epoch of the loader over an ImageFolder of 1,024
 //!   generated 32×32 JPEGs (10 class folders): read + decode + two views + collation.
+//! - `loader/imagefolder_jpeg_simclr32_1thread`: the same on a 1-thread loader pool, the like-for-like
+//!   pair of PyTorch's DataLoader with 0 workers; also measured in process CPU time
+//!   (`loader/imagefolder_jpeg_simclr32_1thread/cpu`, the per-CPU-second column).
 //!
-//! Counterpart: `scripts/bench/loader.py` (torchvision ImageFolder + DataLoader, 2 workers, same id).
-//! Run: `cargo bench -p selfsup-data --bench loader`. Uses rayon's global pool (all cores).
+//! Counterpart: `scripts/bench/loader.py` (DataLoader with 2 and 0 workers over torchvision's ImageFolder of
+//! the same 1,024 files, or over the same images in memory as uint8 tensors; same ids). Run: `cargo bench -p selfsup-data --bench loader`.
 
 // criterion's macros define undocumented public functions.
 #![allow(missing_docs)]
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::measurement::Measurement;
+use criterion::{BenchmarkId, Criterion, Throughput};
 use rayon::prelude::*;
 use selfsup_augment::image::SimClrConfig;
+use selfsup_bench::{cpu_criterion, synthetic_rgb};
 use selfsup_core::{ImageF32, ImageU8, MultiView, SampleKey};
 use selfsup_data::{Dataset, ImageFolder, InMemory, Loader, LoaderConfig, ViewPipeline};
 use std::hint::black_box;
@@ -26,23 +37,9 @@ use std::sync::Arc;
 const N: usize = 1024;
 const SIZE: usize = 32;
 
-/// Deterministic textured RGB images (the same formula as `scripts/bench/loader.py`).
+/// The images of every case (the formula `scripts/bench/loader.py` uses).
 fn images(n: usize) -> Vec<ImageU8> {
-    (0..n)
-        .map(|i| {
-            let mut data = Vec::with_capacity(3 * SIZE * SIZE);
-            for c in 0..3 {
-                for y in 0..SIZE {
-                    for x in 0..SIZE {
-                        let v =
-                            (x * 255 / SIZE + y * (c + 1) * 7 + i * 13 + ((x * y) % 17) * 3) % 256;
-                        data.push(v as u8);
-                    }
-                }
-            }
-            ImageU8::new(3, SIZE, SIZE, data).unwrap()
-        })
-        .collect()
+    synthetic_rgb(n, SIZE)
 }
 
 fn simclr() -> MultiView<ImageF32> {
@@ -54,10 +51,36 @@ fn simclr() -> MultiView<ImageF32> {
     .unwrap()
 }
 
-fn cfg() -> LoaderConfig {
+const BATCH: usize = 256;
+
+/// Batch 256 on a dedicated pool of `threads`.
+fn cfg(threads: usize) -> LoaderConfig {
     LoaderConfig {
-        batch_size: 256,
+        batch_size: BATCH,
+        num_threads: threads,
         ..LoaderConfig::default()
+    }
+}
+
+/// One epoch of the bare augmentation: batches of [`BATCH`], each sample's two views copied into the
+/// per-view buffers `bufs` (allocated once by the caller and reused every batch, as recycled loader
+/// batches are).
+fn bare_epoch(mv: &MultiView<ImageF32>, imgs: &[ImageU8], epoch: u64, bufs: &mut [Vec<f32>]) {
+    let len = 3 * SIZE * SIZE;
+    for (k, chunk) in imgs.chunks(BATCH).enumerate() {
+        let (first, rest) = bufs.split_at_mut(1);
+        first[0]
+            .par_chunks_mut(len)
+            .zip(rest[0].par_chunks_mut(len))
+            .zip(chunk.par_iter())
+            .enumerate()
+            .for_each(|(i, ((o0, o1), img))| {
+                let key = SampleKey::new(0, epoch, (k * BATCH + i) as u64);
+                let views = mv.generate(&img.to_f32(), key).unwrap();
+                o0.copy_from_slice(views[0].data());
+                o1.copy_from_slice(views[1].data());
+            });
+        black_box(&*bufs);
     }
 }
 
@@ -81,24 +104,21 @@ fn bench_inmemory(c: &mut Criterion) {
     g.throughput(Throughput::Elements(N as u64));
 
     let mv = simclr();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let mut bufs = vec![vec![0f32; BATCH * 3 * SIZE * SIZE]; 2];
     let mut epoch = 0u64;
     g.bench_function("bare_simclr32_inmemory", |b| {
         b.iter(|| {
             epoch += 1;
-            let views: Vec<Vec<ImageF32>> = imgs
-                .par_iter()
-                .enumerate()
-                .map(|(i, img)| {
-                    mv.generate(&img.to_f32(), SampleKey::new(0, epoch, i as u64))
-                        .unwrap()
-                })
-                .collect();
-            black_box(views)
+            pool.install(|| bare_epoch(&mv, &imgs, epoch, &mut bufs))
         })
     });
 
     let ds: Arc<dyn Dataset> = Arc::new(InMemory::from_images_u8(imgs.clone(), None).unwrap());
-    let loader = Loader::new(ds, ViewPipeline::Image(simclr()), cfg()).unwrap();
+    let loader = Loader::new(ds, ViewPipeline::Image(simclr()), cfg(2)).unwrap();
     let mut epoch = 0u64;
     g.bench_function("loader_simclr32_inmemory", |b| {
         b.iter(|| {
@@ -113,9 +133,33 @@ fn bench_inmemory(c: &mut Criterion) {
         })
     });
     g.finish();
+    bench_inmemory_1thread(c, &imgs, false);
 }
 
-fn bench_imagefolder(c: &mut Criterion) {
+/// The in-memory loader on a 1-thread pool; with `cpu`, measured in CPU time (`.../cpu`).
+fn bench_inmemory_1thread<M: Measurement>(c: &mut Criterion<M>, imgs: &[ImageU8], cpu: bool) {
+    let mut g = c.benchmark_group("loader");
+    g.sample_size(20);
+    g.throughput(Throughput::Elements(N as u64));
+    let ds: Arc<dyn Dataset> = Arc::new(InMemory::from_images_u8(imgs.to_vec(), None).unwrap());
+    let loader = Loader::new(ds, ViewPipeline::Image(simclr()), cfg(1)).unwrap();
+    let id = if cpu {
+        "loader_simclr32_inmemory_1thread/cpu"
+    } else {
+        "loader_simclr32_inmemory_1thread"
+    };
+    let mut epoch = 0u64;
+    g.bench_function(BenchmarkId::from_parameter(id), |b| {
+        b.iter(|| {
+            epoch += 1;
+            assert_eq!(run_epoch(&loader, epoch, true), N);
+        })
+    });
+    g.finish();
+}
+
+/// The ImageFolder of 1,024 generated JPEGs (quality 90, 10 class folders), in a temporary directory.
+fn jpeg_folder() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     for (i, img) in images(N).into_iter().enumerate() {
         let class = dir.path().join(format!("class{}", i % 10));
@@ -136,20 +180,44 @@ fn bench_imagefolder(c: &mut Criterion) {
             .encode_image(&rgb)
             .unwrap();
     }
-    let ds: Arc<dyn Dataset> = Arc::new(ImageFolder::new(dir.path()).unwrap());
-    let loader = Loader::new(ds, ViewPipeline::Image(simclr()), cfg()).unwrap();
+    dir
+}
+
+/// The ImageFolder rows: on 2 threads and on 1 (`_1thread`); with `cpu`, only the 1-thread one, measured
+/// in CPU time (`_1thread/cpu`).
+fn bench_imagefolder<M: Measurement>(c: &mut Criterion<M>, dir: &std::path::Path, cpu: bool) {
     let mut g = c.benchmark_group("loader");
     g.sample_size(20);
     g.throughput(Throughput::Elements(N as u64));
-    let mut epoch = 0u64;
-    g.bench_function("imagefolder_jpeg_simclr32", |b| {
-        b.iter(|| {
-            epoch += 1;
-            assert_eq!(run_epoch(&loader, epoch, true), N);
-        })
-    });
+    let variants: &[(usize, &str)] = if cpu {
+        &[(1, "imagefolder_jpeg_simclr32_1thread/cpu")]
+    } else {
+        &[
+            (2, "imagefolder_jpeg_simclr32"),
+            (1, "imagefolder_jpeg_simclr32_1thread"),
+        ]
+    };
+    for &(threads, id) in variants {
+        let ds: Arc<dyn Dataset> = Arc::new(ImageFolder::new(dir).unwrap());
+        let loader = Loader::new(ds, ViewPipeline::Image(simclr()), cfg(threads)).unwrap();
+        let mut epoch = 0u64;
+        g.bench_function(BenchmarkId::from_parameter(id), |b| {
+            b.iter(|| {
+                epoch += 1;
+                assert_eq!(run_epoch(&loader, epoch, true), N);
+            })
+        });
+    }
     g.finish();
 }
 
-criterion_group!(benches, bench_inmemory, bench_imagefolder);
-criterion_main!(benches);
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    bench_inmemory(&mut c);
+    let dir = jpeg_folder();
+    bench_imagefolder(&mut c, dir.path(), false);
+    let mut cpu = cpu_criterion();
+    bench_inmemory_1thread(&mut cpu, &images(N), true);
+    bench_imagefolder(&mut cpu, dir.path(), true);
+    c.final_summary();
+}
