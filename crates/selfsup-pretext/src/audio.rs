@@ -11,6 +11,7 @@
 //!   `T / segments`; the block starts at a random frame when the clip is longer), shuffled by one
 //!   permutation of a maximal-Hamming set (all `segments!` permutations by default); the views are the
 //!   segments in shuffled order (`views[i]` = segment `perm[i]`), the target the permutation's index.
+//!   With `assemble_views`, one view instead: those segments end to end ([`TemporalOrder::assemble`]).
 
 use crate::jigsaw::{hamming_permutation_set, PermutationSet};
 use crate::{as_spectrogram, PretextGenerator, Target};
@@ -31,6 +32,23 @@ pub enum SpecMask {
     Patch,
 }
 
+/// The decoder of masked spectrogram modelling (`method.decoder`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpecDecoder {
+    /// `conv` when the backbone has a feature map before its global pool (`audio_cnn`,
+    /// `conv_net`), else `mlp`.
+    #[default]
+    Auto,
+    /// From the backbone's feature map: one stage per width of `decoder_widths` (nearest
+    /// upsampling to the size of the matching encoder stage, 3×3 convolution, batch norm, ReLU),
+    /// then a 3×3 convolution to the spectrogram's channels — the encoder mirrored, as in the
+    /// masked-spectrogram and SimMIM-style convolutional decoders.
+    Conv,
+    /// From the global-pooled feature: `Linear(D, 512) → ReLU → Linear(512, C·F·T)`.
+    Mlp,
+}
+
 /// Settings of masked spectrogram modelling.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -49,6 +67,11 @@ pub struct MaskedSpectrogramConfig {
     pub patch_time: usize,
     /// Value of masked entries (default 0).
     pub fill: f64,
+    /// The decoder (default `auto`: `conv` from the feature map where the backbone has one).
+    pub decoder: SpecDecoder,
+    /// Output channels of the `conv` decoder's stages, deepest first (default `[64, 32, 16]`: three
+    /// ×2 stages, the inverse of `audio_cnn`'s three max-pools).
+    pub decoder_widths: Vec<usize>,
 }
 
 impl Default for MaskedSpectrogramConfig {
@@ -61,6 +84,8 @@ impl Default for MaskedSpectrogramConfig {
             patch_freq: 8,
             patch_time: 4,
             fill: 0.0,
+            decoder: SpecDecoder::Auto,
+            decoder_widths: vec![64, 32, 16],
         }
     }
 }
@@ -73,7 +98,18 @@ impl MaskedSpectrogramConfig {
         check::at_least("masked_spectrogram.band_span", self.band_span, 1)?;
         check::at_least("masked_spectrogram.patch_freq", self.patch_freq, 1)?;
         check::at_least("masked_spectrogram.patch_time", self.patch_time, 1)?;
-        check::in_range("masked_spectrogram.fill", self.fill, -1e6, 1e6)
+        check::in_range("masked_spectrogram.fill", self.fill, -1e6, 1e6)?;
+        if self.decoder != SpecDecoder::Mlp {
+            check::at_least(
+                "method.decoder_widths (number of stages)",
+                self.decoder_widths.len(),
+                1,
+            )?;
+        }
+        for (i, &w) in self.decoder_widths.iter().enumerate() {
+            check::at_least(&format!("method.decoder_widths[{i}]"), w, 1)?;
+        }
+        Ok(())
     }
     /// Validates and builds.
     pub fn build(&self) -> Result<MaskedSpectrogram> {
@@ -174,6 +210,11 @@ pub struct TemporalOrderConfig {
     pub segment_frames: Option<usize>,
     /// Permutations (classes), a maximal-Hamming set (default 6 = all orders of 3 segments).
     pub n_permutations: usize,
+    /// One view: the shuffled segments put back end to end, a clip of `segments · segment_frames`
+    /// frames (the evaluation's length with the defaults), instead of one view per segment. The
+    /// method then pools the backbone's feature map over each segment's span and classifies their
+    /// concatenation, so the encoder is trained on what it embeds at evaluation (default false).
+    pub assemble_views: bool,
 }
 
 impl Default for TemporalOrderConfig {
@@ -182,6 +223,7 @@ impl Default for TemporalOrderConfig {
             segments: 3,
             segment_frames: None,
             n_permutations: 6,
+            assemble_views: false,
         }
     }
 }
@@ -254,6 +296,32 @@ impl TemporalOrder {
         Ok((class, start, len))
     }
 
+    /// The segments `segs[perm[0]], segs[perm[1]], …` end to end along time (one clip).
+    pub fn assemble(segs: &[Spectrogram], perm: &[usize]) -> Result<Spectrogram> {
+        let first = segs
+            .first()
+            .ok_or_else(|| Error::shape("temporal_order: no segments to assemble"))?;
+        let (c, f, len) = first.values.dims();
+        let t = len * perm.len();
+        let mut data = vec![0f32; c * f * t];
+        for (slot, &k) in perm.iter().enumerate() {
+            let seg = segs
+                .get(k)
+                .ok_or_else(|| Error::shape(format!("temporal_order: no segment {k}")))?;
+            if seg.values.dims() != (c, f, len) {
+                return Err(Error::shape("temporal_order: segments of different sizes"));
+            }
+            for ch in 0..c {
+                let p = seg.values.plane(ch);
+                for row in 0..f {
+                    let dst = (ch * f + row) * t + slot * len;
+                    data[dst..dst + len].copy_from_slice(&p[row * len..(row + 1) * len]);
+                }
+            }
+        }
+        Spectrogram::new(c, f, t, data)
+    }
+
     /// The segments in time order.
     pub fn segments(&self, s: &Spectrogram, start: usize, len: usize) -> Result<Vec<Spectrogram>> {
         let (c, f, _) = s.values.dims();
@@ -279,7 +347,11 @@ impl PretextGenerator for TemporalOrder {
         "temporal_order"
     }
     fn n_views(&self) -> usize {
-        self.cfg.segments
+        if self.cfg.assemble_views {
+            1
+        } else {
+            self.cfg.segments
+        }
     }
     fn num_classes(&self) -> Option<usize> {
         Some(self.set.perms.len())
@@ -288,7 +360,14 @@ impl PretextGenerator for TemporalOrder {
         let s = as_spectrogram(sample, "temporal_order")?;
         let (class, start, len) = self.sample_params(s.n_frames(), rng)?;
         let segs = self.segments(&s, start, len)?;
-        let views = self.set.perms[class]
+        let perm = &self.set.perms[class];
+        if self.cfg.assemble_views {
+            return Ok((
+                vec![Sample::Spectrogram(Self::assemble(&segs, perm)?)],
+                Target::Class(class as i64),
+            ));
+        }
+        let views = perm
             .iter()
             .map(|&k| Sample::Spectrogram(segs[k].clone()))
             .collect();

@@ -647,3 +647,39 @@ fn configs_parse_from_toml_by_kind() {
     );
     assert!(toml::from_str::<PretextConfig>("kind = \"jigsaw\"\nbogus = 1\n").is_err());
 }
+
+#[test]
+fn temporal_order_assembled_view_unshuffles_to_the_clip() {
+    let g = TemporalOrderConfig {
+        segment_frames: Some(5),
+        assemble_views: true,
+        ..Default::default()
+    }
+    .build()
+    .unwrap();
+    assert_eq!(g.n_views(), 1);
+    let s = spec(4, 15, 8);
+    let mut seen = std::collections::BTreeSet::new();
+    for i in 0..24 {
+        let (views, t) = g
+            .generate_keyed(&Sample::Spectrogram(s.clone()), key(i))
+            .unwrap();
+        assert_eq!(views.len(), 1);
+        let Sample::Spectrogram(v) = &views[0] else {
+            panic!("a spectrogram view")
+        };
+        assert_eq!(v.values.dims(), (1, 4, 15));
+        let perm = &g.set().perms[class_of(&t)];
+        seen.insert(class_of(&t));
+        // Slot `slot` of the view holds segment `perm[slot]`: putting it back restores the clip.
+        let mut back = vec![0f32; 4 * 15];
+        for (slot, &k) in perm.iter().enumerate() {
+            for f in 0..4 {
+                back[f * 15 + 5 * k..f * 15 + 5 * k + 5]
+                    .copy_from_slice(&v.values.plane(0)[f * 15 + 5 * slot..f * 15 + 5 * slot + 5]);
+            }
+        }
+        assert_eq!(&back[..], s.values.plane(0));
+    }
+    assert!(seen.len() > 1, "only one order drawn: {seen:?}");
+}
