@@ -8,7 +8,9 @@
 //!   cross-entropy. The step logs `pretext_acc` (accuracy of the batch).
 //!   Temporal order with `assemble_views` has one view (the shuffled segments end to end); its
 //!   head reads the backbone's feature map average-pooled over each segment's share of the time
-//!   axis (`adaptive_avg_pool2d` to `1 × segments`), the segments' features concatenated.
+//!   axis (`adaptive_avg_pool2d` to `1 × segments`), the segments' features concatenated; with
+//!   `voiced_only` (segments of the voiced span, not at fixed places) pooled over frequency only,
+//!   every time column of the map concatenated.
 //! - Dense tasks (colorization, inpainting, masked spectrogram): a small decoder under `decoder`,
 //!   `Linear(D, 512) → ReLU → Linear(512, C·H·W)`, maps the backbone's features to the target map;
 //!   the loss is the weighted mean squared error `Σ w (ŷ − y)² / (C · Σ w)` with the target's weight
@@ -46,7 +48,8 @@ pub const PIXEL_CODE: i64 = 16;
 #[derive(Debug)]
 enum Head {
     /// Classes over the concatenated features of `views` views (`per_view`: one label per view);
-    /// `map_segments`: one view whose feature map is pooled over that many time spans.
+    /// `map_segments`: one view whose feature map is pooled over that many time spans (the
+    /// segments, or every time column of the map for voiced spans).
     Classify {
         fc1: nn::Linear,
         fc2: nn::Linear,
@@ -163,14 +166,15 @@ impl PretextMethod {
         let root = vs.root();
         let backbone = build_backbone(&(&root / "backbone"), backbone, in_channels)?;
         let d = backbone.output_dim();
-        // Whether the backbone has a feature map before its pool (probed in eval mode, no state).
-        let has_map = tch::no_grad(|| {
+        // The backbone's feature map before its pool, if it has one (probed in eval mode, no state).
+        let map_size = tch::no_grad(|| {
             let probe = Tensor::zeros(
                 [1, in_channels, shape[1], shape[2]],
                 (Kind::Float, vs.device()),
             );
-            backbone.forward_map_t(&probe, false).is_some()
+            backbone.forward_map_t(&probe, false).map(|m| m.size())
         });
+        let has_map = map_size.is_some();
         let hp = &root / "head";
         let map_segments = match cfg {
             PretextConfig::TemporalOrder(t) if t.assemble_views => {
@@ -181,7 +185,11 @@ impl PretextMethod {
                     )
                     .into());
                 }
-                Some(t.segments as i64)
+                // Voiced spans are not at fixed places: the head sees every time column.
+                Some(match &map_size {
+                    Some(m) if t.voiced_only => m[3],
+                    _ => t.segments as i64,
+                })
             }
             _ => None,
         };

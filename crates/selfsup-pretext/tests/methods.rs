@@ -280,7 +280,7 @@ fn masked_spectrogram_conv_decoder_fits_the_shape_and_scores_masked_cells_only()
         "not the conv decoder: {names:?}"
     );
     let b = batch(&cfg, &specs, 0, 0);
-    let pred = m.decode(&b.views[0].unsqueeze(1), false).unwrap();
+    let pred = m.decode(&b.views[0], false).unwrap();
     assert_eq!(pred.size(), [8, 1, 16, 30]);
     let t = b.targets.as_ref().unwrap(); // N×2×16×30: values, mask
     let mask = t.narrow(1, 1, 1);
@@ -298,7 +298,7 @@ fn masked_spectrogram_conv_decoder_fits_the_shape_and_scores_masked_cells_only()
     let base = loss_of(&mut m, t.copy());
     // Changing the values of the visible cells leaves the loss as it is ...
     let visible = mask.eq(0.0).to_kind(Kind::Float);
-    let mut changed = t.copy();
+    let changed = t.copy();
     let _ = changed.narrow(1, 0, 1).g_add_(&(&visible * 100.0));
     let same = loss_of(&mut m, changed);
     assert!(
@@ -306,7 +306,7 @@ fn masked_spectrogram_conv_decoder_fits_the_shape_and_scores_masked_cells_only()
         "{base} vs {same}"
     );
     // ... and changing the masked ones does not.
-    let mut changed = t.copy();
+    let changed = t.copy();
     let _ = changed.narrow(1, 0, 1).g_add_(&(&mask * 100.0));
     let moved = loss_of(&mut m, changed);
     assert!(moved > base + 1.0, "{base} vs {moved}");
