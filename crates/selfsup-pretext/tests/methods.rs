@@ -334,8 +334,7 @@ fn map_heads_on_an_mlp_backbone_name_the_field() {
     ] {
         let cfg: PretextConfig = toml::from_str(text).unwrap();
         let e = PretextMethod::new(VarStore::new(Device::Cpu), &cfg, &mlp, &[16, 30])
-            .err()
-            .expect("refused")
+            .unwrap_err()
             .to_string();
         assert!(e.contains(field), "{e}");
     }
