@@ -350,6 +350,45 @@ fn cpc_matches_reference() {
     }
 }
 
+#[test]
+fn cpc_negatives_match_reference() {
+    for &n in &[1usize, 2, 4] {
+        let (t, d) = (6, 16);
+        let z: Vec<M> = (0..n).map(|i| data(t, d, 400 + i as u64)).collect();
+        let preds: Vec<Vec<M>> = (0..3)
+            .map(|k| {
+                (0..n)
+                    .map(|i| data(t, d, 500 + 10 * k + i as u64))
+                    .collect()
+            })
+            .collect();
+        let to3 = |x: &Vec<M>| Tensor::stack(&x.iter().map(t64).collect::<Vec<_>>(), 0);
+        let pt: Vec<Tensor> = preds.iter().map(to3).collect();
+        for (neg, others, times) in [
+            (CpcNegatives::Batch, true, false),
+            (CpcNegatives::Sequence, false, true),
+            (CpcNegatives::All, true, true),
+        ] {
+            let got = val(&CpcLoss.forward_with(&to3(&z), &pt, neg).unwrap());
+            let want = cpc_ref_negatives(&z, &preds, others, times);
+            assert!(close(got, want, TOL), "{neg:?} n={n}: {got} vs {want}");
+        }
+        // The batch form is `forward` (and the old reference).
+        let batch = val(&CpcLoss.forward(&to3(&z), &pt).unwrap());
+        assert!(close(batch, cpc_ref(&z, &preds), TOL));
+        if n > 1 {
+            // The three candidate sets differ, so do the losses.
+            let seq = val(&CpcLoss
+                .forward_with(&to3(&z), &pt, CpcNegatives::Sequence)
+                .unwrap());
+            let all = val(&CpcLoss
+                .forward_with(&to3(&z), &pt, CpcNegatives::All)
+                .unwrap());
+            assert!((seq - batch).abs() > 1e-6 && (all - seq).abs() > 1e-6);
+        }
+    }
+}
+
 /// Central finite differences of `f` at a few coordinates of both inputs vs autograd.
 #[allow(clippy::ptr_arg)]
 fn grad_check(name: &str, f: &dyn Fn(&Tensor, &Tensor) -> Tensor, a: &M, b: &M) {

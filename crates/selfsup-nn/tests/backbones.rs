@@ -347,3 +347,45 @@ fn layers_start_from_pytorchs_default_init() {
     check("conv.weight", &conv.ws, 64.0 * 9.0);
     check("conv.bias", conv.bs.as_ref().unwrap(), 64.0 * 9.0);
 }
+
+/// `forward_map_t`: the ConvNet's and audio CNN's map before the pool, whose spatial mean is exactly
+/// `forward_t`'s feature (40×51 log-mels: 51 → 25 → 12 → 6 frames, 40 → 5 bins); `None` for an MLP.
+#[test]
+fn feature_maps_average_to_the_features() {
+    tch::manual_seed(0);
+    let vs = nn::VarStore::new(Device::Cpu);
+    let cfg = ConvNetConfig {
+        widths: vec![8, 16, 32],
+    };
+    let audio = build_backbone(
+        &(vs.root() / "a"),
+        &BackboneConfig::AudioCnn(cfg.clone()),
+        1,
+    )
+    .unwrap();
+    let x = Tensor::randn([3, 40, 51], (Kind::Float, Device::Cpu));
+    let map = audio.forward_map_t(&x, false).expect("audio_cnn has a map");
+    assert_eq!(map.size(), [3, 32, 5, 6]);
+    let pooled = map.mean_dim(&[2i64, 3][..], false, Kind::Float);
+    assert!(pooled.allclose(&audio.forward_t(&x, false), 1e-6, 1e-6, false));
+    let conv = build_backbone(&(vs.root() / "c"), &BackboneConfig::ConvNet(cfg), 1).unwrap();
+    let img = Tensor::randn([2, 1, 28, 28], (Kind::Float, Device::Cpu));
+    assert_eq!(
+        conv.forward_map_t(&img, false).unwrap().size(),
+        [2, 32, 3, 3]
+    );
+    let mlp = build_backbone(
+        &(vs.root() / "m"),
+        &BackboneConfig::Mlp(selfsup_nn::MlpConfig {
+            input_dim: 4,
+            hidden: vec![8],
+            output_dim: 4,
+            batch_norm: false,
+        }),
+        1,
+    )
+    .unwrap();
+    assert!(mlp
+        .forward_map_t(&Tensor::zeros([2, 4], (Kind::Float, Device::Cpu)), false)
+        .is_none());
+}

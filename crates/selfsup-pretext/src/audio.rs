@@ -11,6 +11,9 @@
 //!   `T / segments`; the block starts at a random frame when the clip is longer), shuffled by one
 //!   permutation of a maximal-Hamming set (all `segments!` permutations by default); the views are the
 //!   segments in shuffled order (`views[i]` = segment `perm[i]`), the target the permutation's index.
+//!   With `assemble_views`, one view instead: those segments end to end ([`TemporalOrder::assemble`]);
+//!   with `voiced_only` as well, the segments of the clip's voiced span shuffled in place
+//!   ([`TemporalOrder::voiced_span`], [`TemporalOrder::shuffle_in_place`]), the silence around kept.
 
 use crate::jigsaw::{hamming_permutation_set, PermutationSet};
 use crate::{as_spectrogram, PretextGenerator, Target};
@@ -31,6 +34,23 @@ pub enum SpecMask {
     Patch,
 }
 
+/// The decoder of masked spectrogram modelling (`method.decoder`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpecDecoder {
+    /// `conv` when the backbone has a feature map before its global pool (`audio_cnn`,
+    /// `conv_net`), else `mlp`.
+    #[default]
+    Auto,
+    /// From the backbone's feature map: one stage per width of `decoder_widths` (nearest
+    /// upsampling to the size of the matching encoder stage, 3×3 convolution, batch norm, ReLU),
+    /// then a 3×3 convolution to the spectrogram's channels — the encoder mirrored, as in the
+    /// masked-spectrogram and SimMIM-style convolutional decoders.
+    Conv,
+    /// From the global-pooled feature: `Linear(D, 512) → ReLU → Linear(512, C·F·T)`.
+    Mlp,
+}
+
 /// Settings of masked spectrogram modelling.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -49,6 +69,11 @@ pub struct MaskedSpectrogramConfig {
     pub patch_time: usize,
     /// Value of masked entries (default 0).
     pub fill: f64,
+    /// The decoder (default `auto`: `conv` from the feature map where the backbone has one).
+    pub decoder: SpecDecoder,
+    /// Output channels of the `conv` decoder's stages, deepest first (default `[64, 32, 16]`: three
+    /// ×2 stages, the inverse of `audio_cnn`'s three max-pools).
+    pub decoder_widths: Vec<usize>,
 }
 
 impl Default for MaskedSpectrogramConfig {
@@ -61,6 +86,8 @@ impl Default for MaskedSpectrogramConfig {
             patch_freq: 8,
             patch_time: 4,
             fill: 0.0,
+            decoder: SpecDecoder::Auto,
+            decoder_widths: vec![64, 32, 16],
         }
     }
 }
@@ -73,7 +100,18 @@ impl MaskedSpectrogramConfig {
         check::at_least("masked_spectrogram.band_span", self.band_span, 1)?;
         check::at_least("masked_spectrogram.patch_freq", self.patch_freq, 1)?;
         check::at_least("masked_spectrogram.patch_time", self.patch_time, 1)?;
-        check::in_range("masked_spectrogram.fill", self.fill, -1e6, 1e6)
+        check::in_range("masked_spectrogram.fill", self.fill, -1e6, 1e6)?;
+        if self.decoder != SpecDecoder::Mlp {
+            check::at_least(
+                "method.decoder_widths (number of stages)",
+                self.decoder_widths.len(),
+                1,
+            )?;
+        }
+        for (i, &w) in self.decoder_widths.iter().enumerate() {
+            check::at_least(&format!("method.decoder_widths[{i}]"), w, 1)?;
+        }
+        Ok(())
     }
     /// Validates and builds.
     pub fn build(&self) -> Result<MaskedSpectrogram> {
@@ -174,6 +212,21 @@ pub struct TemporalOrderConfig {
     pub segment_frames: Option<usize>,
     /// Permutations (classes), a maximal-Hamming set (default 6 = all orders of 3 segments).
     pub n_permutations: usize,
+    /// One view: the shuffled segments put back end to end, a clip of `segments · segment_frames`
+    /// frames (the evaluation's length with the defaults), instead of one view per segment. The
+    /// method then pools the backbone's feature map over each segment's span and classifies their
+    /// concatenation, so the encoder is trained on what it embeds at evaluation (default false).
+    pub assemble_views: bool,
+    /// With `assemble_views`: shuffle the segments of the voiced span only, in place — the frames
+    /// whose energy (mean over channels and bins) is at least `voiced_threshold` of the way from the
+    /// clip's quietest to its loudest frame, from the first such frame to the last, split into
+    /// `segments` equal parts — and leave the silence around it where it is. Without it, 73% of the
+    /// FSDD clips (shorter than 0.5 s, padded with zeros) carry the order in where the silence is
+    /// (default false).
+    pub voiced_only: bool,
+    /// The energy level that starts the voiced span, as a fraction of the clip's energy range
+    /// (in `[0, 1)`; default 0.25).
+    pub voiced_threshold: f64,
 }
 
 impl Default for TemporalOrderConfig {
@@ -182,6 +235,9 @@ impl Default for TemporalOrderConfig {
             segments: 3,
             segment_frames: None,
             n_permutations: 6,
+            assemble_views: false,
+            voiced_only: false,
+            voiced_threshold: 0.25,
         }
     }
 }
@@ -197,6 +253,24 @@ impl TemporalOrderConfig {
         }
         if let Some(n) = self.segment_frames {
             check::at_least("temporal_order.segment_frames", n, 1)?;
+        }
+        if self.voiced_only && !self.assemble_views {
+            return Err(Error::config(
+                "temporal_order.voiced_only",
+                "needs assemble_views = true (the voiced span's segments vary in length)",
+            ));
+        }
+        if self.voiced_only && self.segment_frames.is_some() {
+            return Err(Error::config(
+                "temporal_order.segment_frames",
+                "is set by the voiced span with voiced_only = true; leave it unset",
+            ));
+        }
+        if !(0.0..1.0).contains(&self.voiced_threshold) {
+            return Err(Error::config(
+                "temporal_order.voiced_threshold",
+                format!("must be in [0, 1), got {}", self.voiced_threshold),
+            ));
         }
         let total: usize = (1..=self.segments).product();
         if self.n_permutations < 2 || self.n_permutations > total {
@@ -254,6 +328,88 @@ impl TemporalOrder {
         Ok((class, start, len))
     }
 
+    /// The segments `segs[perm[0]], segs[perm[1]], …` end to end along time (one clip).
+    pub fn assemble(segs: &[Spectrogram], perm: &[usize]) -> Result<Spectrogram> {
+        let first = segs
+            .first()
+            .ok_or_else(|| Error::shape("temporal_order: no segments to assemble"))?;
+        let (c, f, len) = first.values.dims();
+        let t = len * perm.len();
+        let mut data = vec![0f32; c * f * t];
+        for (slot, &k) in perm.iter().enumerate() {
+            let seg = segs
+                .get(k)
+                .ok_or_else(|| Error::shape(format!("temporal_order: no segment {k}")))?;
+            if seg.values.dims() != (c, f, len) {
+                return Err(Error::shape("temporal_order: segments of different sizes"));
+            }
+            for ch in 0..c {
+                let p = seg.values.plane(ch);
+                for row in 0..f {
+                    let dst = (ch * f + row) * t + slot * len;
+                    data[dst..dst + len].copy_from_slice(&p[row * len..(row + 1) * len]);
+                }
+            }
+        }
+        Spectrogram::new(c, f, t, data)
+    }
+
+    /// The voiced span `(first frame, segment length)` of `s` (see `voiced_only`): `segments`
+    /// segments of at least one frame, inside the clip.
+    pub fn voiced_span(&self, s: &Spectrogram) -> Result<(usize, usize)> {
+        let (c, f, t) = s.values.dims();
+        let n = self.cfg.segments;
+        if t < n {
+            return Err(Error::config(
+                "temporal_order.segments",
+                format!(
+                    "a clip of {t} frames is too short for {n} segments: needs at least {n} frames"
+                ),
+            ));
+        }
+        let energy: Vec<f64> = (0..t)
+            .map(|j| {
+                let mut sum = 0.0;
+                for ch in 0..c {
+                    let p = s.values.plane(ch);
+                    sum += (0..f).map(|row| f64::from(p[row * t + j])).sum::<f64>();
+                }
+                sum / (c * f) as f64
+            })
+            .collect();
+        let lo = energy.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = energy.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let thr = lo + self.cfg.voiced_threshold * (hi - lo);
+        let first = energy.iter().position(|&e| e >= thr).unwrap_or(0);
+        let last = energy.iter().rposition(|&e| e >= thr).unwrap_or(t - 1);
+        let len = ((last + 1 - first) / n).max(1);
+        Ok((first.min(t - n * len), len))
+    }
+
+    /// `s` with the `segments` segments of `len` frames from `start` put in the order `perm`
+    /// (slot `i` holds segment `perm[i]`); the frames outside stay where they are.
+    pub fn shuffle_in_place(
+        &self,
+        s: &Spectrogram,
+        start: usize,
+        len: usize,
+        perm: &[usize],
+    ) -> Result<Spectrogram> {
+        let segs = self.segments(s, start, len)?;
+        let block = Self::assemble(&segs, perm)?;
+        let (c, f, t) = s.values.dims();
+        let w = block.n_frames();
+        let mut data = s.values.data().to_vec();
+        for ch in 0..c {
+            let b = block.values.plane(ch);
+            for row in 0..f {
+                let dst = (ch * f + row) * t + start;
+                data[dst..dst + w].copy_from_slice(&b[row * w..(row + 1) * w]);
+            }
+        }
+        Spectrogram::new(c, f, t, data)
+    }
+
     /// The segments in time order.
     pub fn segments(&self, s: &Spectrogram, start: usize, len: usize) -> Result<Vec<Spectrogram>> {
         let (c, f, _) = s.values.dims();
@@ -279,16 +435,33 @@ impl PretextGenerator for TemporalOrder {
         "temporal_order"
     }
     fn n_views(&self) -> usize {
-        self.cfg.segments
+        if self.cfg.assemble_views {
+            1
+        } else {
+            self.cfg.segments
+        }
     }
     fn num_classes(&self) -> Option<usize> {
         Some(self.set.perms.len())
     }
     fn generate(&self, sample: &Sample, rng: &mut Generator) -> Result<(Vec<Sample>, Target)> {
         let s = as_spectrogram(sample, "temporal_order")?;
+        if self.cfg.voiced_only {
+            let class = rng.below(self.set.perms.len() as u64) as usize;
+            let (start, len) = self.voiced_span(&s)?;
+            let view = self.shuffle_in_place(&s, start, len, &self.set.perms[class])?;
+            return Ok((vec![Sample::Spectrogram(view)], Target::Class(class as i64)));
+        }
         let (class, start, len) = self.sample_params(s.n_frames(), rng)?;
         let segs = self.segments(&s, start, len)?;
-        let views = self.set.perms[class]
+        let perm = &self.set.perms[class];
+        if self.cfg.assemble_views {
+            return Ok((
+                vec![Sample::Spectrogram(Self::assemble(&segs, perm)?)],
+                Target::Class(class as i64),
+            ));
+        }
+        let views = perm
             .iter()
             .map(|&k| Sample::Spectrogram(segs[k].clone()))
             .collect();

@@ -71,7 +71,11 @@ pretext_task!(RelativePositionConfig, images = true, views = |_c| 2);
 pretext_task!(ColorizationConfig, images = true, views = |_c| 1);
 pretext_task!(InpaintingConfig, images = true, views = |_c| 1);
 pretext_task!(MaskedSpectrogramConfig, images = false, views = |_c| 1);
-pretext_task!(TemporalOrderConfig, images = false, views = |c| c.segments);
+pretext_task!(
+    TemporalOrderConfig,
+    images = false,
+    views = |c| if c.assemble_views { 1 } else { c.segments }
+);
 pretext_task!(CpcConfig, images = false, views = |_c| 1);
 
 selfsup_core::config_family! {

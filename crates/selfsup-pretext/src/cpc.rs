@@ -20,6 +20,32 @@ use crate::{as_spectrogram, PretextGenerator, Target};
 use selfsup_core::{check, Error, Generator, Result, Sample};
 use serde::{Deserialize, Serialize};
 
+/// Where CPC's negatives come from (`method.negatives`): the InfoNCE's candidates for `z_{t+k}`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CpcNegatives {
+    /// The other sequences of the batch at the same future time (the first implementation's).
+    #[default]
+    Batch,
+    /// The same sequence at its other future times (what identifies a recording cannot solve it).
+    Sequence,
+    /// Every latent of the batch at every future time.
+    All,
+}
+
+/// What CPC's encoder hands to kNN and the probes (`method.embedding`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CpcEmbedding {
+    /// The GRU contexts `c_t` averaged over time (`context_dim` wide).
+    #[default]
+    Context,
+    /// The encoder's latents `z_t` averaged over time (`widths.last()` wide).
+    Latent,
+    /// Both, concatenated (`widths.last() + context_dim`).
+    Both,
+}
+
 /// Settings of CPC (the `[method]` table with `kind = "cpc"`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -34,6 +60,10 @@ pub struct CpcConfig {
     pub stride: usize,
     /// Hidden size of the GRU context network, the embedding width (default 128).
     pub context_dim: usize,
+    /// Where the negatives come from (default `batch`).
+    pub negatives: CpcNegatives,
+    /// The evaluation embedding (default `context`).
+    pub embedding: CpcEmbedding,
 }
 
 impl Default for CpcConfig {
@@ -44,6 +74,8 @@ impl Default for CpcConfig {
             kernel: 3,
             stride: 2,
             context_dim: 128,
+            negatives: CpcNegatives::Batch,
+            embedding: CpcEmbedding::Context,
         }
     }
 }

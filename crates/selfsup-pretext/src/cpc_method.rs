@@ -7,14 +7,16 @@
 //! - Context network `encoder.context`: a one-layer GRU (batch first, PyTorch's `nn.GRU` names
 //!   `weight_ih_l0`, ...) over `z`: contexts `c`, `N×T'×H`.
 //! - Predictors `predictors.{k-1}`: `Linear(H, D, bias = false)` for `k = 1..=K`, `W_k c_t`.
-//! - Loss: `selfsup_contrastive::losses::CpcLoss` (InfoNCE over the batch at each future time).
+//! - Loss: `selfsup_contrastive::losses::CpcLoss` (InfoNCE), with the negatives of `method.negatives`
+//!   (the batch's other sequences at the same time, the sequence's other times, or both).
 //!   The step logs `pretext_acc`: how often the true future latent scores highest among the batch's,
 //!   averaged over offsets and times.
-//! - Embedding (`embed`, what kNN and the probes see): the contexts `c_t` averaged over time, `N×H`;
+//! - Embedding (`embed`, what kNN and the probes see, `method.embedding`): the contexts `c_t`
+//!   averaged over time, `N×H` (default), the latents `z_t` averaged over time, or both concatenated;
 //!   `selfsup export` writes everything under `encoder` (convolutions and GRU).
 
-use crate::cpc::CpcConfig;
-use selfsup_contrastive::losses::CpcLoss;
+use crate::cpc::{CpcConfig, CpcEmbedding, CpcNegatives};
+use selfsup_contrastive::losses::{self, CpcLoss};
 use selfsup_core::Error;
 use selfsup_nn::{Batch, Method, Result, StepInfo, StepOutput};
 use tch::nn::{self, Module, VarStore, RNN};
@@ -134,20 +136,42 @@ impl CpcMethod {
         }
         let (z, c) = self.encode(x)?;
         let preds: Vec<Tensor> = self.predictors.iter().map(|p| p.forward(&c)).collect();
-        let loss = CpcLoss.forward(&z, &preds)?;
+        let negatives = match self.cfg.negatives {
+            CpcNegatives::Batch => losses::CpcNegatives::Batch,
+            CpcNegatives::Sequence => losses::CpcNegatives::Sequence,
+            CpcNegatives::All => losses::CpcNegatives::All,
+        };
+        let loss = CpcLoss.forward_with(&z, &preds, negatives)?;
         let acc = tch::no_grad(|| {
-            let (n, t) = (z.size()[0], z.size()[1]);
-            let target = Tensor::arange(n, (Kind::Int64, z.device()));
+            let (n, t, d) = (z.size()[0], z.size()[1], z.size()[2]);
             let mut hits = 0.0;
             let mut total = 0.0;
             for (i, p) in preds.iter().enumerate() {
                 let k = i as i64 + 1;
                 let steps = t - k;
-                let pk = p.narrow(1, 0, steps).transpose(0, 1);
-                let zk = z.narrow(1, k, steps).transpose(0, 1);
-                let best = pk.bmm(&zk.transpose(1, 2)).argmax(2, false); // steps×N
+                let pk = p.narrow(1, 0, steps); // N×steps×D
+                let zk = z.narrow(1, k, steps);
+                // The argmax over the loss's candidates against the positive's index.
+                let (best, target) = match negatives {
+                    losses::CpcNegatives::Batch => (
+                        pk.transpose(0, 1)
+                            .bmm(&zk.transpose(0, 1).transpose(1, 2))
+                            .argmax(2, false), // steps×N, among sequences
+                        Tensor::arange(n, (Kind::Int64, z.device())).unsqueeze(0),
+                    ),
+                    losses::CpcNegatives::Sequence => (
+                        pk.bmm(&zk.transpose(1, 2)).argmax(2, false), // N×steps, among times
+                        Tensor::arange(steps, (Kind::Int64, z.device())).unsqueeze(0),
+                    ),
+                    losses::CpcNegatives::All => (
+                        pk.reshape([n * steps, d])
+                            .matmul(&zk.reshape([n * steps, d]).tr())
+                            .argmax(1, false),
+                        Tensor::arange(n * steps, (Kind::Int64, z.device())),
+                    ),
+                };
                 hits += best
-                    .eq_tensor(&target.unsqueeze(0))
+                    .eq_tensor(&target)
                     .to_kind(Kind::Float)
                     .sum(Kind::Float)
                     .double_value(&[]);
@@ -184,11 +208,25 @@ impl Method for CpcMethod {
     }
 
     fn embed(&self, x: &Tensor) -> Result<Tensor> {
-        tch::no_grad(|| Ok(self.encode(x)?.1.mean_dim(1, false, Kind::Float)))
+        tch::no_grad(|| {
+            let (z, c) = self.encode(x)?;
+            let mean = |t: &Tensor| t.mean_dim(1, false, Kind::Float);
+            Ok(match self.cfg.embedding {
+                CpcEmbedding::Context => mean(&c),
+                CpcEmbedding::Latent => mean(&z),
+                CpcEmbedding::Both => Tensor::cat(&[mean(&z), mean(&c)], 1),
+            })
+        })
     }
 
     fn embed_dim(&self) -> i64 {
-        self.cfg.context_dim as i64
+        let latent = self.cfg.widths.last().copied().unwrap_or(0) as i64;
+        let context = self.cfg.context_dim as i64;
+        match self.cfg.embedding {
+            CpcEmbedding::Context => context,
+            CpcEmbedding::Latent => latent,
+            CpcEmbedding::Both => latent + context,
+        }
     }
 
     fn encoder_prefix(&self) -> &str {

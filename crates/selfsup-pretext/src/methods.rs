@@ -6,10 +6,20 @@
 //!   concatenated (`N × views·D`; rotation's RotNet form instead classifies each view on its own) and a
 //!   head `Linear(·, 512) → ReLU → Linear(512, classes)` under `head` predicts the class with
 //!   cross-entropy. The step logs `pretext_acc` (accuracy of the batch).
+//!   Temporal order with `assemble_views` has one view (the shuffled segments end to end); its
+//!   head reads the backbone's feature map average-pooled over each segment's share of the time
+//!   axis (`adaptive_avg_pool2d` to `1 × segments`), the segments' features concatenated; with
+//!   `voiced_only` (segments of the voiced span, not at fixed places) pooled over frequency only,
+//!   every time column of the map concatenated.
 //! - Dense tasks (colorization, inpainting, masked spectrogram): a small decoder under `decoder`,
 //!   `Linear(D, 512) → ReLU → Linear(512, C·H·W)`, maps the backbone's features to the target map;
 //!   the loss is the weighted mean squared error `Σ w (ŷ − y)² / (C · Σ w)` with the target's weight
-//!   plane `w` (the crate's dense-target convention). The step logs `pretext_mse`.
+//!   plane `w` (the crate's dense-target convention; masked spectrogram modelling weighs the masked
+//!   cells only). The step logs `pretext_mse`. Masked spectrogram modelling decodes by default from
+//!   the backbone's feature map before the global pool ([`SpecDecoder::Conv`]): per stage nearest
+//!   upsampling to the size of the matching encoder stage (`F×T` halved per stage, floor), a 3×3
+//!   convolution, batch norm and ReLU (`decoder.blocks.{i}.{conv,bn}`), then a 3×3 convolution to the
+//!   spectrogram's channels (`decoder.out`).
 //!
 //! CPC has its own model ([`crate::cpc_method::CpcMethod`]: frame encoder + GRU context, no
 //! backbone from `[backbone]`); [`MethodSpec::build`] picks it for `kind = "cpc"`.
@@ -19,13 +29,14 @@
 //! float (dense). The encoder for evaluation is the backbone (`embed`); colorization's encoder sees
 //! lightness only, so `embed` turns 3-channel input into `L / 100` first.
 
+use crate::audio::SpecDecoder;
 use crate::config::{pretext_generator, PretextConfig};
 use selfsup_core::Error;
 use selfsup_nn::{
     build_backbone, Backbone, BackboneConfig, Batch, InputSpec, Method, MethodSpec, Result,
     StepInfo, StepOutput,
 };
-use tch::nn::{self, Module, VarStore};
+use tch::nn::{self, Module, ModuleT, VarStore};
 use tch::{Kind, Tensor};
 
 /// Width of the hidden layer of every head and decoder.
@@ -36,12 +47,15 @@ pub const PIXEL_CODE: i64 = 16;
 
 #[derive(Debug)]
 enum Head {
-    /// Classes over the concatenated features of `views` views (`per_view`: one label per view).
+    /// Classes over the concatenated features of `views` views (`per_view`: one label per view);
+    /// `map_segments`: one view whose feature map is pooled over that many time spans (the
+    /// segments, or every time column of the map for voiced spans).
     Classify {
         fc1: nn::Linear,
         fc2: nn::Linear,
         views: usize,
         per_view: bool,
+        map_segments: Option<i64>,
     },
     /// Colorization over the 313 `ab` bins: per-pixel logits at the input's `hw`, factorised as
     /// `Linear(D, 512) → ReLU → Linear(512, E·H·W)` (an `E`-dim code per pixel) and a per-pixel
@@ -61,6 +75,12 @@ enum Head {
     Decode {
         fc1: nn::Linear,
         fc2: nn::Linear,
+        shape: [i64; 3],
+    },
+    /// A dense map of `shape` from the backbone's feature map: upsampling stages, then `out`.
+    MapDecode {
+        blocks: Vec<(nn::Conv2D, selfsup_nn::layers::BatchNorm)>,
+        out: nn::Conv2D,
         shape: [i64; 3],
     },
 }
@@ -146,21 +166,44 @@ impl PretextMethod {
         let root = vs.root();
         let backbone = build_backbone(&(&root / "backbone"), backbone, in_channels)?;
         let d = backbone.output_dim();
+        // The backbone's feature map before its pool, if it has one (probed in eval mode, no state).
+        let map_size = tch::no_grad(|| {
+            let probe = Tensor::zeros(
+                [1, in_channels, shape[1], shape[2]],
+                (Kind::Float, vs.device()),
+            );
+            backbone.forward_map_t(&probe, false).map(|m| m.size())
+        });
+        let has_map = map_size.is_some();
         let hp = &root / "head";
+        let map_segments = match cfg {
+            PretextConfig::TemporalOrder(t) if t.assemble_views => {
+                if !has_map {
+                    return Err(Error::config(
+                        "method.assemble_views",
+                        "temporal order with assembled views needs a backbone with a feature map (audio_cnn or conv_net)",
+                    )
+                    .into());
+                }
+                // Voiced spans are not at fixed places: the head sees every time column.
+                Some(match &map_size {
+                    Some(m) if t.voiced_only => m[3],
+                    _ => t.segments as i64,
+                })
+            }
+            _ => None,
+        };
         let head = match generator.num_classes() {
             Some(classes) => {
                 let per_view = matches!(cfg, PretextConfig::Rotation(r) if r.all_four);
                 let views = if per_view { 1 } else { generator.n_views() };
+                let width = d * views as i64 * map_segments.unwrap_or(1);
                 Head::Classify {
-                    fc1: selfsup_nn::layers::linear(
-                        &hp / "fc1",
-                        d * views as i64,
-                        HEAD_HIDDEN,
-                        true,
-                    ),
+                    fc1: selfsup_nn::layers::linear(&hp / "fc1", width, HEAD_HIDDEN, true),
                     fc2: selfsup_nn::layers::linear(&hp / "fc2", HEAD_HIDDEN, classes as i64, true),
                     views: generator.n_views(),
                     per_view,
+                    map_segments,
                 }
             }
             None if matches!(cfg, PretextConfig::Colorization(c) if c.mode == crate::colorization::ColorizationMode::Classification) =>
@@ -190,6 +233,46 @@ impl PretextMethod {
                     lambda: c.rebalance_lambda,
                     counts: dp.zeros_no_train("ab_counts", &[crate::ab_bins::N_AB_BINS as i64]),
                 }
+            }
+            None if matches!(cfg, PretextConfig::MaskedSpectrogram(m)
+                if m.decoder == SpecDecoder::Conv || (m.decoder == SpecDecoder::Auto && has_map)) =>
+            {
+                let PretextConfig::MaskedSpectrogram(m) = cfg else {
+                    unreachable!("matched above")
+                };
+                if !has_map {
+                    return Err(Error::config(
+                        "method.decoder",
+                        "the conv decoder needs a backbone with a feature map (audio_cnn or conv_net); use decoder = \"mlp\"",
+                    )
+                    .into());
+                }
+                let dp = &root / "decoder";
+                let mut c_in = d;
+                let blocks = m
+                    .decoder_widths
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &w)| {
+                        let b = &dp / "blocks" / i;
+                        let conv = selfsup_nn::layers::conv2d(
+                            &(&b / "conv"),
+                            c_in,
+                            w as i64,
+                            3,
+                            1,
+                            1,
+                            false,
+                        );
+                        c_in = w as i64;
+                        (
+                            conv,
+                            selfsup_nn::layers::BatchNorm::new(&(&b / "bn"), w as i64),
+                        )
+                    })
+                    .collect();
+                let out = selfsup_nn::layers::conv2d(&(&dp / "out"), c_in, shape[0], 3, 1, 1, true);
+                Head::MapDecode { blocks, out, shape }
             }
             None => {
                 let out = if colorization {
@@ -241,6 +324,7 @@ impl PretextMethod {
             fc2,
             views,
             per_view,
+            map_segments,
         } = &self.head
         else {
             return Err(err(format!("{} has no class head", self.kind)));
@@ -249,6 +333,16 @@ impl PretextMethod {
             .map(|v| self.view(batch, v))
             .collect::<Result<Vec<_>>>()?;
         let n = xs[0].size()[0];
+        if let Some(segs) = map_segments {
+            let map = self
+                .backbone
+                .forward_map_t(&xs[0], train)
+                .ok_or_else(|| err(format!("{}: the backbone has no feature map", self.kind)))?;
+            // N×D×h×w -> N×D×1×segments -> N×segments·D (segment-major, like the views' form)
+            let pooled = map.adaptive_avg_pool2d([1, *segs]).squeeze_dim(2);
+            let h = pooled.transpose(1, 2).reshape([n, -1]);
+            return Ok(fc2.forward(&fc1.forward(&h).relu()));
+        }
         let feats = self.backbone.forward_t(&Tensor::f_cat(&xs, 0)?, train);
         let h = if *per_view {
             feats
@@ -415,13 +509,10 @@ impl PretextMethod {
                 });
                 Ok((loss, vec![("pretext_acc".into(), acc)]))
             }
-            Head::Decode { fc1, fc2, shape } => {
+            Head::Decode { shape, .. } | Head::MapDecode { shape, .. } => {
                 let x = self.view(batch, 0)?;
                 let n = x.size()[0];
-                let feats = self.backbone.forward_t(&x, train);
-                let pred = fc2
-                    .forward(&fc1.forward(&feats).relu())
-                    .reshape([n, shape[0], shape[1], shape[2]]);
+                let pred = self.decode(&x, train)?;
                 let t = if targets.dim() == 3 {
                     targets.unsqueeze(1)
                 } else {
@@ -450,6 +541,47 @@ impl PretextMethod {
                 });
                 Ok((loss, vec![("pretext_mse".into(), mse)]))
             }
+        }
+    }
+
+    /// The dense prediction (`N×C×H×W`, the target's planes without the weight plane) of a batch of
+    /// views `x` (`N×C×H×W`) by the `Decode` or `MapDecode` head.
+    pub fn decode(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        let n = x.size()[0];
+        match &self.head {
+            Head::Decode { fc1, fc2, shape } => {
+                let feats = self.backbone.forward_t(x, train);
+                Ok(fc2
+                    .forward(&fc1.forward(&feats).relu())
+                    .reshape([n, shape[0], shape[1], shape[2]]))
+            }
+            Head::MapDecode { blocks, out, shape } => {
+                let mut h = self.backbone.forward_map_t(x, train).ok_or_else(|| {
+                    err(format!("{}: the backbone has no feature map", self.kind))
+                })?;
+                // Stage i upsamples to the size of encoder stage k-1-i: F×T halved (floor) per stage.
+                let k = blocks.len();
+                let mut sizes = vec![[shape[1], shape[2]]];
+                for _ in 1..k {
+                    let [a, b] = *sizes.last().expect("non-empty");
+                    sizes.push([(a / 2).max(1), (b / 2).max(1)]);
+                }
+                for (i, (conv, bn)) in blocks.iter().enumerate() {
+                    h = h.upsample_nearest2d(sizes[k - 1 - i], None, None);
+                    h = bn.forward_t(&conv.forward(&h), train).relu();
+                }
+                let y = out.forward(&h);
+                if y.size()[2..] != shape[1..] {
+                    return Err(err(format!(
+                        "{}: decoded {:?}, expected {:?}",
+                        self.kind,
+                        y.size(),
+                        shape
+                    )));
+                }
+                Ok(y)
+            }
+            _ => Err(err(format!("{} has no dense decoder", self.kind))),
         }
     }
 

@@ -126,8 +126,13 @@ pub fn preview_rows(cfg: &PretextConfig, samples: &[Sample], seed: u64) -> Resul
                 images.extend(shown);
             }
             (PretextConfig::Cpc(c), _) => {
+                let among = match c.negatives {
+                    crate::cpc::CpcNegatives::Batch => "the batch's at that time",
+                    crate::cpc::CpcNegatives::Sequence => "the clip's other times",
+                    crate::cpc::CpcNegatives::All => "every latent of the batch",
+                };
                 caption = format!(
-                    "cpc: from the context up to each time, pick the true latent 1..{} steps ahead among the batch's",
+                    "cpc: from the context up to each time, pick the true latent 1..{} steps ahead among {among}",
                     c.prediction_steps
                 );
                 images.extend(shown);

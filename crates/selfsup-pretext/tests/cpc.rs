@@ -197,3 +197,65 @@ fn cpc_bad_input_is_a_clear_error() {
         .to_string();
     assert!(e.contains("40 frequency bins"), "{e}");
 }
+
+/// Every choice of negatives trains (the loss falls from its chance value, the accuracy over the
+/// loss's own candidates rises above chance), and every embedding has the width `embed_dim` says.
+#[test]
+fn cpc_negatives_and_embeddings() {
+    use selfsup_pretext::cpc::{CpcEmbedding, CpcNegatives};
+    const N: usize = 16;
+    let specs = spectrograms(N);
+    let b = batch(&specs);
+    let input = InputSpec {
+        shape: vec![N_FREQ as i64, 51],
+        vocab_size: None,
+    };
+    // 51 frames -> 26 latents; offset k has 26 - k candidates per sequence.
+    for (negatives, embedding, width) in [
+        (CpcNegatives::Sequence, CpcEmbedding::Latent, 48),
+        (CpcNegatives::All, CpcEmbedding::Both, 48 + 32),
+        (CpcNegatives::Batch, CpcEmbedding::Context, 32),
+    ] {
+        tch::manual_seed(0);
+        let cfg = PretextConfig::Cpc(CpcConfig {
+            widths: vec![48, 48],
+            context_dim: 32,
+            negatives,
+            embedding,
+            ..Default::default()
+        });
+        let mut m = cfg
+            .instantiate(&BackboneConfig::default(), &input, Device::Cpu, 0)
+            .unwrap();
+        let mut opt = tch::nn::Adam::default().build(m.var_store(), 2e-3).unwrap();
+        let first = m.step(&b, &info(0)).unwrap();
+        let l0 = first.loss.double_value(&[]);
+        opt.backward_step(&first.loss);
+        let mut last = (l0, 0.0);
+        for s in 1..25 {
+            let out = m.step(&b, &info(s)).unwrap();
+            last = (out.loss.double_value(&[]), out.scalars[0].1);
+            opt.backward_step(&out.loss);
+        }
+        let candidates = match negatives {
+            CpcNegatives::Batch => N as f64,
+            CpcNegatives::Sequence => 22.0, // the fewest, at k = 4
+            CpcNegatives::All => (N * 22) as f64,
+        };
+        eprintln!(
+            "{negatives:?}: loss {l0:.3} -> {:.3} (ln candidates ≈ {:.3}), acc {:.3}",
+            last.0,
+            candidates.ln(),
+            last.1
+        );
+        assert!(last.0 < l0 - 0.3, "{negatives:?}: {l0} -> {}", last.0);
+        assert!(
+            last.1 > 2.0 / candidates,
+            "{negatives:?}: accuracy {}",
+            last.1
+        );
+        let e = m.embed(&b.views[0]).unwrap();
+        assert_eq!(e.size(), [N as i64, width]);
+        assert_eq!(m.embed_dim(), width);
+    }
+}

@@ -647,3 +647,102 @@ fn configs_parse_from_toml_by_kind() {
     );
     assert!(toml::from_str::<PretextConfig>("kind = \"jigsaw\"\nbogus = 1\n").is_err());
 }
+
+#[test]
+fn temporal_order_assembled_view_unshuffles_to_the_clip() {
+    let g = TemporalOrderConfig {
+        segment_frames: Some(5),
+        assemble_views: true,
+        ..Default::default()
+    }
+    .build()
+    .unwrap();
+    assert_eq!(g.n_views(), 1);
+    let s = spec(4, 15, 8);
+    let mut seen = std::collections::BTreeSet::new();
+    for i in 0..24 {
+        let (views, t) = g
+            .generate_keyed(&Sample::Spectrogram(s.clone()), key(i))
+            .unwrap();
+        assert_eq!(views.len(), 1);
+        let Sample::Spectrogram(v) = &views[0] else {
+            panic!("a spectrogram view")
+        };
+        assert_eq!(v.values.dims(), (1, 4, 15));
+        let perm = &g.set().perms[class_of(&t)];
+        seen.insert(class_of(&t));
+        // Slot `slot` of the view holds segment `perm[slot]`: putting it back restores the clip.
+        let mut back = vec![0f32; 4 * 15];
+        for (slot, &k) in perm.iter().enumerate() {
+            for f in 0..4 {
+                back[f * 15 + 5 * k..f * 15 + 5 * k + 5]
+                    .copy_from_slice(&v.values.plane(0)[f * 15 + 5 * slot..f * 15 + 5 * slot + 5]);
+            }
+        }
+        assert_eq!(&back[..], s.values.plane(0));
+    }
+    assert!(seen.len() > 1, "only one order drawn: {seen:?}");
+}
+
+/// `voiced_only`: the loud span of a clip (here frames 6..18 of 24, silence around it) is cut into
+/// the segments, shuffled in place; the silence stays, and un-shuffling restores the clip.
+#[test]
+fn temporal_order_voiced_span_is_shuffled_in_place() {
+    let g = TemporalOrderConfig {
+        assemble_views: true,
+        voiced_only: true,
+        ..Default::default()
+    }
+    .build()
+    .unwrap();
+    let (f, t) = (4, 24);
+    let mut d = vec![-3.0f32; f * t];
+    for row in 0..f {
+        for j in 6..18 {
+            d[row * t + j] = 1.0 + (j * 10 + row) as f32 / 100.0; // distinct voiced values
+        }
+    }
+    let s = Spectrogram::new(1, f, t, d).unwrap();
+    assert_eq!(g.voiced_span(&s).unwrap(), (6, 4));
+    let mut seen = std::collections::BTreeSet::new();
+    for i in 0..24 {
+        let (views, target) = g
+            .generate_keyed(&Sample::Spectrogram(s.clone()), key(i))
+            .unwrap();
+        let Sample::Spectrogram(v) = &views[0] else {
+            panic!("a spectrogram view")
+        };
+        let perm = &g.set().perms[class_of(&target)];
+        seen.insert(class_of(&target));
+        let p = v.values.plane(0);
+        for row in 0..f {
+            for j in (0..6).chain(18..24) {
+                assert_eq!(p[row * t + j], -3.0, "silence moved at frame {j}");
+            }
+            for (slot, &k) in perm.iter().enumerate() {
+                for x in 0..4 {
+                    assert_eq!(
+                        p[row * t + 6 + 4 * slot + x],
+                        s.values.plane(0)[row * t + 6 + 4 * k + x]
+                    );
+                }
+            }
+        }
+    }
+    assert!(seen.len() > 1);
+    // voiced_only needs the assembled form and leaves segment_frames to the span.
+    for bad in [
+        TemporalOrderConfig {
+            voiced_only: true,
+            ..Default::default()
+        },
+        TemporalOrderConfig {
+            assemble_views: true,
+            voiced_only: true,
+            segment_frames: Some(4),
+            ..Default::default()
+        },
+    ] {
+        assert!(bad.validate().is_err());
+    }
+}

@@ -201,8 +201,20 @@ fn every_head_trains_on_its_generators_batches() {
             vec![16, 30],
         ),
         (
+            "masked_spectrogram",
+            "kind = \"masked_spectrogram\"\ndecoder = \"mlp\"",
+            &specs,
+            vec![16, 30],
+        ),
+        (
             "temporal_order",
             "kind = \"temporal_order\"",
+            &specs,
+            vec![16, 30],
+        ),
+        (
+            "temporal_order",
+            "kind = \"temporal_order\"\nassemble_views = true",
             &specs,
             vec![16, 30],
         ),
@@ -242,4 +254,91 @@ fn every_head_trains_on_its_generators_batches() {
         };
         assert!(m.step(&no_t, &info(0)).is_err());
     }
+}
+
+/// Masked spectrogram modelling's conv decoder: predictions at the spectrogram's size from the
+/// backbone's feature map, and a loss that reads the masked cells only.
+#[test]
+fn masked_spectrogram_conv_decoder_fits_the_shape_and_scores_masked_cells_only() {
+    tch::manual_seed(2);
+    let mut g = selfsup_core::Generator::seed_from_u64(5);
+    // 16×30 spectrograms: the tiny ConvNet's map is 32×4×7, the decoder goes 8×15 → 16×30.
+    let specs: Vec<Sample> = (0..8)
+        .map(|_| {
+            let d = (0..16 * 30).map(|_| g.normal() as f32).collect();
+            Sample::Spectrogram(selfsup_core::Spectrogram::new(1, 16, 30, d).unwrap())
+        })
+        .collect();
+    let cfg: PretextConfig =
+        toml::from_str("kind = \"masked_spectrogram\"\ndecoder_widths = [16, 8]").unwrap();
+    let mut m = PretextMethod::new(VarStore::new(Device::Cpu), &cfg, &tiny(), &[16, 30]).unwrap();
+    let names: Vec<String> = m.var_store().variables().into_keys().collect();
+    assert!(
+        names.iter().any(|n| n == "decoder.blocks.1.conv.weight")
+            && names.iter().any(|n| n == "decoder.out.weight")
+            && !names.iter().any(|n| n.starts_with("decoder.fc")),
+        "not the conv decoder: {names:?}"
+    );
+    let b = batch(&cfg, &specs, 0, 0);
+    let pred = m.decode(&b.views[0], false).unwrap();
+    assert_eq!(pred.size(), [8, 1, 16, 30]);
+    let t = b.targets.as_ref().unwrap(); // N×2×16×30: values, mask
+    let mask = t.narrow(1, 1, 1);
+    let frac = mask.mean(Kind::Float).double_value(&[]);
+    assert!((0.2..0.8).contains(&frac), "masked fraction {frac}");
+    let loss_of = |m: &mut PretextMethod, targets: Tensor| {
+        let b2 = Batch {
+            views: b.views.iter().map(|v| v.shallow_clone()).collect(),
+            labels: None,
+            targets: Some(targets),
+            indices: None,
+        };
+        m.step(&b2, &info(0)).unwrap().loss.double_value(&[])
+    };
+    let base = loss_of(&mut m, t.copy());
+    // Changing the values of the visible cells leaves the loss as it is ...
+    let visible = mask.eq(0.0).to_kind(Kind::Float);
+    let changed = t.copy();
+    let _ = changed.narrow(1, 0, 1).g_add_(&(&visible * 100.0));
+    let same = loss_of(&mut m, changed);
+    assert!(
+        (same - base).abs() < 1e-6 * base.abs().max(1.0),
+        "{base} vs {same}"
+    );
+    // ... and changing the masked ones does not.
+    let changed = t.copy();
+    let _ = changed.narrow(1, 0, 1).g_add_(&(&mask * 100.0));
+    let moved = loss_of(&mut m, changed);
+    assert!(moved > base + 1.0, "{base} vs {moved}");
+}
+
+/// Conv decoder or assembled temporal order on a backbone without a feature map: a clear error
+/// naming the field.
+#[test]
+fn map_heads_on_an_mlp_backbone_name_the_field() {
+    let mlp = BackboneConfig::Mlp(selfsup_nn::MlpConfig {
+        input_dim: 16 * 30,
+        hidden: vec![32],
+        output_dim: 32,
+        batch_norm: false,
+    });
+    for (text, field) in [
+        (
+            "kind = \"masked_spectrogram\"\ndecoder = \"conv\"",
+            "method.decoder",
+        ),
+        (
+            "kind = \"temporal_order\"\nassemble_views = true",
+            "method.assemble_views",
+        ),
+    ] {
+        let cfg: PretextConfig = toml::from_str(text).unwrap();
+        let e = PretextMethod::new(VarStore::new(Device::Cpu), &cfg, &mlp, &[16, 30])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(field), "{e}");
+    }
+    // `auto` falls back to the MLP decoder there.
+    let cfg: PretextConfig = toml::from_str("kind = \"masked_spectrogram\"").unwrap();
+    assert!(PretextMethod::new(VarStore::new(Device::Cpu), &cfg, &mlp, &[16, 30]).is_ok());
 }

@@ -36,7 +36,7 @@ pub mod vicreg;
 
 pub use barlow::BarlowTwinsLoss;
 pub use clip::ClipLoss;
-pub use cpc::CpcLoss;
+pub use cpc::{CpcLoss, CpcNegatives};
 pub use dcl::DclLoss;
 pub use dino::DinoLoss;
 pub use negcos::NegativeCosineSimilarity;

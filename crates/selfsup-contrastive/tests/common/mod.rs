@@ -375,6 +375,46 @@ pub fn batch_hard_ref(e: &M, labels: &[i64], margin: f64) -> f64 {
 }
 
 /// CPC InfoNCE: z[n][t][d], preds[k][n][t][d].
+/// CPC's loss with candidates `z[m][t']` for `t' ∈ [k, T)` kept when `(m == n || other_sequences)` and
+/// `(t' == t + k || other_times)`: `(true, false)` is [`cpc_ref`] (batch negatives), `(false, true)`
+/// the same sequence's other times, `(true, true)` every latent of the batch.
+pub fn cpc_ref_negatives(
+    z: &[M],
+    preds: &[Vec<M>],
+    other_sequences: bool,
+    other_times: bool,
+) -> f64 {
+    let n = z.len();
+    let t = z[0].len();
+    let mut total = 0.0;
+    for (ki, p) in preds.iter().enumerate() {
+        let k = ki + 1;
+        let mut l = 0.0;
+        let mut cnt = 0;
+        for tt in 0..t - k {
+            for a in 0..n {
+                let mut scores = Vec::new();
+                let mut positive = f64::NAN;
+                for m in 0..n {
+                    for tp in k..t {
+                        let s = dot(&p[a][tt], &z[m][tp]);
+                        if m == a && tp == tt + k {
+                            positive = s;
+                            scores.push(s);
+                        } else if (m == a || other_sequences) && (tp == tt + k || other_times) {
+                            scores.push(s);
+                        }
+                    }
+                }
+                l += -positive + logsumexp(&scores);
+                cnt += 1;
+            }
+        }
+        total += l / cnt as f64;
+    }
+    total / preds.len() as f64
+}
+
 pub fn cpc_ref(z: &[M], preds: &[Vec<M>]) -> f64 {
     let n = z.len();
     let t = z[0].len();

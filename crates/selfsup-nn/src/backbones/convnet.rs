@@ -67,8 +67,9 @@ impl ConvNet {
     }
 }
 
-impl ModuleT for ConvNet {
-    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+impl ConvNet {
+    /// The last block's output (after its max-pool), before the global average pool.
+    fn feature_map(&self, xs: &Tensor, train: bool) -> Tensor {
         let mut x = xs.shallow_clone();
         for (conv, bn) in &self.blocks {
             x = bn.forward_t(&conv.forward(&x), train).relu();
@@ -77,12 +78,22 @@ impl ModuleT for ConvNet {
                 x = x.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false);
             }
         }
-        global_avg_pool(&x)
+        x
+    }
+}
+
+impl ModuleT for ConvNet {
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        global_avg_pool(&self.feature_map(xs, train))
     }
 }
 
 impl Backbone for ConvNet {
     fn output_dim(&self) -> i64 {
         self.output_dim
+    }
+
+    fn forward_map_t(&self, xs: &Tensor, train: bool) -> Option<Tensor> {
+        Some(self.feature_map(xs, train))
     }
 }

@@ -40,6 +40,13 @@ use tch::Tensor;
 pub trait Backbone: ModuleT {
     /// Width of the feature vector the backbone produces.
     fn output_dim(&self) -> i64;
+
+    /// The feature map before the global pool (`N×output_dim×h×w`), for backbones that have one
+    /// (`conv_net`, `audio_cnn`): `forward_t` is its global average. `None` (the default) for the
+    /// others. Dense pretext heads decode from it (e.g. masked spectrogram modelling).
+    fn forward_map_t(&self, _xs: &Tensor, _train: bool) -> Option<Tensor> {
+        None
+    }
 }
 
 /// Which backbone to build, with its hyper-parameters (`kind = "conv_net"`, `kind = "resnet18"`, ...).
@@ -242,6 +249,14 @@ impl ModuleT for SpectrogramCnn {
 impl Backbone for SpectrogramCnn {
     fn output_dim(&self) -> i64 {
         self.0.output_dim()
+    }
+
+    fn forward_map_t(&self, xs: &Tensor, train: bool) -> Option<Tensor> {
+        if xs.dim() == 3 {
+            self.0.forward_map_t(&xs.unsqueeze(1), train)
+        } else {
+            self.0.forward_map_t(xs, train)
+        }
     }
 }
 

@@ -73,13 +73,17 @@ pub fn sets_backbone(cfg: &RunConfig) -> bool {
 /// evaluated on — jigsaw puzzles as one assembled view (the shuffled tiles on the digit's canvas, no
 /// per-tile standardisation, so that the background stays 0 as in the evaluation's digits), relative
 /// position with 9-px patches (no gap; Doersch's gap is for 96-px patches and leaves 6-px patches of a
-/// digit). Other data keep the generators' defaults.
+/// digit). On audio, masked spectrogram modelling masks 75% of the 8×4 log-mel patches (with 50% the
+/// conv decoder inpaints from the neighbours: probe 0.817 against 0.863 at 75%, random init 0.793,
+/// FSDD, 5 epochs). Other data keep the generators' defaults.
 fn apply_pretext_preset(cfg: &mut RunConfig) {
     let digits = matches!(cfg.data.kind, DataKind::MnistCsv | DataKind::MnistIdx);
+    let audio = cfg.data.kind.is_audio();
     let MethodConfig::Pretext(p) = &mut cfg.method else {
         return;
     };
     match p {
+        PretextConfig::MaskedSpectrogram(m) if audio => m.mask_ratio = 0.75,
         PretextConfig::Jigsaw(j) if digits => {
             j.assemble_views = true;
             j.normalize_tiles = false;
