@@ -318,12 +318,9 @@ fn mae_cls_mean_pool_is_the_class_token_then_the_mean_patch_token() {
     let embed = |pool: Pool| {
         // the same weights for every pool: the initialisation draws from libtorch's generator
         tch::manual_seed(7);
-        let m = AutoencoderConfig::Mae(MaeConfig {
-            pool,
-            ..tiny_mae()
-        })
-        .build_in(VarStore::new(CPU), &BackboneConfig::default(), &[1, 28, 28])
-        .unwrap();
+        let m = AutoencoderConfig::Mae(MaeConfig { pool, ..tiny_mae() })
+            .build_in(VarStore::new(CPU), &BackboneConfig::default(), &[1, 28, 28])
+            .unwrap();
         (m.embed_dim(), m.embed(&x).unwrap())
     };
     let (dc, cls) = embed(Pool::Cls);
@@ -333,7 +330,10 @@ fn mae_cls_mean_pool_is_the_class_token_then_the_mean_patch_token() {
     assert_eq!(both.size(), [3, 64]);
     assert!(cls.allclose(&both.narrow(1, 0, 32), 0.0, 0.0, false));
     assert!(mean.allclose(&both.narrow(1, 32, 32), 0.0, 0.0, false));
-    assert!(!cls.allclose(&mean, 1e-3, 1e-3, false), "cls and mean differ");
+    assert!(
+        !cls.allclose(&mean, 1e-3, 1e-3, false),
+        "cls and mean differ"
+    );
     let cfg: MaeConfig = serde_json::from_str(r#"{"pool": "cls_mean"}"#).unwrap();
     assert_eq!(cfg.pool, Pool::ClsMean);
 }

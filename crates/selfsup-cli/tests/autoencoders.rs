@@ -79,6 +79,9 @@ fn autoencoder_methods_bring_their_presets_and_flags_override_them() {
 
     assert_eq!(get(&mae, "method.patch_size").as_integer(), Some(7));
     assert_eq!(get(&mae, "method.pool").as_str(), Some("mean"));
+    // 7 divides only the 28-px digits: other images keep the default 4-px patches.
+    let cifar = resolved(&["--dataset", "cifar", "--method", "mae"], dir.path());
+    assert_eq!(get(&cifar, "method.patch_size").as_integer(), Some(4));
 
     // Audio-MAE: full-band patches (all 40 mel bands) of 3 frames.
     let audio = resolved(&["--dataset", "fsdd", "--method", "mae"], dir.path());
