@@ -21,7 +21,8 @@
 //! The encoder is the `vit` backbone's geometry when the backbone is `vit` (its `patch_size`, `dim`,
 //! `depth`, `heads`, `mlp_ratio`), else the method's own `patch_size`, `embed_dim`, `depth`,
 //! `num_heads`, `mlp_ratio`. `embed` runs the encoder on all patches (no masking) and returns the
-//! class token (`pool = "cls"`, MAE's linear probe) or the mean patch token (`pool = "mean"`).
+//! class token (`pool = "cls"`, MAE's linear probe), the mean patch token (`pool = "mean"`, Audio-MAE's)
+//! or both concatenated (`pool = "cls_mean"`, `2·D` features).
 
 use crate::common::{check_shape, image_dims, scalar, view};
 use selfsup_core::{check, Error};
@@ -40,6 +41,8 @@ pub enum Pool {
     Cls,
     /// The mean of the patch tokens after the final norm.
     Mean,
+    /// The class token and the mean patch token side by side (`2·D` features).
+    ClsMean,
 }
 
 /// MAE hyper-parameters (`kind = "mae"`). Defaults: a tiny MAE for 28×28 MNIST (patch 4, 49 patches).
@@ -68,7 +71,7 @@ pub struct MaeConfig {
     pub decoder_depth: i64,
     /// Decoder heads.
     pub decoder_num_heads: i64,
-    /// What `embed` returns: `cls` or `mean`.
+    /// What `embed` returns: `cls`, `mean` or `cls_mean` (both, concatenated).
     pub pool: Pool,
 }
 
@@ -637,16 +640,20 @@ impl Mae {
         self.forward_with_noise(x, &noise, train)
     }
 
-    /// Encoder features of all patches (no masking), eval mode, no gradient: `N×D`.
+    /// Encoder features of all patches (no masking), eval mode, no gradient: `N×D` (`N×2D` for
+    /// `pool = "cls_mean"`).
     pub fn encode(&self, x: &Tensor) -> Result<Tensor> {
         check_shape(x, &self.shape, "mae")?;
         Ok(tch::no_grad(|| {
             let t = self.encode_tokens(self.embed_patches(&self.as_images(x)));
+            let mean = || {
+                t.narrow(1, 1, self.g.num_patches())
+                    .mean_dim(1, false, Kind::Float)
+            };
             match self.pool {
                 Pool::Cls => t.select(1, 0),
-                Pool::Mean => t
-                    .narrow(1, 1, self.g.num_patches())
-                    .mean_dim(1, false, Kind::Float),
+                Pool::Mean => mean(),
+                Pool::ClsMean => Tensor::cat(&[t.select(1, 0), mean()], 1),
             }
         }))
     }
@@ -725,7 +732,10 @@ impl Method for Mae {
         self.encode(x)
     }
     fn embed_dim(&self) -> i64 {
-        self.g.dim
+        match self.pool {
+            Pool::ClsMean => 2 * self.g.dim,
+            Pool::Cls | Pool::Mean => self.g.dim,
+        }
     }
     /// The prediction with the visible patches of the input pasted in (see
     /// [`Mae::reconstruct_masked`]).

@@ -312,6 +312,32 @@ fn mae_geometry_errors_name_the_field() {
     );
 }
 
+#[test]
+fn mae_cls_mean_pool_is_the_class_token_then_the_mean_patch_token() {
+    let x = Tensor::rand([3, 1, 28, 28], (Kind::Float, CPU));
+    let embed = |pool: Pool| {
+        // the same weights for every pool: the initialisation draws from libtorch's generator
+        tch::manual_seed(7);
+        let m = AutoencoderConfig::Mae(MaeConfig { pool, ..tiny_mae() })
+            .build_in(VarStore::new(CPU), &BackboneConfig::default(), &[1, 28, 28])
+            .unwrap();
+        (m.embed_dim(), m.embed(&x).unwrap())
+    };
+    let (dc, cls) = embed(Pool::Cls);
+    let (dm, mean) = embed(Pool::Mean);
+    let (d2, both) = embed(Pool::ClsMean);
+    assert_eq!((dc, dm, d2), (32, 32, 64));
+    assert_eq!(both.size(), [3, 64]);
+    assert!(cls.allclose(&both.narrow(1, 0, 32), 0.0, 0.0, false));
+    assert!(mean.allclose(&both.narrow(1, 32, 32), 0.0, 0.0, false));
+    assert!(
+        !cls.allclose(&mean, 1e-3, 1e-3, false),
+        "cls and mean differ"
+    );
+    let cfg: MaeConfig = serde_json::from_str(r#"{"pool": "cls_mean"}"#).unwrap();
+    assert_eq!(cfg.pool, Pool::ClsMean);
+}
+
 // ------------------------------------------------------------------------------------------- VAE
 
 #[test]

@@ -77,9 +77,18 @@ fn autoencoder_methods_bring_their_presets_and_flags_override_them() {
         "--backbone overrides"
     );
 
+    assert_eq!(get(&mae, "method.patch_size").as_integer(), Some(7));
+    assert_eq!(get(&mae, "method.pool").as_str(), Some("mean"));
+    // 7 divides only the 28-px digits: other images keep the default 4-px patches.
+    let cifar = resolved(&["--dataset", "cifar", "--method", "mae"], dir.path());
+    assert_eq!(get(&cifar, "method.patch_size").as_integer(), Some(4));
+
+    // Audio-MAE: full-band patches (all 40 mel bands) of 3 frames.
     let audio = resolved(&["--dataset", "fsdd", "--method", "mae"], dir.path());
-    assert_eq!(get(&audio, "method.mask_ratio").as_float(), Some(0.8));
+    assert_eq!(get(&audio, "method.mask_ratio").as_float(), Some(0.75));
+    assert_eq!(get(&audio, "method.patch_size").as_integer(), Some(40));
     assert_eq!(get(&audio, "method.patch_width").as_integer(), Some(3));
+    assert_eq!(get(&audio, "method.norm_pix_loss").as_bool(), Some(true));
     let audio_vae = resolved(&["--dataset", "fsdd", "--method", "vae"], dir.path());
     assert_eq!(
         get(&audio_vae, "backbone.input_dim").as_integer(),
