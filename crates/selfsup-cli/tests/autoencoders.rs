@@ -6,7 +6,7 @@
 use std::path::Path;
 
 mod common;
-use common::selfsup;
+use common::{get, resolved, selfsup};
 
 /// Width and height from a PNG's IHDR chunk.
 fn png_size(path: &Path) -> (u32, u32) {
@@ -16,19 +16,6 @@ fn png_size(path: &Path) -> (u32, u32) {
         u32::from_be_bytes([b[16], b[17], b[18], b[19]]),
         u32::from_be_bytes([b[20], b[21], b[22], b[23]]),
     )
-}
-
-fn resolved(args: &[&str], dir: &Path) -> toml::Value {
-    let mut all = vec!["pretrain", "--print-config"];
-    all.extend_from_slice(args);
-    let (ok, out, err) = selfsup(&all, dir);
-    assert!(ok, "{args:?}: {err}");
-    toml::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}\n{out}"))
-}
-
-fn get<'a>(v: &'a toml::Value, path: &str) -> &'a toml::Value {
-    path.split('.')
-        .fold(v, |v, k| v.get(k).unwrap_or_else(|| panic!("no `{path}`")))
 }
 
 #[test]

@@ -3,25 +3,8 @@
 //! a config file is taken as written, and the new settings' bad values are clear errors naming the
 //! field before training starts.
 
-use std::path::Path;
-
 mod common;
-use common::selfsup;
-
-fn resolved(args: &[&str], dir: &Path) -> toml::Value {
-    let mut all = vec!["pretrain", "--print-config"];
-    all.extend_from_slice(args);
-    let (ok, out, err) = selfsup(&all, dir);
-    assert!(ok, "{args:?}: {err}");
-    toml::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}\n{out}"))
-}
-
-fn method(v: &toml::Value, key: &str) -> toml::Value {
-    v.get("method")
-        .and_then(|m| m.get(key))
-        .unwrap_or_else(|| panic!("no `method.{key}`"))
-        .clone()
-}
+use common::{get, resolved, selfsup};
 
 #[test]
 fn masked_spectrogram_on_audio_brings_its_preset() {
@@ -30,10 +13,12 @@ fn masked_spectrogram_on_audio_brings_its_preset() {
         &["--dataset", "fsdd", "--method", "masked_spectrogram"],
         dir.path(),
     );
-    assert_eq!(method(&msm, "mask_ratio").as_float(), Some(0.75));
-    assert_eq!(method(&msm, "decoder").as_str(), Some("auto"));
+    assert_eq!(get(&msm, "method.mask_ratio").as_float(), Some(0.75));
+    assert_eq!(get(&msm, "method.decoder").as_str(), Some("auto"));
     assert_eq!(
-        method(&msm, "decoder_widths").as_array().map(|a| a.len()),
+        get(&msm, "method.decoder_widths")
+            .as_array()
+            .map(|a| a.len()),
         Some(3)
     );
     // A config file is not a preset.
@@ -44,7 +29,7 @@ fn masked_spectrogram_on_audio_brings_its_preset() {
     )
     .unwrap();
     let msm = resolved(&["--config", cfg.to_str().unwrap()], dir.path());
-    assert_eq!(method(&msm, "mask_ratio").as_float(), Some(0.5));
+    assert_eq!(get(&msm, "method.mask_ratio").as_float(), Some(0.5));
 }
 
 #[test]

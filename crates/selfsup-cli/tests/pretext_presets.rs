@@ -3,49 +3,32 @@
 //! position without a gap), other data keep the generators' defaults, and a config file is taken as
 //! it is written.
 
-use std::path::Path;
-
 mod common;
-use common::selfsup;
-
-fn resolved(args: &[&str], dir: &Path) -> toml::Value {
-    let mut all = vec!["pretrain", "--print-config"];
-    all.extend_from_slice(args);
-    let (ok, out, err) = selfsup(&all, dir);
-    assert!(ok, "{args:?}: {err}");
-    toml::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}\n{out}"))
-}
-
-fn method(v: &toml::Value, key: &str) -> toml::Value {
-    v.get("method")
-        .and_then(|m| m.get(key))
-        .unwrap_or_else(|| panic!("no `method.{key}`"))
-        .clone()
-}
+use common::{get, resolved};
 
 #[test]
 fn pretext_tasks_on_digits_bring_their_presets() {
     let dir = tempfile::tempdir().unwrap();
     let jig = resolved(&["--method", "jigsaw"], dir.path());
-    assert_eq!(method(&jig, "assemble_views").as_bool(), Some(true));
-    assert_eq!(method(&jig, "normalize_tiles").as_bool(), Some(false));
-    assert_eq!(method(&jig, "grid").as_integer(), Some(3));
+    assert_eq!(get(&jig, "method.assemble_views").as_bool(), Some(true));
+    assert_eq!(get(&jig, "method.normalize_tiles").as_bool(), Some(false));
+    assert_eq!(get(&jig, "method.grid").as_integer(), Some(3));
     let rel = resolved(&["--method", "relative_position"], dir.path());
-    assert_eq!(method(&rel, "gap").as_float(), Some(0.0));
+    assert_eq!(get(&rel, "method.gap").as_float(), Some(0.0));
 
     // Colour images keep the generators' defaults (Noroozi's tiles, Doersch's gap).
     let jig = resolved(&["--dataset", "cifar", "--method", "jigsaw"], dir.path());
-    assert_eq!(method(&jig, "assemble_views").as_bool(), Some(false));
-    assert_eq!(method(&jig, "normalize_tiles").as_bool(), Some(true));
+    assert_eq!(get(&jig, "method.assemble_views").as_bool(), Some(false));
+    assert_eq!(get(&jig, "method.normalize_tiles").as_bool(), Some(true));
     let rel = resolved(
         &["--dataset", "cifar", "--method", "relative_position"],
         dir.path(),
     );
-    assert_eq!(method(&rel, "gap").as_float(), Some(0.3));
+    assert_eq!(get(&rel, "method.gap").as_float(), Some(0.3));
 
     // A config file is not a preset: what it says is what runs.
     let cfg = dir.path().join("jig.toml");
     std::fs::write(&cfg, "[method]\nkind = \"jigsaw\"\n").unwrap();
     let jig = resolved(&["--config", cfg.to_str().unwrap()], dir.path());
-    assert_eq!(method(&jig, "assemble_views").as_bool(), Some(false));
+    assert_eq!(get(&jig, "method.assemble_views").as_bool(), Some(false));
 }

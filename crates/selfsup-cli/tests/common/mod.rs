@@ -25,6 +25,22 @@ pub fn selfsup(args: &[&str], cwd: &Path) -> (bool, String, String) {
     )
 }
 
+/// The run config `selfsup pretrain --print-config args...` resolves to (presets, flags and the data's
+/// defaults applied), parsed; panics with the binary's message when it refuses.
+pub fn resolved(args: &[&str], dir: &Path) -> toml::Value {
+    let mut all = vec!["pretrain", "--print-config"];
+    all.extend_from_slice(args);
+    let (ok, out, err) = selfsup(&all, dir);
+    assert!(ok, "{args:?}: {err}");
+    toml::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}\n{out}"))
+}
+
+/// The value at a dotted `path` (`method.mask_ratio`) of a config; panics naming the path when absent.
+pub fn get<'a>(v: &'a toml::Value, path: &str) -> &'a toml::Value {
+    path.split('.')
+        .fold(v, |v, k| v.get(k).unwrap_or_else(|| panic!("no `{path}`")))
+}
+
 /// `n` RGB images of `w×h` in `dir`: class `a` is bright at the top, class `b` at the bottom, with
 /// a per-image colour so that no two images are equal; `blue_ramp` adds a left-to-right ramp to the
 /// blue channel (texture within an image).

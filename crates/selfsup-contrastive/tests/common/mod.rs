@@ -374,8 +374,7 @@ pub fn batch_hard_ref(e: &M, labels: &[i64], margin: f64) -> f64 {
     }
 }
 
-/// CPC InfoNCE: z[n][t][d], preds[k][n][t][d].
-/// CPC's loss with candidates `z[m][t']` for `t' ∈ [k, T)` kept when `(m == n || other_sequences)` and
+/// CPC's loss over `z[n][t][d]` and predictions `preds[k][n][t][d]`, with candidates `z[m][t']` for `t' ∈ [k, T)` kept when `(m == n || other_sequences)` and
 /// `(t' == t + k || other_times)`: `(true, false)` is [`cpc_ref`] (batch negatives), `(false, true)`
 /// the same sequence's other times, `(true, true)` every latent of the batch.
 pub fn cpc_ref_negatives(
@@ -415,22 +414,7 @@ pub fn cpc_ref_negatives(
     total / preds.len() as f64
 }
 
+/// CPC InfoNCE with the batch's latents at the predicted time as candidates (CPC's own negatives).
 pub fn cpc_ref(z: &[M], preds: &[Vec<M>]) -> f64 {
-    let n = z.len();
-    let t = z[0].len();
-    let mut total = 0.0;
-    for (ki, p) in preds.iter().enumerate() {
-        let k = ki + 1;
-        let mut l = 0.0;
-        let mut cnt = 0;
-        for tt in 0..t - k {
-            for a in 0..n {
-                let scores: Vec<f64> = (0..n).map(|m| dot(&p[a][tt], &z[m][tt + k])).collect();
-                l += -scores[a] + logsumexp(&scores);
-                cnt += 1;
-            }
-        }
-        total += l / cnt as f64;
-    }
-    total / preds.len() as f64
+    cpc_ref_negatives(z, preds, true, false)
 }
