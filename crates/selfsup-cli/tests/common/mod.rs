@@ -5,8 +5,12 @@
 use std::path::Path;
 use std::process::Command;
 
-/// Runs `selfsup args...` in `cwd` with the vendored data and `RUST_LOG=warn`; returns (success,
-/// stdout, stderr).
+/// Runs `selfsup args...` in `cwd` with the vendored data, `RUST_LOG=warn` and one libtorch thread;
+/// returns (success, stdout, stderr).
+///
+/// One thread (`OMP_NUM_THREADS=1`, as `faults.rs` and `memory.rs` set) because the tests compare runs
+/// bit for bit across processes: on 2 threads CI once saw two fresh GPT runs of one config part at step 2
+/// (grad norm 1.1813629 vs 1.1813631, 2e-7), which 27 local repeats did not reproduce.
 pub fn selfsup(args: &[&str], cwd: &Path) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_selfsup"))
         .args(args)
@@ -16,6 +20,7 @@ pub fn selfsup(args: &[&str], cwd: &Path) -> (bool, String, String) {
             concat!(env!("CARGO_MANIFEST_DIR"), "/../../data"),
         )
         .env("RUST_LOG", "warn")
+        .env("OMP_NUM_THREADS", "1")
         .output()
         .expect("run selfsup");
     (
