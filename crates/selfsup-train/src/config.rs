@@ -291,6 +291,10 @@ pub struct TrainConfig {
     /// training mode; see `selfsup_nn::collectives::install_sync_batch_norm_group`. Default
     /// `false` (per-rank statistics, as plain DDP); no effect in a single process.
     pub sync_batch_norm: bool,
+    /// Make the C allocator keep freed memory for reuse ([`crate::memory::keep_freed_memory`]): the
+    /// step's large buffers are not unmapped and page-faulted in again every step (glibc only; a
+    /// process-wide setting; default `true`, at the cost of not returning freed memory to the OS).
+    pub keep_freed_memory: bool,
 }
 
 impl Default for TrainConfig {
@@ -309,6 +313,7 @@ impl Default for TrainConfig {
             lr_scaling: LrScaling::None,
             lr_reference_batch: 256,
             sync_batch_norm: false,
+            keep_freed_memory: true,
         }
     }
 }

@@ -25,6 +25,8 @@
 //!   and draws PNG curves; [`eval`] has kNN, the
 //!   linear probe, fine-tuning and embedding export; [`export`] traces the encoder to TorchScript.
 //!
+//! - [`memory`]: the trainer makes glibc's `malloc` keep freed blocks (`train.keep_freed_memory`), so
+//!   the step's buffers are reused instead of being page-faulted in again every step.
 //! - [`data_parallel`]: data-parallel training through [`Trainer::with_collectives`] over any
 //!   `selfsup_nn::Collectives` (the c10d backend is `selfsup-dist`, which this crate does not depend on).
 //!
@@ -38,6 +40,7 @@ pub mod data_parallel;
 pub mod eval;
 pub mod export;
 mod fused;
+pub mod memory;
 pub mod metrics;
 pub mod optim;
 pub mod plot;

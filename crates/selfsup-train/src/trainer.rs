@@ -218,6 +218,11 @@ impl<'a> Trainer<'a> {
             )
             .into());
         }
+        if cfg.keep_freed_memory && !crate::memory::keep_freed_memory() {
+            tracing::debug!(
+                "train.keep_freed_memory: the C allocator is not glibc's; nothing changed"
+            );
+        }
         let opt = Optimizer::new(method.var_store(), &cfg.optimizer)?;
         let ckpt = match run_dir {
             Some(d) => Some(Checkpointer::new(
