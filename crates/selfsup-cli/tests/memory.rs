@@ -40,9 +40,10 @@ struct Trace {
 /// Runs `selfsup <args>` in `dir` and samples its memory until it exits (`out`: its run folder, for
 /// the epoch count).
 ///
-/// Large freed buffers are handed back to the system at once (`MALLOC_MMAP_THRESHOLD_`): glibc's
-/// dynamic threshold otherwise keeps freed batch buffers in its heaps, tens of MB whose amount
-/// depends on thread timing, which would hide what the program itself holds.
+/// Large freed buffers are handed back to the system at once (`MALLOC_MMAP_THRESHOLD_`, and the runs'
+/// `train.keep_freed_memory = false`, which would otherwise keep them): glibc's dynamic threshold
+/// otherwise keeps freed batch buffers in its heaps, tens of MB whose amount depends on thread timing,
+/// which would hide what the program itself holds.
 fn traced(args: &[&str], dir: &Path, out: &Path) -> Trace {
     let mut child = Command::new(env!("CARGO_BIN_EXE_selfsup"))
         .args(args)
@@ -115,6 +116,7 @@ kind = "simclr"
 hidden_dim = 16
 output_dim = 8
 [train]
+keep_freed_memory = false
 epochs = 1
 progress = "off"
 [eval]
@@ -194,6 +196,7 @@ kind = "simclr"
 hidden_dim = 16
 output_dim = 8
 [train]
+keep_freed_memory = false
 epochs = 30
 progress = "off"
 log_every = 1
