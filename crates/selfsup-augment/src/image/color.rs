@@ -21,7 +21,9 @@
 //! of all values, exactly as torchvision treats 1-channel images.
 
 use super::simd::with_avx2;
-use selfsup_core::{check, impl_transform, Error, Generator, ImageF32, RandomTransform, Result};
+use selfsup_core::{
+    check, impl_transform, Error, Generator, Image, ImageF32, RandomTransform, Result,
+};
 use serde::{Deserialize, Serialize};
 
 #[inline]
@@ -29,7 +31,7 @@ fn grey_px(r: f32, g: f32, b: f32) -> f32 {
     r * 0.2989 + g * 0.587 + b * 0.114
 }
 
-fn is_rgb(img: &ImageF32) -> bool {
+fn is_rgb<T: Copy + Default>(img: &Image<T>) -> bool {
     img.channels() >= 3
 }
 
@@ -49,7 +51,7 @@ pub fn grey_plane(img: &ImageF32) -> Option<Vec<f32>> {
 }
 
 /// Colour channels a colour op touches: the first three for RGB(+extra), all for grey images.
-fn colour_channels(img: &ImageF32) -> usize {
+pub(crate) fn colour_channels<T: Copy + Default>(img: &Image<T>) -> usize {
     if is_rgb(img) {
         3
     } else {
@@ -365,41 +367,53 @@ pub fn posterize(mut img: ImageF32, bits: u8) -> ImageF32 {
 
 /// Histogram equalisation per channel (PIL's LUT on 8-bit values, as torchvision v2).
 pub fn equalize(mut img: ImageF32) -> ImageF32 {
-    let n = img.height() * img.width();
-    if n == 0 {
-        return img;
-    }
     for c in 0..colour_channels(&img) {
         let plane = img.plane_mut(c);
         let q: Vec<u8> = plane
             .iter()
             .map(|&v| (v * (255.0 + 1.0 - 1e-3)).clamp(0.0, 255.0) as u8)
             .collect();
-        let mut hist = [0usize; 256];
-        for &v in &q {
-            hist[v as usize] += 1;
-        }
-        // Count of the largest occupied bin = the last non-zero histogram entry.
-        let last = hist.iter().rposition(|&h| h > 0).unwrap_or(0);
-        let step = (n - hist[last]) / 255;
-        if step == 0 {
-            // torchvision returns the input as is (through the 8-bit round trip).
-            for (v, &u) in plane.iter_mut().zip(&q) {
-                *v = f32::from(u) / 255.0;
-            }
-            continue;
-        }
-        let mut lut = [0u8; 256];
-        let mut cum = 0usize;
-        for k in 1..256 {
-            cum += hist[k - 1];
-            lut[k] = ((cum + step / 2) / step).min(255) as u8;
-        }
+        // Without a LUT (one occupied level, or too few pixels) torchvision returns the input as is,
+        // through the 8-bit round trip.
+        let lut = equalize_lut(&q).unwrap_or(IDENTITY_LUT);
         for (v, &u) in plane.iter_mut().zip(&q) {
             *v = f32::from(lut[u as usize]) / 255.0;
         }
     }
     img
+}
+
+/// The identity 8-bit lookup table.
+pub(crate) const IDENTITY_LUT: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut k = 0;
+    while k < 256 {
+        t[k] = k as u8;
+        k += 1;
+    }
+    t
+};
+
+/// PIL's / torchvision's equalisation LUT of one 8-bit plane: `None` when it leaves the plane as is
+/// (the step `(n − count of the largest occupied level) / 255` is 0).
+pub(crate) fn equalize_lut(plane: &[u8]) -> Option<[u8; 256]> {
+    let mut hist = [0usize; 256];
+    for &v in plane {
+        hist[v as usize] += 1;
+    }
+    // Count of the largest occupied bin = the last non-zero histogram entry.
+    let last = hist.iter().rposition(|&h| h > 0).unwrap_or(0);
+    let step = (plane.len() - hist[last]) / 255;
+    if step == 0 {
+        return None;
+    }
+    let mut lut = [0u8; 256];
+    let mut cum = 0usize;
+    for k in 1..256 {
+        cum += hist[k - 1];
+        lut[k] = ((cum + step / 2) / step).min(255) as u8;
+    }
+    Some(lut)
 }
 
 /// Stretches each channel to `[0, 1]` (`(x − min) / (max − min)`; constant channels are left as is).
@@ -600,7 +614,7 @@ macro_rules! coin_transform {
         $(#[$doc])*
         #[derive(Clone, Debug)]
         pub struct $name {
-            p: f64,
+            pub(crate) p: f64,
         }
         impl $name {
             /// Applies with probability `p ∈ [0, 1]`.
@@ -643,8 +657,8 @@ coin_transform!(
 /// Solarizes with probability `p` (torchvision's `RandomSolarize`).
 #[derive(Clone, Debug)]
 pub struct RandomSolarize {
-    threshold: f32,
-    p: f64,
+    pub(crate) threshold: f32,
+    pub(crate) p: f64,
 }
 
 impl RandomSolarize {
@@ -680,8 +694,8 @@ impl_transform!(RandomSolarize => ImageF32);
 /// Posterizes with probability `p` (torchvision's `RandomPosterize`).
 #[derive(Clone, Debug)]
 pub struct RandomPosterize {
-    bits: u8,
-    p: f64,
+    pub(crate) bits: u8,
+    pub(crate) p: f64,
 }
 
 impl RandomPosterize {

@@ -16,6 +16,8 @@
 //! - [`mix`]: batch-level MixUp and CutMix (soft labels).
 //! - [`preview`]: PNG grids of samples × views.
 //! - [`warp`]: rotation, affine, perspective, elastic (grid sampling) and exact quarter turns.
+//! - [`uint8`]: torchvision's `uint8` kernels (posterize, solarize, invert, autocontrast, equalize) on
+//!   `ImageU8`, and the colour ops' random wrappers on `ImageU8`.
 //! - `simd` (internal): runs the hot loops through an AVX2-compiled copy on CPUs that have it.
 //!
 //! ## Design
@@ -42,6 +44,7 @@ pub mod preview;
 pub mod recipes;
 pub mod resize;
 mod simd;
+pub mod uint8;
 pub mod warp;
 
 pub use blur::{gaussian_blur, GaussianBlur};
@@ -68,6 +71,7 @@ pub use recipes::{
     SimClrConfig,
 };
 pub use resize::{resize, resize_region, Interpolation};
+pub use uint8::{autocontrast_u8, equalize_u8, invert_u8, posterize_u8, solarize_u8};
 pub use warp::{
     affine, elastic, perspective, rot90, rotate, AffineParams, ElasticTransform, RandomAffine,
     RandomPerspective, RandomRotation, Rot90,
