@@ -14,6 +14,9 @@
 //!   With `assemble_views`, one view instead: those segments end to end ([`TemporalOrder::assemble`]);
 //!   with `voiced_only` as well, the segments of the clip's voiced span shuffled in place
 //!   ([`TemporalOrder::voiced_span`], [`TemporalOrder::shuffle_in_place`]), the silence around kept.
+//!   `frame_norm` ([`FrameNorm`]) makes the method normalise every frame of its input over the
+//!   frequency bins, in training and in the embedding the evaluation reads, so that the loudness
+//!   envelope cannot tell the order.
 
 use crate::jigsaw::{hamming_permutation_set, PermutationSet};
 use crate::{as_spectrogram, PretextGenerator, Target};
@@ -202,6 +205,22 @@ impl PretextGenerator for MaskedSpectrogram {
     }
 }
 
+/// Per-frame normalisation of a spectrogram over its frequency bins (`method.frame_norm` of the
+/// temporal-order task): what the method applies to its input before the backbone, in training and
+/// in `embed` (so the evaluation before and after training reads the same encoder). In log-mel
+/// terms a frame's mean is its loudness; removing it leaves the spectral shape.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FrameNorm {
+    /// The input as it is.
+    #[default]
+    None,
+    /// Each frame (time column) minus its mean over the bins (and channels).
+    Mean,
+    /// Each frame standardised over the bins (and channels): `(x − mean) / (std + 1e-5)`.
+    Standardize,
+}
+
 /// Settings of the temporal-order task.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -227,6 +246,9 @@ pub struct TemporalOrderConfig {
     /// The energy level that starts the voiced span, as a fraction of the clip's energy range
     /// (in `[0, 1)`; default 0.25).
     pub voiced_threshold: f64,
+    /// Per-frame normalisation of the method's input, in training and in the embedding
+    /// (default `none`; see [`FrameNorm`]).
+    pub frame_norm: FrameNorm,
 }
 
 impl Default for TemporalOrderConfig {
@@ -238,6 +260,7 @@ impl Default for TemporalOrderConfig {
             assemble_views: false,
             voiced_only: false,
             voiced_threshold: 0.25,
+            frame_norm: FrameNorm::None,
         }
     }
 }
