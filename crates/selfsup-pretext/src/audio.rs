@@ -14,6 +14,9 @@
 //!   With `assemble_views`, one view instead: those segments end to end ([`TemporalOrder::assemble`]);
 //!   with `voiced_only` as well, the segments of the clip's voiced span shuffled in place
 //!   ([`TemporalOrder::voiced_span`], [`TemporalOrder::shuffle_in_place`]), the silence around kept.
+//!   `boundary_gap` blanks the frames around every boundary between segments (to the clip's minimum,
+//!   its silence) at the same places for every order, so that continuity across a cut (the jump of
+//!   a shuffled boundary) cannot tell the order — jigsaw's gap in time ([`TemporalOrder::blank_boundaries`]).
 //!   `frame_norm` ([`FrameNorm`]) makes the method normalise every frame of its input over the
 //!   frequency bins, in training and in the embedding the evaluation reads, so that the loudness
 //!   envelope cannot tell the order.
@@ -249,6 +252,10 @@ pub struct TemporalOrderConfig {
     /// Per-frame normalisation of the method's input, in training and in the embedding
     /// (default `none`; see [`FrameNorm`]).
     pub frame_norm: FrameNorm,
+    /// With `assemble_views`: frames blanked around every internal segment boundary (`gap / 2`
+    /// before it, the rest after it), set to the clip's minimum value; fewer than a segment's
+    /// length (default 0).
+    pub boundary_gap: usize,
 }
 
 impl Default for TemporalOrderConfig {
@@ -261,6 +268,7 @@ impl Default for TemporalOrderConfig {
             voiced_only: false,
             voiced_threshold: 0.25,
             frame_norm: FrameNorm::None,
+            boundary_gap: 0,
         }
     }
 }
@@ -287,6 +295,12 @@ impl TemporalOrderConfig {
             return Err(Error::config(
                 "temporal_order.segment_frames",
                 "is set by the voiced span with voiced_only = true; leave it unset",
+            ));
+        }
+        if self.boundary_gap > 0 && !self.assemble_views {
+            return Err(Error::config(
+                "temporal_order.boundary_gap",
+                "needs assemble_views = true (separate segment views have no boundaries)",
             ));
         }
         if !(0.0..1.0).contains(&self.voiced_threshold) {
@@ -433,6 +447,40 @@ impl TemporalOrder {
         Spectrogram::new(c, f, t, data)
     }
 
+    /// `s` with `gap` frames around each of the `segments − 1` internal boundaries of the block of
+    /// `segments` segments of `len` frames from `start` set to the clip's minimum value (`gap / 2`
+    /// frames before each boundary, `gap − gap / 2` after); an error naming
+    /// `temporal_order.boundary_gap` when the gap is not shorter than a segment.
+    pub fn blank_boundaries(
+        &self,
+        s: &Spectrogram,
+        start: usize,
+        len: usize,
+        gap: usize,
+    ) -> Result<Spectrogram> {
+        if gap == 0 {
+            return Ok(s.clone());
+        }
+        if gap >= len {
+            return Err(Error::config(
+                "temporal_order.boundary_gap",
+                format!("must be shorter than a segment ({len} frames here), got {gap}"),
+            ));
+        }
+        let (c, f, t) = s.values.dims();
+        let floor = s.values.data().iter().copied().fold(f32::INFINITY, f32::min);
+        let mut data = s.values.data().to_vec();
+        for k in 1..self.cfg.segments {
+            let b = start + k * len;
+            for j in b - gap / 2..(b + gap - gap / 2).min(t) {
+                for row in 0..c * f {
+                    data[row * t + j] = floor;
+                }
+            }
+        }
+        Spectrogram::new(c, f, t, data)
+    }
+
     /// The segments in time order.
     pub fn segments(&self, s: &Spectrogram, start: usize, len: usize) -> Result<Vec<Spectrogram>> {
         let (c, f, _) = s.values.dims();
@@ -473,14 +521,17 @@ impl PretextGenerator for TemporalOrder {
             let class = rng.below(self.set.perms.len() as u64) as usize;
             let (start, len) = self.voiced_span(&s)?;
             let view = self.shuffle_in_place(&s, start, len, &self.set.perms[class])?;
+            let view = self.blank_boundaries(&view, start, len, self.cfg.boundary_gap)?;
             return Ok((vec![Sample::Spectrogram(view)], Target::Class(class as i64)));
         }
         let (class, start, len) = self.sample_params(s.n_frames(), rng)?;
         let segs = self.segments(&s, start, len)?;
         let perm = &self.set.perms[class];
         if self.cfg.assemble_views {
+            let view = Self::assemble(&segs, perm)?;
+            let view = self.blank_boundaries(&view, 0, len, self.cfg.boundary_gap)?;
             return Ok((
-                vec![Sample::Spectrogram(Self::assemble(&segs, perm)?)],
+                vec![Sample::Spectrogram(view)],
                 Target::Class(class as i64),
             ));
         }
