@@ -1,6 +1,6 @@
 //! Issue 12, third pass, through the binary: `--dataset fsdd --method cpc` trains the run's
 //! `audio_cnn` as CPC's frame encoder (`encoder = "backbone"`, evaluated on the backbone's pooled
-//! feature, 2 steps ahead), a backbone without a feature map keeps CPC's own encoder, and the new
+//! feature, 2 steps ahead, the clip's other times as negatives), a backbone without a feature map keeps CPC's own encoder, and the new
 //! settings' bad values (`frame_norm`, `boundary_gap`, `encoder`) are clear errors naming the field
 //! before training starts.
 
@@ -14,6 +14,7 @@ fn cpc_on_audio_trains_the_backbone() {
     assert_eq!(get(&cpc, "method.encoder").as_str(), Some("backbone"));
     assert_eq!(get(&cpc, "method.embedding").as_str(), Some("latent"));
     assert_eq!(get(&cpc, "method.prediction_steps").as_integer(), Some(2));
+    assert_eq!(get(&cpc, "method.negatives").as_str(), Some("sequence"));
     assert_eq!(get(&cpc, "backbone.kind").as_str(), Some("audio_cnn"));
     // A waveform backbone has no feature map: CPC keeps its own encoder and defaults.
     let own = resolved(
