@@ -46,7 +46,7 @@ fn bad_third_pass_settings_name_the_field() {
         ),
         (
             "[method]\nkind = \"cpc\"\nencoder = \"gru\"",
-            &["expected one of `own`, `backbone`"][..],
+            &["unknown variant `gru`, expected `own` or `backbone`"][..],
         ),
         (
             "[method]\nkind = \"cpc\"\nencoder = \"backbone\"\nprediction_steps = 6\n[backbone]\nkind = \"audio_cnn\"\nwidths = [32, 64, 128]",

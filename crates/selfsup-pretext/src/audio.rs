@@ -253,8 +253,8 @@ pub struct TemporalOrderConfig {
     /// (default `none`; see [`FrameNorm`]).
     pub frame_norm: FrameNorm,
     /// With `assemble_views`: frames blanked around every internal segment boundary (`gap / 2`
-    /// before it, the rest after it), set to the clip's minimum value; fewer than a segment's
-    /// length (default 0).
+    /// before it, the rest after it), set to the clip's minimum value; cut to one frame less than
+    /// a segment where a segment is shorter (default 0).
     pub boundary_gap: usize,
 }
 
@@ -449,8 +449,8 @@ impl TemporalOrder {
 
     /// `s` with `gap` frames around each of the `segments − 1` internal boundaries of the block of
     /// `segments` segments of `len` frames from `start` set to the clip's minimum value (`gap / 2`
-    /// frames before each boundary, `gap − gap / 2` after); an error naming
-    /// `temporal_order.boundary_gap` when the gap is not shorter than a segment.
+    /// frames before each boundary, `gap − gap / 2` after). The gap is cut to `len − 1` frames where
+    /// a segment is not longer than it (a short voiced span), so every segment keeps a frame.
     pub fn blank_boundaries(
         &self,
         s: &Spectrogram,
@@ -458,14 +458,9 @@ impl TemporalOrder {
         len: usize,
         gap: usize,
     ) -> Result<Spectrogram> {
+        let gap = gap.min(len.saturating_sub(1));
         if gap == 0 {
             return Ok(s.clone());
-        }
-        if gap >= len {
-            return Err(Error::config(
-                "temporal_order.boundary_gap",
-                format!("must be shorter than a segment ({len} frames here), got {gap}"),
-            ));
         }
         let (c, f, t) = s.values.dims();
         let floor = s.values.data().iter().copied().fold(f32::INFINITY, f32::min);
