@@ -18,7 +18,14 @@ fn cpc_on_audio_trains_the_backbone() {
     assert_eq!(get(&cpc, "backbone.kind").as_str(), Some("audio_cnn"));
     // A waveform backbone has no feature map: CPC keeps its own encoder and defaults.
     let own = resolved(
-        &["--dataset", "fsdd", "--method", "cpc", "--backbone", "conv1d"],
+        &[
+            "--dataset",
+            "fsdd",
+            "--method",
+            "cpc",
+            "--backbone",
+            "conv1d",
+        ],
         dir.path(),
     );
     assert_eq!(get(&own, "method.encoder").as_str(), Some("own"));

@@ -463,7 +463,12 @@ impl TemporalOrder {
             return Ok(s.clone());
         }
         let (c, f, t) = s.values.dims();
-        let floor = s.values.data().iter().copied().fold(f32::INFINITY, f32::min);
+        let floor = s
+            .values
+            .data()
+            .iter()
+            .copied()
+            .fold(f32::INFINITY, f32::min);
         let mut data = s.values.data().to_vec();
         for k in 1..self.cfg.segments {
             let b = start + k * len;
@@ -525,10 +530,7 @@ impl PretextGenerator for TemporalOrder {
         if self.cfg.assemble_views {
             let view = Self::assemble(&segs, perm)?;
             let view = self.blank_boundaries(&view, 0, len, self.cfg.boundary_gap)?;
-            return Ok((
-                vec![Sample::Spectrogram(view)],
-                Target::Class(class as i64),
-            ));
+            return Ok((vec![Sample::Spectrogram(view)], Target::Class(class as i64)));
         }
         let views = perm
             .iter()

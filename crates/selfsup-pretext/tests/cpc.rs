@@ -293,10 +293,15 @@ fn cpc_with_the_backbone_as_encoder() {
     assert_eq!(m.encoder_prefix(), "backbone");
     let names: Vec<String> = m.var_store().variables().into_keys().collect();
     assert!(
-        names.iter().any(|n| n.starts_with("backbone.blocks.0.conv")),
+        names
+            .iter()
+            .any(|n| n.starts_with("backbone.blocks.0.conv")),
         "{names:?}"
     );
-    assert!(!names.iter().any(|n| n.starts_with("encoder.")), "{names:?}");
+    assert!(
+        !names.iter().any(|n| n.starts_with("encoder.")),
+        "{names:?}"
+    );
     // The latent embedding is the backbone's own pooled feature.
     let mut vs = tch::nn::VarStore::new(Device::Cpu);
     let net = selfsup_nn::build_backbone(&(vs.root() / "backbone"), &audio, 1).unwrap();
@@ -326,7 +331,10 @@ fn cpc_with_the_backbone_as_encoder() {
     assert!(last.0 < l0 - 0.3, "{l0} -> {}", last.0);
     assert!(last.1 > 2.0 / N as f64, "accuracy {}", last.1);
     // The embedding changed with training (the backbone is what CPC trains).
-    assert!(!m.embed(&b.views[0]).unwrap().allclose(&e, 1e-4, 1e-4, false));
+    assert!(!m
+        .embed(&b.views[0])
+        .unwrap()
+        .allclose(&e, 1e-4, 1e-4, false));
     // 12 latents cannot serve 12 prediction steps.
     let e = PretextConfig::Cpc(CpcConfig {
         prediction_steps: 12,

@@ -359,7 +359,7 @@ fn frame_norm_zeroes_each_frames_mean() {
     let m = normalize_frames(&x, FrameNorm::Mean);
     assert!(mean(&m).abs().max().double_value(&[]) < 1e-5);
     assert!(mean(&x).abs().max().double_value(&[]) > 1.0); // the input's were not
-    // The mean removal keeps the spectral shape: frame-wise differences are unchanged.
+                                                           // The mean removal keeps the spectral shape: frame-wise differences are unchanged.
     let dx = x.narrow(2, 1, 7) - x.narrow(2, 0, 7);
     let dm = m.narrow(2, 1, 7) - m.narrow(2, 0, 7);
     assert!(dx.allclose(&dm, 1e-4, 1e-4, false));
