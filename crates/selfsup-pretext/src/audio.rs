@@ -14,6 +14,12 @@
 //!   With `assemble_views`, one view instead: those segments end to end ([`TemporalOrder::assemble`]);
 //!   with `voiced_only` as well, the segments of the clip's voiced span shuffled in place
 //!   ([`TemporalOrder::voiced_span`], [`TemporalOrder::shuffle_in_place`]), the silence around kept.
+//!   `boundary_gap` blanks the frames around every boundary between segments (to the clip's minimum,
+//!   its silence) at the same places for every order, so that continuity across a cut (the jump of
+//!   a shuffled boundary) cannot tell the order — jigsaw's gap in time ([`TemporalOrder::blank_boundaries`]).
+//!   `frame_norm` ([`FrameNorm`]) makes the method normalise every frame of its input over the
+//!   frequency bins, in training and in the embedding the evaluation reads, so that the loudness
+//!   envelope cannot tell the order.
 
 use crate::jigsaw::{hamming_permutation_set, PermutationSet};
 use crate::{as_spectrogram, PretextGenerator, Target};
@@ -202,6 +208,22 @@ impl PretextGenerator for MaskedSpectrogram {
     }
 }
 
+/// Per-frame normalisation of a spectrogram over its frequency bins (`method.frame_norm` of the
+/// temporal-order task): what the method applies to its input before the backbone, in training and
+/// in `embed` (so the evaluation before and after training reads the same encoder). In log-mel
+/// terms a frame's mean is its loudness; removing it leaves the spectral shape.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FrameNorm {
+    /// The input as it is.
+    #[default]
+    None,
+    /// Each frame (time column) minus its mean over the bins (and channels).
+    Mean,
+    /// Each frame standardised over the bins (and channels): `(x − mean) / (std + 1e-5)`.
+    Standardize,
+}
+
 /// Settings of the temporal-order task.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -227,6 +249,13 @@ pub struct TemporalOrderConfig {
     /// The energy level that starts the voiced span, as a fraction of the clip's energy range
     /// (in `[0, 1)`; default 0.25).
     pub voiced_threshold: f64,
+    /// Per-frame normalisation of the method's input, in training and in the embedding
+    /// (default `none`; see [`FrameNorm`]).
+    pub frame_norm: FrameNorm,
+    /// With `assemble_views`: frames blanked around every internal segment boundary (`gap / 2`
+    /// before it, the rest after it), set to the clip's minimum value; cut to one frame less than
+    /// a segment where a segment is shorter (default 0).
+    pub boundary_gap: usize,
 }
 
 impl Default for TemporalOrderConfig {
@@ -238,6 +267,8 @@ impl Default for TemporalOrderConfig {
             assemble_views: false,
             voiced_only: false,
             voiced_threshold: 0.25,
+            frame_norm: FrameNorm::None,
+            boundary_gap: 0,
         }
     }
 }
@@ -264,6 +295,12 @@ impl TemporalOrderConfig {
             return Err(Error::config(
                 "temporal_order.segment_frames",
                 "is set by the voiced span with voiced_only = true; leave it unset",
+            ));
+        }
+        if self.boundary_gap > 0 && !self.assemble_views {
+            return Err(Error::config(
+                "temporal_order.boundary_gap",
+                "needs assemble_views = true (separate segment views have no boundaries)",
             ));
         }
         if !(0.0..1.0).contains(&self.voiced_threshold) {
@@ -410,6 +447,40 @@ impl TemporalOrder {
         Spectrogram::new(c, f, t, data)
     }
 
+    /// `s` with `gap` frames around each of the `segments − 1` internal boundaries of the block of
+    /// `segments` segments of `len` frames from `start` set to the clip's minimum value (`gap / 2`
+    /// frames before each boundary, `gap − gap / 2` after). The gap is cut to `len − 1` frames where
+    /// a segment is not longer than it (a short voiced span), so every segment keeps a frame.
+    pub fn blank_boundaries(
+        &self,
+        s: &Spectrogram,
+        start: usize,
+        len: usize,
+        gap: usize,
+    ) -> Result<Spectrogram> {
+        let gap = gap.min(len.saturating_sub(1));
+        if gap == 0 {
+            return Ok(s.clone());
+        }
+        let (c, f, t) = s.values.dims();
+        let floor = s
+            .values
+            .data()
+            .iter()
+            .copied()
+            .fold(f32::INFINITY, f32::min);
+        let mut data = s.values.data().to_vec();
+        for k in 1..self.cfg.segments {
+            let b = start + k * len;
+            for j in b - gap / 2..(b + gap - gap / 2).min(t) {
+                for row in 0..c * f {
+                    data[row * t + j] = floor;
+                }
+            }
+        }
+        Spectrogram::new(c, f, t, data)
+    }
+
     /// The segments in time order.
     pub fn segments(&self, s: &Spectrogram, start: usize, len: usize) -> Result<Vec<Spectrogram>> {
         let (c, f, _) = s.values.dims();
@@ -450,16 +521,16 @@ impl PretextGenerator for TemporalOrder {
             let class = rng.below(self.set.perms.len() as u64) as usize;
             let (start, len) = self.voiced_span(&s)?;
             let view = self.shuffle_in_place(&s, start, len, &self.set.perms[class])?;
+            let view = self.blank_boundaries(&view, start, len, self.cfg.boundary_gap)?;
             return Ok((vec![Sample::Spectrogram(view)], Target::Class(class as i64)));
         }
         let (class, start, len) = self.sample_params(s.n_frames(), rng)?;
         let segs = self.segments(&s, start, len)?;
         let perm = &self.set.perms[class];
         if self.cfg.assemble_views {
-            return Ok((
-                vec![Sample::Spectrogram(Self::assemble(&segs, perm)?)],
-                Target::Class(class as i64),
-            ));
+            let view = Self::assemble(&segs, perm)?;
+            let view = self.blank_boundaries(&view, 0, len, self.cfg.boundary_gap)?;
+            return Ok((vec![Sample::Spectrogram(view)], Target::Class(class as i64)));
         }
         let views = perm
             .iter()

@@ -13,8 +13,13 @@
 //! long enough for `prediction_steps`, so a too-short clip is an error naming the limit before any
 //! training step.
 //!
-//! Encoder: `widths.len()` blocks of `Conv1d(kernel, padding kernel/2) → ReLU` over time, with the mel
-//! bins (times channels) as input channels; the first block has stride `stride`, the others stride 1.
+//! Encoder (`encoder = "own"`, the default): `widths.len()` blocks of `Conv1d(kernel, padding
+//! kernel/2) → ReLU` over time, with the mel bins (times channels) as input channels; the first block
+//! has stride `stride`, the others stride 1. With `encoder = "backbone"` the run's `[backbone]` (a
+//! backbone with a feature map, e.g. `audio_cnn`) is the encoder instead: its feature map before the
+//! global pool, averaged over frequency, gives one latent per time column (`widths`, `kernel` and
+//! `stride` are then unused), so CPC trains the same encoder the other audio tasks train and is
+//! compared with the same random initialisation.
 
 use crate::{as_spectrogram, PretextGenerator, Target};
 use selfsup_core::{check, Error, Generator, Result, Sample};
@@ -46,6 +51,17 @@ pub enum CpcEmbedding {
     Both,
 }
 
+/// CPC's frame encoder (`method.encoder`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CpcEncoder {
+    /// Its own `Conv1d` blocks (`widths`, `kernel`, `stride`).
+    #[default]
+    Own,
+    /// The run's backbone: its feature map averaged over frequency, one latent per time column.
+    Backbone,
+}
+
 /// Settings of CPC (the `[method]` table with `kind = "cpc"`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -64,6 +80,8 @@ pub struct CpcConfig {
     pub negatives: CpcNegatives,
     /// The evaluation embedding (default `context`).
     pub embedding: CpcEmbedding,
+    /// The frame encoder (default `own`; `backbone`: the run's `[backbone]`).
+    pub encoder: CpcEncoder,
 }
 
 impl Default for CpcConfig {
@@ -76,6 +94,7 @@ impl Default for CpcConfig {
             context_dim: 128,
             negatives: CpcNegatives::Batch,
             embedding: CpcEmbedding::Context,
+            encoder: CpcEncoder::Own,
         }
     }
 }
@@ -173,7 +192,10 @@ impl PretextGenerator for Cpc {
     }
     fn generate(&self, sample: &Sample, _rng: &mut Generator) -> Result<(Vec<Sample>, Target)> {
         let s = as_spectrogram(sample, "cpc")?;
-        self.cfg.check_frames(s.n_frames())?;
+        // The backbone's latent count is the model's to check (it knows the feature map).
+        if self.cfg.encoder == CpcEncoder::Own {
+            self.cfg.check_frames(s.n_frames())?;
+        }
         Ok((vec![Sample::Spectrogram(s)], Target::Class(0)))
     }
 }

@@ -14,11 +14,17 @@
 //! - Embedding (`embed`, what kNN and the probes see, `method.embedding`): the contexts `c_t`
 //!   averaged over time, `N×H` (default), the latents `z_t` averaged over time, or both concatenated;
 //!   `selfsup export` writes everything under `encoder` (convolutions and GRU).
+//! - With `encoder = "backbone"` the latents are the run's backbone's feature map (`backbone.*`)
+//!   averaged over frequency, `N×T'×D`; `embedding = "latent"` is then exactly the backbone's
+//!   global-pooled feature, what every other method's encoder hands to the evaluation, and `selfsup
+//!   export` writes the backbone.
 
-use crate::cpc::{CpcConfig, CpcEmbedding, CpcNegatives};
+use crate::cpc::{CpcConfig, CpcEmbedding, CpcEncoder, CpcNegatives};
 use selfsup_contrastive::losses::{self, CpcLoss};
 use selfsup_core::Error;
-use selfsup_nn::{Batch, Method, Result, StepInfo, StepOutput};
+use selfsup_nn::{
+    build_backbone, Backbone, BackboneConfig, Batch, Method, Result, StepInfo, StepOutput,
+};
 use tch::nn::{self, Module, VarStore, RNN};
 use tch::{Kind, Tensor};
 
@@ -28,6 +34,7 @@ pub struct CpcMethod {
     cfg: CpcConfig,
     vs: VarStore,
     convs: Vec<nn::Conv1D>,
+    backbone: Option<Box<dyn Backbone>>,
     gru: nn::GRU,
     predictors: Vec<nn::Linear>,
     in_channels: i64,
@@ -39,12 +46,18 @@ fn err(msg: String) -> selfsup_nn::Error {
 
 impl CpcMethod {
     /// Builds the model for samples of `input_shape` (`[F, T]` or `[C, F, T]` spectrograms) under a
-    /// fresh `vs`; a clip too short for `prediction_steps` is an error naming the limit.
-    pub fn new(vs: VarStore, cfg: &CpcConfig, input_shape: &[i64]) -> Result<Self> {
+    /// fresh `vs` (`backbone` is the encoder with `encoder = "backbone"`); a clip too short for
+    /// `prediction_steps` is an error naming the limit.
+    pub fn new(
+        vs: VarStore,
+        cfg: &CpcConfig,
+        backbone: &BackboneConfig,
+        input_shape: &[i64],
+    ) -> Result<Self> {
         cfg.validate()?;
-        let (bins, frames) = match *input_shape {
-            [f, t] => (f, t),
-            [c, f, t] => (c * f, t),
+        let (channels, bins, frames) = match *input_shape {
+            [f, t] => (1, f, t),
+            [c, f, t] => (c, c * f, t),
             _ => {
                 return Err(Error::config(
                     "input.shape",
@@ -60,8 +73,11 @@ impl CpcMethod {
             )
             .into());
         }
-        cfg.check_frames(frames as usize)?;
         let root = vs.root();
+        if cfg.encoder == CpcEncoder::Backbone {
+            return Self::with_backbone(vs, cfg, backbone, [channels, bins / channels, frames]);
+        }
+        cfg.check_frames(frames as usize)?;
         let enc = &root / "encoder";
         let k = cfg.kernel as i64;
         let mut c_in = bins;
@@ -89,14 +105,84 @@ impl CpcMethod {
             cfg: cfg.clone(),
             vs,
             convs,
+            backbone: None,
             gru,
             predictors,
             in_channels: bins,
         })
     }
 
-    /// Latents `z` (`N×T'×D`) and contexts `c` (`N×T'×H`) of a spectrogram batch.
-    pub fn encode(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+    /// The model with the run's backbone as the frame encoder (`encoder = "backbone"`).
+    fn with_backbone(
+        vs: VarStore,
+        cfg: &CpcConfig,
+        backbone: &BackboneConfig,
+        [c, f, t]: [i64; 3],
+    ) -> Result<Self> {
+        backbone.check_input(&[c, f, t])?;
+        let root = vs.root();
+        let net = build_backbone(&(&root / "backbone"), backbone, c)?;
+        // Latents per clip: the time columns of the feature map (probed in eval mode, no state).
+        let map = tch::no_grad(|| {
+            net.forward_map_t(&Tensor::zeros([1, c, f, t], (Kind::Float, vs.device())), false)
+                .map(|m| m.size())
+        })
+        .ok_or_else(|| {
+            selfsup_nn::Error::from(Error::config(
+                "method.encoder",
+                "cpc with encoder = \"backbone\" needs a backbone with a feature map (audio_cnn or conv_net)",
+            ))
+        })?;
+        let steps = map[3];
+        if steps <= cfg.prediction_steps as i64 {
+            return Err(Error::config(
+                "method.prediction_steps",
+                format!(
+                    "cpc: the backbone's feature map of a clip of {t} frames has {steps} time steps, and predicting {} steps ahead needs at least {} (lower method.prediction_steps or lengthen the clip)",
+                    cfg.prediction_steps,
+                    cfg.prediction_steps + 1
+                ),
+            )
+            .into());
+        }
+        let d = net.output_dim();
+        let h = cfg.context_dim as i64;
+        let gru = nn::gru(&root / "context", d, h, Default::default());
+        let pp = &root / "predictors";
+        let predictors = (0..cfg.prediction_steps)
+            .map(|i| selfsup_nn::layers::linear(&pp / i, h, d, false))
+            .collect();
+        Ok(CpcMethod {
+            cfg: cfg.clone(),
+            vs,
+            convs: Vec::new(),
+            backbone: Some(net),
+            gru,
+            predictors,
+            in_channels: c * f,
+        })
+    }
+
+    /// Latents `z` (`N×T'×D`) and contexts `c` (`N×T'×H`) of a spectrogram batch (`train`: the
+    /// backbone's batch norm in training mode).
+    pub fn encode(&self, x: &Tensor, train: bool) -> Result<(Tensor, Tensor)> {
+        if let Some(net) = &self.backbone {
+            let x4 = if x.dim() == 3 {
+                x.unsqueeze(1)
+            } else {
+                x.shallow_clone()
+            };
+            let map = net
+                .forward_map_t(&x4.to_kind(Kind::Float), train)
+                .ok_or_else(|| err("cpc: the backbone has no feature map".into()))?;
+            // N×D×F'×T' -> N×D×T' -> N×T'×D
+            let z = map
+                .mean_dim(2, false, Kind::Float)
+                .transpose(1, 2)
+                .contiguous();
+            let (c, _) = self.gru.seq(&z);
+            return Ok((z, c));
+        }
         let s = x.size();
         let x = match s.len() {
             3 => x.shallow_clone(),
@@ -125,7 +211,7 @@ impl CpcMethod {
     }
 
     /// The InfoNCE loss and the accuracy of the true future among the batch's.
-    fn objective(&self, batch: &Batch) -> Result<(Tensor, f64)> {
+    fn objective(&self, batch: &Batch, train: bool) -> Result<(Tensor, f64)> {
         let x = batch.views.first().ok_or_else(|| {
             err("cpc needs one view (the spectrogram), the batch has none".into())
         })?;
@@ -134,7 +220,7 @@ impl CpcMethod {
                 "cpc needs at least 2 sequences per batch (the others are the negatives)".into(),
             ));
         }
-        let (z, c) = self.encode(x)?;
+        let (z, c) = self.encode(x, train)?;
         let preds: Vec<Tensor> = self.predictors.iter().map(|p| p.forward(&c)).collect();
         let negatives = match self.cfg.negatives {
             CpcNegatives::Batch => losses::CpcNegatives::Batch,
@@ -195,12 +281,12 @@ impl Method for CpcMethod {
     }
 
     fn step(&mut self, batch: &Batch, _info: &StepInfo) -> Result<StepOutput> {
-        let (loss, acc) = self.objective(batch)?;
+        let (loss, acc) = self.objective(batch, true)?;
         Ok(StepOutput::new(loss, vec![("pretext_acc".into(), acc)]))
     }
 
     fn evaluate(&mut self, batch: &Batch) -> Result<Vec<(String, f64)>> {
-        let (loss, acc) = tch::no_grad(|| self.objective(batch))?;
+        let (loss, acc) = tch::no_grad(|| self.objective(batch, false))?;
         Ok(vec![
             ("val_loss".into(), loss.double_value(&[])),
             ("pretext_acc".into(), acc),
@@ -209,7 +295,17 @@ impl Method for CpcMethod {
 
     fn embed(&self, x: &Tensor) -> Result<Tensor> {
         tch::no_grad(|| {
-            let (z, c) = self.encode(x)?;
+            if let (Some(net), CpcEmbedding::Latent) = (&self.backbone, self.cfg.embedding) {
+                // The backbone's own global-pooled feature (= the latents' mean over time and
+                // frequency), exactly what the other methods' encoders are evaluated on.
+                let x4 = if x.dim() == 3 {
+                    x.unsqueeze(1)
+                } else {
+                    x.shallow_clone()
+                };
+                return Ok(net.forward_t(&x4.to_kind(Kind::Float), false));
+            }
+            let (z, c) = self.encode(x, false)?;
             let mean = |t: &Tensor| t.mean_dim(1, false, Kind::Float);
             Ok(match self.cfg.embedding {
                 CpcEmbedding::Context => mean(&c),
@@ -220,7 +316,10 @@ impl Method for CpcMethod {
     }
 
     fn embed_dim(&self) -> i64 {
-        let latent = self.cfg.widths.last().copied().unwrap_or(0) as i64;
+        let latent = match &self.backbone {
+            Some(net) => net.output_dim(),
+            None => self.cfg.widths.last().copied().unwrap_or(0) as i64,
+        };
         let context = self.cfg.context_dim as i64;
         match self.cfg.embedding {
             CpcEmbedding::Context => context,
@@ -230,6 +329,10 @@ impl Method for CpcMethod {
     }
 
     fn encoder_prefix(&self) -> &str {
-        "encoder"
+        if self.backbone.is_some() {
+            "backbone"
+        } else {
+            "encoder"
+        }
     }
 }

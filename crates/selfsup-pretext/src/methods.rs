@@ -11,6 +11,8 @@
 //!   axis (`adaptive_avg_pool2d` to `1 × segments`), the segments' features concatenated; with
 //!   `voiced_only` (segments of the voiced span, not at fixed places) pooled over frequency only,
 //!   every time column of the map concatenated.
+//!   With `frame_norm` ([`FrameNorm`]) every input, the task's views and what `embed` reads, is
+//!   normalised per frame over the frequency bins first ([`normalize_frames`]).
 //! - Dense tasks (colorization, inpainting, masked spectrogram): a small decoder under `decoder`,
 //!   `Linear(D, 512) → ReLU → Linear(512, C·H·W)`, maps the backbone's features to the target map;
 //!   the loss is the weighted mean squared error `Σ w (ŷ − y)² / (C · Σ w)` with the target's weight
@@ -29,7 +31,7 @@
 //! float (dense). The encoder for evaluation is the backbone (`embed`); colorization's encoder sees
 //! lightness only, so `embed` turns 3-channel input into `L / 100` first.
 
-use crate::audio::SpecDecoder;
+use crate::audio::{FrameNorm, SpecDecoder};
 use crate::config::{pretext_generator, PretextConfig};
 use selfsup_core::Error;
 use selfsup_nn::{
@@ -93,6 +95,29 @@ pub struct PretextMethod {
     backbone: Box<dyn Backbone>,
     head: Head,
     lightness_input: bool,
+    frame_norm: FrameNorm,
+}
+
+/// `x` (`N×C×F×T` or `N×F×T` spectrograms) with every frame normalised over its bins and channels
+/// by `norm` (see [`FrameNorm`]): with `Mean` each frame's mean over `C·F` is 0 afterwards, with
+/// `Standardize` also its (biased) standard deviation is 1, or 0 for a constant frame.
+pub fn normalize_frames(x: &Tensor, norm: FrameNorm) -> Tensor {
+    if norm == FrameNorm::None {
+        return x.shallow_clone();
+    }
+    let dims: Vec<i64> = (1..x.dim() as i64 - 1).collect();
+    let mean = x.mean_dim(&dims[..], true, Kind::Float);
+    let centred = x.to_kind(Kind::Float) - mean;
+    match norm {
+        FrameNorm::Standardize => {
+            let std = centred
+                .square()
+                .mean_dim(&dims[..], true, Kind::Float)
+                .sqrt();
+            centred / (std + 1e-5)
+        }
+        _ => centred,
+    }
 }
 
 fn err(msg: String) -> selfsup_nn::Error {
@@ -299,6 +324,10 @@ impl PretextMethod {
             backbone,
             head,
             lightness_input: colorization,
+            frame_norm: match cfg {
+                PretextConfig::TemporalOrder(t) => t.frame_norm,
+                _ => FrameNorm::None,
+            },
         })
     }
 
@@ -310,11 +339,12 @@ impl PretextMethod {
                 batch.views.len()
             ))
         })?;
-        Ok(if x.dim() == 3 {
+        let x = if x.dim() == 3 {
             x.unsqueeze(1)
         } else {
             x.shallow_clone()
-        })
+        };
+        Ok(normalize_frames(&x, self.frame_norm))
     }
 
     /// Class logits of a batch (`N × classes`, or `N·4 × 4` in view-major order for the RotNet form).
@@ -389,7 +419,7 @@ impl Method for PretextMethod {
         let x = if self.lightness_input && x.size().get(1) == Some(&3) {
             lightness(&x)
         } else {
-            x
+            normalize_frames(&x, self.frame_norm)
         };
         Ok(tch::no_grad(|| self.backbone.forward_t(&x, false)))
     }
@@ -615,6 +645,7 @@ impl MethodSpec for PretextConfig {
             return Ok(Box::new(crate::cpc_method::CpcMethod::new(
                 vs,
                 c,
+                backbone,
                 &input.shape,
             )?));
         }

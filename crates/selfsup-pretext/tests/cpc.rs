@@ -259,3 +259,105 @@ fn cpc_negatives_and_embeddings() {
         assert_eq!(m.embed_dim(), width);
     }
 }
+
+/// `encoder = "backbone"`: CPC trains the run's `audio_cnn` (parameters under `backbone.`), the
+/// InfoNCE loss falls and the future accuracy beats chance; `embedding = "latent"` is exactly the
+/// backbone's global-pooled feature; too few time columns for the prediction steps, or a backbone
+/// without a feature map, are errors naming the field.
+#[test]
+fn cpc_with_the_backbone_as_encoder() {
+    use selfsup_nn::backbones::ConvNetConfig;
+    use selfsup_pretext::cpc::{CpcEmbedding, CpcEncoder};
+    const N: usize = 16;
+    let specs = spectrograms(N);
+    let b = batch(&specs);
+    let input = InputSpec {
+        shape: vec![N_FREQ as i64, 51],
+        vocab_size: None,
+    };
+    // Two stages: 40×51 -> 10×12 feature map, 12 latents.
+    let audio = BackboneConfig::AudioCnn(ConvNetConfig {
+        widths: vec![16, 32],
+    });
+    let cfg = CpcConfig {
+        encoder: CpcEncoder::Backbone,
+        embedding: CpcEmbedding::Latent,
+        prediction_steps: 2,
+        context_dim: 32,
+        ..Default::default()
+    };
+    tch::manual_seed(0);
+    let mut m = PretextConfig::Cpc(cfg.clone())
+        .instantiate(&audio, &input, Device::Cpu, 0)
+        .unwrap();
+    assert_eq!(m.encoder_prefix(), "backbone");
+    let names: Vec<String> = m.var_store().variables().into_keys().collect();
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("backbone.blocks.0.conv")),
+        "{names:?}"
+    );
+    assert!(
+        !names.iter().any(|n| n.starts_with("encoder.")),
+        "{names:?}"
+    );
+    // The latent embedding is the backbone's own pooled feature.
+    let mut vs = tch::nn::VarStore::new(Device::Cpu);
+    let net = selfsup_nn::build_backbone(&(vs.root() / "backbone"), &audio, 1).unwrap();
+    vs.copy(m.var_store()).unwrap();
+    let e = m.embed(&b.views[0]).unwrap();
+    let want = tch::no_grad(|| net.forward_t(&b.views[0], false));
+    assert_eq!(e.size(), [N as i64, 32]);
+    assert_eq!(m.embed_dim(), 32);
+    assert!(e.allclose(&want, 1e-5, 1e-5, false));
+    let mut opt = tch::nn::Adam::default().build(m.var_store(), 2e-3).unwrap();
+    let first = m.step(&b, &info(0)).unwrap();
+    let l0 = first.loss.double_value(&[]);
+    opt.backward_step(&first.loss);
+    let mut last = (l0, 0.0);
+    for s in 1..25 {
+        let out = m.step(&b, &info(s)).unwrap();
+        last = (out.loss.double_value(&[]), out.scalars[0].1);
+        opt.backward_step(&out.loss);
+    }
+    eprintln!(
+        "backbone encoder: loss {l0:.3} -> {:.3} (ln N = {:.3}), acc {:.3}",
+        last.0,
+        (N as f64).ln(),
+        last.1
+    );
+    assert!((l0 - (N as f64).ln()).abs() < 0.5, "{l0}");
+    assert!(last.0 < l0 - 0.3, "{l0} -> {}", last.0);
+    assert!(last.1 > 2.0 / N as f64, "accuracy {}", last.1);
+    // The embedding changed with training (the backbone is what CPC trains).
+    assert!(!m
+        .embed(&b.views[0])
+        .unwrap()
+        .allclose(&e, 1e-4, 1e-4, false));
+    // 12 latents cannot serve 12 prediction steps.
+    let e = PretextConfig::Cpc(CpcConfig {
+        prediction_steps: 12,
+        ..cfg.clone()
+    })
+    .instantiate(&audio, &input, Device::Cpu, 0)
+    .err()
+    .expect("12 steps ahead of 12 latents must be refused")
+    .to_string();
+    assert!(
+        e.contains("method.prediction_steps") && e.contains("12 time steps"),
+        "{e}"
+    );
+    let mlp = BackboneConfig::Mlp(selfsup_nn::MlpConfig {
+        input_dim: 40 * 51,
+        hidden: vec![32],
+        output_dim: 32,
+        batch_norm: false,
+    });
+    let e = PretextConfig::Cpc(cfg)
+        .instantiate(&mlp, &input, Device::Cpu, 0)
+        .err()
+        .expect("an MLP has no feature map")
+        .to_string();
+    assert!(e.contains("method.encoder"), "{e}");
+}

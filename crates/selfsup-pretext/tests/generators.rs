@@ -746,3 +746,77 @@ fn temporal_order_voiced_span_is_shuffled_in_place() {
         assert!(bad.validate().is_err());
     }
 }
+
+/// `boundary_gap`: around the two internal boundaries of a voiced span (frames 6..18 of 24, 4-frame
+/// segments, boundaries at 10 and 14) `gap` frames are the clip's minimum for every order, so
+/// where the gap falls carries no label; every other voiced frame is the shuffled segment's; a gap
+/// as long as a segment is cut so that each keeps a frame; without the assembled form it is an error
+/// naming the field.
+#[test]
+fn temporal_order_boundary_gap_blanks_the_same_frames_for_every_order() {
+    let g = TemporalOrderConfig {
+        assemble_views: true,
+        voiced_only: true,
+        boundary_gap: 2,
+        ..Default::default()
+    }
+    .build()
+    .unwrap();
+    let (f, t) = (4, 24);
+    let mut d = vec![-3.0f32; f * t];
+    for row in 0..f {
+        for j in 6..18 {
+            d[row * t + j] = 1.0 + (j * 10 + row) as f32 / 100.0;
+        }
+    }
+    let s = Spectrogram::new(1, f, t, d).unwrap();
+    let blanked = [9usize, 10, 13, 14];
+    let mut seen = std::collections::BTreeSet::new();
+    for i in 0..24 {
+        let (views, target) = g
+            .generate_keyed(&Sample::Spectrogram(s.clone()), key(i))
+            .unwrap();
+        let Sample::Spectrogram(v) = &views[0] else {
+            panic!("a spectrogram view")
+        };
+        let perm = &g.set().perms[class_of(&target)];
+        seen.insert(class_of(&target));
+        let p = v.values.plane(0);
+        for row in 0..f {
+            for j in 0..t {
+                let slot = j.saturating_sub(6) / 4;
+                let want = if blanked.contains(&j) || !(6..18).contains(&j) {
+                    -3.0
+                } else {
+                    s.values.plane(0)[row * t + 6 + 4 * perm[slot] + (j - 6) % 4]
+                };
+                assert_eq!(p[row * t + j], want, "frame {j}, order {perm:?}");
+            }
+        }
+    }
+    assert!(seen.len() > 1);
+    // A gap as long as a segment (4 frames) is cut to 3 per boundary: each segment keeps a frame.
+    let (views, _) = TemporalOrderConfig {
+        assemble_views: true,
+        voiced_only: true,
+        boundary_gap: 4,
+        ..Default::default()
+    }
+    .build()
+    .unwrap()
+    .generate_keyed(&Sample::Spectrogram(s), key(0))
+    .unwrap();
+    let Sample::Spectrogram(v) = &views[0] else {
+        panic!("a spectrogram view")
+    };
+    let silent = (6..18).filter(|&j| v.values.plane(0)[j] == -3.0).count();
+    assert_eq!(silent, 6);
+    let e = TemporalOrderConfig {
+        boundary_gap: 2,
+        ..Default::default()
+    }
+    .validate()
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("temporal_order.boundary_gap"), "{e}");
+}

@@ -342,3 +342,78 @@ fn map_heads_on_an_mlp_backbone_name_the_field() {
     let cfg: PretextConfig = toml::from_str("kind = \"masked_spectrogram\"").unwrap();
     assert!(PretextMethod::new(VarStore::new(Device::Cpu), &cfg, &mlp, &[16, 30]).is_ok());
 }
+
+/// `normalize_frames`: with `mean` every frame of the result has mean 0 over its bins and channels,
+/// with `standardize` also a (biased) standard deviation of 1, a constant frame becomes 0; `none`
+/// leaves the input as it is.
+#[test]
+fn frame_norm_zeroes_each_frames_mean() {
+    use selfsup_pretext::audio::FrameNorm;
+    use selfsup_pretext::methods::normalize_frames;
+    tch::manual_seed(3);
+    // N×C×F×T with a per-frame offset and scale, and one constant (silent) frame.
+    let x = Tensor::randn([2, 2, 8, 5], (Kind::Float, Device::Cpu)) * 3.0
+        + Tensor::arange(5, (Kind::Float, Device::Cpu)).view([1, 1, 1, 5]) * 7.0;
+    let _ = x.narrow(3, 4, 1).fill_(-4.0);
+    let mean = |t: &Tensor| t.mean_dim(&[1i64, 2][..], false, Kind::Float);
+    let m = normalize_frames(&x, FrameNorm::Mean);
+    assert!(mean(&m).abs().max().double_value(&[]) < 1e-5);
+    assert!(mean(&x).abs().max().double_value(&[]) > 1.0); // the input's were not
+                                                           // The mean removal keeps the spectral shape: frame-wise differences are unchanged.
+    let dx = x.narrow(2, 1, 7) - x.narrow(2, 0, 7);
+    let dm = m.narrow(2, 1, 7) - m.narrow(2, 0, 7);
+    assert!(dx.allclose(&dm, 1e-4, 1e-4, false));
+    let s = normalize_frames(&x, FrameNorm::Standardize);
+    assert!(mean(&s).abs().max().double_value(&[]) < 1e-5);
+    let sd = mean(&s.square()).sqrt();
+    let sd_voiced = sd.narrow(1, 0, 4);
+    assert!((sd_voiced - 1.0).abs().max().double_value(&[]) < 1e-3);
+    assert!(s.narrow(3, 4, 1).abs().max().double_value(&[]) < 1e-6);
+    // 3-D N×F×T batches: per frame over F.
+    let x3 = x.select(1, 0);
+    let m3 = normalize_frames(&x3, FrameNorm::Mean);
+    assert!(
+        m3.mean_dim(1, false, Kind::Float)
+            .abs()
+            .max()
+            .double_value(&[])
+            < 1e-5
+    );
+    assert!(normalize_frames(&x, FrameNorm::None).equal(&x));
+}
+
+/// Temporal order with `frame_norm = "mean"`: the encoder the evaluation reads (`embed`) and the
+/// task's input are blind to a per-frame gain (an added constant per log-mel frame); without it
+/// they are not.
+#[test]
+fn temporal_order_frame_norm_makes_embed_and_task_blind_to_loudness() {
+    let audio = BackboneConfig::AudioCnn(ConvNetConfig {
+        widths: vec![8, 16],
+    });
+    tch::manual_seed(5);
+    let x = Tensor::randn([4, 1, 16, 30], (Kind::Float, Device::Cpu));
+    let gain = Tensor::randn([4, 1, 1, 30], (Kind::Float, Device::Cpu)) * 2.0;
+    let loud = &x + &gain;
+    for (norm, blind) in [("mean", true), ("standardize", true), ("none", false)] {
+        let cfg: PretextConfig = toml::from_str(&format!(
+            "kind = \"temporal_order\"\nassemble_views = true\nframe_norm = \"{norm}\""
+        ))
+        .unwrap();
+        let m = PretextMethod::new(VarStore::new(Device::Cpu), &cfg, &audio, &[16, 30]).unwrap();
+        let (a, b) = (m.embed(&x).unwrap(), m.embed(&loud).unwrap());
+        assert_eq!(a.allclose(&b, 1e-4, 1e-4, false), blind, "embed, {norm}");
+        let batch = |v: &Tensor| Batch {
+            views: vec![v.shallow_clone()],
+            labels: None,
+            targets: Some(Tensor::from_slice(&[0i64, 1, 2, 3])),
+            indices: None,
+        };
+        let (pa, pb) = (
+            m.predict(&batch(&x)).unwrap(),
+            m.predict(&batch(&loud)).unwrap(),
+        );
+        if blind {
+            assert!(pa.equal(&pb), "task input, {norm}");
+        }
+    }
+}

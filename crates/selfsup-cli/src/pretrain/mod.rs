@@ -200,6 +200,9 @@ pub fn apply_flags(cfg: &mut RunConfig, args: &PretrainArgs) -> Result<()> {
     }
     if let Some(b) = args.backbone {
         cfg.backbone = b.into();
+        if args.method.is_some() && args.config.is_none() {
+            selfsup::run::presets::fit_method_preset_to_backbone(cfg);
+        }
     }
     if let Some(r) = args.recipe {
         // A different recipe replaces the configured one; the same name keeps its configured fields.
