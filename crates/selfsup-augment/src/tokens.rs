@@ -237,10 +237,16 @@ pub struct TokenAugConfig {
     pub mask_frac: f64,
     /// Fraction of the selected positions replaced by a random regular token.
     pub random_frac: f64,
+    /// The stretch of text a sample's views are cut from, in windows of the run's `seq_len` (>= 1;
+    /// 1 = the window itself). With `context = k` each sample is `k · seq_len` consecutive tokens and
+    /// `crop_scale` is a fraction of that stretch, so `context = 4` with `crop_scale = [0.25, 0.25]`
+    /// makes two `seq_len`-token windows of the same passage a positive pair (neighbouring crops, as
+    /// DeCLUTR's spans of one document: Giorgi et al., 2021). The views still have `seq_len` tokens.
+    pub context: usize,
 }
 
 impl Default for TokenAugConfig {
-    /// Spans of 50–100 % padded back, BERT's 15 % / 80-10-10 corruption.
+    /// Spans of 50–100 % of the window padded back, BERT's 15 % / 80-10-10 corruption.
     fn default() -> Self {
         TokenAugConfig {
             crop_scale: (0.5, 1.0),
@@ -248,6 +254,7 @@ impl Default for TokenAugConfig {
             mask_prob: 0.15,
             mask_frac: 0.8,
             random_frac: 0.1,
+            context: 1,
         }
     }
 }
@@ -265,6 +272,7 @@ impl TokenAugConfig {
         check::probability("augment.tokens.mask_prob", self.mask_prob)?;
         check::probability("augment.tokens.mask_frac", self.mask_frac)?;
         check::probability("augment.tokens.random_frac", self.random_frac)?;
+        check::at_least("augment.tokens.context", self.context, 1)?;
         if self.mask_frac + self.random_frac > 1.0 + 1e-12 {
             return Err(Error::config(
                 "augment.tokens.random_frac",
@@ -277,7 +285,12 @@ impl TokenAugConfig {
         Ok(())
     }
 
-    /// One view's pipeline for sequences of `seq_len` tokens over ids `[0, vocab_size)`, where ids
+    /// The tokens of one sample for views of `seq_len` tokens: `context · seq_len`.
+    pub fn sample_len(&self, seq_len: usize) -> usize {
+        seq_len * self.context.max(1)
+    }
+
+    /// One view's pipeline, `seq_len` tokens out (from samples of [`TokenAugConfig::sample_len`]), over ids `[0, vocab_size)`, where ids
     /// below `first_regular` are specials (`pad_id` pads, `mask_id` masks).
     pub fn build(
         &self,
@@ -317,6 +330,33 @@ mod tests {
         Tokens {
             ids: (0..n as i64).map(|i| 10 + i).collect(),
         }
+    }
+
+    #[test]
+    fn neighbouring_crops_cut_two_full_windows_from_a_context_of_windows() {
+        // context 4, crop a quarter: each view is 16 consecutive tokens of a 64-token passage, never
+        // padded, and the two views of a sample start at different places for most draws
+        let c = TokenAugConfig {
+            crop_scale: (0.25, 0.25),
+            mask_prob: 0.0,
+            context: 4,
+            ..Default::default()
+        };
+        assert_eq!(c.sample_len(16), 64);
+        let v = c.build(16, 100, 3, 0, 2).unwrap();
+        let mut rng = Generator::seed_from_u64(7);
+        let mut differ = 0;
+        for _ in 0..50 {
+            let a = v.apply(seq(64), &mut rng).unwrap();
+            let b = v.apply(seq(64), &mut rng).unwrap();
+            for w in [&a, &b] {
+                assert_eq!(w.ids.len(), 16);
+                assert!(w.ids.windows(2).all(|p| p[1] == p[0] + 1), "{:?}", w.ids);
+                assert!(w.ids[0] >= 10 && w.ids[15] < 10 + 64);
+            }
+            differ += usize::from(a.ids[0] != b.ids[0]);
+        }
+        assert!(differ > 40, "{differ} of 50 pairs start apart");
     }
 
     #[test]
@@ -414,6 +454,15 @@ mod tests {
             ..Default::default()
         };
         assert!(c.validate().unwrap_err().to_string().contains("crop_scale"));
+        c = TokenAugConfig {
+            context: 0,
+            ..Default::default()
+        };
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("augment.tokens.context"));
         assert!(TokenMask::new(0.15, 0.8, 0.1, 2, 3, 3)
             .unwrap_err()
             .to_string()

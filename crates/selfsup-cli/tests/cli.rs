@@ -269,6 +269,8 @@ fn text_pretraining_runs_through_the_cli_library_and_the_loss_falls() {
     cfg.data.text.seq_len = 32;
     cfg.data.max_samples = 96;
     cfg.data.batch_size = 16; // 6 steps per epoch
+                              // views cropped from one window (the preset's 4-window passages would leave 2 steps per epoch)
+    cfg.augment.tokens = Default::default();
     cfg.backbone = serde_json::from_value(serde_json::json!({
         "kind": "transformer_encoder", "vocab_size": 259, "max_len": 32,
         "dim": 32, "depth": 1, "heads": 2, "mlp_ratio": 2.0

@@ -302,6 +302,69 @@ fn a_tiny_bert_learns_masked_characters() {
     );
 }
 
+/// What kNN and the linear probe see of a BERT: `embed` is the mean over positions of the final
+/// hidden states in eval mode (no dropout, no masking: two calls agree even with dropout 0.3), and
+/// training moves it — the play-attribution "after" of a trained BERT is not its initialisation's.
+#[test]
+fn bert_embed_is_the_eval_mode_mean_and_training_moves_it() {
+    let _serial = serial();
+    let (ids, v) = tiny_text_of(&"abcdefghij0123456789".repeat(12));
+    let cfg = MaskedTokenConfig {
+        dropout: 0.3,
+        ..Default::default()
+    };
+    let model = GptConfig {
+        dropout: 0.3,
+        ..tiny(v, false)
+    };
+    tch::manual_seed(5);
+    let mut m = MaskedToken::new(VarStore::new(Device::Cpu), &model, &cfg).unwrap();
+    let windows: Vec<&[i64]> = (0..ids.len() - 16)
+        .step_by(5)
+        .map(|o| &ids[o..o + 16])
+        .collect();
+    let n = windows.len() as i64;
+    let x = Tensor::from_slice(&windows.concat()).reshape([n, 16]);
+    let max_diff = |a: &Tensor, b: &Tensor| (a - b).abs().max().double_value(&[]);
+    let init = m.embed(&x).unwrap();
+    assert_eq!(init.size(), [n, 32]);
+    assert_eq!(max_diff(&init, &m.embed(&x).unwrap()), 0.0);
+    let mean = m.model().hidden(&x, false).mean_dim(1, false, Kind::Float);
+    assert!(max_diff(&init, &mean) < 1e-7);
+    // dropout is on in training mode: a train-mode forward differs
+    let train_mean = tch::no_grad(|| m.model().hidden(&x, true).mean_dim(1, false, Kind::Float));
+    assert!(max_diff(&init, &train_mean) > 1e-4);
+    let masker = MlmMasker::new(cfg.mask.clone(), v, 2, 3).unwrap();
+    let mut opt = tch::nn::Adam::default().build(m.var_store(), 5e-3).unwrap();
+    for step in 0..20u64 {
+        let (mut xs, mut ys) = (Vec::new(), Vec::new());
+        for (i, w) in windows.iter().enumerate() {
+            let (a, b) = masker
+                .apply(w, &mut SampleKey::new(0, step, i as u64).rng())
+                .unwrap();
+            xs.extend(a);
+            ys.extend(b);
+        }
+        let b = Batch {
+            views: vec![Tensor::from_slice(&xs).reshape([n, 16])],
+            labels: None,
+            targets: Some(Tensor::from_slice(&ys).reshape([n, 16])),
+            indices: None,
+        };
+        let out = m.step(&b, &info()).unwrap();
+        opt.backward_step(&out.loss);
+    }
+    let trained = m.embed(&x).unwrap();
+    assert_eq!(max_diff(&trained, &m.embed(&x).unwrap()), 0.0);
+    // the features moved by far more than float noise, relative to their spread
+    let spread = init.std(false).double_value(&[]);
+    assert!(
+        max_diff(&trained, &init) > 0.1 * spread,
+        "moved {} (spread {spread})",
+        max_diff(&trained, &init)
+    );
+}
+
 #[test]
 fn masked_loss_counts_selected_positions_only() {
     let _serial = serial();

@@ -262,10 +262,14 @@ impl RunConfig {
         c
     }
 
-    /// The text preset: SimCLR over two token views (span crop + BERT-style masking) of 64-byte
-    /// windows of a text file, with a small Transformer encoder (mean-pooled). `data.path` absent = the
-    /// vendored Shakespeare plays, whose windows kNN and the linear probe attribute to their play
-    /// before and after training (`run::data`).
+    /// The text preset: SimCLR over two token views of a text file with a small Transformer encoder
+    /// (mean-pooled): each view is a 64-byte window cut from the same 256-byte passage
+    /// (`augment.tokens.context = 4`, `crop_scale = [0.25, 0.25]`: neighbouring crops) with BERT-style
+    /// masking, 40 epochs of the 4× fewer passages (the steps of 10 epochs over 64-byte windows), kNN
+    /// every 10 epochs. `data.path` absent = the vendored Shakespeare plays, whose 64-byte windows kNN
+    /// and the linear probe attribute to their play before and after training (`run::data`); crops of
+    /// one window (`context = 1`, spans of 50–100 % padded back) did not transfer there
+    /// (`docs/benchmarks.md`, "Play attribution").
     pub fn text() -> Self {
         let mut c = RunConfig {
             out_dir: PathBuf::from("runs/simclr-text"),
@@ -275,6 +279,8 @@ impl RunConfig {
         c.data.batch_size = 64;
         c.data.text.seq_len = 64;
         c.augment.recipe = RecipeName::Tokens.into();
+        c.augment.tokens.context = 4;
+        c.augment.tokens.crop_scale = (0.25, 0.25);
         c.backbone = BackboneConfig::TransformerEncoder(selfsup_nn::backbones::TransformerConfig {
             vocab_size: selfsup_data::text::Vocab::bytes().len() as i64,
             max_len: 64,
@@ -283,8 +289,9 @@ impl RunConfig {
             heads: 4,
             mlp_ratio: 2.0,
         });
-        c.train.epochs = 10;
+        c.train.epochs = 40;
         c.train.optimizer.lr = 1e-3;
+        c.eval.every_epochs = 10;
         c
     }
 
@@ -294,6 +301,9 @@ impl RunConfig {
     pub fn shakespeare() -> Self {
         let mut c = RunConfig::text();
         c.out_dir = PathBuf::from("runs/gpt-shakespeare");
+        // The language models read windows, not the SimCLR preset's token views.
+        c.augment.tokens = TokenAugConfig::default();
+        c.eval.every_epochs = 1;
         c.data.batch_size = 32;
         c.data.text.tokenizer = TokenizerKind::Char;
         c.method = MethodConfig::from_kind("gpt").expect("gpt is a registered kind");

@@ -189,7 +189,16 @@ pub fn open_splits(cfg: &RunConfig) -> Result<Splits> {
         }
         DataKind::Text if cfg.is_language_model() => lm_splits(cfg, &path)?,
         DataKind::Text => {
-            let text = selfsup_data::text::TextTokens::from_file(&path, &d.text)?;
+            // The token views may be cut from a longer passage (`augment.tokens.context`); the
+            // evaluation windows keep `seq_len` tokens.
+            let text_cfg = match views::run_recipe(cfg).tokens() {
+                Ok(t) => selfsup_data::text::TextConfig {
+                    seq_len: t.sample_len(d.text.seq_len),
+                    ..d.text.clone()
+                },
+                Err(_) => d.text.clone(),
+            };
+            let text = selfsup_data::text::TextTokens::from_file(&path, &text_cfg)?;
             let vocab_size = text.vocab().len();
             let eval = play_eval(&path, text.vocab(), d)?;
             let all: Arc<dyn Dataset> = Arc::new(text);
