@@ -67,3 +67,13 @@ variant("vicreg", [], method='kind = "vicreg"\nhidden_dim = 1024\noutput_dim = 1
 variant("barlow", [], method='kind = "barlow_twins"')
 variant("dino", [], method='kind = "dino"\noutput_dim = 4096')
 variant("mocov2", [], method='kind = "moco_v2"')
+
+# Stage 2: on top of the first stage's winner (no Gaussian noise in the digit views).
+N0 = "noise = 0.0"
+variant("n0_scale06", [], recipe=N0 + "\nscale = [0.6, 1.0]")
+variant("n0_scale02", [], recipe=N0 + "\nscale = [0.2, 1.0]")
+variant("n0_lr5e3", [("train.optimizer", "lr", "0.005")], recipe=N0)
+variant("n0_w4", [("backbone", "widths", "[32, 64, 128, 256]")], recipe=N0)
+variant("n0_t02", [("method", "temperature", "0.2")], recipe=N0)
+variant("n0_byol", [], recipe=N0, method='kind = "byol"')
+variant("n0_vicreg", [], recipe=N0, method='kind = "vicreg"\nhidden_dim = 1024\noutput_dim = 1024')

@@ -11,9 +11,11 @@ export OMP_NUM_THREADS=1 RUST_BACKTRACE=0
 mkdir -p runs/abl16
 for c in "$@"; do
   out=$(grep '^out_dir' "$c" | cut -d'"' -f2)
-  rm -rf "$out"
-  start=$(date +%s); l0=$(cut -d' ' -f1 /proc/loadavg)
-  /usr/bin/time -f "%U %S %e %M" -o runs/abl16/time.txt nice -n 5 "$bin" pretrain --config "$c" > "$out.log" 2>&1
+  l0=$(cut -d' ' -f1 /proc/loadavg)
+  if [ -z "${EVAL_ONLY:-}" ]; then  # EVAL_ONLY=1: only the evaluations of a finished run
+    rm -rf "$out"
+    /usr/bin/time -f "%U %S %e %M" -o runs/abl16/time.txt nice -n 5 "$bin" pretrain --config "$c" > "$out.log" 2>&1
+  fi
   t=$(cat runs/abl16/time.txt | tail -1)
   after=$(grep -E "after pretraining" "$out.log" | tail -1)
   train=$(grep -oE "training took [0-9.]+ ?s|trained in [0-9.]+ ?s" "$out.log" | tail -1)
