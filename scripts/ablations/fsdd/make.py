@@ -31,3 +31,5 @@ variant("base", [])
 variant("nonoise", [], recipe="noise_p = 0.0")
 variant("t02", [("temperature = 0.5", "temperature = 0.2")])
 variant("nonoise_t02", [("temperature = 0.5", "temperature = 0.2")], recipe="noise_p = 0.0")
+# The main job's two winners at once (no noise in the views, a fourth 256-wide block), one run for lack of time.
+variant("nonoise_w4", [("widths = [32, 64, 128]", "widths = [32, 64, 128, 256]")], recipe="noise_p = 0.0")

@@ -77,3 +77,22 @@ variant("n0_w4", [("backbone", "widths", "[32, 64, 128, 256]")], recipe=N0)
 variant("n0_t02", [("method", "temperature", "0.2")], recipe=N0)
 variant("n0_byol", [], recipe=N0, method='kind = "byol"')
 variant("n0_vicreg", [], recipe=N0, method='kind = "vicreg"\nhidden_dim = 1024\noutput_dim = 1024')
+
+# Stage 3 (needs the `degrees` / `shear` fields of the digit recipe): small rotations and shears, the
+# digit augmentations of the MNIST literature (a slanted 1 or 7 is the same digit).
+variant("n0_rot15", [], recipe=N0 + "\ndegrees = 15.0")
+variant("n0_rot15_shear15", [], recipe=N0 + "\ndegrees = 15.0\nshear = 15.0")
+
+# Confirmation on the main job's own split (seed 0: 4,000 / 1,000 of the vendored 5,000) and on a
+# second split and initialisation (seed 1): the main job's new defaults (no noise, four blocks) with
+# its full evaluation (before and after, kNN every epoch), written as config files so that the
+# release binary of `main` runs them.
+for seed in (0, 1):
+    name = f"confirm_seed{seed}"
+    t = re.sub(r'^out_dir = ".*"', f'out_dir = "runs/abl16/{name}"', BASE, flags=re.M)
+    t = setkey(t, "train", "seed", str(seed))
+    t = setkey(t, "backbone", "widths", "[32, 64, 128, 256]")
+    t = setkey(t, "train", "progress", '"lines"')
+    t = t.replace('recipe = "digit"\n', "").replace(
+        "[augment.tokens]", '[augment.recipe]\nkind = "digit"\nnoise = 0.0\n\n[augment.tokens]')
+    (HERE / f"{name}.toml").write_text(t)
