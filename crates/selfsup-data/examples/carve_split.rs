@@ -36,6 +36,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for &i in train.indices() {
         writeln!(w, "{}", rows[i])?;
     }
-    eprintln!("{} of {} rows written to {out}", train.indices().len(), rows.len());
+    eprintln!(
+        "{} of {} rows written to {out}",
+        train.indices().len(),
+        rows.len()
+    );
     Ok(())
 }
