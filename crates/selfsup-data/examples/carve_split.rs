@@ -6,6 +6,8 @@
 //!
 //! usage: `cargo run -p selfsup-data --example carve_split -- <in.csv[.gz]> <val_fraction> <seed> <out.csv>`
 
+#![allow(clippy::print_stderr)] // an example program reports to its user
+
 use selfsup_data::{train_val_split, MnistCsv};
 use std::io::{BufRead, Write};
 use std::sync::Arc;
