@@ -96,3 +96,6 @@ for seed in (0, 1):
     t = t.replace('recipe = "digit"\n', "").replace(
         "[augment.tokens]", '[augment.recipe]\nkind = "digit"\nnoise = 0.0\n\n[augment.tokens]')
     (HERE / f"{name}.toml").write_text(t)
+
+# Stage 4: epochs against time, on the stage-2 winner (no noise, four blocks).
+variant("n0_w4_e18", [("backbone", "widths", "[32, 64, 128, 256]"), ("train", "epochs", "18")], recipe=N0)
