@@ -99,3 +99,4 @@ for seed in (0, 1):
 
 # Stage 4: epochs against time, on the stage-2 winner (no noise, four blocks).
 variant("n0_w4_e18", [("backbone", "widths", "[32, 64, 128, 256]"), ("train", "epochs", "18")], recipe=N0)
+variant("n0_w4_rot15_shear15", [("backbone", "widths", "[32, 64, 128, 256]")], recipe=N0 + "\ndegrees = 15.0\nshear = 15.0")
