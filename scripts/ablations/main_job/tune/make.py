@@ -100,3 +100,15 @@ for seed in (0, 1):
 # Stage 4: epochs against time, on the stage-2 winner (no noise, four blocks).
 variant("n0_w4_e18", [("backbone", "widths", "[32, 64, 128, 256]"), ("train", "epochs", "18")], recipe=N0)
 variant("n0_w4_rot15_shear15", [("backbone", "widths", "[32, 64, 128, 256]")], recipe=N0 + "\ndegrees = 15.0\nshear = 15.0")
+
+# Confirmation of the stage-4 winner (no noise, four blocks, rotation and x-shear ±15°), as above.
+for seed in (0, 1):
+    name = f"confirm2_seed{seed}"
+    t = re.sub(r'^out_dir = ".*"', f'out_dir = "runs/abl16/{name}"', BASE, flags=re.M)
+    t = setkey(t, "train", "seed", str(seed))
+    t = setkey(t, "backbone", "widths", "[32, 64, 128, 256]")
+    t = setkey(t, "train", "progress", '"lines"')
+    t = t.replace('recipe = "digit"\n', "").replace(
+        "[augment.tokens]",
+        '[augment.recipe]\nkind = "digit"\nnoise = 0.0\ndegrees = 15.0\nshear = 15.0\n\n[augment.tokens]')
+    (HERE / f"{name}.toml").write_text(t)
