@@ -155,6 +155,7 @@ fn views_are_keyed_in_range_and_noisy_by_sigma() {
     let flat = ImageF32::new(1, 64, 64, vec![0.5; 64 * 64]).unwrap();
     let single = DigitConfig {
         brightness: (0.0, 0.0),
+        noise: 0.1,
         ..DigitConfig::default()
     };
     let mut sd = Vec::new();
@@ -217,6 +218,20 @@ fn bad_fields_are_named() {
             },
             "digit.n_views",
         ),
+        (
+            DigitConfig {
+                degrees: -5.0,
+                ..Default::default()
+            },
+            "digit.degrees",
+        ),
+        (
+            DigitConfig {
+                shear: 75.0,
+                ..Default::default()
+            },
+            "digit.shear",
+        ),
     ] {
         let e = cfg.validate().unwrap_err().to_string();
         assert!(e.contains(&format!("`{field}`")), "{e}");
@@ -226,4 +241,73 @@ fn bad_fields_are_named() {
     assert_eq!(toml_cfg.noise, 0.2);
     assert_eq!(toml_cfg.n_views, 2);
     assert!(toml::from_str::<DigitConfig>("nosie = 0.2").is_err());
+}
+
+/// Bars through the centre, every other step of the recipe made an identity: with `degrees = 0`
+/// and `shear = 0` (the defaults) a horizontal bar stays on its rows and a vertical one in its
+/// columns; `degrees = 90` turns the horizontal bar off its rows, and `shear = 30` tilts the vertical
+/// bar out of its columns.
+#[test]
+fn degrees_and_shear_turn_the_digit() {
+    let bar = |horizontal: bool| {
+        let mut px = vec![0.0f32; 28 * 28];
+        for i in 4..24 {
+            px[if horizontal { 14 * 28 + i } else { i * 28 + 14 }] = 1.0;
+        }
+        ImageF32::new(1, 28, 28, px).unwrap()
+    };
+    let plain = DigitConfig {
+        scale: (1.0, 1.0),
+        contrast: (1.0, 1.0),
+        brightness: (0.0, 0.0),
+        noise: 0.0,
+        ..DigitConfig::default()
+    };
+    // Fraction of the view's mass outside the bar's band (rows or columns 13..=15), over 20 views.
+    let off_band = |cfg: &DigitConfig, horizontal: bool| -> f64 {
+        let view = cfg.view().unwrap();
+        let mut f = 0.0;
+        for index in 0..20 {
+            let v = view
+                .apply(bar(horizontal), &mut SampleKey::new(0, 0, index).rng())
+                .unwrap();
+            let d = v.data();
+            let (mut total, mut on) = (0.0, 0.0);
+            for (i, &x) in d.iter().enumerate() {
+                let (r, c) = (i / 28, i % 28);
+                total += f64::from(x);
+                if (13..=15).contains(if horizontal { &r } else { &c }) {
+                    on += f64::from(x);
+                }
+            }
+            f += (total - on) / total.max(1e-9);
+        }
+        f / 20.0
+    };
+    for horizontal in [true, false] {
+        let still = off_band(&plain, horizontal);
+        assert!(still < 0.1, "no warp, yet {still} of the bar left its band");
+    }
+    let turned = off_band(
+        &DigitConfig {
+            degrees: 90.0,
+            ..plain.clone()
+        },
+        true,
+    );
+    assert!(
+        turned > 0.4,
+        "rotation by up to 90°, yet only {turned} left the rows"
+    );
+    let sheared = off_band(
+        &DigitConfig {
+            shear: 30.0,
+            ..plain.clone()
+        },
+        false,
+    );
+    assert!(
+        sheared > 0.2,
+        "x-shear up to 30°, yet only {sheared} left the columns"
+    );
 }

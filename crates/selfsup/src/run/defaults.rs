@@ -6,7 +6,7 @@
 //! | --- | --- | --- | --- |
 //! | MNIST (CSV, IDX) | `digit` (the main job's) | 28 | as configured (`conv_net`) |
 //! | CIFAR, image folders | `sim_clr` (lightly's recipe: random resized crop, flip, colour jitter 0.8, greyscale 0.2, blur only above 32 px) | CIFAR 32; a folder: the shorter side of its first image, at most 96 | as configured (`conv_net`) |
-//! | audio folders, FSDD | `cola` (its FSDD preset) | — | `audio_cnn` (widths 32, 64, 128) |
+//! | audio folders, FSDD | `cola` (its FSDD preset; `--dataset fsdd` turns its noise off) | — | `audio_cnn` (widths 32, 64, 128; `--dataset fsdd`: 32, 64, 128, 256) |
 //! | text | `tokens` | — | the preset's Transformer |
 //!
 //! `eval.online_probe` absent becomes whether the training files have labels. The effective values are
