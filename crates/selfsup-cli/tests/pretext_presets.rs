@@ -15,6 +15,16 @@ fn pretext_tasks_on_digits_bring_their_presets() {
     assert_eq!(get(&jig, "method.grid").as_integer(), Some(3));
     let rel = resolved(&["--method", "relative_position"], dir.path());
     assert_eq!(get(&rel, "method.gap").as_float(), Some(0.0));
+    // The pretext presets keep the three-block ConvNet they were measured with; the main job has four.
+    let widths = |v: &toml::Value| get(v, "backbone.widths").as_array().map(Vec::len);
+    assert_eq!(widths(&rel), Some(3));
+    assert_eq!(widths(&resolved(&[], dir.path())), Some(4));
+    let cpc = resolved(&["--dataset", "fsdd", "--method", "cpc"], dir.path());
+    assert_eq!(widths(&cpc), Some(3));
+    assert_eq!(
+        widths(&resolved(&["--dataset", "fsdd"], dir.path())),
+        Some(4)
+    );
 
     // Colour images keep the generators' defaults (Noroozi's tiles, Doersch's gap).
     let jig = resolved(&["--dataset", "cifar", "--method", "jigsaw"], dir.path());
