@@ -112,3 +112,15 @@ for seed in (0, 1):
         "[augment.tokens]",
         '[augment.recipe]\nkind = "digit"\nnoise = 0.0\ndegrees = 15.0\nshear = 15.0\n\n[augment.tokens]')
     (HERE / f"{name}.toml").write_text(t)
+
+# Stage 5 (2026-12-01, third session of issue 16): one change each on top of the shipped default
+# (no noise, four blocks, rotation and x-shear ±15°), aimed at the probe (0.974 on the main job's split).
+W4 = ("backbone", "widths", "[32, 64, 128, 256]")
+RS = N0 + "\ndegrees = 15.0\nshear = 15.0"
+variant("s5_base", [W4], recipe=RS)
+variant("s5_rot25", [W4], recipe=N0 + "\ndegrees = 25.0\nshear = 25.0")
+variant("s5_t02", [W4, ("method", "temperature", "0.2")], recipe=RS)
+variant("s5_lr4e3", [W4, ("train.optimizer", "lr", "0.004")], recipe=RS)
+variant("s5_scale025", [W4], recipe=RS + "\nscale = [0.25, 1.0]")
+variant("s5_e18", [W4, ("train", "epochs", "18")], recipe=RS)
+variant("s5_swav", [W4], recipe=RS, method='kind = "swav"\nn_prototypes = 300\ntemperature = 0.1')
