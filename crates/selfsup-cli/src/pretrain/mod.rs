@@ -35,7 +35,8 @@ pub struct PretrainArgs {
     /// for language models a text file for the validation loss.
     #[arg(long)]
     pub val_data: Option<PathBuf>,
-    /// Method, with its defaults (a config file's `[method]` table sets fields); every family's kinds
+    /// Method, with its defaults and preset (a config file's `[method]` table sets fields); the kind
+    /// already configured (the main job's `simclr`) keeps its fields. Every family's kinds
     /// (`selfsup::methods::MethodConfig::kinds`).
     #[arg(long, value_parser = method_kinds())]
     pub method: Option<String>,
@@ -191,7 +192,13 @@ pub fn apply_flags(cfg: &mut RunConfig, args: &PretrainArgs) -> Result<()> {
     if let Some(p) = &args.val_data {
         cfg.data.val_path = Some(p.clone());
     }
-    if let Some(m) = &args.method {
+    // The configured kind (the main job's SimCLR, a dataset preset's) keeps its configured fields, as
+    // `--recipe` does; another kind starts from its defaults and its preset.
+    if let Some(m) = args
+        .method
+        .as_ref()
+        .filter(|m| cfg.method.name() != m.as_str())
+    {
         cfg.method = MethodConfig::from_kind(m)
             .map_err(|e| anyhow::anyhow!("invalid value for `method`: {e}"))?;
         if args.config.is_none() {

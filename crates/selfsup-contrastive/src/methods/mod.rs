@@ -24,6 +24,7 @@
 pub mod dino;
 pub mod momentum;
 pub mod nnclr;
+mod small_data;
 pub mod swav;
 pub mod two_view;
 

@@ -1,4 +1,4 @@
-//! Method presets: what `--method ae|dae|sparse_ae|vae|mae|jigsaw|relative_position|bert` sets besides the
+//! Method presets: what `--method ae|dae|sparse_ae|vae|mae|jigsaw|relative_position|bert|<contrastive>` sets besides the
 //! method itself when no config file is given, so that each auto-encoder trains well on the vendored data (figures and the
 //! commands that produced them: `docs/benchmarks.md`, "Auto-encoder and pretext families through the
 //! CLI"). Flags given with the method (`--backbone`, `--lr`, `--epochs`, `--batch-size`, ...) are applied
@@ -19,6 +19,10 @@
 //! upsampling decoder) and get the optimizer part of the preset; an MLP needs the sample size, which
 //! only MNIST and FSDD fix in advance. Their MAE keeps the default 4-px patches (7 divides only the
 //! 28-px digits) with `norm_pix_loss`, batch 128, 20 epochs.
+//!
+//! Contrastive methods on the built-in small datasets keep the run's optimizer and schedule and get
+//! the head widths of lightly's CIFAR-10 benchmark (`apply_contrastive_preset`); the method table in
+//! `docs/benchmarks.md` was measured with them.
 
 use crate::methods::MethodConfig;
 use crate::run::config::{DataKind, RunConfig};
@@ -150,11 +154,34 @@ fn apply_language_preset(cfg: &mut RunConfig) {
     }
 }
 
+/// Contrastive methods on the built-in small datasets (the MNIST subset, CIFAR, FSDD and audio
+/// folders): heads sized as in lightly's CIFAR-10 benchmark
+/// ([`selfsup_contrastive::MethodConfig::use_small_data_heads`]) instead of the ImageNet papers'
+/// (Barlow Twins' and VICReg's 8192-wide projectors, DINO's 65,536 outputs), which cost several times
+/// the small encoders' step on a CPU and were never meant for a few hundred steps. Image folders and
+/// text keep the paper defaults.
+fn apply_contrastive_preset(cfg: &mut RunConfig) {
+    let small = matches!(
+        cfg.data.kind,
+        DataKind::MnistCsv
+            | DataKind::MnistIdx
+            | DataKind::Cifar
+            | DataKind::Fsdd
+            | DataKind::AudioFolder
+    );
+    if let MethodConfig::Contrastive(c) = &mut cfg.method {
+        if small {
+            c.use_small_data_heads();
+        }
+    }
+}
+
 /// Applies the preset of the run's method (see the module documentation); methods without a preset
 /// are left as they are.
 pub fn apply_method_preset(cfg: &mut RunConfig) {
     apply_pretext_preset(cfg);
     apply_language_preset(cfg);
+    apply_contrastive_preset(cfg);
     if !matches!(cfg.method, MethodConfig::Autoencoder(_)) {
         return;
     }
