@@ -3,7 +3,7 @@
 wall and CPU time, peak resident memory.
 
 Usage: python3 scripts/method_table/run.py --dataset mnist|fsdd [--methods simclr,byol,...] [--bin PATH]
-           [--out DIR] [--threads 1]
+           [--out DIR] [--threads 1] [--epochs N]
 Each run is the dataset's preset as it ships (`selfsup pretrain --dataset <d> --method <kind>`: the main
 job's 15 epochs x 15 steps of 256 on the MNIST subset, the FSDD preset's 20 epochs x 21 steps of 128), with
 only the method changed; the random-init figures are the same run's before-evaluation. Runs go one after
@@ -30,6 +30,8 @@ def parse():
     p.add_argument("--bin", default=os.path.join(root, "target", "release", "selfsup"))
     p.add_argument("--out", default=os.path.join(root, "runs", "method_table"))
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--epochs", type=int, default=None,
+                   help="the same budget for every method, other than the preset's (passed as --epochs)")
     a = p.parse_args()
     a.root = root  # the runs start here, so the binary finds the vendored data/
     return a
@@ -40,6 +42,8 @@ def run_one(a, method):
     timing = out + ".time"
     cmd = ["/usr/bin/time", "-f", "%e %U %S %M", "-o", timing, a.bin, "pretrain", "--dataset", a.dataset,
            "--method", method, "--out", out, "--log", "warn"]
+    if a.epochs is not None:
+        cmd += ["--epochs", str(a.epochs)]
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), RUST_BACKTRACE="0")
     load0 = os.getloadavg()[0]
     log = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=a.root)
