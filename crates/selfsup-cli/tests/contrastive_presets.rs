@@ -16,6 +16,9 @@ fn contrastive_methods_on_small_datasets_get_small_heads() {
     let dino = resolved(&["--dataset", "fsdd", "--method", "dino"], dir.path());
     assert_eq!(int(&dino, "method.output_dim"), Some(2048));
     assert_eq!(get(&dino, "method.momentum_start").as_float(), Some(0.99));
+    // VICReg's learning rate is capped at 5e-4 under Adam(W) (the main job's 2e-3 collapses it).
+    let vicreg = resolved(&["--method", "vicreg"], dir.path());
+    assert_eq!(get(&vicreg, "train.optimizer.lr").as_float(), Some(5e-4));
     let swav = resolved(&["--dataset", "cifar", "--method", "swav"], dir.path());
     assert_eq!(int(&swav, "method.n_prototypes"), Some(512));
 
