@@ -4,7 +4,10 @@ through backbone + projection head, NT-Xent, backward, SGD step) at batch 256 an
 - `contrastive/simclr_step_convnet4_b256_32px`: the 4-block ConvNet 32-64-128-256 (conv 3×3 no bias → BN →
   ReLU → 2×2 max-pool per block, global average pool), as selfsup's `conv_net` backbone;
 - `contrastive/simclr_step_resnet18_b256_32px`: torchvision's ResNet-18 with the CIFAR stem (conv1 3×3
-  stride 1, no max-pool) and no `fc`, as selfsup's `resnet18` with `stem = "cifar"`.
+  stride 1, no max-pool) and no `fc`, as selfsup's `resnet18` with `stem = "cifar"`;
+- `contrastive/simclr_step_convnet4_b256_32px_bf16`: the ConvNet-4 step with forward + loss under
+  `torch.autocast("cpu", dtype=torch.bfloat16)` (backward and SGD outside), as selfsup's
+  `train.precision = "bf16"`.
 
 lightly's `SimCLRProjectionHead(feature_dim, 2048, 128)` and `NTXentLoss(temperature=0.5)`; each view
 forwarded on its own, as lightly's SimCLR example does; `torch.optim.SGD(lr=0.06, momentum=0.9,
@@ -62,10 +65,12 @@ class SimCLR(nn.Module):
         return self.loss(z0, z1)
 
 
-def step_fn(model, opt, x0, x1):
+def step_fn(model, opt, x0, x1, bf16=False):
     def step():
         opt.zero_grad()
-        model(x0, x1).backward()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = model(x0, x1)
+        loss.backward()
         opt.step()
 
     return step
@@ -76,12 +81,13 @@ if __name__ == "__main__":
     torch.manual_seed(0)
     x0, x1 = torch.rand(256, 3, 32, 32), torch.rand(256, 3, 32, 32)
     vers = versions("torch", "torchvision", "lightly")
-    for id_, backbone in [
-        ("contrastive/simclr_step_convnet4_b256_32px", ConvNet()),
-        ("contrastive/simclr_step_resnet18_b256_32px", resnet18_cifar()),
+    for id_, backbone, bf16 in [
+        ("contrastive/simclr_step_convnet4_b256_32px", ConvNet(), False),
+        ("contrastive/simclr_step_resnet18_b256_32px", resnet18_cifar(), False),
+        ("contrastive/simclr_step_convnet4_b256_32px_bf16", ConvNet(), True),
     ]:
         model = SimCLR(backbone)
         opt = torch.optim.SGD(model.parameters(), lr=0.06, momentum=0.9, weight_decay=5e-4)
-        run(id_, step_fn(model, opt, x0, x1), 256, "images/s",
+        run(id_, step_fn(model, opt, x0, x1, bf16), 256, "images/s",
             "torch + lightly: SimCLR two views forward + NT-Xent + backward + SGD step", "torch 1 thread",
             versions=vers)

@@ -2,7 +2,10 @@
 //! SGD update) at batch 256 and 32 px, paired with `scripts/bench/simclr_step.py` (the same models in
 //! PyTorch with lightly's head and loss) by `cargo xtask bench`:
 //! - `contrastive/simclr_step_convnet4_b256_32px`: the 4-block ConvNet 32-64-128-256;
-//! - `contrastive/simclr_step_resnet18_b256_32px`: ResNet-18 with the CIFAR stem (3×3 conv, no max-pool).
+//! - `contrastive/simclr_step_resnet18_b256_32px`: ResNet-18 with the CIFAR stem (3×3 conv, no max-pool);
+//! - `contrastive/simclr_step_convnet4_b256_32px_bf16`: the ConvNet-4 step with its forward pass and
+//!   loss in bf16 CPU autocast (`train.precision = "bf16"`; `torch.autocast("cpu", dtype=torch.bfloat16)`
+//!   on the PyTorch side).
 //!
 //! Head 2048 → 128 with BN, temperature 0.5 (the `SimClrConfig` defaults, lightly's `SimCLRProjectionHead`
 //! and `NTXentLoss`); SGD lr 0.06, momentum 0.9, weight decay 5e-4 on every parameter (lightly's CIFAR
@@ -16,7 +19,8 @@ use selfsup_contrastive::methods::SimClrConfig;
 use selfsup_contrastive::{build_method, MethodConfig};
 use selfsup_nn::backbones::{ConvNetConfig, ResNetConfig, Stem};
 use selfsup_nn::{BackboneConfig, Batch, StepInfo};
-use selfsup_train::{Optimizer, OptimizerConfig, OptimizerKind};
+use selfsup_train::precision::step_guard;
+use selfsup_train::{Optimizer, OptimizerConfig, OptimizerKind, Precision};
 use tch::{Device, Kind, Tensor};
 
 const BATCH: i64 = 256;
@@ -52,14 +56,22 @@ fn simclr_steps(c: &mut Criterion) {
     let mut g = c.benchmark_group("contrastive");
     g.throughput(Throughput::Elements(BATCH as u64));
     g.sample_size(10);
-    for (id, backbone) in [
+    let convnet4 = || BackboneConfig::ConvNet(ConvNetConfig::default());
+    for (id, backbone, precision) in [
         (
             "simclr_step_convnet4_b256_32px",
-            BackboneConfig::ConvNet(ConvNetConfig::default()),
+            convnet4(),
+            Precision::Fp32,
         ),
         (
             "simclr_step_resnet18_b256_32px",
             BackboneConfig::ResNet18(ResNetConfig { stem: Stem::Cifar }),
+            Precision::Fp32,
+        ),
+        (
+            "simclr_step_convnet4_b256_32px_bf16",
+            convnet4(),
+            Precision::Bf16,
         ),
     ] {
         let cfg = MethodConfig::Simclr(SimClrConfig::default());
@@ -68,7 +80,10 @@ fn simclr_steps(c: &mut Criterion) {
         g.bench_function(id, |b| {
             b.iter(|| {
                 opt.zero_grad();
-                let out = m.step(&batch, &info).expect("step");
+                let out = {
+                    let _autocast = step_guard(precision, Device::Cpu).expect("autocast");
+                    m.step(&batch, &info).expect("step")
+                };
                 out.loss.backward();
                 opt.step(LR).expect("optimizer step");
             })

@@ -258,6 +258,25 @@ impl LrScaling {
     }
 }
 
+/// The numeric precision of the training step's forward pass and loss (`train.precision`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// Everything in fp32 (the default).
+    #[default]
+    Fp32,
+    /// bf16 autocast on the CPU, as `torch.autocast("cpu", dtype=torch.bfloat16)`: the ops on
+    /// libtorch's autocast lists (convolutions, matmuls, linear layers) run in bf16, weights,
+    /// gradients and optimizer state stay fp32, and backward, the optimizer and evaluation run
+    /// outside it (see [`crate::precision`]).
+    Bf16,
+}
+
+impl Precision {
+    /// The allowed spellings.
+    pub const NAMES: &'static str = "fp32, bf16";
+}
+
 /// The trainer's configuration (`[train]` in a run file).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -295,6 +314,9 @@ pub struct TrainConfig {
     /// step's large buffers are not unmapped and page-faulted in again every step (glibc only; a
     /// process-wide setting; default `true`, at the cost of not returning freed memory to the OS).
     pub keep_freed_memory: bool,
+    /// Precision of each training step's forward pass and loss: `fp32` (default) or `bf16`
+    /// (CPU autocast; [`Precision::Bf16`]). Evaluation always runs in fp32.
+    pub precision: Precision,
 }
 
 impl Default for TrainConfig {
@@ -314,6 +336,7 @@ impl Default for TrainConfig {
             lr_reference_batch: 256,
             sync_batch_norm: false,
             keep_freed_memory: true,
+            precision: Precision::Fp32,
         }
     }
 }
@@ -343,6 +366,16 @@ impl TrainConfig {
         self.schedule.validate(self.optimizer.lr)?;
         at_least("checkpoint.keep_last", self.checkpoint.keep_last, 1)?;
         at_least("train.lr_reference_batch", self.lr_reference_batch, 1)?;
+        if self.precision == Precision::Bf16 && self.device != "cpu" {
+            return Err(Error::config(
+                "train.precision",
+                format!(
+                    "bf16 autocast is implemented for train.device = \"cpu\" only, got `{}`; use precision = \"fp32\" (allowed: {})",
+                    self.device,
+                    Precision::NAMES
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -414,6 +447,26 @@ mod tests {
         c.optimizer.nesterov = true;
         c.optimizer.momentum = 0.0;
         assert_eq!(field_of(c.validate().unwrap_err()), "optimizer.nesterov");
+    }
+
+    #[test]
+    fn precision_parses_and_bad_values_are_clear_errors() {
+        assert_eq!(TrainConfig::default().precision, Precision::Fp32);
+        let c = TrainConfig::from_toml("precision = \"bf16\"").unwrap();
+        assert_eq!(c.precision, Precision::Bf16);
+        let msg = TrainConfig::from_toml("precision = \"fp16\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("precision")
+                && msg.contains("fp16")
+                && msg.contains("bf16")
+                && msg.contains("fp32"),
+            "{msg}"
+        );
+        let e = TrainConfig::from_toml("precision = \"bf16\"\ndevice = \"cuda\"").unwrap_err();
+        assert!(e.to_string().contains("fp32, bf16"), "{e}");
+        assert_eq!(field_of(e), "train.precision");
     }
 
     #[test]

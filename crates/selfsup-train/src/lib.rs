@@ -27,6 +27,8 @@
 //!
 //! - [`memory`]: the trainer makes glibc's `malloc` keep freed blocks (`train.keep_freed_memory`), so
 //!   the step's buffers are reused instead of being page-faulted in again every step.
+//! - [`precision`]: bf16 autocast on the CPU ([`precision::AutocastGuard`], `train.precision`)
+//!   around each training step's forward pass and loss, through a small C++ shim (`build.rs`).
 //! - [`data_parallel`]: data-parallel training through [`Trainer::with_collectives`] over any
 //!   `selfsup_nn::Collectives` (the c10d backend is `selfsup-dist`, which this crate does not depend on).
 //!
@@ -44,6 +46,7 @@ pub mod memory;
 pub mod metrics;
 pub mod optim;
 pub mod plot;
+pub mod precision;
 pub mod progress;
 pub mod run_dir;
 pub mod schedule;
@@ -52,8 +55,8 @@ pub mod trainer;
 
 pub use checkpoint::{Checkpoint, Checkpointer, RunState};
 pub use config::{
-    CheckpointConfig, LrScaling, OptimizerConfig, OptimizerKind, ProgressMode, ScheduleConfig,
-    ScheduleKind, TrainConfig,
+    CheckpointConfig, LrScaling, OptimizerConfig, OptimizerKind, Precision, ProgressMode,
+    ScheduleConfig, ScheduleKind, TrainConfig,
 };
 pub use optim::Optimizer;
 /// The batch types the trainer consumes (defined in the torch-free `selfsup-core`).

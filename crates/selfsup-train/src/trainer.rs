@@ -2,7 +2,8 @@
 //!
 //! One *step* is one optimizer step. Per step the trainer: re-seeds torch's global generator from
 //! `(seed, step)` (so dropout or masks drawn on tensors replay exactly after a resume), zeroes the
-//! gradients, runs `grad_accum` micro-batches (`method.step`, NaN/Inf check, `backward` of
+//! gradients, runs `grad_accum` micro-batches (`method.step` — in bf16 CPU autocast when
+//! `train.precision = "bf16"` — NaN/Inf check, `backward` of
 //! `loss / grad_accum`), measures — and optionally clips — the global gradient norm, sets the
 //! scheduled LR, applies the optimizer, calls `method.after_optimizer_step` (EMA, queues), then logs
 //! and checkpoints. A gradient hook ([`Trainer::with_grad_hook`]) may run between the backward passes
@@ -221,6 +222,11 @@ impl<'a> Trainer<'a> {
         if cfg.keep_freed_memory && !crate::memory::keep_freed_memory() {
             tracing::debug!(
                 "train.keep_freed_memory: the C allocator is not glibc's; nothing changed"
+            );
+        }
+        if cfg.precision == crate::Precision::Bf16 && !crate::precision::cpu_has_native_bf16() {
+            tracing::warn!(
+                "train.precision = \"bf16\": this CPU lists neither avx512_bf16 nor amx_bf16 in /proc/cpuinfo; bf16 autocast will be emulated and slow"
             );
         }
         let opt = Optimizer::new(method.var_store(), &cfg.optimizer)?;
@@ -860,14 +866,18 @@ impl<'a> Trainer<'a> {
         })
     }
 
-    /// One micro-batch: the method's forward pass, the NaN/Inf check of its loss, `backward` of
+    /// One micro-batch: the method's forward pass and loss (under bf16 autocast when
+    /// `train.precision` says so), the NaN/Inf check of its loss, `backward` of
     /// `loss / grad_accum`, and the online probe's update (on [`StepOutput::features`] when the
     /// method returned them). Returns the loss and the named scalars (the online probe's first,
     /// then the method's).
     ///
     /// [`StepOutput::features`]: selfsup_nn::StepOutput::features
     fn micro_batch(&mut self, batch: &Batch, info: &StepInfo) -> Result<(f64, Vec<(String, f64)>)> {
-        let mut out = self.method.step(batch, info)?;
+        let mut out = {
+            let _autocast = crate::precision::step_guard(self.cfg.precision, self.device)?;
+            self.method.step(batch, info)?
+        };
         let features = out.features.take();
         let lv = selfsup_nn::bridge::scalar(&out.loss)?;
         self.check_finite("loss", lv)?;

@@ -26,6 +26,8 @@ pub struct ToyMethod {
     /// How many times `embed` ran (shared, so that a test can read it while the trainer owns the
     /// method).
     pub embed_calls: std::rc::Rc<std::cell::Cell<u64>>,
+    /// The dtype of the first layer's output in the last step (bf16 under autocast).
+    pub hidden_kind: std::rc::Rc<std::cell::Cell<Option<Kind>>>,
 }
 
 impl ToyMethod {
@@ -47,6 +49,7 @@ impl ToyMethod {
             after_calls: 0,
             step_features: false,
             embed_calls: Default::default(),
+            hidden_kind: Default::default(),
         }
     }
 }
@@ -63,6 +66,7 @@ impl Method for ToyMethod {
     }
     fn step(&mut self, batch: &Batch, info: &StepInfo) -> selfsup_nn::Result<StepOutput> {
         let h = self.fc1.forward(&batch.views[0]);
+        self.hidden_kind.set(Some(h.kind()));
         let h = if self.use_bn {
             self.bn.forward_t(&h, true)
         } else {
