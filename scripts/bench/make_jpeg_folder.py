@@ -8,7 +8,8 @@ only shifts the palette (class k's hues centre on k/10), so a folder looks like 
 dataset. Everything comes from NumPy's PCG64 with a fixed seed: the same arguments give byte-identical files.
 
 Usage: python scripts/bench/make_jpeg_folder.py [--out runs/jpeg10k] [--n 10000] [--size 32] [--seed 0]
-Needs numpy and Pillow. Skips the work when `<out>/.complete` records the same arguments.
+Needs numpy and Pillow. Skips the work when `<out>/.complete` records the same arguments. Run by `cargo xtask
+bench` (no arguments, `BENCH_SAMPLES_JSON` set) it does nothing: it is a helper, not a row script.
 """
 
 import argparse
@@ -18,6 +19,8 @@ import os
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+from _bench import run_by_xtask
 
 
 def colour(rng, hue_centre):
@@ -52,6 +55,8 @@ def image(rng, size, k):
 
 
 def main():
+    if run_by_xtask():
+        return
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default="runs/jpeg10k")
     p.add_argument("--n", type=int, default=10_000)

@@ -21,7 +21,8 @@ PSS (proportional set size: shared pages split among the processes sharing them)
 all its descendants (the loader workers); the process's own peak is `ru_maxrss`. Run the script under
 `/usr/bin/time -v` too for the kernel's figure of the largest single process.
 
-Prints one JSON line per epoch (`"kind": "epoch"`) and a summary line (`"kind": "summary"`).
+Prints one JSON line per epoch (`"kind": "epoch"`) and a summary line (`"kind": "summary"`). Not a row script of
+`cargo xtask bench`: run by it (no arguments) it does nothing; `scripts/bench/simclr_epoch.sh` runs it.
 Usage: python scripts/bench/simclr_epoch.py --data runs/jpeg10k [--workers 1] [--epochs 2]
 """
 
@@ -40,7 +41,7 @@ from lightly.data import LightlyDataset
 from lightly.transforms import SimCLRTransform
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _bench import versions  # noqa: E402
+from _bench import run_by_xtask, versions  # noqa: E402
 from simclr_step import ConvNet, SimCLR  # noqa: E402
 
 
@@ -101,6 +102,8 @@ class TreeMemory(threading.Thread):
 
 
 def main():
+    if run_by_xtask():
+        return
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default="runs/jpeg10k")
     p.add_argument("--workers", type=int, default=1)
