@@ -23,7 +23,7 @@ all its descendants (the loader workers); the process's own peak is `ru_maxrss`.
 
 Prints one JSON line per epoch (`"kind": "epoch"`) and a summary line (`"kind": "summary"`). Not a row script of
 `cargo xtask bench`: run by it (no arguments) it does nothing; `scripts/bench/simclr_epoch.sh` runs it.
-Usage: python scripts/bench/simclr_epoch.py --data runs/jpeg10k [--workers 1] [--epochs 2]
+Usage: python scripts/bench/simclr_epoch.py --data runs/jpeg10k [--workers 1] [--epochs 1] [--warmup-steps 3]
 """
 
 import argparse
