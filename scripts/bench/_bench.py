@@ -77,6 +77,14 @@ def measure(id_, fn, min_time=None):
     return measure_both(id_, fn, min_time)[0]
 
 
+def run_by_xtask():
+    """True when `cargo xtask bench` runs the calling script as a row script (no arguments,
+    `BENCH_SAMPLES_JSON` set): scripts in `scripts/bench/` that are tools rather than row scripts
+    (`make_jpeg_folder.py`, `simclr_epoch.py`) return at once then."""
+    import sys
+    return len(sys.argv) == 1 and "BENCH_SAMPLES_JSON" in os.environ
+
+
 def versions(*names):
     """{name: version} of the installed distributions `names` (those that are installed)."""
     from importlib import metadata
