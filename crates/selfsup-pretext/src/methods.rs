@@ -14,9 +14,10 @@
 //!   With `frame_norm` ([`FrameNorm`]) every input, the task's views and what `embed` reads, is
 //!   normalised per frame over the frequency bins first ([`normalize_frames`]).
 //!   Relative position with `whole_image_stats` has a third view, the whole image: after the
-//!   task's forward pass the backbone's batch-norm running statistics are put back as they were
-//!   and the whole images run through it in training mode without gradient, so the statistics
-//!   `embed` uses are those of whole images, not of patches ([`PretextMethod::step`]).
+//!   optimizer step the backbone's batch-norm running statistics are put back as they were before
+//!   the task's forward pass and the whole images run through it in training mode without
+//!   gradient, so the statistics `embed` uses are those of whole images, not of patches
+//!   (`after_optimizer_step`; not earlier, as the backward pass reads the statistics in place).
 //! - Dense tasks (colorization, inpainting, masked spectrogram): a small decoder under `decoder`,
 //!   `Linear(D, 512) → ReLU → Linear(512, C·H·W)`, maps the backbone's features to the target map;
 //!   the loss is the weighted mean squared error `Σ w (ŷ − y)² / (C · Σ w)` with the target's weight
@@ -102,6 +103,9 @@ pub struct PretextMethod {
     frame_norm: FrameNorm,
     /// The view whose batch sets the backbone's batch-norm running statistics (not classified).
     stats_view: Option<usize>,
+    /// The running statistics before this step's first forward pass, and the stats views of its
+    /// micro-batches, until `after_optimizer_step`.
+    pending_stats: Option<(Vec<(String, Tensor)>, Vec<Tensor>)>,
 }
 
 /// `x` (`N×C×F×T` or `N×F×T` spectrograms) with every frame normalised over its bins and channels
@@ -340,6 +344,7 @@ impl PretextMethod {
                 _ => FrameNorm::None,
             },
             stats_view,
+            pending_stats: None,
         })
     }
 
@@ -358,10 +363,10 @@ impl PretextMethod {
             .collect()
     }
 
-    /// Puts `saved` (from [`Self::bn_buffers`]) back, then runs view `v` of `batch` through the
-    /// backbone in training mode without gradient: the running statistics move towards that
-    /// view's batch statistics only.
-    fn refresh_bn_stats(&self, batch: &Batch, v: usize, saved: &[(String, Tensor)]) -> Result<()> {
+    /// Puts `saved` (from [`Self::bn_buffers`]) back, then runs the batches `xs` through the
+    /// backbone in training mode without gradient: the running statistics move towards their
+    /// batch statistics only.
+    fn refresh_bn_stats(&self, saved: &[(String, Tensor)], xs: &[Tensor]) -> Result<()> {
         let vars = self.vs.variables();
         tch::no_grad(|| -> Result<()> {
             for (k, t) in saved {
@@ -371,8 +376,9 @@ impl PretextMethod {
                     .shallow_clone();
                 dst.f_copy_(t)?;
             }
-            let x = self.view(batch, v)?;
-            let _ = self.backbone.forward_t(&x, true);
+            for x in xs {
+                let _ = self.backbone.forward_t(x, true);
+            }
             Ok(())
         })
     }
@@ -446,12 +452,24 @@ impl Method for PretextMethod {
     }
 
     fn step(&mut self, batch: &Batch, _info: &StepInfo) -> Result<StepOutput> {
-        let saved = self.stats_view.map(|_| self.bn_buffers());
-        let (loss, scalars) = self.objective(batch, true)?;
-        if let (Some(v), Some(saved)) = (self.stats_view, saved) {
-            self.refresh_bn_stats(batch, v, &saved)?;
+        if let Some(v) = self.stats_view {
+            let x = self.view(batch, v)?;
+            let (saved, mut xs) = match self.pending_stats.take() {
+                Some(p) => p,
+                None => (self.bn_buffers(), Vec::new()),
+            };
+            xs.push(x);
+            self.pending_stats = Some((saved, xs));
         }
+        let (loss, scalars) = self.objective(batch, true)?;
         Ok(StepOutput::new(loss, scalars))
+    }
+
+    fn after_optimizer_step(&mut self, _info: &StepInfo) -> Result<()> {
+        match self.pending_stats.take() {
+            Some((saved, xs)) => self.refresh_bn_stats(&saved, &xs),
+            None => Ok(()),
+        }
     }
 
     fn evaluate(&mut self, batch: &Batch) -> Result<Vec<(String, f64)>> {

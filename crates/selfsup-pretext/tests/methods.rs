@@ -424,21 +424,23 @@ fn temporal_order_frame_norm_makes_embed_and_task_blind_to_loudness() {
     }
 }
 
-/// The backbone's batch-norm running statistics (every `running_mean` / `running_var`), by name.
+/// Copies of the backbone's batch-norm running statistics (`running_mean` / `running_var`), by name.
 fn bn_stats(m: &PretextMethod) -> Vec<(String, Tensor)> {
     let mut v: Vec<(String, Tensor)> = m
         .var_store()
         .variables()
         .into_iter()
         .filter(|(k, _)| k.contains("running_"))
+        .map(|(k, t)| (k, t.detach().copy())) // a snapshot, not the live buffer
         .collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
     v
 }
 
-/// Relative position with `whole_image_stats`: after a step the running statistics are those of
-/// the whole images alone — the same for two batches of the same images with different patches,
-/// and moved from the initial ones; without the option the patches set them (they differ).
+/// Relative position with `whole_image_stats`: after a step, its backward pass and
+/// `after_optimizer_step`, the running statistics are those of the whole images alone — the same
+/// for two batches of the same images with different patches, and moved from the initial ones;
+/// without the option the patches set them (they differ).
 #[test]
 fn whole_image_stats_take_batch_norm_statistics_from_the_whole_images_only() {
     let ds = mnist();
@@ -450,12 +452,10 @@ fn whole_image_stats_take_batch_norm_statistics_from_the_whole_images_only() {
             PretextMethod::new(VarStore::new(Device::Cpu), &cfg, &tiny(), &[1, 28, 28]).unwrap();
         let init = bn_stats(&m);
         let b = batch(&cfg, &imgs, epoch, 0);
-        assert!(m
-            .step(&b, &info(0))
-            .unwrap()
-            .loss
-            .double_value(&[])
-            .is_finite());
+        let loss = m.step(&b, &info(0)).unwrap().loss;
+        assert!(loss.double_value(&[]).is_finite());
+        loss.backward();
+        m.after_optimizer_step(&info(0)).unwrap();
         (init, bn_stats(&m))
     };
     let same = |a: &[(String, Tensor)], b: &[(String, Tensor)]| {
