@@ -67,7 +67,11 @@ pretext_task!(
     images = true,
     views = |c| if c.assemble_views { 1 } else { c.grid * c.grid }
 );
-pretext_task!(RelativePositionConfig, images = true, views = |_c| 2);
+pretext_task!(
+    RelativePositionConfig,
+    images = true,
+    views = |c| 2 + usize::from(c.whole_image_stats)
+);
 pretext_task!(ColorizationConfig, images = true, views = |_c| 1);
 pretext_task!(InpaintingConfig, images = true, views = |_c| 1);
 pretext_task!(MaskedSpectrogramConfig, images = false, views = |_c| 1);

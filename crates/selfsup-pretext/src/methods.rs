@@ -13,6 +13,11 @@
 //!   every time column of the map concatenated.
 //!   With `frame_norm` ([`FrameNorm`]) every input, the task's views and what `embed` reads, is
 //!   normalised per frame over the frequency bins first ([`normalize_frames`]).
+//!   Relative position with `whole_image_stats` has a third view, the whole image: after the
+//!   optimizer step the backbone's batch-norm running statistics are put back as they were before
+//!   the task's forward pass and the whole images run through it in training mode without
+//!   gradient, so the statistics `embed` uses are those of whole images, not of patches
+//!   (`after_optimizer_step`; not earlier, as the backward pass reads the statistics in place).
 //! - Dense tasks (colorization, inpainting, masked spectrogram): a small decoder under `decoder`,
 //!   `Linear(D, 512) → ReLU → Linear(512, C·H·W)`, maps the backbone's features to the target map;
 //!   the loss is the weighted mean squared error `Σ w (ŷ − y)² / (C · Σ w)` with the target's weight
@@ -96,6 +101,11 @@ pub struct PretextMethod {
     head: Head,
     lightness_input: bool,
     frame_norm: FrameNorm,
+    /// The view whose batch sets the backbone's batch-norm running statistics (not classified).
+    stats_view: Option<usize>,
+    /// The running statistics before this step's first forward pass, and the stats views of its
+    /// micro-batches, until `after_optimizer_step`.
+    pending_stats: Option<(Vec<(String, Tensor)>, Vec<Tensor>)>,
 }
 
 /// `x` (`N×C×F×T` or `N×F×T` spectrograms) with every frame normalised over its bins and channels
@@ -218,15 +228,20 @@ impl PretextMethod {
             }
             _ => None,
         };
+        let stats_view = match cfg {
+            PretextConfig::RelativePosition(r) if r.whole_image_stats => Some(2),
+            _ => None,
+        };
+        let task_views = generator.n_views() - usize::from(stats_view.is_some());
         let head = match generator.num_classes() {
             Some(classes) => {
                 let per_view = matches!(cfg, PretextConfig::Rotation(r) if r.all_four);
-                let views = if per_view { 1 } else { generator.n_views() };
+                let views = if per_view { 1 } else { task_views };
                 let width = d * views as i64 * map_segments.unwrap_or(1);
                 Head::Classify {
                     fc1: selfsup_nn::layers::linear(&hp / "fc1", width, HEAD_HIDDEN, true),
                     fc2: selfsup_nn::layers::linear(&hp / "fc2", HEAD_HIDDEN, classes as i64, true),
-                    views: generator.n_views(),
+                    views: task_views,
                     per_view,
                     map_segments,
                 }
@@ -328,6 +343,43 @@ impl PretextMethod {
                 PretextConfig::TemporalOrder(t) => t.frame_norm,
                 _ => FrameNorm::None,
             },
+            stats_view,
+            pending_stats: None,
+        })
+    }
+
+    /// Copies of the backbone's batch-norm running statistics (and batch counts), by name.
+    fn bn_buffers(&self) -> Vec<(String, Tensor)> {
+        self.vs
+            .variables()
+            .into_iter()
+            .filter(|(k, _)| {
+                k.starts_with("backbone")
+                    && ["running_mean", "running_var", "num_batches_tracked"]
+                        .iter()
+                        .any(|b| k.ends_with(b))
+            })
+            .map(|(k, t)| (k, t.detach().copy()))
+            .collect()
+    }
+
+    /// Puts `saved` (from [`Self::bn_buffers`]) back, then runs the batches `xs` through the
+    /// backbone in training mode without gradient: the running statistics move towards their
+    /// batch statistics only.
+    fn refresh_bn_stats(&self, saved: &[(String, Tensor)], xs: &[Tensor]) -> Result<()> {
+        let vars = self.vs.variables();
+        tch::no_grad(|| -> Result<()> {
+            for (k, t) in saved {
+                let mut dst = vars
+                    .get(k)
+                    .ok_or_else(|| err(format!("{}: no buffer {k}", self.kind)))?
+                    .shallow_clone();
+                dst.f_copy_(t)?;
+            }
+            for x in xs {
+                let _ = self.backbone.forward_t(x, true);
+            }
+            Ok(())
         })
     }
 
@@ -400,8 +452,24 @@ impl Method for PretextMethod {
     }
 
     fn step(&mut self, batch: &Batch, _info: &StepInfo) -> Result<StepOutput> {
+        if let Some(v) = self.stats_view {
+            let x = self.view(batch, v)?;
+            let (saved, mut xs) = match self.pending_stats.take() {
+                Some(p) => p,
+                None => (self.bn_buffers(), Vec::new()),
+            };
+            xs.push(x);
+            self.pending_stats = Some((saved, xs));
+        }
         let (loss, scalars) = self.objective(batch, true)?;
         Ok(StepOutput::new(loss, scalars))
+    }
+
+    fn after_optimizer_step(&mut self, _info: &StepInfo) -> Result<()> {
+        match self.pending_stats.take() {
+            Some((saved, xs)) => self.refresh_bn_stats(&saved, &xs),
+            None => Ok(()),
+        }
     }
 
     fn evaluate(&mut self, batch: &Batch) -> Result<Vec<(String, f64)>> {

@@ -820,3 +820,27 @@ fn temporal_order_boundary_gap_blanks_the_same_frames_for_every_order() {
     .to_string();
     assert!(e.contains("temporal_order.boundary_gap"), "{e}");
 }
+
+#[test]
+fn relative_position_whole_image_stats_adds_the_image_as_a_third_view() {
+    let img = image(1, 28, 28, 4);
+    let s = Sample::Image(img.clone());
+    let plain = RelativePositionConfig::default().build().unwrap();
+    let with = RelativePositionConfig {
+        whole_image_stats: true,
+        ..Default::default()
+    }
+    .build()
+    .unwrap();
+    assert_eq!((plain.n_views(), with.n_views()), (2, 3));
+    for i in 0..20 {
+        let (a, ta) = plain.generate_keyed(&s, key(i)).unwrap();
+        let (b, tb) = with.generate_keyed(&s, key(i)).unwrap();
+        assert_eq!(
+            (&a[..], ta),
+            (&b[..2], tb),
+            "the task's views and class are unchanged"
+        );
+        assert_eq!(b[2], Sample::Image(img.clone()));
+    }
+}

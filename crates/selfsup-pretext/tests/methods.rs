@@ -177,6 +177,12 @@ fn every_head_trains_on_its_generators_batches() {
             vec![3, 32, 32],
         ),
         (
+            "relative_position",
+            "kind = \"relative_position\"\nwhole_image_stats = true",
+            &rgb,
+            vec![3, 32, 32],
+        ),
+        (
             "colorization",
             "kind = \"colorization\"",
             &rgb,
@@ -416,4 +422,63 @@ fn temporal_order_frame_norm_makes_embed_and_task_blind_to_loudness() {
             assert!(pa.equal(&pb), "task input, {norm}");
         }
     }
+}
+
+/// Copies of the backbone's batch-norm running statistics (`running_mean` / `running_var`), by name.
+fn bn_stats(m: &PretextMethod) -> Vec<(String, Tensor)> {
+    let mut v: Vec<(String, Tensor)> = m
+        .var_store()
+        .variables()
+        .into_iter()
+        .filter(|(k, _)| k.contains("running_"))
+        .map(|(k, t)| (k, t.detach().copy())) // a snapshot, not the live buffer
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+/// Relative position with `whole_image_stats`: after a step, its backward pass and
+/// `after_optimizer_step`, the running statistics are those of the whole images alone — the same
+/// for two batches of the same images with different patches, and moved from the initial ones;
+/// without the option the patches set them (they differ).
+#[test]
+fn whole_image_stats_take_batch_norm_statistics_from_the_whole_images_only() {
+    let ds = mnist();
+    let imgs = images(&ds, 0..32);
+    let stats_after_step = |text: &str, epoch: u64| {
+        let cfg: PretextConfig = toml::from_str(text).unwrap();
+        tch::manual_seed(7);
+        let mut m =
+            PretextMethod::new(VarStore::new(Device::Cpu), &cfg, &tiny(), &[1, 28, 28]).unwrap();
+        let init = bn_stats(&m);
+        let b = batch(&cfg, &imgs, epoch, 0);
+        let loss = m.step(&b, &info(0)).unwrap().loss;
+        assert!(loss.double_value(&[]).is_finite());
+        loss.backward();
+        m.after_optimizer_step(&info(0)).unwrap();
+        (init, bn_stats(&m))
+    };
+    let same = |a: &[(String, Tensor)], b: &[(String, Tensor)]| {
+        a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|((ka, ta), (kb, tb))| ka == kb && ta.allclose(tb, 1e-6, 1e-7, false))
+    };
+    let on = "kind = \"relative_position\"\ngap = 0.0\nwhole_image_stats = true";
+    let (init, e0) = stats_after_step(on, 0);
+    let (_, e1) = stats_after_step(on, 1);
+    assert!(!init.is_empty());
+    assert!(
+        same(&e0, &e1),
+        "whole-image statistics depend on the patches"
+    );
+    assert!(!same(&init, &e0), "the running statistics did not move");
+    let off = "kind = \"relative_position\"\ngap = 0.0";
+    let (_, p0) = stats_after_step(off, 0);
+    let (_, p1) = stats_after_step(off, 1);
+    assert!(
+        !same(&p0, &p1),
+        "the control: patch statistics should differ"
+    );
+    assert!(!same(&p0, &e0));
 }
