@@ -55,6 +55,7 @@ fn logmel_autoencoder_recon_falls_on_fsdd() {
     assert_eq!(shape[0], 40);
     let backbone = BackboneConfig::AudioCnn(ConvNetConfig {
         widths: vec![8, 16],
+        ..Default::default()
     });
     let input = InputSpec {
         shape: shape.clone(),

@@ -763,6 +763,7 @@ fn ae_and_sparse_ae_recon_falls_on_mnist() {
 fn conv_dae_recon_falls_on_mnist() {
     let bb = BackboneConfig::ConvNet(ConvNetConfig {
         widths: vec![8, 16],
+        ..Default::default()
     });
     falls(
         "dae",
@@ -828,6 +829,7 @@ fn method_spec_builds_every_kind_for_images_and_spectrograms() {
     let spec = Tensor::randn([3, 40, 48], (Kind::Float, CPU));
     let audio_cnn = BackboneConfig::AudioCnn(ConvNetConfig {
         widths: vec![8, 16],
+        ..Default::default()
     });
     let input = InputSpec {
         shape: vec![40, 48],

@@ -66,7 +66,10 @@ fn image_pictures_appear_with_the_expected_pixel_size() {
     let x = Tensor::rand([10, 1, 28, 28], (Kind::Float, Device::Cpu));
     let noise = Tensor::randn([10, 1, 28, 28], (Kind::Float, Device::Cpu)) * 0.3;
     let noisy = (&x + noise).clamp(0.0, 1.0);
-    let conv = BackboneConfig::ConvNet(ConvNetConfig { widths: vec![4, 8] });
+    let conv = BackboneConfig::ConvNet(ConvNetConfig {
+        widths: vec![4, 8],
+        ..Default::default()
+    });
     let cases: Vec<(
         AutoencoderConfig,
         BackboneConfig,

@@ -1,7 +1,8 @@
 //! Issue 16's method table through the binary: `--method <contrastive kind>` on the built-in small
 //! datasets brings heads of lightly's CIFAR-10 benchmark widths (Barlow Twins' and VICReg's 2048-wide
 //! projectors, DINO's 2,048 outputs, SwAV's 512 prototypes), image folders keep the paper defaults,
-//! the main job (SimCLR without `--method`) is untouched, and a config file is taken as written.
+//! the main job (SimCLR without `--method`) is untouched, and a config file is taken as written. CIFAR
+//! and image folders get lightly's CIFAR-10 SGD schedule unless the optimizer is set.
 
 mod common;
 use common::{get, resolved};
@@ -46,4 +47,57 @@ fn contrastive_methods_on_small_datasets_get_small_heads() {
     let simclr = resolved(&["--method", "simclr"], dir.path());
     let main_job = resolved(&[], dir.path());
     assert_eq!(get(&simclr, "method"), get(&main_job, "method"));
+}
+
+#[test]
+fn colour_datasets_get_lightlys_sgd_schedule_unless_the_optimizer_is_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = |v: &toml::Value, k: &str| get(v, k).as_str().map(str::to_string);
+    let f = |v: &toml::Value, k: &str| get(v, k).as_float();
+    // CIFAR with a contrastive method: SGD 0.06 · batch / 128, momentum 0.9, wd 5e-4 on every
+    // parameter, cosine without warm-up (lightly's CIFAR-10 benchmark).
+    for method in ["simclr", "byol"] {
+        let c = resolved(&["--dataset", "cifar", "--method", method], dir.path());
+        assert_eq!(
+            s(&c, "train.optimizer.kind").as_deref(),
+            Some("sgd"),
+            "{method}"
+        );
+        assert_eq!(f(&c, "train.optimizer.lr"), Some(0.06));
+        assert_eq!(f(&c, "train.optimizer.momentum"), Some(0.9));
+        assert_eq!(f(&c, "train.optimizer.weight_decay"), Some(5e-4));
+        assert_eq!(
+            get(&c, "train.optimizer.exclude_bias_and_norm").as_bool(),
+            Some(false)
+        );
+        assert_eq!(s(&c, "train.lr_scaling").as_deref(), Some("linear"));
+        assert_eq!(get(&c, "train.lr_reference_batch").as_integer(), Some(128));
+        assert_eq!(
+            s(&c, "train.schedule.kind").as_deref(),
+            Some("warmup_cosine")
+        );
+        assert_eq!(f(&c, "train.schedule.warmup_epochs"), Some(0.0));
+    }
+    // An optimizer flag keeps the configured optimizer; the digits keep AdamW; the auto-encoders
+    // keep their preset's Adam; a config file is taken as written.
+    let lr = resolved(&["--dataset", "cifar", "--lr", "0.01"], dir.path());
+    assert_eq!(s(&lr, "train.optimizer.kind").as_deref(), Some("adamw"));
+    assert_eq!(f(&lr, "train.optimizer.lr"), Some(0.01));
+    let adamw = resolved(&["--dataset", "cifar", "--optimizer", "adamw"], dir.path());
+    assert_eq!(f(&adamw, "train.optimizer.lr"), Some(2e-3));
+    let sgd = resolved(&["--dataset", "cifar", "--optimizer", "sgd"], dir.path());
+    assert_eq!(f(&sgd, "train.optimizer.lr"), Some(0.06));
+    let mnist = resolved(&["--dataset", "mnist"], dir.path());
+    assert_eq!(s(&mnist, "train.optimizer.kind").as_deref(), Some("adamw"));
+    let ae = resolved(&["--dataset", "cifar", "--method", "ae"], dir.path());
+    assert_eq!(s(&ae, "train.optimizer.kind").as_deref(), Some("adam"));
+    let cfg = dir.path().join("adamw.toml");
+    std::fs::write(
+        &cfg,
+        "[data]\nkind = \"cifar\"\n[train.optimizer]\nkind = \"adamw\"\nlr = 0.001\n",
+    )
+    .unwrap();
+    let file = resolved(&["--config", cfg.to_str().unwrap()], dir.path());
+    assert_eq!(s(&file, "train.optimizer.kind").as_deref(), Some("adamw"));
+    assert_eq!(s(&file, "train.lr_scaling").as_deref(), Some("none"));
 }

@@ -1,6 +1,7 @@
 //! Issue 12, third pass, through the binary: `--dataset fsdd --method cpc` trains the run's
 //! `audio_cnn` as CPC's frame encoder (`encoder = "backbone"`, evaluated on the backbone's pooled
-//! feature, 2 steps ahead, the clip's other times as negatives), a backbone without a feature map keeps CPC's own encoder, and the new
+//! feature, 2 steps ahead, the clip's other times as negatives), a backbone without a feature map keeps CPC's own encoder,
+//! `--method temporal_order` on audio gets its fifth-pass preset (two segments), and the new
 //! settings' bad values (`frame_norm`, `boundary_gap`, `encoder`) are clear errors naming the field
 //! before training starts.
 
@@ -30,13 +31,30 @@ fn cpc_on_audio_trains_the_backbone() {
     );
     assert_eq!(get(&own, "method.encoder").as_str(), Some("own"));
     assert_eq!(get(&own, "method.prediction_steps").as_integer(), Some(4));
-    // The temporal-order defaults are unchanged.
+    // Temporal order's audio preset (fifth pass): the voiced span's two halves, swapped or not, in
+    // one assembled view with the boundary blanked, no per-frame normalisation, lr 5e-4, 5 epochs.
     let to = resolved(
         &["--dataset", "fsdd", "--method", "temporal_order"],
         dir.path(),
     );
+    assert_eq!(get(&to, "method.segments").as_integer(), Some(2));
+    assert_eq!(get(&to, "method.n_permutations").as_integer(), Some(2));
+    assert_eq!(get(&to, "method.assemble_views").as_bool(), Some(true));
+    assert_eq!(get(&to, "method.voiced_only").as_bool(), Some(true));
     assert_eq!(get(&to, "method.frame_norm").as_str(), Some("none"));
-    assert_eq!(get(&to, "method.boundary_gap").as_integer(), Some(0));
+    assert_eq!(get(&to, "method.boundary_gap").as_integer(), Some(4));
+    assert_eq!(get(&to, "train.optimizer.lr").as_float(), Some(5e-4));
+    assert_eq!(get(&to, "train.epochs").as_integer(), Some(5));
+    // A config file is taken as written: the generator's own defaults.
+    let cfg = dir.path().join("to.toml");
+    std::fs::write(
+        &cfg,
+        "[data]\nkind = \"fsdd\"\n[method]\nkind = \"temporal_order\"\n",
+    )
+    .unwrap();
+    let own = resolved(&["--config", cfg.to_str().unwrap()], dir.path());
+    assert_eq!(get(&own, "method.segments").as_integer(), Some(3));
+    assert_eq!(get(&own, "method.boundary_gap").as_integer(), Some(0));
 }
 
 #[test]

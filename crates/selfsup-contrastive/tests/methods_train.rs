@@ -49,6 +49,7 @@ fn augment(x: &Tensor) -> Tensor {
 fn backbone() -> BackboneConfig {
     BackboneConfig::ConvNet(ConvNetConfig {
         widths: vec![8, 16, 32],
+        ..Default::default()
     })
 }
 

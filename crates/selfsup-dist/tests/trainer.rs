@@ -189,7 +189,10 @@ fn sync_bn(kind: &str) -> bool {
 fn backbone_for(kind: &str) -> BackboneConfig {
     if kind == "simclr_convnet" {
         // 1×4×4 inputs: conv-BN-ReLU-pool twice (4 → 2 → 1).
-        return BackboneConfig::ConvNet(ConvNetConfig { widths: vec![4, 6] });
+        return BackboneConfig::ConvNet(ConvNetConfig {
+            widths: vec![4, 6],
+            ..Default::default()
+        });
     }
     backbone()
 }

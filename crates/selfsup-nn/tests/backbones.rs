@@ -46,6 +46,7 @@ fn every_backbone_produces_n_by_output_dim() {
         (
             BackboneConfig::ConvNet(ConvNetConfig {
                 widths: vec![8, 16],
+                ..Default::default()
             }),
             3,
             img(3, 32),
@@ -76,6 +77,7 @@ fn every_backbone_produces_n_by_output_dim() {
         (
             BackboneConfig::AudioCnn(ConvNetConfig {
                 widths: vec![8, 16, 32],
+                ..Default::default()
             }),
             1,
             Tensor::rand([3, 1, 40, 101], (Kind::Float, Device::Cpu)),
@@ -84,6 +86,7 @@ fn every_backbone_produces_n_by_output_dim() {
             // The loader collates one-channel spectrograms as N×F×T: the audio CNN adds the channel axis.
             BackboneConfig::AudioCnn(ConvNetConfig {
                 widths: vec![8, 16, 32],
+                ..Default::default()
             }),
             1,
             Tensor::rand([3, 40, 101], (Kind::Float, Device::Cpu)),
@@ -124,7 +127,8 @@ fn backbone_configs_parse_and_validate() {
     assert_eq!(
         c,
         BackboneConfig::ConvNet(ConvNetConfig {
-            widths: vec![16, 32]
+            widths: vec![16, 32],
+            ..Default::default()
         })
     );
     let c: BackboneConfig = serde_json::from_str(r#"{"kind": "conv_net"}"#).unwrap();
@@ -133,7 +137,10 @@ fn backbone_configs_parse_and_validate() {
         serde_json::from_str::<BackboneConfig>(r#"{"kind": "conv_net", "widht": [1]}"#).is_err()
     );
     assert!(serde_json::from_str::<BackboneConfig>(r#"{"kind": "resnet101"}"#).is_err());
-    let bad = BackboneConfig::ConvNet(ConvNetConfig { widths: vec![8, 0] });
+    let bad = BackboneConfig::ConvNet(ConvNetConfig {
+        widths: vec![8, 0],
+        ..Default::default()
+    });
     let msg = bad.validate().unwrap_err().to_string();
     assert!(msg.contains("backbone.widths[1]"), "{msg}");
     let bad = BackboneConfig::Vit(VitConfig {
@@ -356,6 +363,7 @@ fn feature_maps_average_to_the_features() {
     let vs = nn::VarStore::new(Device::Cpu);
     let cfg = ConvNetConfig {
         widths: vec![8, 16, 32],
+        ..Default::default()
     };
     let audio = build_backbone(
         &(vs.root() / "a"),
@@ -388,4 +396,37 @@ fn feature_maps_average_to_the_features() {
     assert!(mlp
         .forward_map_t(&Tensor::zeros([2, 4], (Kind::Float, Device::Cpu)), false)
         .is_none());
+}
+
+/// `ceil_mode`: at 28 px the floor pools of the four-block ConvNet end in a 1×1 map, the max of the
+/// top-left 2×2 of the fourth block's 3×3 outputs; with `ceil_mode` every output is pooled (2×2 map,
+/// its mean the feature). At 32 px the two modes are the same network (same output).
+#[test]
+fn ceil_mode_pools_every_output_of_a_28_px_digit() {
+    let build = |ceil_mode: bool| {
+        tch::manual_seed(0);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let cfg = BackboneConfig::ConvNet(ConvNetConfig {
+            widths: vec![4, 8, 8, 8],
+            ceil_mode,
+        });
+        let b = build_backbone(&vs.root(), &cfg, 1).unwrap();
+        (vs, b)
+    };
+    let x = Tensor::rand([2, 1, 28, 28], (Kind::Float, Device::Cpu));
+    let (_vs_f, floor) = build(false);
+    let (_vs_c, ceil) = build(true);
+    assert_eq!(floor.forward_map_t(&x, false).unwrap().size(), [2, 8, 1, 1]);
+    let map = ceil.forward_map_t(&x, false).unwrap();
+    assert_eq!(map.size(), [2, 8, 2, 2]);
+    let pooled = map.mean_dim(&[2i64, 3][..], false, Kind::Float);
+    assert!(pooled.allclose(&ceil.forward_t(&x, false), 1e-6, 1e-6, false));
+    assert!(!floor
+        .forward_t(&x, false)
+        .allclose(&ceil.forward_t(&x, false), 1e-4, 1e-4, false));
+    // Even sides: the same output either way.
+    let img = Tensor::rand([2, 1, 32, 32], (Kind::Float, Device::Cpu));
+    assert!(floor
+        .forward_t(&img, false)
+        .allclose(&ceil.forward_t(&img, false), 0.0, 0.0, false));
 }

@@ -278,6 +278,7 @@ fn cpc_with_the_backbone_as_encoder() {
     // Two stages: 40×51 -> 10×12 feature map, 12 latents.
     let audio = BackboneConfig::AudioCnn(ConvNetConfig {
         widths: vec![16, 32],
+        ..Default::default()
     });
     let cfg = CpcConfig {
         encoder: CpcEncoder::Backbone,

@@ -64,6 +64,7 @@ fn batch(cfg: &PretextConfig, samples: &[Sample], epoch: u64, first: u64) -> Bat
 fn tiny() -> BackboneConfig {
     BackboneConfig::ConvNet(ConvNetConfig {
         widths: vec![16, 32],
+        ..Default::default()
     })
 }
 
@@ -108,6 +109,7 @@ fn rotation_head_beats_chance_on_mnist() {
     let held = loader(split(4000..4512), 512);
     let backbone = BackboneConfig::ConvNet(ConvNetConfig {
         widths: vec![16, 32, 64],
+        ..Default::default()
     });
     let mut m = cfg
         .instantiate(&backbone, &InputSpec::image(1, 28, 28), Device::Cpu, 0)
@@ -395,6 +397,7 @@ fn frame_norm_zeroes_each_frames_mean() {
 fn temporal_order_frame_norm_makes_embed_and_task_blind_to_loudness() {
     let audio = BackboneConfig::AudioCnn(ConvNetConfig {
         widths: vec![8, 16],
+        ..Default::default()
     });
     tch::manual_seed(5);
     let x = Tensor::randn([4, 1, 16, 30], (Kind::Float, Device::Cpu));

@@ -99,7 +99,10 @@ fn round_trip(cfg: BackboneConfig, input: InputSpec) {
 
 #[test]
 fn the_traced_conv_net_matches_embed() {
-    let cfg = BackboneConfig::ConvNet(ConvNetConfig { widths: vec![4, 8] });
+    let cfg = BackboneConfig::ConvNet(ConvNetConfig {
+        widths: vec![4, 8],
+        ..Default::default()
+    });
     round_trip(cfg, InputSpec::image(1, 28, 28));
 }
 
@@ -111,7 +114,10 @@ fn the_traced_resnet_matches_embed() {
 
 #[test]
 fn the_traced_audio_cnn_matches_embed() {
-    let cfg = BackboneConfig::AudioCnn(ConvNetConfig { widths: vec![4, 8] });
+    let cfg = BackboneConfig::AudioCnn(ConvNetConfig {
+        widths: vec![4, 8],
+        ..Default::default()
+    });
     // N×mels×frames, as the loader collates log-mel spectrograms.
     round_trip(
         cfg,
@@ -124,7 +130,10 @@ fn the_traced_audio_cnn_matches_embed() {
 
 #[test]
 fn a_trace_that_froze_a_batch_size_branch_is_refused() {
-    let cfg = BackboneConfig::ConvNet(ConvNetConfig { widths: vec![4] });
+    let cfg = BackboneConfig::ConvNet(ConvNetConfig {
+        widths: vec![4],
+        ..Default::default()
+    });
     let input = InputSpec::image(1, 8, 8);
     let mut m = Encoder::new(&cfg, 1);
     m.batch_branch = true;

@@ -129,6 +129,15 @@ pub fn resolve_with_notes(args: &PretrainArgs) -> Result<(RunConfig, Vec<String>
     if args.backbone.is_some() {
         explicit.set("backbone");
     }
+    if args.optimizer.is_some() {
+        explicit.set("train.optimizer.kind");
+    }
+    if args.lr.is_some() {
+        explicit.set("train.optimizer.lr");
+    }
+    if args.schedule.is_some() {
+        explicit.set("train.schedule");
+    }
     let mut cfg = match (&args.config, args.dataset.as_deref()) {
         (Some(p), _) => RunConfig::from_file(p)?,
         (None, Some("fsdd")) => RunConfig::fsdd(),

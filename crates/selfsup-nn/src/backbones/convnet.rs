@@ -3,6 +3,12 @@
 //! of the reference benchmark. Max-pooling is skipped once a feature map is smaller than 2×2, so the
 //! network also accepts small inputs (28×28 MNIST goes 28→14→7→3→1).
 //!
+//! `ceil_mode` is `torch.nn.MaxPool2d`'s: with it a pool keeps the odd last row and column of a map
+//! (7→4 instead of 7→3), so at 28 px every conv output is pooled (28→14→7→4→2). Without it (the
+//! reference network's floor mode, the default) the fourth block's 3×3 outputs pool to the max of
+//! their top-left 2×2 (the last row and column reach the feature only through the receptive fields
+//! of the others). Even sides (32, 64, 96 px) give the same network either way.
+//!
 //! Parameter names: `blocks.{i}.conv.weight`, `blocks.{i}.bn.{weight,bias,running_mean,...}`.
 
 use super::{global_avg_pool, positive_i64, Backbone};
@@ -18,12 +24,16 @@ use tch::Tensor;
 pub struct ConvNetConfig {
     /// Output channels of each block.
     pub widths: Vec<i64>,
+    /// Max-pools round their output size up (`torch.nn.MaxPool2d(ceil_mode=True)`): odd maps keep
+    /// their last row and column (default false, the reference network's floor).
+    pub ceil_mode: bool,
 }
 
 impl Default for ConvNetConfig {
     fn default() -> Self {
         ConvNetConfig {
             widths: vec![32, 64, 128, 256],
+            ceil_mode: false,
         }
     }
 }
@@ -44,6 +54,7 @@ impl ConvNetConfig {
 pub struct ConvNet {
     blocks: Vec<(nn::Conv2D, BatchNorm)>,
     output_dim: i64,
+    ceil_mode: bool,
 }
 
 impl ConvNet {
@@ -63,6 +74,7 @@ impl ConvNet {
         Ok(ConvNet {
             blocks,
             output_dim: c_in,
+            ceil_mode: cfg.ceil_mode,
         })
     }
 }
@@ -75,7 +87,7 @@ impl ConvNet {
             x = bn.forward_t(&conv.forward(&x), train).relu();
             let s = x.size();
             if s[2] >= 2 && s[3] >= 2 {
-                x = x.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false);
+                x = x.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], self.ceil_mode);
             }
         }
         x

@@ -245,6 +245,7 @@ impl Default for RunConfig {
             // lifted kNN by 1.9 points on a validation split (issue 16, `docs/benchmarks.md`).
             backbone: BackboneConfig::ConvNet(selfsup_nn::backbones::ConvNetConfig {
                 widths: vec![32, 64, 128, 256],
+                ..Default::default()
             }),
             train,
             eval: EvalConfig::default(),
@@ -279,6 +280,7 @@ impl RunConfig {
         .into();
         c.backbone = BackboneConfig::AudioCnn(selfsup_nn::backbones::ConvNetConfig {
             widths: vec![32, 64, 128, 256],
+            ..Default::default()
         });
         c.train.epochs = 20;
         c

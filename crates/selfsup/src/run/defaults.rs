@@ -9,6 +9,10 @@
 //! | audio folders, FSDD | `cola` (its FSDD preset; `--dataset fsdd` turns its noise off) | — | `audio_cnn` (widths 32, 64, 128; `--dataset fsdd`: 32, 64, 128, 256) |
 //! | text | `tokens` | — | the preset's Transformer |
 //!
+//! Contrastive methods on CIFAR and image folders also get lightly's CIFAR-10 benchmark optimizer
+//! (SGD, lr 0.06 × batch / 128, momentum 0.9, weight decay 5e-4, cosine without warm-up) unless the
+//! optimizer or the schedule was set; the digits, audio and text keep the main job's AdamW.
+//!
 //! `eval.online_probe` absent becomes whether the training files have labels. The effective values are
 //! written into the config, so `--print-config` and the run's `config.toml` show them.
 
@@ -171,6 +175,9 @@ pub fn apply(cfg: &mut RunConfig, explicit: &Explicit) -> Result<Vec<String>> {
             }
         }
     }
+    if let Some(note) = colour_optimizer(cfg, explicit) {
+        notes.push(note);
+    }
     if kind.is_audio()
         && !explicit.has("backbone")
         && !matches!(
@@ -180,6 +187,7 @@ pub fn apply(cfg: &mut RunConfig, explicit: &Explicit) -> Result<Vec<String>> {
     {
         cfg.backbone = BackboneConfig::AudioCnn(selfsup_nn::backbones::ConvNetConfig {
             widths: vec![32, 64, 128],
+            ..Default::default()
         });
         notes.push(
             "backbone `audio_cnn` (widths 32, 64, 128) over log-mel spectrograms (--backbone to change)"
@@ -194,4 +202,60 @@ pub fn apply(cfg: &mut RunConfig, explicit: &Explicit) -> Result<Vec<String>> {
         }
     }
     Ok(notes)
+}
+
+/// lightly's CIFAR-10 benchmark optimizer: SGD at `0.06 · batch / 128`, momentum 0.9, weight decay
+/// 5e-4 on every parameter, cosine decay to 0 without warm-up.
+pub const COLOUR_SGD_LR: f64 = 0.06;
+/// The batch [`COLOUR_SGD_LR`] is given for (lightly's `lr_factor = batch_size / 128`).
+pub const COLOUR_SGD_REFERENCE_BATCH: usize = 128;
+
+/// CIFAR and image folders trained by a contrastive method: lightly's CIFAR-10 benchmark schedule
+/// (SGD, [`COLOUR_SGD_LR`] scaled linearly from batch [`COLOUR_SGD_REFERENCE_BATCH`], momentum 0.9,
+/// weight decay 5e-4, cosine without warm-up) in place of the digit job's AdamW, unless the user
+/// chose another optimizer or set one of its fields (`--optimizer adamw`, `--lr`, `[train.optimizer]`
+/// fields); the schedule likewise unless `[train.schedule]` or `--schedule` was given. The other
+/// families keep their presets' optimizers.
+fn colour_optimizer(cfg: &mut RunConfig, explicit: &Explicit) -> Option<String> {
+    use selfsup_train::{LrScaling, OptimizerKind, ScheduleKind};
+    let colour = matches!(cfg.data.kind, DataKind::Cifar | DataKind::ImageFolder);
+    let contrastive = matches!(cfg.method, crate::methods::MethodConfig::Contrastive(_));
+    let other_kind =
+        explicit.has("train.optimizer.kind") && cfg.train.optimizer.kind != OptimizerKind::Sgd;
+    let fields_set = [
+        "lr",
+        "momentum",
+        "dampening",
+        "nesterov",
+        "weight_decay",
+        "betas",
+        "eps",
+        "trust_coefficient",
+        "exclude_bias_and_norm",
+    ]
+    .iter()
+    .any(|f| explicit.has(&format!("train.optimizer.{f}")));
+    if !colour || !contrastive || other_kind || fields_set {
+        return None;
+    }
+    let o = &mut cfg.train.optimizer;
+    o.kind = OptimizerKind::Sgd;
+    o.lr = COLOUR_SGD_LR;
+    o.momentum = 0.9;
+    o.nesterov = false;
+    o.dampening = 0.0;
+    o.weight_decay = 5e-4;
+    o.exclude_bias_and_norm = false;
+    if !explicit.has("train.lr_scaling") && !explicit.has("train.lr_reference_batch") {
+        cfg.train.lr_scaling = LrScaling::Linear;
+        cfg.train.lr_reference_batch = COLOUR_SGD_REFERENCE_BATCH;
+    }
+    if !explicit.has("train.schedule") {
+        cfg.train.schedule.kind = ScheduleKind::WarmupCosine;
+        cfg.train.schedule.warmup_epochs = 0.0;
+        cfg.train.schedule.min_lr = 0.0;
+    }
+    Some(format!(
+        "optimizer SGD, lr {COLOUR_SGD_LR} × batch / {COLOUR_SGD_REFERENCE_BATCH}, momentum 0.9, weight decay 5e-4, cosine: lightly's CIFAR-10 benchmark (--optimizer/--lr to change)"
+    ))
 }

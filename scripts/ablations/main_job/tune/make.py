@@ -124,3 +124,7 @@ variant("s5_lr4e3", [W4, ("train.optimizer", "lr", "0.004")], recipe=RS)
 variant("s5_scale025", [W4], recipe=RS + "\nscale = [0.25, 1.0]")
 variant("s5_e18", [W4, ("train", "epochs", "18")], recipe=RS)
 variant("s5_swav", [W4], recipe=RS, method='kind = "swav"\nn_prototypes = 300\ntemperature = 0.1')
+
+# Stage 6 (2026-12-01, eighth session): the fourth block's pooling and width.
+variant("s6_ceil", [W4, ("backbone", "ceil_mode", "true")], recipe=RS)
+variant("s6_w512", [("backbone", "widths", "[32, 64, 128, 512]")], recipe=RS)
