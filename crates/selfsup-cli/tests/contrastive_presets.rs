@@ -20,6 +20,28 @@ fn contrastive_methods_on_small_datasets_get_small_heads() {
     // VICReg's learning rate is capped at 5e-4 under Adam(W) (the main job's 2e-3 collapses it).
     let vicreg = resolved(&["--method", "vicreg"], dir.path());
     assert_eq!(get(&vicreg, "train.optimizer.lr").as_float(), Some(5e-4));
+    // On audio SimSiam, BYOL and DINO are capped at 5e-4 too; on the digits they keep 2e-3.
+    for m in ["simsiam", "byol", "dino"] {
+        let audio = resolved(&["--dataset", "fsdd", "--method", m], dir.path());
+        assert_eq!(
+            get(&audio, "train.optimizer.lr").as_float(),
+            Some(5e-4),
+            "{m}"
+        );
+        let digits = resolved(&["--method", m], dir.path());
+        assert_eq!(
+            get(&digits, "train.optimizer.lr").as_float(),
+            Some(2e-3),
+            "{m}"
+        );
+    }
+    // DINO's teacher at 0.07 on audio.
+    let dino = resolved(&["--dataset", "fsdd", "--method", "dino"], dir.path());
+    assert_eq!(get(&dino, "method.teacher_temp").as_float(), Some(0.07));
+    assert_eq!(
+        get(&dino, "method.warmup_teacher_temp").as_float(),
+        Some(0.07)
+    );
     let swav = resolved(&["--dataset", "cifar", "--method", "swav"], dir.path());
     assert_eq!(int(&swav, "method.n_prototypes"), Some(512));
 
