@@ -84,30 +84,63 @@ pub(crate) struct AdamStep {
 /// # Safety
 /// The four pointers address `n` valid, initialised, non-overlapping elements each.
 pub(crate) unsafe fn adam_moments<T: Elem>([p, g, m, v]: [*mut T; 4], n: usize, s: &AdamStep) {
-    let (p, g) = (
-        std::slice::from_raw_parts_mut(p, n),
-        std::slice::from_raw_parts(g, n),
-    );
-    let (m, v) = (
-        std::slice::from_raw_parts_mut(m, n),
-        std::slice::from_raw_parts_mut(v, n),
-    );
-    let (b1, omb1) = (T::of(s.beta1), T::of(1.0 - s.beta1));
-    let (b2, omb2) = (T::of(s.beta2), T::of(1.0 - s.beta2));
-    let decay = s.decay.map(T::of);
-    let l2 = s.l2.map(T::of);
-    for i in 0..n {
-        let mut pi = p[i];
-        if let Some(f) = decay {
-            pi = pi * f;
-            p[i] = pi;
+    let mut l = MomentsLoop {
+        p: std::slice::from_raw_parts_mut(p, n),
+        g: std::slice::from_raw_parts(g, n),
+        m: std::slice::from_raw_parts_mut(m, n),
+        v: std::slice::from_raw_parts_mut(v, n),
+        decay: T::of(s.decay.unwrap_or(1.0)),
+        l2: T::of(s.l2.unwrap_or(0.0)),
+        beta1: T::of(s.beta1),
+        beta2: T::of(s.beta2),
+        omb1: T::of(1.0 - s.beta1),
+        omb2: T::of(1.0 - s.beta2),
+    };
+    // The options become constants of the loop, as in [`sgd`], so that it vectorises.
+    match (s.decay.is_some(), s.l2.is_some()) {
+        (true, true) => l.run::<true, true>(),
+        (true, false) => l.run::<true, false>(),
+        (false, true) => l.run::<false, true>(),
+        (false, false) => l.run::<false, false>(),
+    }
+}
+
+/// The slices and scalars of [`adam_moments`]; `run` is its loop, specialised on which terms apply.
+struct MomentsLoop<'a, T> {
+    p: &'a mut [T],
+    g: &'a [T],
+    m: &'a mut [T],
+    v: &'a mut [T],
+    decay: T,
+    l2: T,
+    beta1: T,
+    beta2: T,
+    omb1: T,
+    omb2: T,
+}
+
+impl<T: Elem> MomentsLoop<'_, T> {
+    /// `p ·= decay` (AdamW), `d = g (+ λp)` (Adam's L2), `m = β₁m + (1 − β₁)d`, `v = β₂v + (1 − β₂)d²`.
+    fn run<const DECAY: bool, const L2: bool>(&mut self) {
+        let n = self.p.len();
+        let (p, g, m, v) = (
+            &mut self.p[..n],
+            &self.g[..n],
+            &mut self.m[..n],
+            &mut self.v[..n],
+        );
+        let (decay, l2) = (self.decay, self.l2);
+        let (b1, omb1, b2, omb2) = (self.beta1, self.omb1, self.beta2, self.omb2);
+        for i in 0..n {
+            let mut pi = p[i];
+            if DECAY {
+                pi = pi * decay;
+                p[i] = pi;
+            }
+            let d = if L2 { g[i] + pi * l2 } else { g[i] };
+            m[i] = m[i] * b1 + d * omb1;
+            v[i] = v[i] * b2 + (d * d) * omb2;
         }
-        let d = match l2 {
-            Some(l) => g[i] + pi * l,
-            None => g[i],
-        };
-        m[i] = m[i] * b1 + d * omb1;
-        v[i] = v[i] * b2 + (d * d) * omb2;
     }
 }
 
@@ -150,6 +183,9 @@ pub(crate) struct SgdStep {
 /// One SGD/LARS update in place: `p`, its gradient `g`, and the momentum buffer `buf` (required with
 /// momentum, ignored without; any initial content when `first`).
 ///
+/// The options are resolved once, outside the element loop ([`SgdLoop`]): each combination gets its
+/// own branch-free loop, which the compiler vectorises (a loop that tested them per element did not).
+///
 /// # Safety
 /// `p`, `g` and `buf` (when given) address `n` valid, initialised, non-overlapping elements each.
 pub(crate) unsafe fn sgd<T: Elem>([p, g]: [*mut T; 2], buf: Option<*mut T>, n: usize, s: &SgdStep) {
@@ -157,30 +193,95 @@ pub(crate) unsafe fn sgd<T: Elem>([p, g]: [*mut T; 2], buf: Option<*mut T>, n: u
         std::slice::from_raw_parts_mut(p, n),
         std::slice::from_raw_parts(g, n),
     );
-    let (l2, scale, lr) = (s.l2.map(T::of), s.scale.map(T::of), T::of(s.lr));
-    let mut mom = match (s.momentum.as_ref(), buf) {
-        (Some(m), Some(b)) => Some((
-            std::slice::from_raw_parts_mut(b, n),
-            m.first,
-            T::of(m.momentum),
-            T::of(1.0 - m.dampening),
-            m.nesterov,
-        )),
-        _ => None,
+    let mut l = SgdLoop {
+        p,
+        g,
+        buf: &mut [],
+        l2: T::of(s.l2.unwrap_or(0.0)),
+        scale: T::of(s.scale.unwrap_or(1.0)),
+        lr: T::of(s.lr),
+        mu: T::of(0.0),
+        omd: T::of(1.0),
     };
-    for i in 0..n {
-        let mut d = g[i];
-        if let Some(l) = l2 {
-            d = d + p[i] * l;
+    let (l2, scale) = (s.l2.is_some(), s.scale.is_some());
+    match (s.momentum.as_ref(), buf) {
+        (Some(m), Some(b)) => {
+            l.buf = std::slice::from_raw_parts_mut(b, n);
+            (l.mu, l.omd) = (T::of(m.momentum), T::of(1.0 - m.dampening));
+            match (m.first, m.nesterov) {
+                (true, true) => l.run_with::<true, true, true>(l2, scale),
+                (true, false) => l.run_with::<true, true, false>(l2, scale),
+                (false, true) => l.run_with::<true, false, true>(l2, scale),
+                (false, false) => l.run_with::<true, false, false>(l2, scale),
+            }
         }
-        if let Some(q) = scale {
-            d = d * q;
+        _ => l.run_with::<false, false, false>(l2, scale),
+    }
+}
+
+/// The slices and scalars of one SGD update; `run` is its loop, specialised on which terms apply.
+struct SgdLoop<'a, T> {
+    p: &'a mut [T],
+    g: &'a [T],
+    /// The momentum buffer (empty without momentum).
+    buf: &'a mut [T],
+    l2: T,
+    scale: T,
+    lr: T,
+    mu: T,
+    /// `1 − dampening`.
+    omd: T,
+}
+
+impl<T: Elem> SgdLoop<'_, T> {
+    /// [`Self::run`] with the L2 and trust-ratio flags turned into constants too.
+    fn run_with<const MOM: bool, const FIRST: bool, const NEST: bool>(
+        &mut self,
+        l2: bool,
+        scale: bool,
+    ) {
+        match (l2, scale) {
+            (true, true) => self.run::<true, true, MOM, FIRST, NEST>(),
+            (true, false) => self.run::<true, false, MOM, FIRST, NEST>(),
+            (false, true) => self.run::<false, true, MOM, FIRST, NEST>(),
+            (false, false) => self.run::<false, false, MOM, FIRST, NEST>(),
         }
-        if let Some((buf, first, mu, omd, nesterov)) = mom.as_mut() {
-            let b = if *first { d } else { buf[i] * *mu + d * *omd };
-            buf[i] = b;
-            d = if *nesterov { d + b * *mu } else { b };
+    }
+
+    /// The update, each term in the tensor path's order: `d = g (+ λp) (· trust)`, then heavy-ball
+    /// (`b = d` on the first step, else `μb + (1 − dampening)d`; `d = b`, or `d + μb` with Nesterov),
+    /// then `p −= d · lr`.
+    fn run<
+        const L2: bool,
+        const SCALE: bool,
+        const MOM: bool,
+        const FIRST: bool,
+        const NEST: bool,
+    >(
+        &mut self,
+    ) {
+        let n = self.p.len();
+        let (p, g) = (&mut self.p[..n], &self.g[..n]);
+        let buf = if MOM {
+            &mut self.buf[..n]
+        } else {
+            &mut self.buf[..0]
+        };
+        let (l2, scale, lr, mu, omd) = (self.l2, self.scale, self.lr, self.mu, self.omd);
+        for i in 0..n {
+            let mut d = g[i];
+            if L2 {
+                d = d + p[i] * l2;
+            }
+            if SCALE {
+                d = d * scale;
+            }
+            if MOM {
+                let b = if FIRST { d } else { buf[i] * mu + d * omd };
+                buf[i] = b;
+                d = if NEST { d + b * mu } else { b };
+            }
+            p[i] = p[i] - d * lr;
         }
-        p[i] = p[i] - d * lr;
     }
 }
