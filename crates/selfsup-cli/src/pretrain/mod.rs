@@ -23,7 +23,7 @@ pub struct PretrainArgs {
     /// Dataset preset (`mnist`, `fsdd`, `text`, `shakespeare`: a character GPT on the vendored plays)
     /// or kind (`mnist-csv`, `mnist-idx`, `cifar`,
     /// `image-folder`, `audio-folder`, `fsdd`, `text`). `text` (a UTF-8 file given with --data):
-    /// SimCLR over two BERT-masked 64-byte windows of each 256-byte passage with a Transformer encoder;
+    /// SimCLR over two neighbouring 64-byte windows of each 256-byte passage with a Transformer encoder;
     /// no labels, so no kNN or linear probe, only the loss (the vendored plays are labelled by play).
     #[arg(long)]
     pub dataset: Option<String>,
