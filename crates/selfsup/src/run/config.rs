@@ -291,9 +291,9 @@ impl RunConfig {
     /// (`augment.tokens.context = 4`, `crop_scale = [0.25, 0.25]`: neighbouring crops), with no masking
     /// on top (`mask_prob = 0`: the 15 % BERT masking of the token recipe's default lost 1–1.6 points of
     /// play-attribution probe on two seeds), 40 epochs of the 4× fewer passages (the steps of 10 epochs
-    /// over 64-byte windows), kNN every 10 epochs. `data.path` absent = the vendored Shakespeare plays, whose 64-byte windows kNN
-    /// and the linear probe attribute to their play before and after training (`run::data`); crops of
-    /// one window (`context = 1`, spans of 50–100 % padded back) did not transfer there
+    /// over 64-byte windows), kNN every 10 epochs. `data.path` absent = the vendored Shakespeare plays,
+    /// whose 64-byte windows kNN and the linear probe attribute to their play before and after training
+    /// (`run::data`); crops of one window (`context = 1`, spans of 50–100 % padded back) did not transfer there
     /// (`docs/benchmarks.md`, "Play attribution").
     pub fn text() -> Self {
         let mut c = RunConfig {
