@@ -44,32 +44,85 @@ fn invert3(m: &[[f64; 3]; 3]) -> [[f64; 3]; 3] {
 }
 
 fn mat_vec(m: &[[f64; 3]; 3], v: [f64; 3]) -> [f64; 3] {
-    [0, 1, 2].map(|i| m[i][0] * v[0] + m[i][1] * v[1] + m[i][2] * v[2])
+    let row = |r: &[f64; 3]| r[0] * v[0] + r[1] * v[1] + r[2] * v[2];
+    [row(&m[0]), row(&m[1]), row(&m[2])]
+}
+
+/// The sRGB decoding curve of one channel value in `[0, 1]` (to linear light).
+fn srgb_to_linear(c: f64) -> f64 {
+    if c > 0.04045 {
+        ((c + 0.055) / 1.055).powf(2.4)
+    } else {
+        c / 12.92
+    }
+}
+
+/// The cube root of a positive finite `t` to within an ulp or so: an estimate from the exponent bits
+/// (the exponent divided by three) refined by four Newton steps. It stands in for `f64::cbrt`,
+/// whose portable correctly-rounded implementation took half the conversion's time.
+fn cbrt_positive(t: f64) -> f64 {
+    let mut y = f64::from_bits(t.to_bits() / 3 + 0x2A9F_7893_782D_A1CE);
+    for _ in 0..4 {
+        y = (2.0 * y + t / (y * y)) * (1.0 / 3.0);
+    }
+    y
+}
+
+/// CIE's `f(t)` of a white-normalised tristimulus value.
+fn lab_f(t: f64) -> f64 {
+    if t > 0.008856 {
+        cbrt_positive(t)
+    } else {
+        7.787 * t + 16.0 / 116.0
+    }
+}
+
+/// CIE Lab of one pixel in linear-light RGB.
+fn linear_to_lab(lin: [f64; 3]) -> [f64; 3] {
+    let [x, y, z] = mat_vec(&XYZ_FROM_RGB, lin);
+    let (fx, fy, fz) = (lab_f(x / D65[0]), lab_f(y / D65[1]), lab_f(z / D65[2]));
+    [116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)]
 }
 
 /// One sRGB pixel in `[0, 1]` to CIE Lab (`L` in `[0, 100]`).
 pub fn rgb_to_lab(rgb: [f64; 3]) -> [f64; 3] {
-    let lin = rgb.map(|c| {
-        if c > 0.04045 {
-            ((c + 0.055) / 1.055).powf(2.4)
-        } else {
-            c / 12.92
+    let [r, g, b] = rgb;
+    linear_to_lab([srgb_to_linear(r), srgb_to_linear(g), srgb_to_linear(b)])
+}
+
+/// [`srgb_to_linear`] of the 8-bit levels as the workspace's decoders write them (`k / 255` and
+/// `k * (1 / 255)` in `f32`, which differ by one rounding for some `k`), so that an image fresh from
+/// 8-bit data skips the `powf`: `(level, linear)` pairs, two per `k`.
+struct LevelTable([[(f32, f64); 2]; 256]);
+
+impl LevelTable {
+    fn get() -> &'static LevelTable {
+        static TABLE: std::sync::OnceLock<LevelTable> = std::sync::OnceLock::new();
+        TABLE.get_or_init(|| {
+            let mut t = [[(0.0f32, 0.0f64); 2]; 256];
+            for (k, pair) in t.iter_mut().enumerate() {
+                let k = k as f32;
+                for (slot, level) in pair.iter_mut().zip([k / 255.0, k * (1.0 / 255.0)]) {
+                    *slot = (level, srgb_to_linear(f64::from(level)));
+                }
+            }
+            LevelTable(t)
+        })
+    }
+
+    /// `srgb_to_linear(v)`, bit for bit: looked up when `v` is an 8-bit level, computed otherwise.
+    fn linear(&self, v: f32) -> f64 {
+        // the nearest level (a saturating cast; a negative or NaN `v` matches no level below)
+        let k = (v * 255.0 + 0.5) as usize;
+        if k < 256 {
+            for &(level, lin) in &self.0[k] {
+                if level == v {
+                    return lin;
+                }
+            }
         }
-    });
-    let xyz = mat_vec(&XYZ_FROM_RGB, lin);
-    let f = [0, 1, 2].map(|i| {
-        let t = xyz[i] / D65[i];
-        if t > 0.008856 {
-            t.cbrt()
-        } else {
-            7.787 * t + 16.0 / 116.0
-        }
-    });
-    [
-        116.0 * f[1] - 16.0,
-        500.0 * (f[0] - f[1]),
-        200.0 * (f[1] - f[2]),
-    ]
+        srgb_to_linear(f64::from(v))
+    }
 }
 
 /// One CIE Lab pixel back to sRGB, clipped to `[0, 1]` (scikit-image's `lab2rgb`).
@@ -121,9 +174,14 @@ fn map_pixels(img: &ImageF32, f: impl Fn([f64; 3]) -> [f64; 3]) -> Result<ImageF
     ImageF32::new(3, h, w, out)
 }
 
-/// A planar RGB image in `[0, 1]` to planar Lab (`L, a, b` planes, unscaled).
+/// A planar RGB image in `[0, 1]` to planar Lab (`L, a, b` planes, unscaled): [`rgb_to_lab`] of
+/// every pixel, bit for bit, with the decoding curve looked up for 8-bit levels.
 pub fn image_rgb_to_lab(img: &ImageF32) -> Result<ImageF32> {
-    map_pixels(img, rgb_to_lab)
+    let table = LevelTable::get();
+    map_pixels(img, |[r, g, b]| {
+        let lin = |c: f64| table.linear(c as f32);
+        linear_to_lab([lin(r), lin(g), lin(b)])
+    })
 }
 
 /// A planar Lab image to planar RGB in `[0, 1]`.
@@ -300,6 +358,51 @@ mod tests {
             for j in 0..3 {
                 let v: f64 = (0..3).map(|k| XYZ_FROM_RGB[i][k] * inv[k][j]).sum();
                 assert!((v - f64::from(u8::from(i == j))).abs() < 1e-12);
+            }
+        }
+    }
+
+    #[test]
+    fn cube_root_is_within_two_ulps_of_the_correctly_rounded_one() {
+        // the range `f(t)` uses (t > 0.008856, up to the brightest white-normalised value), and beyond
+        for i in 0..100_000 {
+            let t = 0.008 + 1.5 * f64::from(i) / 100_000.0;
+            let (ours, exact) = (cbrt_positive(t), t.cbrt());
+            assert!(
+                (ours - exact).abs() <= 2.0 * f64::EPSILON * exact,
+                "cbrt({t}): {ours} vs {exact}"
+            );
+        }
+        for t in [1e-300, 1e-20, 0.008856, 1.0, 8.0, 1e20, 1e300] {
+            assert!(
+                (cbrt_positive(t) / t.cbrt() - 1.0).abs() <= 2.0 * f64::EPSILON,
+                "cbrt({t})"
+            );
+        }
+    }
+
+    #[test]
+    fn image_conversion_is_the_pixel_conversion_bit_for_bit() {
+        // every 8-bit level under both decoder conventions, plus values between levels
+        let mut vals: Vec<f32> = (0..=255u16)
+            .flat_map(|k| {
+                let k = f32::from(k);
+                [k / 255.0, k * (1.0 / 255.0)]
+            })
+            .collect();
+        vals.extend((0..512).map(|i| (i as f32 * 0.618_034).fract()));
+        vals.extend([0.04045, 0.040_45_f32.next_up(), 1.0e-7]);
+        let n = vals.len();
+        let data: Vec<f32> = (0..3)
+            .flat_map(|c| (0..n).map(move |i| (c, i)))
+            .map(|(c, i)| vals[(i * (c + 1) + c * 7) % n])
+            .collect();
+        let img = ImageF32::new(3, 1, n, data.clone()).unwrap();
+        let lab = image_rgb_to_lab(&img).unwrap();
+        for i in 0..n {
+            let px = rgb_to_lab([0, 1, 2].map(|c| f64::from(data[c * n + i])));
+            for c in 0..3 {
+                assert_eq!(lab.data()[c * n + i], px[c] as f32, "pixel {i} channel {c}");
             }
         }
     }
