@@ -9,7 +9,11 @@
 //! - `char_gpt/clip_adamw_804k_params`: the gradient clipping and the AdamW update alone (no pair).
 //!
 //! Batches: 64 fixed batches of keyed random windows of the training plays (`RandomWindows`, seed
-//! 1337), cycled. Single-threaded libtorch (`tch::set_num_threads(1)`), as the Python side.
+//! 1337), cycled. Single-threaded libtorch (`tch::set_num_threads(1)`), as the Python side. The
+//! process keeps freed memory as the trainer does by default (`selfsup::train::memory::keep_freed_memory`,
+//! `train.keep_freed_memory`); the PyTorch side runs with glibc's defaults unless the caller sets
+//! `MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=2147483648` (the same two settings; `docs/benchmarks.md`
+//! reports both).
 
 use criterion::{criterion_main, Criterion, Throughput};
 use selfsup::data::{RandomWindows, TokenStream, TokenizerKind, UnknownPolicy};
@@ -32,6 +36,7 @@ struct Setup {
 
 fn setup() -> Setup {
     tch::set_num_threads(1);
+    selfsup::train::memory::keep_freed_memory();
     tch::manual_seed(1337);
     let train = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/shakespeare/train.txt");
     let vocab = TokenStream::vocab_from_file(train, TokenizerKind::Char, UnknownPolicy::Error)

@@ -115,6 +115,8 @@ fn main() -> Result<()> {
     let wall = Instant::now();
     let a = parse()?;
     tch::set_num_threads(a.threads);
+    // as the trainer does by default (`train.keep_freed_memory`): reuse freed blocks, no page faults
+    selfsup::train::memory::keep_freed_memory();
     tch::manual_seed(a.seed as i64);
     std::fs::create_dir_all(&a.out)?;
 

@@ -128,3 +128,10 @@ variant("s5_swav", [W4], recipe=RS, method='kind = "swav"\nn_prototypes = 300\nt
 # Stage 6 (2026-12-01, eighth session): the fourth block's pooling and width.
 variant("s6_ceil", [W4, ("backbone", "ceil_mode", "true")], recipe=RS)
 variant("s6_w512", [("backbone", "widths", "[32, 64, 128, 512]")], recipe=RS)
+
+# Stage 7 (2026-12-02, tenth session): the knobs stages 1-6 left untried, aimed at the probe: twice the
+# steps at half the batch (same epochs and images), a projection head four times wider (SimCLR's
+# wider-head finding), and AdamW's weight decay at 5e-2 (the SSL ViT recipes' value) instead of 1e-4.
+variant("s7_b128", [W4, ("data", "batch_size", "128")], recipe=RS)
+variant("s7_head1024", [W4, ("method", "hidden_dim", "1024"), ("method", "output_dim", "128")], recipe=RS)
+variant("s7_wd05", [W4, ("train.optimizer", "weight_decay", "0.05")], recipe=RS)

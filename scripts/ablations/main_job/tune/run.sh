@@ -14,9 +14,9 @@ for c in "$@"; do
   l0=$(cut -d' ' -f1 /proc/loadavg)
   if [ -z "${EVAL_ONLY:-}" ]; then  # EVAL_ONLY=1: only the evaluations of a finished run
     rm -rf "$out"
-    /usr/bin/time -f "%U %S %e %M" -o runs/abl16/time.txt nice -n 5 "$bin" pretrain --config "$c" > "$out.log" 2>&1
+    /usr/bin/time -f "%U %S %e %M" -o "$out.time" nice -n 5 "$bin" pretrain --config "$c" > "$out.log" 2>&1
   fi
-  t=$(cat runs/abl16/time.txt | tail -1)
+  t=$(tail -1 "$out.time")
   after=$(grep -E "after pretraining" "$out.log" | tail -1)
   train=$(grep -oE "training took [0-9.]+ ?s|trained in [0-9.]+ ?s" "$out.log" | tail -1)
   k20=$(nice -n 5 "$bin" eval knn --run "$out" --k 20 2>&1 | grep -oE "[0-9]\.[0-9]+" | tail -1)
