@@ -135,3 +135,14 @@ variant("s6_w512", [("backbone", "widths", "[32, 64, 128, 512]")], recipe=RS)
 variant("s7_b128", [W4, ("data", "batch_size", "128")], recipe=RS)
 variant("s7_head1024", [W4, ("method", "hidden_dim", "1024"), ("method", "output_dim", "128")], recipe=RS)
 variant("s7_wd05", [W4, ("train.optimizer", "weight_decay", "0.05")], recipe=RS)
+
+# Stage 8 (tenth session): half the batch with the wider head, on the tuning split; and half the batch
+# alone confirmed on the main job's own split (seed 0: its 1,000 held-out digits) and on seed 1's.
+variant("s8_b128_head1024", [W4, ("data", "batch_size", "128"), ("method", "hidden_dim", "1024"),
+                             ("method", "output_dim", "128")], recipe=RS)
+for seed in (0, 1):
+    name = f"confirm3_b128_seed{seed}"
+    t = (HERE / f"confirm2_seed{seed}.toml").read_text()
+    t = re.sub(r'^out_dir = ".*"', f'out_dir = "runs/abl16/{name}"', t, flags=re.M)
+    t = setkey(t, "data", "batch_size", "128")
+    (HERE / f"{name}.toml").write_text(t)
