@@ -22,13 +22,23 @@
 //! after the criterion benches, around each Python script and at the end; a run or row whose load exceeded
 //! the core count is flagged.
 //!
+//! After the Python scripts comes the whole-epoch stage (`crate::bench_epoch`): one SimCLR epoch on a
+//! JPEG folder, `selfsup pretrain` against lightly with a `DataLoader` of 1 and 2 workers
+//! (`scripts/bench/simclr_epoch.sh`, `--epoch-rounds` rounds), row `simclr_epoch/jpeg_convnet4_b256` in
+//! its own table of the generated section (views/s median [min–max] over rounds on both sides, CPU
+//! seconds, peak RSS, load) and `simclr_epoch` in the JSON. Not run by `--quick`, `--dist-only` or a
+//! `--filter` that does not match its id; a skipped row with the reason when the lightly side cannot run.
+//!
 //! Arguments: `--quick` (a subset at short measurement, see [`QUICK_FILTER`]); `--samples <N>`;
-//! `--filter <regex>` (criterion's filter and the Python side's `BENCH_FILTER`); `--bench <target>`
-//! (repeatable: build and run only these bench targets); `--out <dir>` (write `benchmarks.md` and
-//! `benchmarks.json` of this run into `<dir>` instead of `docs/`, e.g. for a filtered run that must not
-//! replace the generated section); `--no-python`; `--python <exe>`; anything after `--` goes to the
-//! criterion binaries.
+//! `--filter <regex>` (criterion's filter, the Python side's `BENCH_FILTER` and the whole-epoch row);
+//! `--bench <target>` (repeatable: build and run only these bench targets); `--out <dir>` (write
+//! `benchmarks.md` and `benchmarks.json` of this run into `<dir>` instead of `docs/`, e.g. for a
+//! filtered run that must not replace the generated section); `--no-python`; `--python <exe>`;
+//! `--epoch-rounds <N>` (default 3); `--epoch-images <N>` (the JPEG folder's size, default 10,000);
+//! `--epoch-only` (only the whole-epoch stage, report into `--out`, default `target/bench-epoch`);
+//! anything after `--` goes to the criterion binaries.
 
+use crate::bench_epoch;
 use crate::util;
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
@@ -316,11 +326,33 @@ struct Args {
     benches: Vec<String>,
     /// Where the report goes instead of `docs/` (`--out`).
     out: Option<String>,
+    /// Rounds of the whole-epoch stage (`--epoch-rounds`).
+    epoch_rounds: usize,
+    /// Images in its JPEG folder (`--epoch-images`).
+    epoch_images: usize,
+    /// Only the whole-epoch stage (`--epoch-only`).
+    epoch_only: bool,
+}
+
+impl Args {
+    fn epoch_settings(&self) -> bench_epoch::Settings {
+        bench_epoch::Settings {
+            rounds: self.epoch_rounds,
+            images: self.epoch_images,
+        }
+    }
+
+    /// Whether the whole-epoch stage runs: never with `--dist-only`, else [`bench_epoch::selected`].
+    fn runs_epoch(&self) -> Result<bool> {
+        Ok(!self.dist_only && bench_epoch::selected(self.filter.as_deref(), self.quick)?)
+    }
 }
 
 fn parse_args(args: &[String]) -> Result<Args> {
     let mut a = Args {
         samples: 10,
+        epoch_rounds: bench_epoch::DEFAULT_ROUNDS,
+        epoch_images: bench_epoch::DEFAULT_IMAGES,
         ..Args::default()
     };
     let mut it = args.iter();
@@ -330,6 +362,18 @@ fn parse_args(args: &[String]) -> Result<Args> {
             "--no-python" => a.no_python = true,
             "--no-dist" => a.no_dist = true,
             "--dist-only" => a.dist_only = true,
+            "--epoch-only" => a.epoch_only = true,
+            "--epoch-rounds" => {
+                let v = it.next().context("--epoch-rounds needs a value")?;
+                a.epoch_rounds =
+                    v.parse().ok().filter(|n| *n >= 1).with_context(|| {
+                        format!("--epoch-rounds must be an integer ≥ 1, got `{v}`")
+                    })?;
+            }
+            "--epoch-images" => {
+                let v = it.next().context("--epoch-images needs a value")?;
+                a.epoch_images = bench_epoch::check_images(v)?;
+            }
             "--python" => a.python = Some(it.next().context("--python needs a value")?.clone()),
             "--filter" => a.filter = Some(it.next().context("--filter needs a value")?.clone()),
             "--bench" => a.benches.push(
@@ -350,6 +394,9 @@ fn parse_args(args: &[String]) -> Result<Args> {
             }
             other => a.passthrough.push(other.to_string()),
         }
+    }
+    if a.epoch_only && (a.dist_only || a.quick) {
+        bail!("--epoch-only runs only the whole-epoch stage: not with --dist-only or --quick");
     }
     if a.quick && a.filter.is_none() {
         a.filter = Some(QUICK_FILTER.to_string());
@@ -447,103 +494,189 @@ pub fn run(args: &[String]) -> Result<()> {
     if a.dist_only {
         return run_dist(&root, &a, args);
     }
-    let cores = cores();
+    if a.epoch_only {
+        return run_epoch_only(&root, &a, args);
+    }
+    // Before the long part: an invalid --filter fails here.
+    let with_epoch = a.runs_epoch()?;
     let load_start = load_average();
     let bench_threads = std::env::var("BENCH_THREADS").unwrap_or_else(|_| "2".into());
-    let tch_note = tch_versions(&root);
+    let mut rows = run_criterion(&root, &a, &bench_threads, load_start)?;
+    let python = choose_python(&root, &a);
+    let (python_note, mut libraries) = match &python {
+        Some(py) => (
+            format!("PyTorch side: `{py}`"),
+            run_python_scripts(&root, &a, py, &bench_threads, &mut rows)?,
+        ),
+        None => (
+            "PyTorch side not run (no Python with torch found; `cargo xtask setup --python` makes one, `--python <exe>` chooses one)"
+                .to_string(),
+            BTreeMap::new(),
+        ),
+    };
+    let epoch =
+        with_epoch.then(|| bench_epoch::measure(&root, python.as_deref(), a.epoch_settings()));
+    if let Some(e) = &epoch {
+        libraries.extend(e.versions());
+    }
+    let run = run_info(&root, &a, args, load_start, python_note, libraries, epoch);
+    write_report(&root, a.out.as_deref(), &rows, &run)?;
+    if !a.no_dist {
+        run_dist(&root, &a, args)?;
+    }
+    Ok(())
+}
 
-    let criterion_dir = target_dir(&root).join("criterion");
+/// `--epoch-only`: the whole-epoch stage alone, its report into `--out` (default
+/// `target/bench-epoch`, so that the generated section in `docs/` keeps the full run's rows).
+fn run_epoch_only(root: &Path, a: &Args, args: &[String]) -> Result<()> {
+    if !a.runs_epoch()? {
+        bail!(
+            "--epoch-only: --filter does not match `{}`; nothing to run",
+            bench_epoch::ID
+        );
+    }
+    let load_start = load_average();
+    let python = choose_python(root, a);
+    let epoch = bench_epoch::measure(root, python.as_deref(), a.epoch_settings());
+    let python_note = match &python {
+        Some(py) => format!("PyTorch side: `{py}`"),
+        None => "PyTorch side not run (no Python with torch found)".to_string(),
+    };
+    let run = run_info(
+        root,
+        a,
+        args,
+        load_start,
+        python_note,
+        epoch.versions(),
+        Some(epoch),
+    );
+    let out = a.out.clone().unwrap_or_else(|| {
+        target_dir(root)
+            .join("bench-epoch")
+            .to_string_lossy()
+            .into_owned()
+    });
+    write_report(root, Some(&out), &BTreeMap::new(), &run)
+}
+
+/// Clears stale criterion results, runs `cargo bench` and reads its results into rows.
+fn run_criterion(
+    root: &Path,
+    a: &Args,
+    bench_threads: &str,
+    load_start: Option<f64>,
+) -> Result<BTreeMap<String, Row>> {
+    let criterion_dir = target_dir(root).join("criterion");
     clear_stale(&criterion_dir)?;
-    let cargo_args = cargo_bench_args(&a);
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     util::run(
         Command::new(cargo)
-            .args(&cargo_args)
-            .env("BENCH_THREADS", &bench_threads)
-            .current_dir(&root),
+            .args(cargo_bench_args(a))
+            .env("BENCH_THREADS", bench_threads)
+            .current_dir(root),
     )?;
-    let load_after_criterion = load_average();
-    let load_ours = max_load(load_start, load_after_criterion);
+    let load_ours = max_load(load_start, load_average());
+    Ok(join_criterion(
+        read_criterion(&criterion_dir)?,
+        threads_ours,
+        load_ours,
+    ))
+}
 
-    let mut rows = join_criterion(read_criterion(&criterion_dir)?, threads_ours, load_ours);
+/// The interpreter of the PyTorch side: `--python`, else one with torch, none with `--no-python`.
+fn choose_python(root: &Path, a: &Args) -> Option<String> {
+    if a.no_python {
+        None
+    } else {
+        a.python.clone().or_else(|| find_python(root))
+    }
+}
+
+/// Runs every `scripts/bench/*.py` with `py`, filling the PyTorch columns of `rows`; returns the
+/// library versions the scripts report. A failing script leaves its rows empty.
+fn run_python_scripts(
+    root: &Path,
+    a: &Args,
+    py: &str,
+    bench_threads: &str,
+    rows: &mut BTreeMap<String, Row>,
+) -> Result<BTreeMap<String, String>> {
     let samples_json: BTreeMap<&str, usize> = rows
         .iter()
         .filter_map(|(id, r)| Some((id.as_str(), r.ours?.n)))
         .collect();
     let samples_json = serde_json::to_string(&samples_json)?;
-
-    let python = if a.no_python {
-        None
-    } else {
-        a.python.clone().or_else(|| find_python(&root))
-    };
-    let mut libraries: BTreeMap<String, String> = BTreeMap::new();
-    let mut python_note =
-        "PyTorch side not run (no Python with torch found; `--python <exe>` to choose one)"
-            .to_string();
-    if let Some(py) = &python {
-        python_note = format!("PyTorch side: `{py}`");
-        let mut scripts: Vec<PathBuf> = std::fs::read_dir(root.join("scripts/bench"))
-            .map(|d| {
-                d.filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| is_bench_script(p))
-                    .collect()
-            })
-            .unwrap_or_default();
-        scripts.sort();
-        for script in scripts {
-            eprintln!("xtask: bench: running {}", script.display());
-            let before = load_average();
-            let mut cmd = Command::new(py);
-            cmd.arg(&script)
-                .current_dir(&root)
-                .env("BENCH_THREADS", &bench_threads)
-                .env("BENCH_SAMPLES", a.samples.to_string())
-                .env("BENCH_SAMPLES_JSON", &samples_json)
-                .env("BENCH_MIN_TIME", if a.quick { "1.0" } else { "2.0" })
-                .env("BENCH_FILTER", a.filter.clone().unwrap_or_default());
-            let out = match util::output(&mut cmd) {
-                Ok(o) => o,
-                Err(e) => {
-                    eprintln!(
-                        "xtask: bench: {} failed, its rows stay empty: {e:#}",
-                        script.display()
-                    );
-                    continue;
-                }
-            };
-            let load = max_load(before, load_average());
-            for line in out.lines() {
-                let Some(p) = parse_python_line(line) else {
-                    continue;
-                };
-                let row = rows.entry(p.id).or_default();
-                row.theirs = Some(p.rate);
-                row.theirs_cpu = p.cpu_rate;
-                libraries.extend(p.versions);
-                row.unit = p.unit.unwrap_or_else(|| row.unit.clone());
-                row.what = p.what.unwrap_or_default();
-                row.threads_theirs = p.threads;
-                row.load_theirs = load;
-                row.extra = p.extra;
+    let mut libraries = BTreeMap::new();
+    let mut scripts: Vec<PathBuf> = std::fs::read_dir(root.join("scripts/bench"))
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| is_bench_script(p))
+                .collect()
+        })
+        .unwrap_or_default();
+    scripts.sort();
+    for script in scripts {
+        eprintln!("xtask: bench: running {}", script.display());
+        let before = load_average();
+        let mut cmd = Command::new(py);
+        cmd.arg(&script)
+            .current_dir(root)
+            .env("BENCH_THREADS", bench_threads)
+            .env("BENCH_SAMPLES", a.samples.to_string())
+            .env("BENCH_SAMPLES_JSON", &samples_json)
+            .env("BENCH_MIN_TIME", if a.quick { "1.0" } else { "2.0" })
+            .env("BENCH_FILTER", a.filter.clone().unwrap_or_default());
+        let out = match util::output(&mut cmd) {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!(
+                    "xtask: bench: {} failed, its rows stay empty: {e:#}",
+                    script.display()
+                );
+                continue;
             }
+        };
+        let load = max_load(before, load_average());
+        for line in out.lines() {
+            let Some(p) = parse_python_line(line) else {
+                continue;
+            };
+            let row = rows.entry(p.id).or_default();
+            row.theirs = Some(p.rate);
+            row.theirs_cpu = p.cpu_rate;
+            libraries.extend(p.versions);
+            row.unit = p.unit.unwrap_or_else(|| row.unit.clone());
+            row.what = p.what.unwrap_or_default();
+            row.threads_theirs = p.threads;
+            row.load_theirs = load;
+            row.extra = p.extra;
         }
     }
-    let load_end = load_average();
+    Ok(libraries)
+}
 
+/// What describes this run, its end load read now.
+fn run_info(
+    root: &Path,
+    a: &Args,
+    args: &[String],
+    load_start: Option<f64>,
+    python_note: String,
+    libraries: BTreeMap<String, String>,
+    epoch: Option<bench_epoch::Report>,
+) -> RunInfo {
+    let load_end = load_average();
+    let cores = cores();
     let date = util::output(Command::new("date").arg("-u").arg("+%Y-%m-%d %H:%M UTC"))
         .unwrap_or_default()
         .trim()
         .to_string();
-    let run = RunInfo {
-        command: format!(
-            "cargo xtask bench{}",
-            if args.is_empty() {
-                String::new()
-            } else {
-                format!(" {}", args.join(" "))
-            }
-        ),
+    RunInfo {
+        command: format!("cargo xtask bench {}", args.join(" "))
+            .trim_end()
+            .to_string(),
         date,
         machine: machine(cores),
         cores,
@@ -551,11 +684,22 @@ pub fn run(args: &[String]) -> Result<()> {
         load_end,
         samples: a.samples,
         python_note,
-        tch_note,
+        tch_note: tch_versions(root),
         libraries,
-    };
-    let report = render(&rows, &run);
-    let (path, json_path) = match &a.out {
+        epoch,
+    }
+}
+
+/// Writes `benchmarks.md` and `benchmarks.json`: into `out` when given, else the generated section of
+/// `docs/benchmarks.md` and `docs/benchmarks.json`.
+fn write_report(
+    root: &Path,
+    out: Option<&str>,
+    rows: &BTreeMap<String, Row>,
+    run: &RunInfo,
+) -> Result<()> {
+    let report = render(rows, run);
+    let (path, json_path) = match out {
         Some(dir) => {
             let dir = root.join(dir);
             std::fs::create_dir_all(&dir)
@@ -573,7 +717,7 @@ pub fn run(args: &[String]) -> Result<()> {
     };
     std::fs::write(
         &json_path,
-        serde_json::to_string_pretty(&report_json(&rows, &run))? + "\n",
+        serde_json::to_string_pretty(&report_json(rows, run))? + "\n",
     )?;
     eprintln!(
         "xtask: bench: wrote {} and {}",
@@ -582,11 +726,9 @@ pub fn run(args: &[String]) -> Result<()> {
     );
     if run.loaded() {
         eprintln!(
-            "xtask: bench: warning: the load average exceeded the {cores} cores during this run; its figures measure the other load too"
+            "xtask: bench: warning: the load average exceeded the {} cores during this run; its figures measure the other load too",
+            run.cores
         );
-    }
-    if !a.no_dist {
-        run_dist(&root, &a, args)?;
     }
     Ok(())
 }
@@ -595,11 +737,7 @@ pub fn run(args: &[String]) -> Result<()> {
 /// written into the "Distributed" section of `docs/benchmarks.md`.
 fn run_dist(root: &Path, a: &Args, args: &[String]) -> Result<()> {
     crate::dist::setup()?;
-    let python = if a.no_python {
-        None
-    } else {
-        a.python.clone().or_else(|| find_python(root))
-    };
+    let python = choose_python(root, a);
     let load_start = load_average();
     let (ours, theirs) = crate::bench_dist::measure(root, python.as_deref(), 2, 3)?;
     let load_end = load_average();
@@ -668,14 +806,18 @@ struct RunInfo {
     tch_note: String,
     /// Python library versions the scripts reported (`versions` of their lines).
     libraries: BTreeMap<String, String>,
+    /// The whole-epoch stage, when this run included it.
+    epoch: Option<bench_epoch::Report>,
 }
 
 impl RunInfo {
+    /// Whether the load exceeded the cores at the start, the end or around a whole-epoch run.
     fn loaded(&self) -> bool {
         [self.load_start, self.load_end]
             .into_iter()
             .flatten()
             .any(|l| overloaded(l, self.cores))
+            || self.epoch.as_ref().is_some_and(|e| e.loaded(self.cores))
     }
 }
 
@@ -693,6 +835,7 @@ fn report_json(rows: &BTreeMap<String, Row>, run: &RunInfo) -> Value {
         "tch_side": run.tch_note,
         "libraries": run.libraries,
         "rows": rows.iter().map(|(id, r)| r.json(id, run.cores)).collect::<Vec<_>>(),
+        "simclr_epoch": run.epoch.as_ref().map(|e| e.json(run.cores)),
     })
 }
 
@@ -956,7 +1099,22 @@ fn splice_generated(existing: &str, report: &str) -> String {
     )
 }
 
+/// The generated section: the run's header, the table of the micro-bench rows (when there are any) and
+/// the whole-epoch stage's table (when the run included it).
 fn render(rows: &BTreeMap<String, Row>, run: &RunInfo) -> String {
+    let mut s = render_header(rows, run);
+    if !rows.is_empty() {
+        s.push_str(&render_rows(rows, run));
+    }
+    if let Some(e) = &run.epoch {
+        s.push('\n');
+        s.push_str(&e.render(run.cores));
+    }
+    s
+}
+
+/// Title, loaded-machine warning, command, date, machine, versions and load of the run.
+fn render_header(rows: &BTreeMap<String, Row>, run: &RunInfo) -> String {
     let mut s = String::new();
     s.push_str("## Latest `cargo xtask bench` run\n\n");
     if run.loaded() || rows.values().any(|r| r.loaded(run.cores)) {
@@ -988,6 +1146,12 @@ fn render(rows: &BTreeMap<String, Row>, run: &RunInfo) -> String {
         fmt_load(run.load_end),
         run.cores
     ));
+    s
+}
+
+/// The statistic's description and one table line per micro-bench row.
+fn render_rows(rows: &BTreeMap<String, Row>, run: &RunInfo) -> String {
+    let mut s = String::new();
     s.push_str(&format!(
         "- statistic: throughput at the median of N runs [slowest–fastest run], the same on both sides \
          (selfsup: criterion samples; PyTorch: timed repeats); N = {} unless the bench sets its own; \
@@ -1192,6 +1356,7 @@ mod tests {
             python_note: String::new(),
             tch_note: String::new(),
             libraries: BTreeMap::new(),
+            epoch: None,
         };
         assert!(run.loaded());
         let mut rows = BTreeMap::new();
@@ -1286,6 +1451,7 @@ mod tests {
                 python_note: "p".into(),
                 tch_note: "tch 0.26.0, libtorch 2.13.0+cpu".into(),
                 libraries: BTreeMap::from([("torch".to_string(), "2.13.0".to_string())]),
+                epoch: None,
             },
         );
         assert!(
@@ -1315,6 +1481,7 @@ mod tests {
             python_note: "p".into(),
             tch_note: "t".into(),
             libraries: BTreeMap::from([("lightly".to_string(), "1.6.0".to_string())]),
+            epoch: None,
         };
         let mut rows = BTreeMap::new();
         rows.insert(
@@ -1393,6 +1560,119 @@ mod tests {
         assert!(parse_args(&strings(&["--samples", "3"])).is_err());
         assert!(parse_args(&strings(&["--samples"])).is_err());
         assert!(parse_args(&strings(&["--bogus"])).is_err());
+    }
+
+    #[test]
+    fn args_of_the_epoch_stage() {
+        let a = parse_args(&[]).unwrap();
+        assert_eq!(
+            (a.epoch_rounds, a.epoch_images, a.epoch_only),
+            (3, 10_000, false)
+        );
+        assert!(a.runs_epoch().unwrap());
+        let a = parse_args(&strings(&[
+            "--epoch-rounds",
+            "1",
+            "--epoch-images",
+            "3072",
+            "--epoch-only",
+        ]))
+        .unwrap();
+        assert_eq!(
+            a.epoch_settings(),
+            bench_epoch::Settings {
+                rounds: 1,
+                images: 3072
+            }
+        );
+        assert!(a.epoch_only);
+        // --quick, --dist-only and a filter that misses the id leave the stage out.
+        assert!(!parse_args(&strings(&["--quick"]))
+            .unwrap()
+            .runs_epoch()
+            .unwrap());
+        assert!(!parse_args(&strings(&["--dist-only"]))
+            .unwrap()
+            .runs_epoch()
+            .unwrap());
+        assert!(!parse_args(&strings(&["--filter", "^ntxent/"]))
+            .unwrap()
+            .runs_epoch()
+            .unwrap());
+        assert!(parse_args(&strings(&["--filter", "^simclr_epoch/"]))
+            .unwrap()
+            .runs_epoch()
+            .unwrap());
+        assert!(parse_args(&strings(&["--filter", "("]))
+            .unwrap()
+            .runs_epoch()
+            .is_err());
+        for bad in [
+            &["--epoch-rounds", "0"][..],
+            &["--epoch-rounds"],
+            &["--epoch-images", "1000"],
+            &["--epoch-only", "--quick"],
+            &["--epoch-only", "--dist-only"],
+        ] {
+            assert!(parse_args(&strings(bad)).is_err(), "{bad:?}");
+        }
+    }
+
+    fn epoch_run(side: &str, views: f64, load: f64) -> bench_epoch::Run {
+        bench_epoch::Run {
+            side: side.into(),
+            round: 1,
+            views_per_s: views,
+            load_before: Some(load),
+            load_after: Some(load),
+            versions: BTreeMap::from([("lightly".to_string(), "1.6.0".to_string())]),
+            ..bench_epoch::Run::default()
+        }
+    }
+
+    #[test]
+    fn epoch_stage_in_report_and_json() {
+        let epoch = bench_epoch::Report {
+            settings: bench_epoch::Settings {
+                rounds: 1,
+                images: 10_000,
+            },
+            outcome: bench_epoch::Outcome::Measured(vec![
+                epoch_run("selfsup", 400.0, 1.0),
+                epoch_run("lightly_w1", 200.0, 3.0),
+            ]),
+        };
+        let run = RunInfo {
+            command: "cargo xtask bench --epoch-only".into(),
+            date: "d".into(),
+            machine: "m".into(),
+            cores: 2,
+            load_start: Some(0.5),
+            load_end: Some(0.5),
+            samples: 10,
+            python_note: "p".into(),
+            tch_note: "t".into(),
+            libraries: BTreeMap::new(),
+            epoch: Some(epoch),
+        };
+        // The start and end were quiet; the lightly run was not: the whole run is flagged.
+        assert!(run.loaded());
+        let md = render(&BTreeMap::new(), &run);
+        assert!(md.contains("**Loaded machine**"), "{md}");
+        assert!(md.contains("### Whole SimCLR epoch"), "{md}");
+        assert!(
+            md.contains("| lightly, 1 worker | 200 [200–200] | 1 | **2.00×** | 2.00 |"),
+            "{md}"
+        );
+        // No micro-bench rows: no empty micro-bench table.
+        assert!(!md.contains("| bench id |"), "{md}");
+        let v = report_json(&BTreeMap::new(), &run);
+        assert_eq!(v["simclr_epoch"]["id"], bench_epoch::ID);
+        assert_eq!(v["simclr_epoch"]["sides"][1]["ratio"], 2.0);
+        assert_eq!(v["load_exceeds_cores"], true);
+        let without = RunInfo { epoch: None, ..run };
+        assert!(report_json(&BTreeMap::new(), &without)["simclr_epoch"].is_null());
+        assert!(!render(&BTreeMap::new(), &without).contains("Whole SimCLR epoch"));
     }
 
     #[test]
@@ -1560,6 +1840,7 @@ mod tests {
             python_note: "p".into(),
             tch_note: "t".into(),
             libraries: p.versions,
+            epoch: None,
         };
         let md = render(
             &BTreeMap::from([("image_transform_224/normalize".to_string(), row)]),

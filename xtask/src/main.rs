@@ -8,12 +8,14 @@
 //! - `pretrain` — setup if needed, then the main job (`selfsup pretrain`, release build)
 //! - `test-dist` — setup with `--dist`, then `selfsup-dist`'s multi-process c10d tests
 //! - `install` — a `selfsup` on the PATH that finds libtorch and the vendored data (see `install.rs`)
-//! - `bench`  — criterion benches side by side with PyTorch, written to `docs/benchmarks.md`
+//! - `bench`  — criterion benches side by side with PyTorch, and a whole SimCLR epoch against lightly,
+//!   written to `docs/benchmarks.md`
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod bench;
 mod bench_dist;
+mod bench_epoch;
 mod check;
 mod dist;
 mod doctor;
@@ -44,13 +46,19 @@ const USAGE: &str = "usage: cargo xtask <setup|test|test-dist|check|ci|doctor|pr
                                0.5 s warm-up + 1 s measurement, meant to finish in under 2 minutes
                                on an idle 2-core machine (plus build time)
               --samples <N>    runs per bench on both sides (criterion --sample-size; default 10, >= 10)
-              --filter <re>    only ids matching the regex (criterion and the Python scripts)
+              --filter <re>    only ids matching the regex (criterion, the Python scripts and the
+                               whole-epoch row simclr_epoch/jpeg_convnet4_b256)
               --bench <name>   only this bench target (repeatable; e.g. loader, tch_baselines)
               --out <dir>      write benchmarks.md/.json of this run into <dir>, not docs/
               --no-python      skip the PyTorch side;  --python <exe>  choose the interpreter
               --no-dist        skip the all-reduce comparison (c10d shim vs torch.distributed,
                                2 processes, 1 KB-100 MB, release; written to the Distributed
                                section);  --dist-only  run only that comparison
+              --epoch-rounds <N>  rounds of the whole SimCLR epoch on a JPEG folder, selfsup vs
+                               lightly with 1 and 2 DataLoader workers (scripts/bench/simclr_epoch.sh;
+                               default 3; not run by --quick)
+              --epoch-images <N>  images in its JPEG folder (default 10000; N/256 a multiple of 3)
+              --epoch-only     run only that stage; report into --out (default target/bench-epoch)
               -- <args>        passed on to the criterion binaries";
 
 fn main() {
