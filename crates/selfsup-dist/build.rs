@@ -1,9 +1,9 @@
 //! With the `c10d` feature, compiles the c10d shim (`shim/c10d_shim.cpp`) against the libtorch that torch-sys links.
 //!
-//! libtorch's location comes from torch-sys (`DEP_TCH_LIBTORCH_LIB`, its `lib/` folder), else from
-//! `LIBTORCH`. Gloo's headers (declarations only; no Gloo code is compiled or linked from them) come
-//! from `SELFSUP_GLOO_INCLUDE`, else `/usr/include` (Debian's `libgloo-dev`, installed by
-//! `cargo xtask setup --dist`).
+//! libtorch's location and the compiler flags come from `selfsup-build` (shared with `selfsup-train`'s
+//! build script): torch-sys's `DEP_TCH_LIBTORCH_LIB`, else `LIBTORCH`. Gloo's headers (declarations
+//! only; no Gloo code is compiled or linked from them) come from `SELFSUP_GLOO_INCLUDE`, else
+//! `/usr/include` (Debian's `libgloo-dev`, installed by `cargo xtask setup --dist`).
 
 use std::path::PathBuf;
 
@@ -13,17 +13,10 @@ fn main() {
         return;
     }
     println!("cargo:rerun-if-env-changed=SELFSUP_GLOO_INCLUDE");
-    println!("cargo:rerun-if-env-changed=LIBTORCH");
-    let lib = std::env::var("DEP_TCH_LIBTORCH_LIB")
-        .map(PathBuf::from)
-        .or_else(|_| std::env::var("LIBTORCH").map(|p| PathBuf::from(p).join("lib")))
-        .expect("selfsup-dist: neither DEP_TCH_LIBTORCH_LIB (from torch-sys) nor LIBTORCH is set");
-    let root = lib
-        .parent()
-        .expect("libtorch lib dir has a parent")
-        .to_path_buf();
-    let include = root.join("include");
-    let c10d = include.join("torch/csrc/distributed/c10d/ProcessGroupGloo.hpp");
+    let libtorch = selfsup_build::Libtorch::find("selfsup-dist");
+    let c10d = libtorch
+        .include
+        .join("torch/csrc/distributed/c10d/ProcessGroupGloo.hpp");
     if !c10d.exists() {
         panic!(
             "selfsup-dist: {} not found: this libtorch has no c10d headers",
@@ -41,19 +34,9 @@ fn main() {
             gloo.display()
         );
     }
-    // The same ABI flag as torch-sys (its default "1", overridable by LIBTORCH_CXX11_ABI); the
-    // wheel-based libtorch is the C++11 ABI (its symbols mention std::__cxx11).
-    let abi = std::env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".into());
-    cc::Build::new()
-        .cpp(true)
-        .pic(true)
-        .warnings(false)
-        .include(&include)
-        .include(include.join("torch/csrc/api/include"))
+    libtorch
+        .cpp_build()
         .include(&gloo)
-        .flag("-std=c++17")
-        .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={abi}"))
-        .flag("-DGLOG_USE_GLOG_EXPORT")
         .flag("-DUSE_C10D_GLOO")
         .file("shim/c10d_shim.cpp")
         .compile("selfsup_c10d_shim");
