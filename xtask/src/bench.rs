@@ -1026,8 +1026,9 @@ fn lock_version(lock: &str, name: &str) -> Option<String> {
     None
 }
 
-fn find_python(root: &Path) -> Option<String> {
-    let venv = root.join(".venv-fixtures/bin/python");
+/// The reference venv's Python (`cargo xtask setup --python`), else `python3`: the first that imports torch.
+fn find_python(_root: &Path) -> Option<String> {
+    let venv = crate::pyenv::venv_dir(None).join("bin/python");
     let candidates = [venv.to_string_lossy().into_owned(), "python3".into()];
     candidates.into_iter().find(|py| {
         Command::new(py)

@@ -1,6 +1,7 @@
 //! `cargo xtask <command>`: the project's automation, one file per command.
 //!
-//! - `setup`  — make libtorch 2.13.0 available at `.libtorch/` (see `setup.rs`)
+//! - `setup`  — make libtorch 2.13.0 available at `.libtorch/` (see `setup.rs`); `--python` also the
+//!   Python reference environment `.venv-fixtures` (see `pyenv.rs`)
 //! - `test`   — setup if needed, then the whole workspace's tests
 //! - `check`  — fmt, clippy -D warnings, rustdoc -D warnings, and the no-tch invariant
 //! - `ci`     — check + test (what `.github/workflows/ci.yml` runs)
@@ -20,6 +21,7 @@ mod check;
 mod dist;
 mod doctor;
 mod install;
+mod pyenv;
 mod setup;
 mod util;
 
@@ -29,7 +31,10 @@ const USAGE: &str = "usage: cargo xtask <setup|test|test-dist|check|ci|doctor|pr
 
   setup     make libtorch 2.13.0 available at .libtorch/ (honours LIBTORCH, then a Python with
             torch 2.13, else assembles a CPU libtorch from the PyPI wheel in a cache);
-            `setup --dist` also installs Gloo's headers for selfsup-dist (libgloo-dev)
+            `setup --dist` also installs Gloo's headers for selfsup-dist (libgloo-dev);
+            `setup --python [--venv DIR]` also makes the Python reference environment of the fixture
+            scripts and the bench's PyTorch side: a venv at .venv-fixtures (or $SELFSUP_FIXTURES_VENV,
+            or DIR) holding scripts/requirements-reference.txt (~4.5 GB; nothing done when satisfied)
   test      setup if needed, then `cargo test --workspace` (extra args go to cargo test), then test-dist
   test-dist setup --dist, then selfsup-dist's c10d tests (2 and 3 local processes)
   check     cargo fmt --check, clippy -D warnings, rustdoc -D warnings, no-tch invariant
@@ -74,9 +79,17 @@ fn run() -> Result<()> {
     let rest: Vec<String> = args.collect();
     match cmd.as_str() {
         "setup" => {
+            let python = rest.iter().any(|a| a == "--python");
+            let venv = pyenv::venv_flag(&rest)?;
+            if venv.is_some() && !python {
+                bail!("`--venv DIR` goes with `setup --python`");
+            }
             setup::run()?;
             if rest.iter().any(|a| a == "--dist") {
                 dist::setup()?;
+            }
+            if python {
+                pyenv::setup(venv)?;
             }
             Ok(())
         }

@@ -94,7 +94,8 @@ fn from_env() -> Result<Option<PathBuf>> {
     }
 }
 
-fn python() -> Option<String> {
+/// The first of `python3`, `python` that runs.
+pub fn python() -> Option<String> {
     ["python3", "python"]
         .into_iter()
         .find(|p| {
@@ -158,7 +159,12 @@ fn assemble_from_wheel() -> Result<PathBuf> {
     }
     std::fs::create_dir_all(&cache)
         .with_context(|| format!("cannot create the cache folder {}", cache.display()))?;
-    check_disk(&cache)?;
+    check_disk(
+        &cache,
+        NEEDED_MB,
+        "assembling libtorch",
+        "Free some space, or set SELFSUP_CACHE to a folder on a larger disk",
+    )?;
     let py = python().context(
         "no libtorch found (LIBTORCH unset, no Python with torch 2.13) and no python3 to fetch one with pip.\n\
          Install Python 3 with pip (Debian: apt-get install python3-pip), or set LIBTORCH to an unpacked libtorch 2.13.0",
@@ -260,8 +266,9 @@ if missing:
     Ok(dest)
 }
 
-/// Fails early with a clear message when the cache's file system lacks room for the assembly.
-fn check_disk(dir: &Path) -> Result<()> {
+/// Fails early with a clear message when `dir`'s file system has less than `needed_mb` free for `what`
+/// (`hint` says what to do about it). Passes when `df` is missing or unreadable.
+pub fn check_disk(dir: &Path, needed_mb: u64, what: &str, hint: &str) -> Result<()> {
     let Ok(out) = Command::new("df").arg("-Pk").arg(dir).output() else {
         return Ok(());
     };
@@ -272,10 +279,9 @@ fn check_disk(dir: &Path) -> Result<()> {
         .and_then(|l| l.split_whitespace().nth(3))
         .and_then(|v| v.parse::<u64>().ok());
     if let Some(kb) = avail_kb {
-        if kb / 1024 < NEEDED_MB {
+        if kb / 1024 < needed_mb {
             bail!(
-                "not enough disk space in {}: {} MB free, assembling libtorch needs about {NEEDED_MB} MB.\n\
-                 Free some space, or set SELFSUP_CACHE to a folder on a larger disk",
+                "not enough disk space in {}: {} MB free, {what} needs about {needed_mb} MB.\n{hint}",
                 dir.display(),
                 kb / 1024
             );
