@@ -181,10 +181,7 @@ fn main() -> Result<()> {
         1.0 / 8.0
     );
 
-    println!(
-        "linear probe: {} epochs of full-batch Adam at lr {}, standardised features",
-        probe.epochs, probe.lr
-    );
+    println!("linear probe: {probe}");
     let t0 = Instant::now();
     let v = vocab.len() as i64;
     score(

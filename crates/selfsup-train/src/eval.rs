@@ -4,8 +4,9 @@
 //!   similarity on L2-normalised features, the `k` most similar bank entries (bank = training split),
 //!   each voting for its class with weight `exp(sim / T)`; defaults `k = 200`, `T = 0.1`.
 //! - [`linear_probe`]: a linear classifier on frozen features (standardised with the training split's
-//!   mean and std), trained full-batch or mini-batch with Adam, or full-batch with L-BFGS; reports
-//!   train and test accuracy.
+//!   mean and std), by default CLIP's protocol: full-batch L-BFGS to convergence with the L2 penalty
+//!   chosen on a held-out part of the training split ([`select_weight_decay`]); Adam (full batch or
+//!   mini-batch) on request. Reports train and test accuracy.
 //! - [`finetune`]: encoder + linear head trained together with labels.
 //! - [`OnlineProbe`]: a linear head trained on detached features during pretraining.
 //! - [`embed_array`], [`embed_source`], [`export_embeddings`]: features of a whole split, and their export
@@ -241,32 +242,50 @@ pub enum ProbeOptimizer {
 }
 
 /// Linear-probe settings.
+///
+/// The default is the protocol of CLIP's linear probes (a logistic regression fitted to convergence by
+/// L-BFGS, its L2 penalty chosen on a part of the training features held out for that purpose): 300
+/// L-BFGS iterations, the penalty picked from [`DEFAULT_WEIGHT_DECAY_GRID`] on 20 % of the training
+/// split, then a refit on the whole training split. The test split never takes part in the choice.
+/// Set `weight_decay_grid = []` for one fit at `weight_decay`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LinearProbeConfig {
-    /// `adam` or `lbfgs`.
+    /// `lbfgs` (default) or `adam`.
     pub optimizer: ProbeOptimizer,
     /// Epochs (Adam) or iterations (L-BFGS).
     pub epochs: usize,
     /// Adam learning rate.
     pub lr: f64,
-    /// L2 penalty on the weights (`wd/2 ‖W‖²`, biases excluded).
+    /// L2 penalty on the weights (`wd/2 ‖W‖²`, biases excluded), used as it is when
+    /// `weight_decay_grid` is empty.
     pub weight_decay: f64,
+    /// Candidate L2 penalties: when non-empty, the one with the best accuracy on `select_fraction` of
+    /// the training features (fitted on the rest) is used for the final fit on all of them; ties go to
+    /// the larger penalty.
+    pub weight_decay_grid: Vec<f64>,
+    /// Share of the training features held out to choose from `weight_decay_grid`, in (0, 0.5].
+    pub select_fraction: f64,
     /// Mini-batch size for Adam; 0 = full batch.
     pub batch_size: usize,
     /// Standardise features with the training split's mean and std.
     pub standardize: bool,
-    /// Seed of the initialisation and mini-batch order.
+    /// Seed of the initialisation, the selection split and the mini-batch order.
     pub seed: u64,
 }
+
+/// The L2 penalties the default probe chooses from (a decade apart, as CLIP's coarse sweep).
+pub const DEFAULT_WEIGHT_DECAY_GRID: [f64; 6] = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0];
 
 impl Default for LinearProbeConfig {
     fn default() -> Self {
         LinearProbeConfig {
-            optimizer: ProbeOptimizer::Adam,
-            epochs: 100,
+            optimizer: ProbeOptimizer::Lbfgs,
+            epochs: 300,
             lr: 1e-2,
             weight_decay: 1e-4,
+            weight_decay_grid: DEFAULT_WEIGHT_DECAY_GRID.to_vec(),
+            select_fraction: 0.2,
             batch_size: 0,
             standardize: true,
             seed: 0,
@@ -277,10 +296,51 @@ impl Default for LinearProbeConfig {
 impl LinearProbeConfig {
     /// Checks the fields.
     pub fn validate(&self) -> Result<()> {
-        selfsup_core::check::at_least("probe.epochs", self.epochs, 1)?;
-        selfsup_core::check::positive("probe.lr", self.lr)?;
-        selfsup_core::check::non_negative("probe.weight_decay", self.weight_decay)?;
+        use selfsup_core::check;
+        check::at_least("probe.epochs", self.epochs, 1)?;
+        check::positive("probe.lr", self.lr)?;
+        check::non_negative("probe.weight_decay", self.weight_decay)?;
+        for wd in &self.weight_decay_grid {
+            check::non_negative("probe.weight_decay_grid", *wd)?;
+        }
+        check::positive("probe.select_fraction", self.select_fraction)?;
+        check::in_range("probe.select_fraction", self.select_fraction, 0.0, 0.5)?;
         Ok(())
+    }
+}
+
+impl std::fmt::Display for LinearProbeConfig {
+    /// One line for logs: the optimizer and its length, how the penalty is set, the standardisation.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.optimizer {
+            ProbeOptimizer::Lbfgs => write!(f, "full-batch L-BFGS, {} iterations", self.epochs)?,
+            ProbeOptimizer::Adam if self.batch_size == 0 => write!(
+                f,
+                "full-batch Adam, {} epochs at lr {}",
+                self.epochs, self.lr
+            )?,
+            ProbeOptimizer::Adam => write!(
+                f,
+                "Adam, {} epochs of batches of {} at lr {}",
+                self.epochs, self.batch_size, self.lr
+            )?,
+        }
+        if self.weight_decay_grid.is_empty() {
+            write!(f, ", weight decay {}", self.weight_decay)?;
+        } else {
+            write!(
+                f,
+                ", weight decay chosen from {:?} on {}% of the training rows",
+                self.weight_decay_grid,
+                self.select_fraction * 100.0
+            )?;
+        }
+        let std = if self.standardize {
+            "standardised"
+        } else {
+            "raw"
+        };
+        write!(f, ", {std} features")
     }
 }
 
@@ -304,7 +364,8 @@ fn standardizer(x: &Tensor) -> Result<(Tensor, Tensor)> {
 }
 
 /// Trains a linear classifier on frozen features `train_x` (`N×D`) / `train_y` (`N`) and reports its
-/// accuracy on both splits.
+/// accuracy on both splits. With a `weight_decay_grid`, the penalty is first chosen on a keyed part of
+/// the training split ([`select_weight_decay`]).
 pub fn linear_probe(
     train_x: &Tensor,
     train_y: &Tensor,
@@ -317,95 +378,17 @@ pub fn linear_probe(
     check_xy("probe train split", train_x, train_y)?;
     check_xy("probe test split", test_x, test_y)?;
     let device = train_x.device();
-    let (tx, vx) = {
-        let _g = tch::no_grad_guard();
-        let tx = train_x.f_to_kind(Kind::Float)?.f_detach()?;
-        let vx = test_x
-            .f_to_kind(Kind::Float)?
-            .f_to_device(device)?
-            .f_detach()?;
-        if cfg.standardize {
-            let (m, s) = standardizer(&tx)?;
-            (tx.f_sub(&m)?.f_div(&s)?, vx.f_sub(&m)?.f_div(&s)?)
-        } else {
-            (tx, vx)
-        }
-    };
+    let tx = train_x.f_to_kind(Kind::Float)?.f_detach()?;
+    let vx = test_x
+        .f_to_kind(Kind::Float)?
+        .f_to_device(device)?
+        .f_detach()?;
     let ty = train_y.f_to_kind(Kind::Int64)?.f_to_device(device)?;
     let vy = test_y.f_to_kind(Kind::Int64)?.f_to_device(device)?;
-    // Initialisation and mini-batch order from a generator keyed by the seed, on the host: the
-    // result does not depend on what ran before, and the caller's torch generator is left alone.
-    let mut rng = selfsup_core::Generator::from_domain("linear_probe", &[cfg.seed]);
-    let vs = VarStore::new(device);
-    let d = tx.size()[1];
-    let head = selfsup_nn::layers::linear_keyed(vs.root() / "fc", d, num_classes, true, &mut rng)?;
-    let wd = cfg.weight_decay;
-    let loss_of = |x: &Tensor, y: &Tensor| -> Result<Tensor> {
-        let ce = head.forward(x).cross_entropy_for_logits(y);
-        Ok(if wd > 0.0 {
-            ce.f_add(
-                &head
-                    .ws
-                    .f_square()?
-                    .f_sum(Kind::Float)?
-                    .f_mul_scalar(wd / 2.0)?,
-            )?
-        } else {
-            ce
-        })
-    };
-    let n = tx.size()[0];
-    match cfg.optimizer {
-        ProbeOptimizer::Adam => {
-            let mut opt = Optimizer::new(
-                &vs,
-                &OptimizerConfig {
-                    kind: OptimizerKind::Adam,
-                    lr: cfg.lr,
-                    weight_decay: 0.0,
-                    ..Default::default()
-                },
-            )?;
-            let bs = if cfg.batch_size == 0 {
-                n
-            } else {
-                cfg.batch_size as i64
-            };
-            for _ in 0..cfg.epochs {
-                check_stop("the linear probe")?;
-                let perm = if bs >= n {
-                    None
-                } else {
-                    Some(host_permutation(&mut rng, n, device)?)
-                };
-                let mut s = 0;
-                while s < n {
-                    let e = (s + bs).min(n);
-                    let (xb, yb) = match &perm {
-                        None => (tx.shallow_clone(), ty.shallow_clone()),
-                        Some(p) => {
-                            let idx = p.f_narrow(0, s, e - s)?;
-                            (tx.f_index_select(0, &idx)?, ty.f_index_select(0, &idx)?)
-                        }
-                    };
-                    opt.zero_grad();
-                    loss_of(&xb, &yb)?.f_backward()?;
-                    opt.step(cfg.lr)?;
-                    s = e;
-                }
-            }
-        }
-        ProbeOptimizer::Lbfgs => {
-            let params: Vec<Tensor> = {
-                let mut v: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
-                v.sort_by(|a, b| a.0.cmp(&b.0));
-                v.into_iter().map(|(_, t)| t).collect()
-            };
-            lbfgs(&params, cfg.epochs, 10, || loss_of(&tx, &ty))?;
-        }
-    }
+    let wd = select_weight_decay(&tx, &ty, num_classes, cfg)?;
+    let (head, tx, vx) = fit_probe(&tx, &ty, &vx, num_classes, cfg, wd)?;
     let _g = tch::no_grad_guard();
-    let final_loss = loss_of(&tx, &ty)?.f_double_value(&[])?;
+    let final_loss = probe_loss(&head, &tx, &ty, wd)?.f_double_value(&[])?;
     let train_acc = accuracy(&head.forward(&tx).f_argmax(1, false)?, &ty)?;
     let test_acc = accuracy(&head.forward(&vx).f_argmax(1, false)?, &vy)?;
     Ok(ProbeResult {
@@ -413,6 +396,161 @@ pub fn linear_probe(
         test_acc,
         final_loss,
     })
+}
+
+/// The L2 penalty of the final probe: `cfg.weight_decay` without a grid (or with fewer than 10
+/// training rows); otherwise the grid value whose probe, fitted on all but a keyed `select_fraction`
+/// of the training rows, classifies that held-out part best (ties: the larger penalty).
+pub fn select_weight_decay(
+    x: &Tensor,
+    y: &Tensor,
+    num_classes: i64,
+    cfg: &LinearProbeConfig,
+) -> Result<f64> {
+    let n = x.size()[0];
+    let held = ((n as f64) * cfg.select_fraction).floor() as i64;
+    if cfg.weight_decay_grid.is_empty() || n < 10 || held < 1 {
+        return Ok(cfg.weight_decay);
+    }
+    let mut rng = selfsup_core::Generator::from_domain("linear_probe_select", &[cfg.seed]);
+    let perm = host_permutation(&mut rng, n, x.device())?;
+    let (fit_idx, sel_idx) = (
+        perm.f_narrow(0, held, n - held)?,
+        perm.f_narrow(0, 0, held)?,
+    );
+    let (fx, fy) = (
+        x.f_index_select(0, &fit_idx)?,
+        y.f_index_select(0, &fit_idx)?,
+    );
+    let (sx, sy) = (
+        x.f_index_select(0, &sel_idx)?,
+        y.f_index_select(0, &sel_idx)?,
+    );
+    let mut best = (f64::NEG_INFINITY, cfg.weight_decay);
+    for &wd in &cfg.weight_decay_grid {
+        let (head, _, sx) = fit_probe(&fx, &fy, &sx, num_classes, cfg, wd)?;
+        let acc = {
+            let _g = tch::no_grad_guard();
+            accuracy(&head.forward(&sx).f_argmax(1, false)?, &sy)?
+        };
+        tracing::debug!(
+            weight_decay = wd,
+            accuracy = acc,
+            "linear probe: penalty selection"
+        );
+        if acc > best.0 || (acc == best.0 && wd > best.1) {
+            best = (acc, wd);
+        }
+    }
+    tracing::info!(
+        "linear probe: weight decay {} chosen on {held} of {n} training rows (accuracy {:.4} there)",
+        best.1,
+        best.0
+    );
+    Ok(best.1)
+}
+
+/// Cross-entropy of `head` on (`x`, `y`) plus `wd/2 ‖W‖²`.
+fn probe_loss(head: &nn::Linear, x: &Tensor, y: &Tensor, wd: f64) -> Result<Tensor> {
+    let ce = head.forward(x).cross_entropy_for_logits(y);
+    if wd <= 0.0 {
+        return Ok(ce);
+    }
+    let penalty = head
+        .ws
+        .f_square()?
+        .f_sum(Kind::Float)?
+        .f_mul_scalar(wd / 2.0)?;
+    Ok(ce.f_add(&penalty)?)
+}
+
+/// Fits one probe at penalty `wd` on (`x`, `y`); returns it with `x` and `other` standardised as it
+/// saw them (when `cfg.standardize`). The head's initialisation and the mini-batch order come from a
+/// generator keyed by the seed, on the host: the result does not depend on what ran before.
+fn fit_probe(
+    x: &Tensor,
+    y: &Tensor,
+    other: &Tensor,
+    num_classes: i64,
+    cfg: &LinearProbeConfig,
+    wd: f64,
+) -> Result<(nn::Linear, Tensor, Tensor)> {
+    let (tx, ox) = {
+        let _g = tch::no_grad_guard();
+        if cfg.standardize {
+            let (m, s) = standardizer(x)?;
+            (x.f_sub(&m)?.f_div(&s)?, other.f_sub(&m)?.f_div(&s)?)
+        } else {
+            (x.shallow_clone(), other.shallow_clone())
+        }
+    };
+    let mut rng = selfsup_core::Generator::from_domain("linear_probe", &[cfg.seed]);
+    let vs = VarStore::new(x.device());
+    let d = tx.size()[1];
+    let head = selfsup_nn::layers::linear_keyed(vs.root() / "fc", d, num_classes, true, &mut rng)?;
+    match cfg.optimizer {
+        ProbeOptimizer::Adam => fit_adam(&vs, &head, &tx, y, cfg, wd, &mut rng)?,
+        ProbeOptimizer::Lbfgs => {
+            let params: Vec<Tensor> = {
+                let mut v: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+                v.sort_by(|a, b| a.0.cmp(&b.0));
+                v.into_iter().map(|(_, t)| t).collect()
+            };
+            lbfgs(&params, cfg.epochs, 10, || probe_loss(&head, &tx, y, wd))?;
+        }
+    }
+    Ok((head, tx, ox))
+}
+
+/// `cfg.epochs` epochs of Adam on `head`, full batch or mini-batches in a keyed order.
+fn fit_adam(
+    vs: &VarStore,
+    head: &nn::Linear,
+    x: &Tensor,
+    y: &Tensor,
+    cfg: &LinearProbeConfig,
+    wd: f64,
+    rng: &mut selfsup_core::Generator,
+) -> Result<()> {
+    let mut opt = Optimizer::new(
+        vs,
+        &OptimizerConfig {
+            kind: OptimizerKind::Adam,
+            lr: cfg.lr,
+            weight_decay: 0.0,
+            ..Default::default()
+        },
+    )?;
+    let n = x.size()[0];
+    let bs = if cfg.batch_size == 0 {
+        n
+    } else {
+        cfg.batch_size as i64
+    };
+    for _ in 0..cfg.epochs {
+        check_stop("the linear probe")?;
+        let perm = if bs >= n {
+            None
+        } else {
+            Some(host_permutation(rng, n, x.device())?)
+        };
+        let mut s = 0;
+        while s < n {
+            let e = (s + bs).min(n);
+            let (xb, yb) = match &perm {
+                None => (x.shallow_clone(), y.shallow_clone()),
+                Some(p) => {
+                    let idx = p.f_narrow(0, s, e - s)?;
+                    (x.f_index_select(0, &idx)?, y.f_index_select(0, &idx)?)
+                }
+            };
+            opt.zero_grad();
+            probe_loss(head, &xb, &yb, wd)?.f_backward()?;
+            opt.step(cfg.lr)?;
+            s = e;
+        }
+    }
+    Ok(())
 }
 
 /// A permutation of `0..n` drawn from `rng` on the host, as an int64 tensor on `device`.

@@ -2,8 +2,8 @@
 //! on a problem where the frozen encoder provably cannot do well.
 
 use selfsup_train::eval::{
-    finetune, knn_accuracy, knn_predict, knn_scores, linear_probe, FinetuneConfig, KnnConfig,
-    LinearProbeConfig, ProbeOptimizer,
+    finetune, knn_accuracy, knn_predict, knn_scores, linear_probe, select_weight_decay,
+    FinetuneConfig, KnnConfig, LinearProbeConfig, ProbeOptimizer,
 };
 use selfsup_train::{OptimizerConfig, OptimizerKind};
 use tch::nn::{self, Module, VarStore};
@@ -125,6 +125,85 @@ fn a_probe_on_uninformative_features_learns_only_the_class_prior() {
     assert_eq!(r.train_acc, 0.75);
     let h = -(0.25f64 * 0.25f64.ln() + 0.75 * 0.75f64.ln());
     assert!((r.final_loss - h).abs() < 1e-3, "{} vs {h}", r.final_loss);
+}
+
+/// 40 rows, 1-D, separable at 0, three quarters of them class 1: a probe whose weight is crushed by
+/// its penalty predicts the majority class everywhere (0.75), one with a small penalty gets every row.
+fn imbalanced_line() -> (Tensor, Tensor) {
+    let xs: Vec<f32> = (0..40)
+        .map(|i| {
+            if i % 4 == 0 {
+                -1.0 - (i as f32) / 40.0
+            } else {
+                1.0 + (i as f32) / 40.0
+            }
+        })
+        .collect();
+    let ys: Vec<i64> = (0..40).map(|i| i64::from(i % 4 != 0)).collect();
+    (Tensor::from_slice(&xs).view([40, 1]), labels(&ys))
+}
+
+#[test]
+fn the_penalty_is_chosen_on_held_out_training_rows_whatever_the_grid_order() {
+    let (x, y) = imbalanced_line();
+    for grid in [vec![1e-4, 1e4], vec![1e4, 1e-4]] {
+        let cfg = LinearProbeConfig {
+            weight_decay: 1e4,
+            weight_decay_grid: grid.clone(),
+            ..Default::default()
+        };
+        assert_eq!(
+            select_weight_decay(&x, &y, 2, &cfg).unwrap(),
+            1e-4,
+            "{grid:?}"
+        );
+        let r = linear_probe(&x, &y, &x, &y, 2, &cfg).unwrap();
+        assert_eq!(r.test_acc, 1.0, "{grid:?}");
+    }
+    // The crushed probe really is the majority vote, so the choice above was not a tie.
+    let crushed = LinearProbeConfig {
+        weight_decay: 1e4,
+        weight_decay_grid: vec![],
+        ..Default::default()
+    };
+    assert_eq!(select_weight_decay(&x, &y, 2, &crushed).unwrap(), 1e4);
+    assert_eq!(
+        linear_probe(&x, &y, &x, &y, 2, &crushed).unwrap().test_acc,
+        0.75
+    );
+}
+
+#[test]
+fn probe_settings_out_of_range_name_the_field() {
+    let (x, y) = imbalanced_line();
+    for (cfg, field) in [
+        (
+            LinearProbeConfig {
+                select_fraction: 0.7,
+                ..Default::default()
+            },
+            "probe.select_fraction",
+        ),
+        (
+            LinearProbeConfig {
+                select_fraction: 0.0,
+                ..Default::default()
+            },
+            "probe.select_fraction",
+        ),
+        (
+            LinearProbeConfig {
+                weight_decay_grid: vec![1e-3, -1.0],
+                ..Default::default()
+            },
+            "probe.weight_decay_grid",
+        ),
+    ] {
+        let e = linear_probe(&x, &y, &x, &y, 2, &cfg)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(field), "{e}");
+    }
 }
 
 #[test]
