@@ -67,6 +67,35 @@ fn print_config_gives_a_config_that_reads_back() {
 }
 
 #[test]
+fn the_main_job_runs_at_batch_128_other_methods_at_the_batch_they_were_measured_at() {
+    let dir = tempfile::tempdir().unwrap();
+    let batch = |args: &[&str]| {
+        let v = common::resolved(args, dir.path());
+        common::get(&v, "data.batch_size").as_integer().unwrap()
+    };
+    assert_eq!(batch(&[]), 128, "the main job");
+    assert_eq!(
+        batch(&["--method", "simclr"]),
+        128,
+        "the main job's method named"
+    );
+    for m in ["byol", "vicreg", "rotation", "jigsaw"] {
+        assert_eq!(batch(&["--method", m]), 256, "{m}");
+    }
+    assert_eq!(batch(&["--method", "byol", "--batch-size", "64"]), 64);
+    assert_eq!(
+        batch(&["--dataset", "fsdd", "--method", "byol"]),
+        128,
+        "the FSDD preset's own"
+    );
+    assert_eq!(
+        batch(&["--method", "ae"]),
+        128,
+        "the auto-encoder preset's own"
+    );
+}
+
+#[test]
 fn a_tiny_run_trains_resumes_evaluates_and_exports() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = r#"

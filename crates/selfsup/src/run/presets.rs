@@ -263,8 +263,20 @@ fn apply_contrastive_preset(cfg: &mut RunConfig) {
 }
 
 /// Applies the preset of the run's method (see the module documentation); methods without a preset
-/// are left as they are.
+/// keep the run's settings, except the batch: on the data whose base config is the main job's, a
+/// method other than the main job's SimCLR starts from [`METHOD_PRESET_BATCH`](crate::run::config::METHOD_PRESET_BATCH)
+/// (256, what its figures were measured at) instead of the main job's 128.
 pub fn apply_method_preset(cfg: &mut RunConfig) {
+    if matches!(
+        cfg.data.kind,
+        DataKind::MnistCsv
+            | DataKind::MnistIdx
+            | DataKind::Cifar
+            | DataKind::ImageFolder
+            | DataKind::AudioFolder
+    ) {
+        cfg.data.batch_size = crate::run::config::METHOD_PRESET_BATCH;
+    }
     apply_pretext_preset(cfg);
     apply_language_preset(cfg);
     apply_contrastive_preset(cfg);
